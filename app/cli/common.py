@@ -1,0 +1,38 @@
+"""Options and output shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import orjson
+
+from app.errors import StoreError
+from app.settings import SETTINGS, user_db_path
+from app.store import Store
+
+
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, metavar="FILE", help=SETTINGS["db"].help)
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def db_path(args: argparse.Namespace) -> Path:
+    return args.db if args.db is not None else user_db_path()
+
+
+def open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Store:
+    """The store named by ``--db`` (or the environment / user default)."""
+    path = db_path(args)
+    if must_exist and not path.exists():
+        raise StoreError(f"no hypercube at {path}: run `hypercube ingest --db {path} PATH…` first")
+    return Store(path)
+
+
+def print_json(value: object) -> None:
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()

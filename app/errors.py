@@ -1,0 +1,121 @@
+"""The one error hierarchy of Hypercube.
+
+Every failure a user can cause or meet is one of these. Each class knows its HTTP status and
+its OpenAI error ``type``/``code``, so the API turns it into an OpenAI error object in one
+place and the CLI turns it into one clear line in one place. Foreign exceptions (APSW,
+llvmlite, tree-sitter, OS) are translated where they enter our code, with ``raise … from``.
+
+    HypercubeError
+    ├── InvalidRequest            400 invalid_request_error
+    │   ├── InvalidText           400 (lone surrogates, invalid UTF-8)
+    │   └── ContextLengthExceeded 400 context_length_exceeded
+    ├── AuthenticationFailed      401 invalid_api_key
+    ├── NotFound                  404 not_found_error
+    │   └── ModelNotFound         404 model_not_found
+    ├── PayloadTooLarge           413
+    ├── UnsupportedMediaType      415
+    ├── RateLimited               429 rate_limit_exceeded
+    ├── StoreError                500 server_error (the hypercube file is unusable)
+    │   ├── StoreLocked           503 (another writer holds the file)
+    │   └── SchemaTooNew          500 (file written by a newer Hypercube)
+    └── NotReady                  503 (model still loading, nothing ingested yet)
+"""
+
+from __future__ import annotations
+
+
+class HypercubeError(Exception):
+    """Base of every error Hypercube raises on purpose."""
+
+    status = 500
+    type = "server_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+    def to_openai(self) -> dict[str, object]:
+        """The OpenAI error object clients parse (``code`` is a string or null, never a status)."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(HypercubeError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class InvalidText(InvalidRequest):
+    code = "invalid_text"
+
+
+class ContextLengthExceeded(InvalidRequest):
+    code = "context_length_exceeded"
+
+
+class AuthenticationFailed(HypercubeError):
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class NotFound(HypercubeError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class PayloadTooLarge(HypercubeError):
+    status = 413
+    type = "invalid_request_error"
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(HypercubeError):
+    status = 415
+    type = "invalid_request_error"
+    code = "unsupported_media_type"
+
+
+class RateLimited(HypercubeError):
+    status = 429
+    type = "requests"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StoreError(HypercubeError):
+    type = "server_error"
+    code = "store_error"
+
+
+class StoreLocked(StoreError):
+    status = 503
+    code = "store_locked"
+
+
+class SchemaTooNew(StoreError):
+    code = "schema_too_new"
+
+
+class NotReady(HypercubeError):
+    status = 503
+    type = "server_error"
+    code = "not_ready"

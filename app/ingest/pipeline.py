@@ -1,0 +1,311 @@
+"""An ingest run: walk, read, hash, tokenize and store documents in crash-safe batches.
+
+Each batch of documents is one transaction, so a kill at any moment leaves only whole
+documents. A file whose content hash is already stored under its path is skipped; a changed
+file's old document (with everything analyzers derived from it) is deleted in the same
+transaction that stores the new one, so nothing is ever counted twice. Files are taken in
+sorted order, so an interrupted run, re-run, ends exactly where an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import apsw
+import filelock
+
+from app.detect import detect_language
+from app.errors import InvalidRequest, StoreLocked
+from app.ingest.hooks import Analyzer, IngestedDocument, RunListener
+from app.ingest.walk import Candidate, Skipped, walk
+from app.store import Store
+from app.tokenizer import (
+    DEFAULT_VOCAB_SIZE,
+    Tokenizer,
+    load_vocabulary,
+    save_vocabulary,
+    train_vocabulary,
+)
+
+DEFAULT_MAX_FILE_SIZE = 8_000_000
+BATCH_BYTES = 2_000_000
+BATCH_FILES = 256
+# The vocabulary is learned from at most this much text, taken evenly across the run's files.
+TRAINING_SAMPLE_BYTES = 64_000_000
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    roots: Sequence[Path]
+    prune: bool = False
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    vocab_size: int = DEFAULT_VOCAB_SIZE
+
+
+@dataclass
+class Progress:
+    files_done: int = 0
+    files_total: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    current: str = ""
+    phase: str = "scanning"
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    status: str = "running"
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    bytes_ingested: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id, "status": self.status, "added": self.added,
+            "changed": self.changed, "unchanged": self.unchanged, "removed": self.removed,
+            "skipped": [{"path": str(s.path), "reason": s.reason} for s in self.skipped],
+            "bytes_ingested": self.bytes_ingested, "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class _Pending:
+    path: str
+    text: str
+    digest: str
+    size: int
+    language: str
+    old_id: int | None
+
+
+ProgressCallback = Callable[[Progress], None]
+SkipCallback = Callable[[Skipped], None]
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=32).hexdigest()
+
+
+class IngestRun:
+    """One run of ``hypercube ingest`` over a store."""
+
+    def __init__(self, store: Store, options: IngestOptions, *,
+                 analyzers: Sequence[Analyzer] = (), listeners: Sequence[RunListener] = (),
+                 on_progress: ProgressCallback | None = None,
+                 on_skip: SkipCallback | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.store = store
+        self.options = options
+        self.analyzers = list(analyzers)
+        self.listeners = list(listeners)
+        self.on_progress = on_progress or (lambda _p: None)
+        self.on_skip = on_skip or (lambda _s: None)
+        self.cancel = cancel or threading.Event()
+        self.progress = Progress()
+
+    def run(self) -> RunSummary:
+        lock = filelock.FileLock(str(self.store.path) + ".ingest.lock")
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout as exc:
+            raise StoreLocked(f"another ingest is running on {self.store.path}") from exc
+        try:
+            return self._run_locked()
+        finally:
+            lock.release()
+
+    # -- the run ------------------------------------------------------------------------
+
+    def _run_locked(self) -> RunSummary:
+        started = time.time()
+        with self.store.write() as conn:
+            # Any run still marked running was killed: we hold the ingest lock.
+            conn.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+            conn.execute(
+                "INSERT INTO runs(started, status, roots) VALUES(?, 'running', ?)",
+                (started, json.dumps([str(r.resolve()) for r in self.options.roots])),
+            )
+            summary = RunSummary(run_id=conn.last_insert_rowid())
+
+        candidates = self._scan(summary)
+        tokenizer = self._tokenizer(candidates)
+        known = dict(
+            (path, (doc_id, digest)) for path, doc_id, digest in
+            self.store.conn.execute("SELECT path, id, content_hash FROM documents")
+        )
+        self.progress.phase = "ingesting"
+        batch: list[_Pending] = []
+        batch_bytes = 0
+        for candidate in candidates:
+            if self.cancel.is_set():
+                break
+            pending = self._read(candidate, known, summary)
+            self.progress.files_done += 1
+            self.progress.bytes_done += candidate.size
+            self.progress.current = str(candidate.path)
+            if pending is not None:
+                batch.append(pending)
+                batch_bytes += pending.size
+            if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+                self._store_batch(batch, tokenizer, summary)
+                batch, batch_bytes = [], 0
+            self.on_progress(self.progress)
+        if batch and not self.cancel.is_set():
+            self._store_batch(batch, tokenizer, summary)
+        if self.options.prune and not self.cancel.is_set():
+            self._prune({str(c.path) for c in candidates}, summary)
+        summary.status = "cancelled" if self.cancel.is_set() else "done"
+        summary.seconds = time.time() - started
+        self._finish(summary)
+        self.progress.phase = summary.status
+        self.on_progress(self.progress)
+        if summary.status == "done":
+            for listener in self.listeners:
+                listener.after_run(self.store, summary)
+        return summary
+
+    def _scan(self, summary: RunSummary) -> list[Candidate]:
+        candidates: list[Candidate] = []
+        for item in walk(self.options.roots, self.options.max_file_size):
+            if isinstance(item, Skipped):
+                self._skip(item, summary)
+            else:
+                candidates.append(item)
+        self.progress.files_total = len(candidates)
+        self.progress.bytes_total = sum(c.size for c in candidates)
+        self.on_progress(self.progress)
+        return candidates
+
+    def _skip(self, item: Skipped, summary: RunSummary) -> None:
+        summary.skipped.append(item)
+        self.on_skip(item)
+
+    def _tokenizer(self, candidates: Sequence[Candidate]) -> Tokenizer:
+        vocab = load_vocabulary(self.store.conn)
+        if vocab is None:
+            self.progress.phase = "learning vocabulary"
+            self.on_progress(self.progress)
+            texts = list(_training_sample(candidates))
+            if not texts:
+                raise InvalidRequest("nothing to learn a vocabulary from: no readable text files")
+            vocab = train_vocabulary(texts, self.options.vocab_size)
+            with self.store.write() as conn:
+                if load_vocabulary(conn) is None:
+                    save_vocabulary(conn, vocab)
+                    self.store.set_meta(conn, "vocab_size", str(vocab.size))
+            vocab = load_vocabulary(self.store.conn)
+            assert vocab is not None
+        return Tokenizer(vocab)
+
+    def _read(self, candidate: Candidate, known: dict[str, tuple[int, str]],
+              summary: RunSummary) -> _Pending | None:
+        path = str(candidate.path)
+        try:
+            data = candidate.path.read_bytes()
+        except OSError as exc:
+            self._skip(Skipped(candidate.path, f"cannot read: {exc.strerror}"), summary)
+            return None
+        digest = content_hash(data)
+        old = known.get(path)
+        if old is not None and old[1] == digest:
+            summary.unchanged += 1
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._skip(Skipped(candidate.path, f"not UTF-8 text (byte {exc.start})"), summary)
+            return None
+        language = detect_language(candidate.path, data[:4096])
+        return _Pending(path, text, digest, len(data), language,
+                        None if old is None else old[0])
+
+    def _store_batch(self, batch: list[_Pending], tokenizer: Tokenizer,
+                     summary: RunSummary) -> None:
+        self.progress.phase = "ingesting"
+        streams = tokenizer.encode_batch([p.text for p in batch])
+        now = time.time()
+        with self.store.write() as conn:
+            replaced = [p.old_id for p in batch if p.old_id is not None]
+            if replaced:
+                self._delete(conn, replaced)
+            for pending, tokens in zip(batch, streams, strict=True):
+                conn.execute(
+                    "INSERT INTO documents(path, content_hash, size, language, run_id, n_tokens,"
+                    " ingested) VALUES(?, ?, ?, ?, ?, ?, ?)",
+                    (pending.path, pending.digest, pending.size, pending.language,
+                     summary.run_id, len(tokens), now),
+                )
+                doc_id = conn.last_insert_rowid()
+                conn.execute("INSERT INTO document_tokens(doc_id, tokens) VALUES(?, ?)",
+                             (doc_id, tokens.astype("<u2").tobytes()))
+                document = IngestedDocument(doc_id, summary.run_id, pending.path, pending.text,
+                                            pending.language, tokens)
+                for analyzer in self.analyzers:
+                    analyzer.analyze(conn, document, tokenizer)
+            summary.added += sum(1 for p in batch if p.old_id is None)
+            summary.changed += len(replaced)
+            summary.bytes_ingested += sum(p.size for p in batch)
+            self._save_counters(conn, summary)
+
+    def _delete(self, conn: apsw.Connection, doc_ids: Sequence[int]) -> None:
+        for analyzer in self.analyzers:
+            analyzer.forget(conn, doc_ids)
+        conn.executemany("DELETE FROM documents WHERE id = ?", [(i,) for i in doc_ids])
+
+    def _prune(self, present: set[str], summary: RunSummary) -> None:
+        roots = [str(r.resolve()) for r in self.options.roots]
+        gone = [
+            doc_id for doc_id, path in self.store.conn.execute("SELECT id, path FROM documents")
+            if path not in present and any(_under(path, root) for root in roots)
+        ]
+        if gone:
+            with self.store.write() as conn:
+                self._delete(conn, gone)
+                summary.removed = len(gone)
+                self._save_counters(conn, summary)
+
+    def _save_counters(self, conn: apsw.Connection, summary: RunSummary) -> None:
+        conn.execute(
+            "UPDATE runs SET files_added = ?, files_changed = ?, files_unchanged = ?,"
+            " files_removed = ?, files_skipped = ?, bytes_ingested = ? WHERE id = ?",
+            (summary.added, summary.changed, summary.unchanged, summary.removed,
+             len(summary.skipped), summary.bytes_ingested, summary.run_id),
+        )
+
+    def _finish(self, summary: RunSummary) -> None:
+        with self.store.write() as conn:
+            self._save_counters(conn, summary)
+            conn.execute("UPDATE runs SET status = ?, finished = ? WHERE id = ?",
+                         (summary.status, time.time(), summary.run_id))
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _training_sample(candidates: Sequence[Candidate]):
+    """Texts to learn the vocabulary from: every k-th file so a huge run is sampled evenly."""
+    total = sum(c.size for c in candidates)
+    step = max(1, math.ceil(total / TRAINING_SAMPLE_BYTES))
+    for candidate in candidates[::step]:
+        try:
+            yield candidate.path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+
+
+def ingest(store: Store, options: IngestOptions, **kwargs: object) -> RunSummary:
+    """Run one ingest (see :class:`IngestRun` for the keyword arguments)."""
+    return IngestRun(store, options, **kwargs).run()  # type: ignore[arg-type]

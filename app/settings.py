@@ -1,0 +1,90 @@
+"""Settings, declared once.
+
+Each setting has one name, one environment variable (``HYPERCUBE_<NAME>``), one default and
+one help text. CLI flags take their defaults and help from here, and the environment is read
+and validated against this table only, so an unknown ``HYPERCUBE_…`` variable is an error
+rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from app.errors import InvalidRequest
+
+APP_NAME = "hypercube"
+ENV_PREFIX = "HYPERCUBE_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port out of range: {port}")
+    return port
+
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in [
+    Setting("db", None, "hypercube file (default: your user data folder's hypercube.db, "
+            "or the embedded default hypercube for commands that only read)"),
+    Setting("data_dir", None, "folder for Hypercube's own files (default: the platform's "
+            "user data folder)"),
+    Setting("host", "127.0.0.1", "address the server listens on"),
+    Setting("port", 8080, "port the server listens on (0 picks a free one)", _port),
+    Setting("api_key", None, "API key clients must send (Bearer or x-api-key)"),
+    Setting("api_key_file", None, "file with one API key per line"),
+    Setting("cors_origin", None, "origin allowed to call the API from a browser"),
+    Setting("threads", 16, "server worker threads (each open stream holds one)", int),
+]}
+
+
+def env_value(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """The setting's value from the environment, parsed, or its default."""
+    environ = os.environ if environ is None else environ
+    setting = SETTINGS[name]
+    raw = environ.get(setting.env)
+    if raw is None:
+        return setting.default
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"{setting.env}={raw!r} is not valid: {exc}") from exc
+
+
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Fail on a ``HYPERCUBE_…`` variable that names no setting (usually a typo)."""
+    environ = os.environ if environ is None else environ
+    known = {s.env for s in SETTINGS.values()}
+    unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
+    if unknown:
+        raise InvalidRequest(
+            f"unknown setting {unknown[0]} in the environment; known: {', '.join(sorted(known))}"
+        )
+
+
+def data_dir() -> Path:
+    configured = env_value("data_dir")
+    return Path(configured) if configured else Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def user_db_path() -> Path:
+    """Where ``hypercube ingest`` writes when no ``--db`` is given."""
+    configured = env_value("db")
+    return Path(configured) if configured else data_dir() / "hypercube.db"

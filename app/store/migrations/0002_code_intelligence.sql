@@ -1,0 +1,1 @@
+-- Reserved for code intelligence (symbols, references, FTS index); filled in by that part's first migration.

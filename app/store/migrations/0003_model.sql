@@ -1,0 +1,1 @@
+-- Reserved for the generation model's segments; filled in by that part's first migration.

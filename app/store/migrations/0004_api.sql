@@ -1,0 +1,1 @@
+-- Reserved for the API server's files and batches; filled in by that part's first migration.
