@@ -36,3 +36,24 @@ def open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Store:
 def print_json(value: object) -> None:
     sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
     sys.stdout.flush()
+
+
+def read_db_path(args: argparse.Namespace) -> Path:
+    """The hypercube a reading command uses: ``--db``, else ``HYPERCUBE_DB``, else the user's
+    own hypercube if they have ingested anything, else the embedded default one."""
+    if getattr(args, "db", None) is not None:
+        if not args.db.exists():
+            raise StoreError(f"no hypercube at {args.db}")
+        return args.db
+    user = user_db_path()
+    if user.exists():
+        return user
+    from app.default_hypercube import ensure_default_hypercube
+
+    print("hypercube: building the default hypercube from the starter corpus (once)…",
+          file=sys.stderr)
+    return ensure_default_hypercube()
+
+
+def open_read_store(args: argparse.Namespace) -> Store:
+    return Store(read_db_path(args))

@@ -91,25 +91,41 @@ def save_vocabulary(conn: apsw.Connection, vocab: Vocabulary) -> None:
     )
     for cp, pt in zip(atom_ids, points, strict=True):
         point_of[cp] = pt
-    for token_id in range(vocab.size):
-        if vocab.kinds[token_id] == "byte":
-            # A byte has no codepoint; it sits at the atom of the Latin-1 character it names.
-            point_of[vocab.nodes[token_id]] = geometry.atom_points(np.array([token_id]))[0]
+    # A byte has no codepoint; it sits at the atom of the Latin-1 character it names.
+    byte_points = geometry.atom_points(np.arange(BYTE_TOKENS, dtype=np.int64))
+    for value in range(BYTE_TOKENS):
+        point_of[vocab.nodes[value]] = byte_points[value]
+    # Compositions in merge order: each point needs its children's, so they go one by one;
+    # the Hilbert keys are then encoded for all of them at once.
+    rows: list[tuple[int, str, int, bytes]] = []
+    points: list[np.ndarray] = []
+    children_rows: list[tuple[int, int, int]] = []
     for token_id, kind in enumerate(vocab.kinds):
         if kind == "byte":
-            _insert_composition(conn, vocab.nodes[token_id], "byte", 0, vocab.token_bytes[token_id],
-                                point_of[vocab.nodes[token_id]])
+            rows.append((vocab.nodes[token_id], "byte", 0, vocab.token_bytes[token_id]))
+            points.append(point_of[vocab.nodes[token_id]])
     for left, right, result in vocab.merges:
         children = [vocab.nodes[left], vocab.nodes[right]]
         weights = np.array([_codepoints(vocab, left), _codepoints(vocab, right)], dtype=np.float64)
         point = geometry.composition_point(np.stack([point_of[c] for c in children]), weights)
         point_of[vocab.nodes[result]] = point
-        if _insert_composition(conn, vocab.nodes[result], MERGE_TAG, _codepoints(vocab, result),
-                               vocab.token_bytes[result], point):
-            conn.executemany(
-                "INSERT INTO composition_children(parent, position, child) VALUES(?, ?, ?)",
-                [(vocab.nodes[result], i, child) for i, child in enumerate(children)],
-            )
+        rows.append((vocab.nodes[result], MERGE_TAG, _codepoints(vocab, result),
+                     vocab.token_bytes[result]))
+        points.append(point)
+        children_rows += [(vocab.nodes[result], i, child) for i, child in enumerate(children)]
+    if rows:
+        stacked = np.stack(points)
+        hilbert = geometry.hilbert_encode(geometry.quantize(stacked))
+        conn.executemany(
+            "INSERT OR IGNORE INTO compositions(id, tag, length, content, x, y, z, w, hilbert) "
+            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((*row, *map(float, pt), int(key))
+             for row, pt, key in zip(rows, stacked, hilbert, strict=True)),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO composition_children(parent, position, child) VALUES(?, ?, ?)",
+            children_rows,
+        )
     rank_of = {result: rank for rank, (_, _, result) in enumerate(vocab.merges)}
     conn.executemany(
         "INSERT INTO vocabulary(token_id, node, kind, merge_rank) VALUES(?, ?, ?, ?)",
@@ -119,18 +135,6 @@ def save_vocabulary(conn: apsw.Connection, vocab: Vocabulary) -> None:
 
 def _codepoints(vocab: Vocabulary, token_id: int) -> int:
     return len(vocab.token_bytes[token_id].decode("utf-8"))
-
-
-def _insert_composition(conn: apsw.Connection, node: int, tag: str, length: int,
-                        content: bytes, point: np.ndarray) -> bool:
-    """Insert unless present; True when this call stored it (so children go in once too)."""
-    key = int(geometry.hilbert_encode(geometry.quantize(point[None, :]))[0])
-    conn.execute(
-        "INSERT OR IGNORE INTO compositions(id, tag, length, content, x, y, z, w, hilbert) "
-        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (node, tag, length, content, *map(float, point), key),
-    )
-    return conn.changes() > 0
 
 
 def load_vocabulary(conn: apsw.Connection) -> Vocabulary | None:

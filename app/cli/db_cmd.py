@@ -1,0 +1,75 @@
+"""``hypercube db info|check|vacuum``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from app.cli.common import add_db_option, add_json_option, open_store, print_json
+from app.store.inspect import check, info, vacuum
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("db", help="inspect and maintain a hypercube file")
+    actions = parser.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+
+    info_parser = actions.add_parser("info", help="counts, sizes and schema version")
+    add_db_option(info_parser)
+    add_json_option(info_parser)
+    info_parser.set_defaults(func=run_info)
+
+    check_parser = actions.add_parser("check", help="verify integrity and invariants")
+    add_db_option(check_parser)
+    add_json_option(check_parser)
+    check_parser.set_defaults(func=run_check)
+
+    vacuum_parser = actions.add_parser("vacuum", help="compact the file")
+    add_db_option(vacuum_parser)
+    vacuum_parser.set_defaults(func=run_vacuum)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        report = info(store)
+    if args.json:
+        print_json(report)
+        return 0
+    console = Console()
+    table = Table(title=f"hypercube {report['path']}", show_header=False)
+    table.add_row("schema version", str(report["schema_version"]))
+    for name, value in report["counts"].items():  # type: ignore[union-attr]
+        table.add_row(name.replace("_", " "), f"{value:,}")
+    for name, value in report["sizes"].items():  # type: ignore[union-attr]
+        table.add_row(name.replace("_", " "), f"{value / 1e6:,.2f} MB")
+    languages = report["languages"]
+    if languages:
+        table.add_row("languages", ", ".join(f"{k} {v}" for k, v in languages.items()))  # type: ignore[union-attr]
+    table.add_row("ingest runs", str(report["runs"]))
+    console.print(table)
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        findings = check(store)
+    errors = [f for f in findings if f.severity == "error"]
+    if args.json:
+        print_json({"ok": not errors,
+                    "findings": [{"severity": f.severity, "message": f.message}
+                                 for f in findings]})
+    else:
+        for finding in findings:
+            print(f"{finding.severity}: {finding.message}")
+        print("ok" if not errors else f"{len(errors)} problem(s) found",
+              file=sys.stdout if not errors else sys.stderr)
+    return 0 if not errors else 1
+
+
+def run_vacuum(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        before, after = vacuum(store)
+    print(f"vacuumed: {before / 1e6:.2f} MB -> {after / 1e6:.2f} MB")
+    return 0

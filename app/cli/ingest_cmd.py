@@ -1,0 +1,101 @@
+"""``hypercube ingest PATH…``: files and folders into the hypercube, with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from app.cli.common import add_db_option, add_json_option, db_path, print_json
+from app.ingest import IngestOptions, IngestRun, default_analyzers, default_listeners
+from app.ingest import Progress as IngestProgress
+from app.ingest.pipeline import DEFAULT_MAX_FILE_SIZE
+from app.ingest.walk import Skipped
+from app.store import Store
+from app.tokenizer import DEFAULT_VOCAB_SIZE
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ingest", help="add files and folders to the hypercube",
+        description="Add files and folders (honouring .gitignore) to the hypercube, creating "
+                    "it if needed. Unchanged files are skipped; changed files replace their "
+                    "old contribution.")
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    add_db_option(parser)
+    add_json_option(parser)
+    parser.add_argument("--prune", action="store_true",
+                        help="remove documents under PATH whose files are gone")
+    parser.add_argument("--max-file-size", type=_megabytes, default=DEFAULT_MAX_FILE_SIZE,
+                        metavar="MB", help="skip files larger than this many megabytes "
+                        f"(default {DEFAULT_MAX_FILE_SIZE / 1e6:g})")
+    parser.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE, metavar="N",
+                        help="tokens to learn if this hypercube has no vocabulary yet "
+                        f"(default {DEFAULT_VOCAB_SIZE})")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _megabytes(value: str) -> int:
+    try:
+        size = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of megabytes: {value!r}") from None
+    if size <= 0:
+        raise argparse.ArgumentTypeError("--max-file-size must be positive")
+    return int(size * 1e6)
+
+
+def run(args: argparse.Namespace) -> int:
+    err = Console(stderr=True)
+    options = IngestOptions(roots=args.paths, prune=args.prune,
+                            max_file_size=args.max_file_size, vocab_size=args.vocab_size)
+    show_bar = not args.quiet and not args.json
+
+    def report_skip(item: Skipped) -> None:
+        if not args.json:
+            err.print(f"skipped {item.path}: {item.reason}", markup=False, highlight=False)
+
+    with Store(db_path(args)) as store:
+        if show_bar:
+            with _bar(err) as bar:
+                task = bar.add_task("scanning", total=None, files="")
+                summary = IngestRun(store, options, analyzers=default_analyzers(),
+                                    listeners=default_listeners(), on_skip=report_skip,
+                                    on_progress=lambda p: _update(bar, task, p)).run()
+        else:
+            summary = IngestRun(store, options, analyzers=default_analyzers(),
+                                listeners=default_listeners(), on_skip=report_skip).run()
+    if args.json:
+        print_json(summary.as_dict())
+    else:
+        print(f"{summary.status}: {summary.added} added, {summary.changed} changed, "
+              f"{summary.unchanged} unchanged, {summary.removed} removed, "
+              f"{len(summary.skipped)} skipped; {summary.bytes_ingested / 1e6:.2f} MB in "
+              f"{summary.seconds:.1f} s")
+    return 0 if summary.status == "done" else 1
+
+
+def _bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[files]}"),
+        DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+        console=console, transient=not sys.stderr.isatty(),
+    )
+
+
+def _update(bar: Progress, task: TaskID, progress: IngestProgress) -> None:
+    bar.update(task, description=progress.phase, total=progress.bytes_total or None,
+               completed=progress.bytes_done,
+               files=f"{progress.files_done}/{progress.files_total} files")

@@ -1,0 +1,176 @@
+"""Ingestion: gitignore, skips, idempotence, exact replacement, pruning, crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import apsw
+
+from app.ingest import IngestOptions, IngestRun
+from app.store import Store
+from app.store.inspect import check, info
+from tests.conftest import REPO, write_python_corpus
+
+
+def ingest(db: Path, *roots: Path, prune: bool = False):
+    with Store(db) as store:
+        return IngestRun(store, IngestOptions(roots=list(roots), prune=prune)).run()
+
+
+def counts(db: Path) -> dict[str, int]:
+    with Store(db) as store:
+        return info(store)["counts"]  # type: ignore[return-value]
+
+
+def content_state(db: Path) -> list[tuple[str, str, bytes]]:
+    """Everything that depends on content: (path, hash, token stream) per document."""
+    with Store(db) as store:
+        return store.conn.execute(
+            "SELECT d.path, d.content_hash, t.tokens FROM documents d "
+            "JOIN document_tokens t ON t.doc_id = d.id ORDER BY d.path").fetchall()
+
+
+def test_ingest_stores_documents_with_provenance(tmp_path: Path, small_corpus: Path) -> None:
+    summary = ingest(tmp_path / "h.db", small_corpus)
+    assert summary.status == "done"
+    assert summary.added == 25
+    with Store(tmp_path / "h.db") as store:
+        rows = store.conn.execute(
+            "SELECT path, language, size, n_tokens, run_id, length(content_hash) "
+            "FROM documents ORDER BY path").fetchall()
+    assert len(rows) == 25
+    languages = {Path(p).suffix: lang for p, lang, *_ in rows}
+    assert languages == {".py": "python", ".md": "markdown"}
+    assert all(size > 0 and n > 0 and run == summary.run_id and h == 64
+               for _, _, size, n, run, h in rows)
+
+
+def test_gitignore_binary_and_oversized_files_are_skipped(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "src" / "gen").mkdir(parents=True)
+    (root / ".gitignore").write_text("*.log\n!keep.log\nbuild/\n")
+    (root / "src" / ".gitignore").write_text("gen/\n")
+    (root / "a.py").write_text("print('a')\n")
+    (root / "debug.log").write_text("noise\n")
+    (root / "keep.log").write_text("kept\n")
+    (root / "build").mkdir()
+    (root / "build" / "out.py").write_text("x = 1\n")
+    (root / "src" / "gen" / "made.py").write_text("y = 2\n")
+    (root / "src" / "b.py").write_text("print('b')\n")
+    (root / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    (root / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    (root / "huge.txt").write_text("z" * 3_000_000)
+    with Store(tmp_path / "h.db") as store:
+        summary = IngestRun(store, IngestOptions(roots=[root], max_file_size=1_000_000)).run()
+        paths = sorted(Path(p).relative_to(root).as_posix()
+                       for (p,) in store.conn.execute("SELECT path FROM documents"))
+    assert paths == [".gitignore", "a.py", "keep.log", "src/.gitignore", "src/b.py"]
+    reasons = {s.path.name: s.reason for s in summary.skipped}
+    assert reasons["image.png"] == "binary file"
+    assert reasons["latin1.txt"].startswith("not UTF-8 text")
+    assert reasons["huge.txt"].startswith("larger than 1 MB")
+
+
+def test_reingesting_an_unchanged_tree_changes_nothing(tmp_path: Path,
+                                                       small_corpus: Path) -> None:
+    db = tmp_path / "h.db"
+    ingest(db, small_corpus)
+    before, state = counts(db), content_state(db)
+    summary = ingest(db, small_corpus)
+    assert (summary.added, summary.changed, summary.unchanged) == (0, 0, 25)
+    assert counts(db) == before
+    assert content_state(db) == state
+
+
+def test_a_changed_file_replaces_its_old_contribution_exactly(tmp_path: Path,
+                                                              small_corpus: Path) -> None:
+    db = tmp_path / "h.db"
+    ingest(db, small_corpus)
+    target = sorted(small_corpus.rglob("*.py"))[3]
+    target.write_text(target.read_text() + "\ndef appended():\n    return 42\n")
+    summary = ingest(db, small_corpus)
+    assert (summary.added, summary.changed, summary.unchanged) == (0, 1, 24)
+    # A hypercube built from the final tree directly, with the same vocabulary, must match.
+    fresh = tmp_path / "fresh.db"
+    _copy_vocabulary(db, fresh)
+    ingest(fresh, small_corpus)
+    assert counts(fresh) == counts(db)
+    assert content_state(fresh) == content_state(db)
+
+
+def test_prune_removes_documents_of_deleted_files(tmp_path: Path, small_corpus: Path) -> None:
+    db = tmp_path / "h.db"
+    ingest(db, small_corpus)
+    gone = sorted(small_corpus.rglob("*.py"))[:2]
+    for path in gone:
+        path.unlink()
+    kept = ingest(db, small_corpus)
+    assert kept.removed == 0 and counts(db)["documents"] == 25
+    pruned = ingest(db, small_corpus, prune=True)
+    assert pruned.removed == 2
+    assert counts(db)["documents"] == 23
+    assert not {str(p) for p in gone} & {p for p, _, _ in content_state(db)}
+
+
+def test_sigkill_mid_ingest_leaves_a_consistent_file_that_resumes(tmp_path: Path) -> None:
+    corpus = tmp_path / "big"
+    write_python_corpus(corpus, files=1800, lines=60)
+    db = tmp_path / "killed.db"
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "app", "ingest", "-q", "--db", str(db), str(corpus)],
+            cwd=REPO, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            documents = _wait_for_documents(db, child, log)
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+    assert 0 < documents < 1800, "the kill must land in the middle of the run"
+    with Store(db) as store:
+        assert [f for f in check(store) if f.severity == "error"] == []
+        statuses = [s for (s,) in store.conn.execute("SELECT status FROM runs")]
+    assert statuses == ["running"]
+    resumed = ingest(db, corpus)
+    assert resumed.unchanged >= documents and resumed.added == 1800 - resumed.unchanged
+    uninterrupted = tmp_path / "whole.db"
+    ingest(uninterrupted, corpus)
+    assert counts(db) == counts(uninterrupted)
+    assert content_state(db) == content_state(uninterrupted)
+    with Store(db) as store:
+        statuses = [s for (s,) in store.conn.execute("SELECT status FROM runs ORDER BY id")]
+        assert [f for f in check(store) if f.severity == "error"] == []
+    assert statuses == ["interrupted", "done"]
+
+
+def _wait_for_documents(db: Path, child: subprocess.Popen[bytes], log: Path) -> int:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert child.poll() is None, log.read_text()
+        if db.exists():
+            try:
+                conn = apsw.Connection(str(db), flags=apsw.SQLITE_OPEN_READONLY)
+                conn.set_busy_timeout(1000)
+                found = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+                conn.close()
+            except apsw.Error:
+                found = 0
+            if found:
+                return found
+        time.sleep(0.005)
+    raise AssertionError("ingest stored nothing within two minutes")
+
+
+def _copy_vocabulary(source: Path, target: Path) -> None:
+    with Store(target) as store:
+        store.conn.execute(f"ATTACH DATABASE {json.dumps(str(source))} AS src")
+        with store.write() as conn:
+            for table in ("atoms", "compositions", "composition_children", "vocabulary"):
+                conn.execute(f"INSERT INTO {table} SELECT * FROM src.{table}")
+        store.conn.execute("DETACH DATABASE src")
