@@ -28,7 +28,11 @@ def isolated_user_dir(tmp_path_factory: pytest.TempPathFactory,
     return data
 
 
-WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "lambda", "sigma", "omega", "value", "result", "index", "count", "total", "item", "node", "tree", "graph", "edge", "path", "name", "data"]
+WORDS = [
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "lambda", "sigma", "omega",
+    "value", "result", "index", "count", "total", "item", "node", "tree", "graph", "edge",
+    "path", "name", "data",
+]
 
 
 def write_python_corpus(root: Path, files: int, seed: int = 0, lines: int = 40) -> list[Path]:
