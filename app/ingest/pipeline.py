@@ -21,6 +21,7 @@ from pathlib import Path
 import apsw
 import filelock
 
+from app import geometry
 from app.detect import detect_language
 from app.errors import InvalidRequest, StoreLocked
 from app.ingest.hooks import Analyzer, IngestedDocument, RunListener
@@ -205,6 +206,8 @@ class IngestRun:
                 if load_vocabulary(conn) is None:
                     save_vocabulary(conn, vocab)
                     self.store.set_meta(conn, "vocab_size", str(vocab.size))
+                    # Atom placement follows the Unicode database of the Python that built it.
+                    self.store.set_meta(conn, "unicode_version", geometry.UNICODE_VERSION)
             vocab = load_vocabulary(self.store.conn)
             assert vocab is not None
         return Tokenizer(vocab)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import itertools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -10,7 +11,7 @@ from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import models
 
 from app.errors import InvalidText
-from app.tokenizer.training import pre_tokenizer
+from app.tokenizer.training import split_words
 from app.tokenizer.vocabulary import Vocabulary
 
 
@@ -33,16 +34,27 @@ def decode_utf8(data: bytes) -> str:
         raise InvalidText(f"input is not valid UTF-8: bad byte at offset {exc.start}") from exc
 
 
+# Distinct words kept encoded; past this the cache starts afresh (code reuses few words, so
+# it rarely fills).
+_WORD_CACHE_LIMIT = 400_000
+
+
 class Tokenizer:
-    """The hypercube's tokenizer: BPE merges with byte fallback, ids dense from 0."""
+    """The hypercube's tokenizer: BPE merges with byte fallback, ids dense from 0.
+
+    Text is split into words by our own pre-tokenizer (Python's C regex engine), each distinct
+    word is encoded once by the Hugging Face BPE model and cached: code repeats its words so
+    much that this is several times faster than running the whole text through the library.
+    """
 
     def __init__(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
         names = {vocab.hf_name(i): i for i in range(vocab.size)}
         merges = [(vocab.hf_name(a), vocab.hf_name(b)) for a, b, _ in vocab.merges]
+        # No pre-tokenizer: it is handed one word at a time.
         self._hf = HFTokenizer(models.BPE(vocab=names, merges=merges, byte_fallback=True))
-        self._hf.pre_tokenizer = pre_tokenizer()
         self._bytes = vocab.token_bytes
+        self._cache: dict[str, list[int]] = {}
         self.dtype = np.uint16 if vocab.size <= 65536 else np.uint32
 
     @property
@@ -51,13 +63,22 @@ class Tokenizer:
 
     def encode(self, text: str) -> np.ndarray:
         validate_text(text)
-        return np.asarray(self._hf.encode(text, add_special_tokens=False).ids, dtype=self.dtype)
+        return self._encode_words(split_words(text))
 
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
-        for text in texts:
-            validate_text(text)
-        encodings = self._hf.encode_batch(list(texts), add_special_tokens=False)
-        return [np.asarray(e.ids, dtype=self.dtype) for e in encodings]
+        return [self.encode(text) for text in texts]
+
+    def _encode_words(self, words: list[str]) -> np.ndarray:
+        cache = self._cache
+        if len(cache) > _WORD_CACHE_LIMIT:
+            # Swap rather than clear: a concurrent caller keeps using the dict it holds.
+            cache = self._cache = {}
+        missing = list(set(words).difference(cache))
+        if missing:
+            encodings = self._hf.encode_batch(missing, add_special_tokens=False)
+            cache.update(zip(missing, (e.ids for e in encodings), strict=True))
+        ids = itertools.chain.from_iterable(map(cache.__getitem__, words))
+        return np.fromiter(ids, dtype=self.dtype)
 
     def count(self, text: str) -> int:
         return len(self.encode(text))
