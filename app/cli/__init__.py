@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "app.cli.ingest_cmd",
     "app.cli.tokenize_cmd",
     "app.cli.db_cmd",
+    "app.cli.doctor_cmd",
 ]
 
 EXIT_ERROR = 1

@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
     def report_skip(item: Skipped) -> None:
         if not args.json:
-            err.print(f"skipped {item.path}: {item.reason}", markup=False, highlight=False)
+            err.print(f"skipped {item.path}: {item.reason}", markup=False, highlight=False,
+                      soft_wrap=True)
 
     with Store(db_path(args)) as store:
         if show_bar:
