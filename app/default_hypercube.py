@@ -1,16 +1,19 @@
 """The embedded default hypercube, so a fresh install answers without any ingesting.
 
-It is built from the starter corpus shipped in ``assets/corpus`` the first time a command
-needs it, into the user data folder, under a name that changes whenever the corpus, the
-schema or Hypercube's version does. The build writes a temporary file and renames it into
-place, so an interrupted build is simply redone; a file lock keeps two processes from
-building at once.
+It is built from the starter corpus shipped in ``assets/corpus`` (an archive of part of the
+Python standard library) the first time a command needs it. The archive is unpacked into the
+user data folder, where the code pages can open its files, and ingested into a file whose name
+changes whenever the corpus, the schema or Hypercube's version does. The build writes a
+temporary file and renames it into place, so an interrupted build is simply redone; a file
+lock keeps two processes from building at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,20 +26,20 @@ from app.settings import data_dir as user_data_dir
 from app.store import Store, latest_version
 
 
-def starter_corpus() -> Path:
-    return data_dir("assets") / "corpus"
+def starter_archives() -> list[Path]:
+    return sorted((data_dir("assets") / "corpus").glob("*.tar.xz"))
 
 
-def fingerprint(corpus: Path) -> str:
+def fingerprint() -> str:
     digest = hashlib.blake2b(digest_size=8)
     digest.update(f"{__version__}/{latest_version()}".encode())
-    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
-        digest.update(f"{path.relative_to(corpus).as_posix()}:{path.stat().st_size}\n".encode())
+    for archive in starter_archives():
+        digest.update(archive.read_bytes())
     return digest.hexdigest()
 
 
 def default_hypercube_path() -> Path:
-    return user_data_dir() / f"default-{fingerprint(starter_corpus())}.hypercube"
+    return user_data_dir() / f"default-{fingerprint()}.hypercube"
 
 
 def ensure_default_hypercube(on_progress: Callable[[Progress], None] | None = None) -> Path:
@@ -48,14 +51,26 @@ def ensure_default_hypercube(on_progress: Callable[[Progress], None] | None = No
     with filelock.FileLock(str(path) + ".build.lock"):
         if path.exists():
             return path
+        corpus = _unpack(path.with_suffix(".corpus"))
         partial = path.with_name(path.name + ".partial")
         for leftover in path.parent.glob(partial.name + "*"):
             leftover.unlink()
         with Store(partial) as store:
-            IngestRun(store, IngestOptions(roots=[starter_corpus()]),
+            IngestRun(store, IngestOptions(roots=[corpus]),
                       analyzers=default_analyzers(), listeners=default_listeners(),
                       on_progress=on_progress).run()
             store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             store.conn.execute("PRAGMA journal_mode = DELETE")
         os.replace(partial, path)
+        for leftover in path.parent.glob(partial.name + "*"):
+            leftover.unlink()  # the ingest's lock file
     return path
+
+
+def _unpack(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for archive in starter_archives():
+        with tarfile.open(archive) as tar:
+            tar.extractall(folder, filter="data")
+    return folder

@@ -107,13 +107,13 @@ def _check_user_db() -> Check:
 
 
 def _check_default() -> Check:
-    from app.default_hypercube import default_hypercube_path, starter_corpus
+    from app.default_hypercube import default_hypercube_path, starter_archives
 
-    corpus = starter_corpus()
-    files = sum(1 for p in corpus.rglob("*") if p.is_file())
+    archives = starter_archives()
     built = default_hypercube_path()
     state = "built" if built.exists() else "built on first use"
-    return Check("default hypercube", files > 0, f"{files} starter files; {state}: {built}")
+    names = ", ".join(a.name for a in archives) or "no starter corpus"
+    return Check("default hypercube", bool(archives), f"{names}; {state}: {built}")
 
 
 def _check_display() -> Check:

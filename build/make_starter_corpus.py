@@ -1,4 +1,5 @@
-"""Regenerate ``assets/corpus``: the starter corpus the embedded default hypercube is built from.
+"""Regenerate ``assets/corpus/python-stdlib.tar.xz``: the starter corpus the embedded default
+hypercube is built from.
 
 It copies a selection of CPython's standard library (PSF licence, permissive) from the Python
 running this script, including ``pydoc_data/topics.py`` (the language reference's text). Files
@@ -10,14 +11,15 @@ Usage: python build/make_starter_corpus.py [SHARED_CORPUS_TAR_XZ]
 
 from __future__ import annotations
 
-import shutil
+import io
 import sys
 import sysconfig
 import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = ROOT / "assets" / "corpus" / "python-stdlib"
+ARCHIVE = ROOT / "assets" / "corpus" / "python-stdlib.tar.xz"
+PREFIX = "python-stdlib"
 PACKAGES = ["json", "collections", "asyncio", "email", "http", "logging", "importlib",
             "concurrent", "urllib", "html", "xml/dom", "sqlite3", "zoneinfo", "tomllib",
             "pydoc_data"]
@@ -44,21 +46,21 @@ def main() -> None:
         "python-stdlib-3.11.tar.xz"
     excluded = held_out(corpus)
     stdlib = Path(sysconfig.get_paths()["stdlib"])
-    shutil.rmtree(TARGET, ignore_errors=True)
     files = [stdlib / f"{m}.py" for m in MODULES]
     for package in PACKAGES:
         files += sorted(p for p in (stdlib / package).rglob("*.py") if "test" not in p.parts)
-    total = 0
-    for source in files:
-        relative = source.relative_to(stdlib).as_posix()
-        if relative in excluded:
-            continue
-        destination = TARGET / relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, destination)
-        total += source.stat().st_size
-    shutil.copyfile(stdlib / "LICENSE.txt", TARGET / "LICENSE.txt")
-    print(f"{sum(1 for _ in TARGET.rglob('*.py'))} files, {total / 1e6:.1f} MB "
+    chosen = [f for f in files if f.relative_to(stdlib).as_posix() not in excluded]
+    chosen.append(stdlib / "LICENSE.txt")
+    ARCHIVE.parent.mkdir(parents=True, exist_ok=True)
+    # Fixed metadata so the archive (and the default hypercube's fingerprint) is reproducible.
+    with tarfile.open(ARCHIVE, "w:xz", preset=9) as tar:
+        for source in sorted(chosen):
+            data = source.read_bytes()
+            info = tarfile.TarInfo(f"{PREFIX}/{source.relative_to(stdlib).as_posix()}")
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    total = sum(f.stat().st_size for f in chosen)
+    print(f"{len(chosen)} files, {total / 1e6:.1f} MB -> {ARCHIVE.stat().st_size / 1e6:.2f} MB "
           f"({len(excluded)} held-out paths excluded)")
 
 
