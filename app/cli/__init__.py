@@ -18,6 +18,7 @@ from app.errors import HypercubeError
 COMMAND_MODULES = [
     "app.cli.ingest_cmd",
     "app.cli.tokenize_cmd",
+    "app.cli.generate_cmd",
     "app.cli.db_cmd",
     "app.cli.doctor_cmd",
 ]

@@ -54,4 +54,6 @@ def default_analyzers() -> list[Analyzer]:
 
 def default_listeners() -> list[RunListener]:
     """The listeners every ingest notifies."""
-    return []
+    from app.model.listener import ModelUpdater  # imported here: keeps ingest importable alone
+
+    return [ModelUpdater()]

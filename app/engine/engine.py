@@ -1,0 +1,206 @@
+"""The engine: generation, streaming and scoring over the statistical model.
+
+The window (``CONTEXT_LENGTH`` tokens, prompt plus completion) is an API limit that keeps
+requests bounded; the model itself conditions on the whole document so far (its cache is
+the document), which is how ``hypercube eval`` scores files of any length.
+
+Thread safety: the model is read-only; every call gets its own session (history and
+scratch buffers), reused per thread. The kernels release the GIL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from app.engine.sampling import Sampler, make_rng
+from app.engine.stops import StopMatcher
+from app.engine.types import Completion, Delta, ModelInfo, SamplingParams, TokenLogprob
+from app.errors import ContextLengthExceeded, InvalidRequest
+from app.model import Model, Session
+from app.tokenizer import IncrementalDecoder, Tokenizer
+
+# 16k tokens (~60 KB of code): larger than almost every source file, so evaluation
+# harnesses can score whole files with echo + logprobs.
+CONTEXT_LENGTH = 16384
+MAX_TOP_LOGPROBS = 20
+MODEL_ID = "hypercube"
+_POOL_LIMIT = 32
+
+
+class Engine:
+    """Satisfies :class:`app.engine.types.EngineProtocol`."""
+
+    def __init__(self, model: Model, tokenizer: Tokenizer, info: ModelInfo) -> None:
+        if tokenizer.vocab_size != model.vocab_size:
+            raise ValueError("the tokenizer and the model disagree on the vocabulary size")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.info = info
+        self._pool: list[Session] = []
+        self._pool_lock = threading.Lock()
+        self._texts = [tokenizer.token_bytes(i).decode("utf-8", errors="replace")
+                       for i in range(tokenizer.vocab_size)]
+
+    # -- the protocol -------------------------------------------------------------------
+
+    def stream(self, prompt_ids: np.ndarray, params: SamplingParams, *,
+               cancel: threading.Event | None = None) -> Iterator[Delta]:
+        prompt = self._check_ids(prompt_ids, "prompt")
+        budget = self._budget(len(prompt), params.max_tokens)
+        top = self._check_top(params.logprobs)
+        if len(params.stop) > 4:
+            raise InvalidRequest("at most 4 stop sequences are allowed", param="stop")
+        sampler = Sampler(params, make_rng(params.seed), self.model.kernels,
+                          self.model.vocab_size)
+        return self._generate(prompt, budget, sampler, top, cancel)
+
+    def complete(self, prompt_ids: np.ndarray, params: SamplingParams, *,
+                 cancel: threading.Event | None = None) -> Completion:
+        texts: list[str] = []
+        tokens: list[TokenLogprob] = []
+        finish = "length"
+        for delta in self.stream(prompt_ids, params, cancel=cancel):
+            texts.append(delta.text)
+            tokens.extend(delta.tokens)
+            if delta.finish_reason is not None:
+                finish = delta.finish_reason
+        return Completion(
+            text="".join(texts), tokens=tokens, finish_reason=finish,  # type: ignore[arg-type]
+            prompt_tokens=len(prompt_ids), completion_tokens=len(tokens),
+            logprob=float(sum(t.logprob for t in tokens if t.logprob is not None)),
+        )
+
+    def score(self, token_ids: Sequence[int], top: int = 0) -> list[TokenLogprob]:
+        ids = self._check_ids(np.asarray(token_ids, dtype=np.int64), "prompt")
+        if len(ids) > CONTEXT_LENGTH:
+            raise ContextLengthExceeded(
+                f"This model's maximum context length is {CONTEXT_LENGTH} tokens. However, "
+                f"you asked to score {len(ids)} tokens.", param="prompt")
+        top = self._check_top(top) or 0
+        result: list[TokenLogprob] = []
+        with self._session() as session:
+            for index, token in enumerate(ids.tolist()):
+                if index == 0:
+                    # The contract: the first token of a scored text has no log-probability.
+                    result.append(self._entry(token, None, None, 0))
+                else:
+                    probs = session.distribution()
+                    result.append(self._entry(token, probs, probs, top))
+                session.push(token)
+        return result
+
+    # -- used by `hypercube eval` -------------------------------------------------------
+
+    def document_logprobs(self, token_ids: np.ndarray, top: int = 5) -> tuple[np.ndarray,
+                                                                              np.ndarray]:
+        """Natural-log probability of every token of a document from its start (the first
+        one too), and the rank-0..top-1 hits: ``hits[i]`` is the rank of the true token
+        among the model's ``top`` most likely, or -1."""
+        ids = self._check_ids(np.asarray(token_ids, dtype=np.int64), "prompt")
+        logprobs = np.zeros(len(ids))
+        hits = np.full(len(ids), -1, dtype=np.int64)
+        with self._session() as session:
+            for index, token in enumerate(ids.tolist()):
+                probs = session.distribution()
+                p = probs[token]
+                logprobs[index] = math.log(p)
+                higher = int(np.count_nonzero(probs > p))
+                if higher < top:
+                    hits[index] = higher
+                session.push(token)
+        return logprobs, hits
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _generate(self, prompt: np.ndarray, budget: int, sampler: Sampler, top: int | None,
+                  cancel: threading.Event | None) -> Iterator[Delta]:
+        with self._session(prompt) as session:
+            yield from self._steps(session, budget, sampler, top, cancel)
+
+    def _steps(self, session: Session, budget: int, sampler: Sampler, top: int | None,
+               cancel: threading.Event | None) -> Iterator[Delta]:
+        decoder = IncrementalDecoder(self.tokenizer)
+        stops = StopMatcher(sampler.params.stop)
+        for step in range(budget):
+            if cancel is not None and cancel.is_set():
+                yield Delta(stops.flush() + decoder.flush(), [], "stop")
+                return
+            probs = session.distribution()
+            token = sampler.choose(probs)
+            entry = self._entry(token, probs, probs if top else None, top or 0)
+            session.push(token)
+            text = stops.push(decoder.push(token))
+            if stops.stopped:
+                yield Delta(text, [entry], "stop")
+                return
+            if step == budget - 1:
+                tail = stops.push(decoder.flush())
+                if stops.stopped:
+                    yield Delta(text + tail, [entry], "stop")
+                    return
+                yield Delta(text + tail + stops.flush(), [entry], "length")
+                return
+            yield Delta(text, [entry])
+        yield Delta("", [], "length")  # budget 0: nothing to generate
+
+    @contextlib.contextmanager
+    def _session(self, prompt: np.ndarray | None = None) -> Iterator[Session]:
+        """A session of our own for one call (pooled: creating one allocates buffers)."""
+        with self._pool_lock:
+            session = self._pool.pop() if self._pool else None
+        if session is None:
+            session = self.model.session(4096)
+        session.reset(() if prompt is None else prompt)
+        try:
+            yield session
+        finally:
+            with self._pool_lock:
+                if len(self._pool) < _POOL_LIMIT:
+                    self._pool.append(session)
+
+    def _entry(self, token: int, probs: np.ndarray | None, alternatives: np.ndarray | None,
+               top: int) -> TokenLogprob:
+        logprob = None if probs is None else math.log(float(probs[token]))
+        best: list[tuple[int, str, float]] = []
+        if alternatives is not None and top > 0:
+            ids = np.argpartition(-alternatives, top - 1)[:top]
+            ids = ids[np.lexsort((ids, -alternatives[ids]))]
+            best = [(int(i), self._texts[int(i)], math.log(float(alternatives[i])))
+                    for i in ids]
+        data = self.tokenizer.token_bytes(token)
+        return TokenLogprob(token, self._texts[token], list(data), logprob, best)
+
+    def _check_ids(self, ids: np.ndarray, param: str) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        if len(ids) and (ids.min() < 0 or ids.max() >= self.model.vocab_size):
+            raise InvalidRequest(f"token ids must be between 0 and {self.model.vocab_size - 1}",
+                                 param=param)
+        return ids
+
+    def _budget(self, prompt_tokens: int, max_tokens: int | None) -> int:
+        if max_tokens is not None and max_tokens < 0:
+            raise InvalidRequest("max_tokens must not be negative", param="max_tokens")
+        wanted = prompt_tokens + (max_tokens or 0)
+        if wanted > CONTEXT_LENGTH or (max_tokens is None and prompt_tokens >= CONTEXT_LENGTH):
+            raise ContextLengthExceeded(
+                f"This model's maximum context length is {CONTEXT_LENGTH} tokens. However, "
+                f"you requested {wanted} tokens ({prompt_tokens} in the prompt, "
+                f"{max_tokens} for the completion).", param="max_tokens")
+        return CONTEXT_LENGTH - prompt_tokens if max_tokens is None else max_tokens
+
+    def _check_top(self, top: int | None) -> int | None:
+        if top is not None and not 0 <= top <= MAX_TOP_LOGPROBS:
+            raise InvalidRequest(f"logprobs must be between 0 and {MAX_TOP_LOGPROBS}",
+                                 param="logprobs")
+        return top
+
+
+def model_info(model: Model, documents: int, corpus_bytes: int, created: float) -> ModelInfo:
+    return ModelInfo(id=MODEL_ID, created=int(created), context_length=CONTEXT_LENGTH,
+                     vocab_size=model.vocab_size, corpus_bytes=corpus_bytes,
+                     corpus_tokens=model.tokens, documents=documents)

@@ -1,0 +1,28 @@
+"""Building the engine from a hypercube file."""
+
+from __future__ import annotations
+
+from app.engine.engine import Engine, model_info
+from app.errors import NotReady
+from app.model.loading import load_model
+from app.store import Store
+from app.tokenizer import Tokenizer, load_vocabulary
+from jit import Kernels
+
+
+def load_engine(store: Store, kernels: Kernels | None = None) -> Engine:
+    """The engine over exactly the documents now in ``store`` (updating a stale model).
+
+    Raises:
+        NotReady: nothing has been ingested yet.
+    """
+    vocab = load_vocabulary(store.conn)
+    if vocab is None:
+        raise NotReady("the hypercube has no vocabulary yet: run `hypercube ingest PATH…` first")
+    model = load_model(store, kernels)
+    with store.snapshot() as conn:
+        documents, corpus_bytes = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM documents").fetchone()
+        created = conn.execute(
+            "SELECT COALESCE(MAX(created), 0) FROM model_segments").fetchone()[0]
+    return Engine(model, Tokenizer(vocab), model_info(model, documents, corpus_bytes, created))

@@ -1,0 +1,193 @@
+"""Keeping the stored model equal to the documents currently in the hypercube.
+
+Like a search engine's index, the model is a few segments: each ingest run's new documents
+become one new segment, so ingesting a few files never rebuilds the rest. A segment that
+counts a document that has since been deleted or replaced is rebuilt from its surviving
+documents; when there are more than ``MAX_SEGMENTS``, the smallest are merged into one
+(queries visit every segment, so fewer is faster). Parameters are refitted when the corpus
+has grown or shrunk by ``REFIT_FACTOR`` since they were fitted.
+
+The model is stale exactly when the set of (document id, content hash) pairs its segments
+count differs from the documents table; :func:`plan_update` computes that difference, so a
+run killed between committing documents and updating the model is repaired by the next
+update (on load, or after the next run).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.errors import NotReady
+from app.model.fit import fit_on_documents
+from app.model.params import ModelParams
+from app.model.segment import KMAX, THRESH, build_segment
+from app.model.storage import delete_segments, load_params, save_params, save_segment
+from app.store import Store
+from jit import Kernels
+
+MAX_SEGMENTS = 4
+REFIT_FACTOR = 2.0
+FIT_TOKENS = 60_000
+_RETRIES = 3
+
+
+@dataclass
+class UpdatePlan:
+    vocab_size: int
+    remove: list[int] = field(default_factory=list)      # segment ids to delete
+    build: list[int] = field(default_factory=list)       # doc ids of the one new segment
+    corpus_tokens: int = 0
+    documents: int = 0
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.remove or self.build)
+
+
+@dataclass
+class UpdateReport:
+    segments_built: int = 0
+    segments_removed: int = 0
+    documents_indexed: int = 0
+    refitted: bool = False
+    heldout_bits_per_token: float | None = None
+    seconds: float = 0.0
+
+
+def vocab_size(conn) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM vocabulary").fetchone()[0])
+
+
+def plan_update(conn) -> UpdatePlan:
+    """What to rebuild so the model counts exactly the current documents."""
+    size = vocab_size(conn)
+    current = {d: (h, n) for d, h, n in conn.execute(
+        "SELECT id, content_hash, n_tokens FROM documents")}
+    plan = UpdatePlan(size, corpus_tokens=sum(n for _, n in current.values()),
+                      documents=len(current))
+    segments = {sid: (v, k, t, tokens) for sid, v, k, t, tokens in conn.execute(
+        "SELECT id, vocab_size, kmax, thresh, tokens FROM model_segments")}
+    members: dict[int, list[tuple[int, str]]] = {sid: [] for sid in segments}
+    for doc_id, sid, digest in conn.execute(
+            "SELECT doc_id, segment_id, content_hash FROM model_segment_docs"):
+        members.setdefault(sid, []).append((doc_id, digest))
+    keep: dict[int, int] = {}
+    covered: set[int] = set()
+    for sid, (v, k, t, tokens) in segments.items():
+        fresh = (v, k, t) == (size, KMAX, THRESH) and all(
+            current.get(doc_id, (None,))[0] == digest for doc_id, digest in members[sid])
+        if fresh:
+            keep[sid] = tokens
+            covered.update(doc_id for doc_id, _ in members[sid])
+        else:
+            plan.remove.append(sid)
+    pending = sorted(set(current) - covered)
+    if pending:
+        # Room for the new segment: merge the smallest kept ones into it.
+        smallest = sorted(keep, key=lambda sid: (keep[sid], sid))
+        while len(keep) + 1 > MAX_SEGMENTS:
+            sid = smallest.pop(0)
+            del keep[sid]
+            plan.remove.append(sid)
+            pending.extend(doc_id for doc_id, _ in members[sid])
+        plan.build = sorted(pending)
+    return plan
+
+
+def update_model(store: Store, kernels: Kernels, *,
+                 on_phase: Callable[[str], None] | None = None,
+                 force_fit: bool = False) -> UpdateReport:
+    """Bring the stored model up to date with the documents (a no-op when it is)."""
+    started = time.perf_counter()
+    report = UpdateReport()
+    say = on_phase or (lambda _phase: None)
+    for _ in range(_RETRIES):
+        with store.snapshot() as conn:
+            plan = plan_update(conn)
+            if plan.vocab_size == 0 or plan.documents == 0:
+                break  # nothing to index; _drop_orphans clears what is left
+            streams, hashes = _read_documents(conn, plan.build)
+        segment = None
+        if plan.build:
+            say(f"indexing {len(plan.build)} documents")
+            segment = build_segment(streams, plan.vocab_size, plan.build)
+        with store.write() as conn:
+            if _plan_key(plan_update(conn)) != _plan_key(plan):
+                continue  # documents changed while we built: plan again
+            delete_segments(conn, plan.remove)
+            if segment is not None:
+                save_segment(conn, segment, hashes)
+        report.segments_built += segment is not None
+        report.segments_removed += len(plan.remove)
+        report.documents_indexed += len(plan.build)
+        break
+    else:
+        raise NotReady("the documents kept changing while the model was being updated; "
+                       "run the update again when ingestion is finished")
+    _drop_orphans(store)
+    if _needs_fit(store, force_fit):
+        say("fitting parameters")
+        report.refitted = True
+        report.heldout_bits_per_token = refit(store, kernels)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _plan_key(plan: UpdatePlan) -> tuple:
+    return (plan.vocab_size, sorted(plan.remove), plan.build)
+
+
+def _read_documents(conn, doc_ids: list[int]) -> tuple[list[np.ndarray], list[str]]:
+    streams: list[np.ndarray] = []
+    hashes: list[str] = []
+    for doc_id in doc_ids:
+        row = conn.execute(
+            "SELECT t.tokens, d.content_hash FROM document_tokens t JOIN documents d"
+            " ON d.id = t.doc_id WHERE t.doc_id = ?", (doc_id,)).fetchone()
+        streams.append(np.frombuffer(row[0], dtype="<u2").astype(np.uint32))
+        hashes.append(row[1])
+    return streams, hashes
+
+
+def _drop_orphans(store: Store) -> None:
+    """With no documents left (or no vocabulary), no segment may remain."""
+    with store.snapshot() as conn:
+        plan = plan_update(conn)
+    if plan.documents == 0 and plan.remove:
+        with store.write() as conn:
+            delete_segments(conn, plan_update(conn).remove)
+
+
+def _needs_fit(store: Store, force: bool) -> bool:
+    with store.snapshot() as conn:
+        plan = plan_update(conn)
+        stored = load_params(conn)
+    if plan.documents == 0:
+        return False
+    if force or stored is None:
+        return True
+    ratio = max(plan.corpus_tokens, 1) / max(stored.corpus_tokens, 1)
+    return ratio >= REFIT_FACTOR or ratio <= 1 / REFIT_FACTOR
+
+
+def refit(store: Store, kernels: Kernels) -> float:
+    """Fit parameters on the current documents (see app/model/fit.py); returns held-out
+    bits per token (nan when there are too few documents to hold any out)."""
+    with store.snapshot() as conn:
+        size = vocab_size(conn)
+        rows = conn.execute(
+            "SELECT t.tokens, d.content_hash FROM document_tokens t JOIN documents d"
+            " ON d.id = t.doc_id ORDER BY d.id").fetchall()
+    streams = [np.frombuffer(blob, dtype="<u2").astype(np.uint32) for blob, _ in rows]
+    hashes = [digest for _, digest in rows]
+    # Always from the defaults, so the result depends on the documents only.
+    params, bits = fit_on_documents(
+        streams, hashes, size, kernels, lambda docs: build_segment(docs, size),
+        limit=FIT_TOKENS, start=ModelParams.default())
+    with store.write() as conn:
+        save_params(conn, params, sum(len(s) for s in streams), FIT_TOKENS, bits)
+    return bits

@@ -1,0 +1,164 @@
+"""The loaded model and the per-history sessions that query it.
+
+A :class:`Model` is immutable once built (segments and parameters), so any number of
+threads can query it at once; each query runs in a :class:`Session`, which owns the
+history and scratch buffers of one text being scored or generated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from app.model.params import NCB, ModelParams, base_distribution, order_buckets
+from app.model.segment import KMAX, THRESH, Segment
+from jit import Frame, Kernels
+from jit.layout import (
+    F_ALPHA,
+    F_BETA,
+    F_CAP,
+    F_CLW,
+    F_CNTL,
+    F_DISC,
+    F_HEAD,
+    F_HI,
+    F_HIST,
+    F_INFO,
+    F_KMAX,
+    F_KSEG,
+    F_LEN,
+    F_LO,
+    F_MCA,
+    F_ML,
+    F_MTR,
+    F_NCB,
+    F_OBUCKET,
+    F_OUT,
+    F_P0,
+    F_PREV,
+    F_REC,
+    F_SEP,
+    F_TARGET,
+    F_THRESH,
+    F_TOUCH,
+    F_V,
+    INFO_FIELDS,
+    REC_FIELDS,
+)
+
+
+class Model:
+    """Segments + parameters + the kernels that read them."""
+
+    def __init__(self, segments: Sequence[Segment], params: ModelParams, vocab_size: int,
+                 kernels: Kernels) -> None:
+        self.segments = list(segments)
+        self.params = params
+        self.vocab_size = vocab_size
+        self.kernels = kernels
+        self.unigram = np.zeros(vocab_size, dtype=np.int64)
+        for segment in self.segments:
+            self.unigram += segment.unigram
+        self.p0 = base_distribution(self.unigram, params)
+        self.obucket = order_buckets()
+        self._views = [s.kernel_view() for s in self.segments]
+
+    @property
+    def tokens(self) -> int:
+        return int(self.unigram.sum())
+
+    def session(self, capacity: int = 4096) -> Session:
+        return Session(self, capacity)
+
+
+class Session:
+    """One history (a document so far) and the buffers to query the model after it.
+
+    The history always starts with the separator: every text is modelled as the start of
+    a document. Not thread-safe; use one session per thread.
+    """
+
+    def __init__(self, model: Model, capacity: int) -> None:
+        self.model = model
+        v = model.vocab_size
+        frame = Frame()
+        frame.set(F_V, v)
+        frame.set(F_SEP, v)
+        frame.set(F_KMAX, KMAX)
+        frame.set(F_THRESH, THRESH)
+        frame.set(F_NCB, NCB)
+        frame.set_segments(model._views)
+        frame.set_array(F_ALPHA, model.params.alpha)
+        frame.set_array(F_DISC, model.params.disc)
+        frame.set_array(F_BETA, model.params.beta)
+        frame.set_array(F_OBUCKET, model.obucket)
+        frame.set_array(F_P0, model.p0)
+        nseg = max(1, len(model.segments))
+        frame.set_array(F_LO, np.zeros(nseg * (KMAX + 1), dtype=np.int32))
+        frame.set_array(F_HI, np.zeros(nseg * (KMAX + 1), dtype=np.int32))
+        frame.set_array(F_KSEG, np.zeros(nseg, dtype=np.int32))
+        frame.set_array(F_CNTL, np.zeros(2 * (KMAX + 2), dtype=np.int32))
+        frame.set_array(F_MTR, np.zeros(v + 1, dtype=np.uint32))
+        frame.set_array(F_MCA, np.zeros(v + 1, dtype=np.uint32))
+        frame.set_array(F_TOUCH, np.zeros(v + 1, dtype=np.int32))
+        frame.set_array(F_OUT, np.zeros(v, dtype=np.float64))
+        frame.set_array(F_INFO, np.zeros(INFO_FIELDS, dtype=np.int64))
+        frame.set_array(F_REC, np.zeros((KMAX + 2) * REC_FIELDS, dtype=np.int64))
+        frame.set_array(F_HEAD, np.full(v + 1, -1, dtype=np.int32))
+        self.frame = frame
+        self._allocate(capacity)
+        self.reset()
+
+    def _allocate(self, capacity: int) -> None:
+        capacity = max(capacity, 2)
+        self.capacity = capacity
+        self.frame.set(F_CAP, capacity)
+        self.frame.set_array(F_HIST, np.zeros(capacity, dtype=np.uint32))
+        self.frame.set_array(F_ML, np.zeros(capacity, dtype=np.int32))
+        self.frame.set_array(F_PREV, np.zeros(capacity, dtype=np.int32))
+        self.frame.set_array(F_CLW, np.zeros(2 * capacity, dtype=np.int32))
+
+    @property
+    def length(self) -> int:
+        """Tokens in the history, the leading separator included."""
+        return self.frame.get(F_LEN)
+
+    @property
+    def history(self) -> np.ndarray:
+        return self.frame.arrays[F_HIST][1:self.length]
+
+    def reset(self, tokens: Sequence[int] | np.ndarray = ()) -> None:
+        """Start a new document holding ``tokens``."""
+        needed = len(tokens) + 2
+        if needed > self.capacity:
+            self._allocate(max(needed, 2 * self.capacity))
+        self.frame.arrays[F_HEAD].fill(-1)
+        self.frame.arrays[F_ML][:].fill(0)
+        self.frame.set(F_LEN, 0)
+        self.model.kernels.cache_push(self.frame, self.model.vocab_size)
+        for token in np.asarray(tokens, dtype=np.int64).tolist():
+            self.push(token)
+
+    def push(self, token: int) -> None:
+        if self.length >= self.capacity:
+            kept = self.history.copy()
+            self._allocate(2 * self.capacity)
+            self.reset(kept)
+        self.model.kernels.cache_push(self.frame, token)
+
+    def distribution(self) -> np.ndarray:
+        """P(next token | history) over the vocabulary (a view, overwritten by the next
+        call). It sums to 1 up to rounding and is never 0."""
+        self.model.kernels.dist(self.frame)
+        return self.frame.arrays[F_OUT]
+
+    def info(self) -> np.ndarray:
+        """Facts about the last query (jit.layout I_* slots)."""
+        return self.frame.arrays[F_INFO]
+
+    def level_records(self, target: int) -> np.ndarray:
+        """Per-level counts of ``target`` after the history (for fitting), top first."""
+        self.frame.set(F_TARGET, target)
+        levels = self.model.kernels.stats(self.frame)
+        return self.frame.arrays[F_REC][:levels * REC_FIELDS].reshape(levels, REC_FIELDS)

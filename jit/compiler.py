@@ -1,0 +1,95 @@
+"""Compiling the kernels once per process, with the object code cached between runs.
+
+The cache key covers everything the machine code depends on: the IR text, the LLVM
+version, the target triple and the host CPU with its features. A cache hit skips LLVM's
+optimiser and code generator entirely (loading takes milliseconds).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from jit.ir_kernels import KERNEL_NAMES, build_module
+
+DIST_TYPE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)
+PUSH_TYPE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64)
+SAMPLE_TYPE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_double)
+
+
+@dataclass
+class NativeKernels:
+    dist: ctypes._CFuncPtr
+    stats: ctypes._CFuncPtr
+    cache_push: ctypes._CFuncPtr
+    sample: ctypes._CFuncPtr
+    compile_seconds: float
+    from_cache: bool
+    engine: object  # keeps the machine code alive
+
+
+def compile_native(cache_dir: Path | None) -> NativeKernels:
+    """Compile (or load from ``cache_dir``) the kernels; raises if LLVM is unusable."""
+    import llvmlite.binding as llvm
+
+    started = time.perf_counter()
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    ir_text = str(build_module())
+    target = llvm.Target.from_default_triple()
+    cpu = llvm.get_host_cpu_name()
+    features = llvm.get_host_cpu_features().flatten()
+    machine = target.create_target_machine(cpu=cpu, features=features, opt=3,
+                                           codemodel="jitdefault")
+    digest = hashlib.sha256("\0".join(
+        [ir_text, ".".join(map(str, llvm.llvm_version_info)), target.triple, cpu, features]
+    ).encode()).hexdigest()[:32]
+    cached = None if cache_dir is None else cache_dir / f"kernels-{digest}.o"
+
+    module = llvm.parse_assembly(ir_text)
+    module.verify()
+    from_cache = cached is not None and cached.exists()
+    if not from_cache:
+        tuning = llvm.create_pipeline_tuning_options(speed_level=3)
+        passes = llvm.create_pass_builder(machine, tuning)
+        passes.getModulePassManager().run(module, passes)
+    engine = llvm.create_mcjit_compiler(module, machine)
+
+    def notify(_module: object, data: bytes) -> None:
+        if cached is not None and not from_cache:
+            _write_atomically(cached, data)
+
+    def getbuffer(_module: object) -> bytes | None:
+        if cached is not None and from_cache:
+            return cached.read_bytes()
+        return None
+
+    engine.set_object_cache(notify, getbuffer)
+    engine.finalize_object()
+    address = {name: engine.get_function_address(name) for name in KERNEL_NAMES}
+    return NativeKernels(
+        dist=DIST_TYPE(address["hc_dist"]),
+        stats=DIST_TYPE(address["hc_stats"]),
+        cache_push=PUSH_TYPE(address["hc_cache_push"]),
+        sample=SAMPLE_TYPE(address["hc_sample"]),
+        compile_seconds=time.perf_counter() - started,
+        from_cache=from_cache,
+        engine=engine,
+    )
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Another process may compile at the same moment: write whole files only."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".kernels-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except OSError:
+        pass  # a read-only data folder only costs a recompile next time

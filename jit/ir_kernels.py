@@ -1,0 +1,477 @@
+"""The kernels, written as LLVM IR (see jit/reference.py for what each one computes).
+
+``hc_dist``       the next-token distribution after a history: suffix-array range narrowing
+                  in every segment, cache matches, and the hierarchical mixing of levels.
+``hc_stats``      the same walk, but writing per-level counts of one target token (fitting).
+``hc_cache_push`` appends a token to a history and updates the cache match lengths.
+``hc_sample``     inverse-CDF sampling from unnormalised probabilities.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from jit.irgen import F64, I64, PTR, Fn, c64, cf
+from jit.layout import (
+    F_ALPHA,
+    F_BETA,
+    F_CAP,
+    F_CLW,
+    F_CNTL,
+    F_DISC,
+    F_HEAD,
+    F_HI,
+    F_HIST,
+    F_INFO,
+    F_KMAX,
+    F_KSEG,
+    F_LEN,
+    F_LO,
+    F_MCA,
+    F_ML,
+    F_MTR,
+    F_NCB,
+    F_NSEG,
+    F_OBUCKET,
+    F_OUT,
+    F_P0,
+    F_PREV,
+    F_REC,
+    F_SEGS,
+    F_SEP,
+    F_TARGET,
+    F_THRESH,
+    F_TOUCH,
+    F_V,
+    I_CTOP,
+    I_KCACHE,
+    I_KTRAIN,
+    I_LEVELS,
+    R_C,
+    R_CB,
+    R_CC,
+    R_CCY,
+    R_CY,
+    R_NT,
+    R_OB,
+    R_U1,
+    R_U2,
+    R_U3,
+    REC_FIELDS,
+    S_FIRST,
+    S_N,
+    S_NROWS,
+    S_NXT,
+    S_R,
+    S_ROWCNT,
+    S_ROWKEY,
+    S_ROWOFF,
+    S_ROWTOK,
+    S_SA,
+    SEG_FIELDS,
+)
+from jit.reference import SMALL_RANGE
+
+KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_cache_push", "hc_sample")
+
+
+def build_module() -> ir.Module:
+    module = ir.Module(name="hypercube_kernels")
+    _levels_kernel(module, "hc_dist", stats=False)
+    _levels_kernel(module, "hc_stats", stats=True)
+    _cache_push(module)
+    _sample(module)
+    return module
+
+
+class _Seg:
+    """Loads of one segment's fields."""
+
+    def __init__(self, f: Fn, segs: ir.Value, s: ir.Value) -> None:
+        base = f.b.mul(s, c64(SEG_FIELDS))
+
+        def field(slot: int) -> ir.Value:
+            return f.load_i64(segs, f.b.add(base, c64(slot)))
+
+        def pointer(slot: int) -> ir.Value:
+            return f.b.inttoptr(field(slot), PTR)
+
+        self.n = field(S_N)
+        self.r = pointer(S_R)
+        self.sa = pointer(S_SA)
+        self.nxt = pointer(S_NXT)
+        self.first = pointer(S_FIRST)
+        self.nrows = field(S_NROWS)
+        self.rowkey = pointer(S_ROWKEY)
+        self.rowoff = pointer(S_ROWOFF)
+        self.rowtok = pointer(S_ROWTOK)
+        self.rowcnt = pointer(S_ROWCNT)
+
+
+def _key(f: Fn, seg: _Seg, x: ir.Value, depth: ir.Value) -> ir.Value:
+    """R[SA[x] + depth], or -1 past the end of the stream (suffix order puts the end first)."""
+    pos = f.b.add(f.load_i32(seg.sa, x), depth)
+    inside = f.b.icmp_signed("<", pos, seg.n)
+    clamped = f.min(pos, f.b.sub(seg.n, c64(1)))
+    return f.b.select(inside, f.load_u32(seg.r, clamped), c64(-1))
+
+
+def _bound(f: Fn, seg: _Seg, lo: ir.Value, hi: ir.Value, depth: ir.Value, symbol: ir.Value,
+           upper: bool) -> ir.Value:
+    """First x in [lo, hi) with key > symbol (upper) or key >= symbol (lower)."""
+    left = f.var(I64, lo)
+    right = f.var(I64, hi)
+    op = "<=" if upper else "<"
+    small = f.b.icmp_signed("<=", f.b.sub(hi, lo), c64(SMALL_RANGE))
+    with f.if_else(small) as (scan, bisect):
+        with scan, f.while_(lambda: f.b.icmp_signed("<", left.get(), right.get())):
+            key = _key(f, seg, left.get(), depth)
+            with f.if_(f.b.not_(f.b.icmp_signed(op, key, symbol))):
+                f.brk()
+            left.set(f.b.add(left.get(), c64(1)))
+        with bisect, f.while_(lambda: f.b.icmp_signed("<", left.get(), right.get())):
+            mid = f.b.ashr(f.b.add(left.get(), right.get()), c64(1))
+            key = _key(f, seg, mid, depth)
+            with f.if_else(f.b.icmp_signed(op, key, symbol)) as (go_right, go_left):
+                with go_right:
+                    left.set(f.b.add(mid, c64(1)))
+                with go_left:
+                    right.set(mid)
+    return left.get()
+
+
+def _narrow(f: Fn, frame: ir.Value, kmax: ir.Value, t: ir.Value) -> None:
+    b = f.b
+    nseg = f.load_i64(frame, c64(F_NSEG))
+    segs = f.load_ptr(frame, c64(F_SEGS))
+    hist = f.load_ptr(frame, c64(F_HIST))
+    lo_out = f.load_ptr(frame, c64(F_LO))
+    hi_out = f.load_ptr(frame, c64(F_HI))
+    kseg = f.load_ptr(frame, c64(F_KSEG))
+    kcap = f.min(kmax, t)
+    width = b.add(kmax, c64(1))
+    with f.loop(c64(0), nseg) as s:
+        seg = _Seg(f, segs, s)
+        base = b.mul(s, width)
+        lo = f.var(I64, c64(0))
+        hi = f.var(I64, seg.n)
+        f.store_32(lo_out, base, c64(0))
+        f.store_32(hi_out, base, seg.n)
+        matched = f.var(I64, c64(0))
+        with f.loop(c64(1), b.add(kcap, c64(1))) as k:
+            symbol = f.load_u32(hist, b.sub(t, k))
+            a = f.var(I64)
+            z = f.var(I64)
+            with f.if_else(b.icmp_signed("==", k, c64(1))) as (first, deeper):
+                with first:
+                    a.set(f.load_i32(seg.first, symbol))
+                    z.set(f.load_i32(seg.first, b.add(symbol, c64(1))))
+                with deeper:
+                    depth = b.sub(k, c64(1))
+                    lower = _bound(f, seg, lo.get(), hi.get(), depth, symbol, upper=False)
+                    a.set(lower)
+                    z.set(_bound(f, seg, lower, hi.get(), depth, symbol, upper=True))
+            with f.if_(b.icmp_signed(">=", a.get(), z.get())):
+                f.brk()
+            lo.set(a.get())
+            hi.set(z.get())
+            f.store_32(lo_out, b.add(base, k), a.get())
+            f.store_32(hi_out, b.add(base, k), z.get())
+            matched.set(k)
+        f.store_32(kseg, s, matched.get())
+
+
+def _cache_pairs(f: Fn, frame: ir.Value, kmax: ir.Value, t: ir.Value) -> ir.Value:
+    """Counting-sort the history's matches by length (longest first) into CLW; turn the
+    CNTL histogram into 'matches of length >= k'. Returns the longest match."""
+    b = f.b
+    hist = f.load_ptr(frame, c64(F_HIST))
+    ml = f.load_ptr(frame, c64(F_ML))
+    prev = f.load_ptr(frame, c64(F_PREV))
+    clw = f.load_ptr(frame, c64(F_CLW))
+    cnt = f.load_ptr(frame, c64(F_CNTL))
+    pos_base = b.add(kmax, c64(2))
+    with f.loop(c64(0), b.mul(pos_base, c64(2))) as i:
+        f.store_32(cnt, i, c64(0))
+    longest = f.var(I64, c64(0))
+    j = f.var(I64, f.load_i32(prev, b.sub(t, c64(1))))
+    with f.while_(lambda: b.icmp_signed(">=", j.get(), c64(0))):
+        length = f.load_i32(ml, j.get())
+        f.store_32(cnt, length, b.add(f.load_i32(cnt, length), c64(1)))
+        longest.set(f.max(longest.get(), length))
+        j.set(f.load_i32(prev, j.get()))
+    acc = f.var(I64, c64(0))
+    level = f.var(I64, kmax)
+    with f.while_(lambda: b.icmp_signed(">=", level.get(), c64(1))):
+        f.store_32(cnt, b.add(pos_base, level.get()), acc.get())
+        acc.set(b.add(acc.get(), f.load_i32(cnt, level.get())))
+        level.set(b.sub(level.get(), c64(1)))
+    j.set(f.load_i32(prev, b.sub(t, c64(1))))
+    with f.while_(lambda: b.icmp_signed(">=", j.get(), c64(0))):
+        length = f.load_i32(ml, j.get())
+        slot = b.add(pos_base, length)
+        place = f.load_i32(cnt, slot)
+        f.store_32(clw, place, f.load_u32(hist, b.add(j.get(), c64(1))))
+        f.store_32(cnt, slot, b.add(place, c64(1)))
+        j.set(f.load_i32(prev, j.get()))
+    level.set(b.sub(kmax, c64(1)))
+    with f.while_(lambda: b.icmp_signed(">=", level.get(), c64(1))):
+        here = level.get()
+        total = b.add(f.load_i32(cnt, here), f.load_i32(cnt, b.add(here, c64(1))))
+        f.store_32(cnt, here, total)
+        level.set(b.sub(here, c64(1)))
+    return longest.get()
+
+
+def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
+    f = Fn(module, name, I64, [("frame", PTR)])
+    b = f.b
+    frame = f.args["frame"]
+
+    def slot(index: int) -> ir.Value:
+        return f.load_i64(frame, c64(index))
+
+    def pointer(index: int) -> ir.Value:
+        return f.load_ptr(frame, c64(index))
+
+    v, sep, kmax, thresh = slot(F_V), slot(F_SEP), slot(F_KMAX), slot(F_THRESH)
+    nseg, ncb, t = slot(F_NSEG), slot(F_NCB), slot(F_LEN)
+    segs = pointer(F_SEGS)
+    alpha, disc, beta = pointer(F_ALPHA), pointer(F_DISC), pointer(F_BETA)
+    obucket = pointer(F_OBUCKET)
+    lo_arr, hi_arr, kseg = pointer(F_LO), pointer(F_HI), pointer(F_KSEG)
+    clw, cnt = pointer(F_CLW), pointer(F_CNTL)
+    mtr, mca, touch = pointer(F_MTR), pointer(F_MCA), pointer(F_TOUCH)
+    info = pointer(F_INFO)
+    out = pointer(F_OUT)
+    width = b.add(kmax, c64(1))
+
+    if not stats:
+        with f.loop(c64(0), v) as w:
+            f.store_f64(out, w, cf(0.0))
+
+    _narrow(f, frame, kmax, t)
+    kcache = _cache_pairs(f, frame, kmax, t)
+    ktrain = f.var(I64, c64(0))
+    with f.loop(c64(0), nseg) as s:
+        ktrain.set(f.max(ktrain.get(), f.load_i32(kseg, s)))
+
+    def size(k: ir.Value) -> ir.Value:
+        total = f.var(I64, c64(0))
+        with f.loop(c64(0), nseg) as s, f.if_(b.icmp_signed("<=", k, f.load_i32(kseg, s))):
+            at = b.add(b.mul(s, width), k)
+            span = b.sub(f.load_i32(hi_arr, at), f.load_i32(lo_arr, at))
+            total.set(b.add(total.get(), span))
+        return total.get()
+
+    mu = f.var(F64, 1.0)
+    levels = f.var(I64, c64(0))
+    ctop = f.var(I64, c64(-1))
+    ntouch = f.var(I64, c64(0))
+    ctotal = f.var(I64, c64(0))
+    k = f.var(I64, f.max(ktrain.get(), kcache))
+
+    def touch_token(w: ir.Value) -> None:
+        fresh = b.and_(b.icmp_signed("==", f.load_u32(mtr, w), c64(0)),
+                       b.icmp_signed("==", f.load_u32(mca, w), c64(0)))
+        with f.if_(fresh):
+            f.store_32(touch, ntouch.get(), w)
+            ntouch.set(b.add(ntouch.get(), c64(1)))
+
+    def count_range(seg: _Seg, lo: ir.Value, hi: ir.Value) -> None:
+        with f.loop(lo, hi) as x:
+            w = f.load_u32(seg.nxt, x)
+            with f.if_(b.icmp_signed("!=", w, sep)):
+                touch_token(w)
+                f.store_32(mtr, w, b.add(f.load_u32(mtr, w), c64(1)))
+                ctotal.set(b.add(ctotal.get(), c64(1)))
+
+    with f.while_(lambda: b.icmp_signed(">=", k.get(), c64(1))):
+        top = k.get()
+        sk = size(top)
+        ck = f.load_i32(cnt, top)
+        j = f.var(I64, top)
+        with f.while_(lambda: b.icmp_signed(">=", b.sub(j.get(), c64(1)), c64(1))):
+            below = b.sub(j.get(), c64(1))
+            same = b.and_(b.icmp_signed("==", size(below), sk),
+                          b.icmp_signed("==", f.load_i32(cnt, below), ck))
+            with f.if_(b.not_(same)):
+                f.brk()
+            j.set(below)
+
+        ntouch.set(c64(0))
+        ctotal.set(c64(0))
+        with f.loop(c64(0), nseg) as s, f.if_(b.icmp_signed("<=", top, f.load_i32(kseg, s))):
+                seg = _Seg(f, segs, s)
+                at = b.add(b.mul(s, width), top)
+                lo = f.load_i32(lo_arr, at)
+                hi = f.load_i32(hi_arr, at)
+                with f.if_else(b.icmp_signed("<=", b.sub(hi, lo), thresh)) as (direct, rows):
+                    with direct:
+                        count_range(seg, lo, hi)
+                    with rows:
+                        key = b.or_(b.shl(lo, c64(32)), hi)
+                        left = f.var(I64, c64(0))
+                        right = f.var(I64, seg.nrows)
+                        with f.while_(lambda: b.icmp_signed("<", left.get(), right.get())):
+                            mid = b.ashr(b.add(left.get(), right.get()), c64(1))
+                            below_key = b.icmp_signed("<", f.load_i64(seg.rowkey, mid), key)
+                            with f.if_else(below_key) as (go_right, go_left):
+                                with go_right:
+                                    left.set(b.add(mid, c64(1)))
+                                with go_left:
+                                    right.set(mid)
+                        row = left.get()
+                        found = f.var(I64, c64(0))
+                        # Two nested ifs: the key may only be loaded once row < nrows.
+                        with f.if_(b.icmp_signed("<", row, seg.nrows)):  # noqa: SIM117
+                            with f.if_(b.icmp_signed("==", f.load_i64(seg.rowkey, row), key)):
+                                found.set(c64(1))
+                        with f.if_else(b.icmp_signed("==", found.get(), c64(1))) as (hit, miss):
+                            with hit:
+                                start = f.load_i64(seg.rowoff, row)
+                                stop = f.load_i64(seg.rowoff, b.add(row, c64(1)))
+                                with f.loop(start, stop) as i:
+                                    w = f.load_u32(seg.rowtok, i)
+                                    c = f.load_u32(seg.rowcnt, i)
+                                    touch_token(w)
+                                    f.store_32(mtr, w, b.add(f.load_u32(mtr, w), c))
+                                    ctotal.set(b.add(ctotal.get(), c))
+                            with miss:
+                                count_range(seg, lo, hi)
+        with f.loop(c64(0), ck) as i:
+            w = f.load_i32(clw, i)
+            touch_token(w)
+            f.store_32(mca, w, b.add(f.load_u32(mca, w), c64(1)))
+        c_total = ctotal.get()
+        with f.if_(b.icmp_signed("<", ctop.get(), c64(0))):
+            ctop.set(c_total)
+        ob = f.load_i32(obucket, top)
+        cb = f.var(I64, c64(0))
+        rest = f.var(I64, c_total)
+        with f.while_(lambda: b.and_(b.icmp_signed(">", rest.get(), c64(0)),
+                                     b.icmp_signed("<", cb.get(), b.sub(ncb, c64(1))))):
+            cb.set(b.add(cb.get(), c64(1)))
+            rest.set(b.ashr(rest.get(), c64(1)))
+        u1 = f.var(I64, c64(0))
+        u2 = f.var(I64, c64(0))
+        u3 = f.var(I64, c64(0))
+        with f.loop(c64(0), ntouch.get()) as i:
+            c = f.load_u32(mtr, f.load_i32(touch, i))
+            u1.set(b.add(u1.get(), b.zext(b.icmp_signed("==", c, c64(1)), I64)))
+            u2.set(b.add(u2.get(), b.zext(b.icmp_signed("==", c, c64(2)), I64)))
+            u3.set(b.add(u3.get(), b.zext(b.icmp_signed(">=", c, c64(3)), I64)))
+        if stats:
+            rec = pointer(F_REC)
+            target = slot(F_TARGET)
+            base = b.mul(levels.get(), c64(REC_FIELDS))
+            for field, value in ((R_OB, ob), (R_CB, cb.get()), (R_C, c_total), (R_CC, ck),
+                                 (R_U1, u1.get()), (R_U2, u2.get()), (R_U3, u3.get()),
+                                 (R_CY, f.load_u32(mtr, target)),
+                                 (R_CCY, f.load_u32(mca, target)), (R_NT, ntouch.get())):
+                f.store_i64(rec, b.add(base, c64(field)), value)
+            with f.loop(c64(0), ntouch.get()) as i:
+                w = f.load_i32(touch, i)
+                f.store_32(mtr, w, c64(0))
+                f.store_32(mca, w, c64(0))
+        else:
+            bucket = b.add(b.mul(ob, ncb), cb.get())
+            single = b.zext(b.icmp_signed("==", ntouch.get(), c64(1)), I64)
+            a_ = f.load_f64(alpha, b.add(b.mul(bucket, c64(2)), single))
+            d1 = f.load_f64(disc, b.mul(bucket, c64(3)))
+            d2 = f.load_f64(disc, b.add(b.mul(bucket, c64(3)), c64(1)))
+            d3 = f.load_f64(disc, b.add(b.mul(bucket, c64(3)), c64(2)))
+            be = f.load_f64(beta, ob)
+            m = b.fadd(f.to_f64(c_total), b.fmul(be, f.to_f64(ck)))
+            denom = b.fadd(m, a_)
+            spent = b.fadd(b.fadd(b.fmul(d1, f.to_f64(u1.get())), b.fmul(d2, f.to_f64(u2.get()))),
+                           b.fmul(d3, f.to_f64(u3.get())))
+            gamma = b.fdiv(b.fadd(a_, spent), denom)
+            scale = mu.get()
+            with f.loop(c64(0), ntouch.get()) as i:
+                w = f.load_i32(touch, i)
+                c = f.load_u32(mtr, w)
+                cc = f.load_u32(mca, w)
+                d = b.select(b.icmp_signed("==", c, c64(0)), cf(0.0),
+                             b.select(b.icmp_signed("==", c, c64(1)), d1,
+                                      b.select(b.icmp_signed("==", c, c64(2)), d2, d3)))
+                num = b.fadd(b.fsub(f.to_f64(c), d), b.fmul(be, f.to_f64(cc)))
+                f.store_f64(out, w, b.fadd(f.load_f64(out, w), b.fmul(scale, b.fdiv(num, denom))))
+                f.store_32(mtr, w, c64(0))
+                f.store_32(mca, w, c64(0))
+            mu.set(b.fmul(scale, gamma))
+        levels.set(b.add(levels.get(), c64(1)))
+        k.set(b.sub(j.get(), c64(1)))
+
+    if not stats:
+        p0 = pointer(F_P0)
+        final = mu.get()
+        with f.loop(c64(0), v) as w:
+            f.store_f64(out, w, b.fadd(f.load_f64(out, w), b.fmul(final, f.load_f64(p0, w))))
+    f.store_i64(info, c64(I_KTRAIN), ktrain.get())
+    f.store_i64(info, c64(I_KCACHE), kcache)
+    f.store_i64(info, c64(I_LEVELS), levels.get())
+    f.store_i64(info, c64(I_CTOP), f.max(ctop.get(), c64(0)))
+    f.ret(levels.get())
+    f.finish()
+
+
+def _cache_push(module: ir.Module) -> None:
+    f = Fn(module, "hc_cache_push", I64, [("frame", PTR), ("token", I64)])
+    b = f.b
+    frame, token = f.args["frame"], f.args["token"]
+    kmax = f.load_i64(frame, c64(F_KMAX))
+    t = f.load_i64(frame, c64(F_LEN))
+    cap = f.load_i64(frame, c64(F_CAP))
+    hist = f.load_ptr(frame, c64(F_HIST))
+    ml = f.load_ptr(frame, c64(F_ML))
+    prev = f.load_ptr(frame, c64(F_PREV))
+    head = f.load_ptr(frame, c64(F_HEAD))
+    scratch = f.load_ptr(frame, c64(F_CLW))
+    f.store_32(hist, t, token)
+    # New lengths go to scratch[cap + i] first: the old ones they extend are cleared next.
+    fresh = f.var(I64, c64(0))
+    j = f.var(I64, f.load_i32(head, token))
+    with f.while_(lambda: b.icmp_signed(">=", j.get(), c64(0))):
+        here = j.get()
+        before = f.var(I64, c64(0))
+        with f.if_(b.icmp_signed(">=", here, c64(1))):
+            before.set(f.load_i32(ml, b.sub(here, c64(1))))
+        f.store_32(scratch, fresh.get(), here)
+        f.store_32(scratch, b.add(cap, fresh.get()), f.min(b.add(before.get(), c64(1)), kmax))
+        fresh.set(b.add(fresh.get(), c64(1)))
+        j.set(f.load_i32(prev, here))
+    with f.if_(b.icmp_signed(">=", t, c64(1))):
+        j.set(f.load_i32(prev, b.sub(t, c64(1))))
+        with f.while_(lambda: b.icmp_signed(">=", j.get(), c64(0))):
+            f.store_32(ml, j.get(), c64(0))
+            j.set(f.load_i32(prev, j.get()))
+    with f.loop(c64(0), fresh.get()) as i:
+        f.store_32(ml, f.load_i32(scratch, i), f.load_i32(scratch, b.add(cap, i)))
+    f.store_32(prev, t, f.load_i32(head, token))
+    f.store_32(head, token, t)
+    f.store_32(ml, t, c64(0))
+    f.store_i64(frame, c64(F_LEN), b.add(t, c64(1)))
+    f.ret(b.add(t, c64(1)))
+    f.finish()
+
+
+def _sample(module: ir.Module) -> None:
+    f = Fn(module, "hc_sample", I64, [("probs", PTR), ("n", I64), ("u", F64)])
+    b = f.b
+    probs, n, u = f.args["probs"], f.args["n"], f.args["u"]
+    total = f.var(F64, 0.0)
+    last = f.var(I64, c64(0))
+    with f.loop(c64(0), n) as i:
+        p = f.load_f64(probs, i)
+        total.set(b.fadd(total.get(), p))
+        with f.if_(b.fcmp_ordered(">", p, cf(0.0))):
+            last.set(i)
+    target = b.fmul(u, total.get())
+    acc = f.var(F64, 0.0)
+    with f.loop(c64(0), n) as i:
+        acc.set(b.fadd(acc.get(), f.load_f64(probs, i)))
+        with f.if_(b.fcmp_ordered(">", acc.get(), target)):
+            f.ret(i)
+    f.ret(last.get())
+    f.finish()

@@ -1,0 +1,76 @@
+"""The memory layout the kernels and their references share.
+
+A kernel takes one pointer: a *frame*, an int64 array whose slots hold sizes and the
+addresses of numpy buffers. One argument keeps the ctypes call cheap (its cost grows with
+the argument count) and lets a caller reuse the frame for every token, changing only the
+slots that move. The segment table is an int64 array of ``SEG_FIELDS`` slots per segment.
+"""
+
+from __future__ import annotations
+
+# Frame slots.
+F_V = 0            # vocabulary size; token ids are 0..V-1
+F_SEP = 1          # the document separator (== V), never predicted
+F_KMAX = 2         # longest context order considered
+F_THRESH = 3       # ranges larger than this are read from precomputed rows
+F_NSEG = 4
+F_SEGS = 5         # -> int64[NSEG * SEG_FIELDS]
+F_ALPHA = 6        # -> float64[NOB * NCB * 2] concentrations by (order bucket, count
+                   #    bucket, whether the level saw a single distinct token)
+F_DISC = 7         # -> float64[NOB * NCB * 3] discounts for counts 1, 2, 3+
+F_BETA = 8         # -> float64[NOB] weight of one cache occurrence
+F_OBUCKET = 9      # -> int32[KMAX + 1] order -> order bucket
+F_NCB = 10         # number of count buckets
+F_P0 = 11          # -> float64[V] the order-0 distribution everything backs off to
+F_HIST = 12        # -> uint32[cap] the history (document so far), hist[0] is usually SEP
+F_LEN = 13         # tokens in the history
+F_ML = 14          # -> int32[cap] cache match lengths (see cache_push)
+F_PREV = 15        # -> int32[cap] previous position holding the same token, or -1
+F_HEAD = 16        # -> int32[V + 1] last position holding each token, or -1
+F_LO = 17          # -> int32[NSEG * (KMAX + 1)] scratch: range starts per segment and order
+F_HI = 18          # -> int32[NSEG * (KMAX + 1)]
+F_KSEG = 19        # -> int32[NSEG] scratch: longest order matched per segment
+F_CLW = 20         # -> int32[2 * cap] scratch: cache next-tokens sorted by match length
+F_CNTL = 21        # -> int32[2 * (KMAX + 2)] scratch: match-length histogram
+F_MTR = 22         # -> uint32[V + 1] scratch (all zero between calls): training counts
+F_MCA = 23         # -> uint32[V + 1] scratch (all zero between calls): cache counts
+F_TOUCH = 24       # -> int32[V + 1] scratch: tokens seen in the current level
+F_OUT = 25         # -> float64[V] the next-token distribution
+F_INFO = 26        # -> int64[INFO_FIELDS] facts about the last call
+F_REC = 27         # -> int64[(KMAX + 2) * REC_FIELDS] per-level records (stats kernel)
+F_TARGET = 28      # the token whose per-level records the stats kernel writes
+F_CAP = 29         # capacity of the history buffers
+FRAME_FIELDS = 30
+
+# Segment slots.
+S_N = 0            # tokens in the segment's stream (separators included)
+S_R = 1            # -> uint32[n] the stream reversed
+S_SA = 2           # -> int32[n] suffix array of the reversed stream
+S_NXT = 3          # -> uint32[n] the token that follows each suffix's context (SEP: none)
+S_FIRST = 4        # -> int32[V + 2] start of each first-token range in SA
+S_NROWS = 5
+S_ROWKEY = 6       # -> int64[nrows] sorted (lo << 32 | hi) of every range larger than THRESH
+S_ROWOFF = 7       # -> int64[nrows + 1]
+S_ROWTOK = 8       # -> uint32[...] distinct next tokens of each row
+S_ROWCNT = 9       # -> uint32[...] their counts
+SEG_FIELDS = 10
+
+# Info slots written by the distribution and stats kernels.
+I_KTRAIN = 0       # longest context matched in training data
+I_KCACHE = 1       # longest context matched in the history
+I_LEVELS = 2       # levels mixed
+I_CTOP = 3         # training count at the top level
+INFO_FIELDS = 4
+
+# A per-level record (stats kernel), top level first; order 0 is not included.
+R_OB = 0           # order bucket
+R_C = 1            # training count
+R_CC = 2           # cache count
+R_U1 = 3           # distinct tokens seen once, twice, three times or more in training
+R_U2 = 4
+R_U3 = 5
+R_CY = 6           # training count of the target
+R_CCY = 7          # cache count of the target
+R_CB = 8           # count bucket
+R_NT = 9           # distinct tokens in the level (training or cache)
+REC_FIELDS = 10

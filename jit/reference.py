@@ -1,0 +1,305 @@
+"""Reference implementations of the kernels, in Python and numpy.
+
+Each function does exactly what its LLVM kernel (jit/ir_kernels.py) does, operation for
+operation where floating point is involved, so tests can demand identical results. They
+are also the fallback when native compilation is unavailable (slow, but correct).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jit.frame import Frame
+from jit.layout import (
+    F_ALPHA,
+    F_BETA,
+    F_CLW,
+    F_DISC,
+    F_HEAD,
+    F_HI,
+    F_HIST,
+    F_INFO,
+    F_KMAX,
+    F_KSEG,
+    F_LEN,
+    F_LO,
+    F_ML,
+    F_NCB,
+    F_OBUCKET,
+    F_OUT,
+    F_P0,
+    F_PREV,
+    F_REC,
+    F_SEP,
+    F_TARGET,
+    F_THRESH,
+    F_V,
+    I_CTOP,
+    I_KCACHE,
+    I_KTRAIN,
+    I_LEVELS,
+    R_C,
+    R_CB,
+    R_CC,
+    R_CCY,
+    R_CY,
+    R_NT,
+    R_OB,
+    R_U1,
+    R_U2,
+    R_U3,
+    REC_FIELDS,
+    S_FIRST,
+    S_N,
+    S_NROWS,
+    S_NXT,
+    S_R,
+    S_ROWCNT,
+    S_ROWKEY,
+    S_ROWOFF,
+    S_ROWTOK,
+    S_SA,
+)
+
+SMALL_RANGE = 8  # narrowing scans ranges this small instead of bisecting (same result)
+
+
+def count_bucket(count: int, ncb: int) -> int:
+    """0 for no training count, else 1 + floor(log2(count)), capped at ``ncb - 1``."""
+    bucket = 0
+    while count > 0 and bucket < ncb - 1:
+        bucket += 1
+        count >>= 1
+    return bucket
+
+
+def refine(seg: dict, lo: int, hi: int, depth: int, symbol: int) -> tuple[int, int]:
+    """The sub-range of SA[lo:hi] whose suffixes have ``symbol`` at ``depth``."""
+    n = int(seg[S_N])
+    positions = seg[S_SA][lo:hi].astype(np.int64) + depth
+    keys = np.where(positions < n, seg[S_R][np.minimum(positions, n - 1)].astype(np.int64), -1)
+    a = lo + int(np.searchsorted(keys, symbol, side="left"))
+    b = lo + int(np.searchsorted(keys, symbol, side="right"))
+    return a, b
+
+
+def narrow(frame: Frame) -> None:
+    """Ranges of every context order in every segment (orders 0..Kseg)."""
+    kmax, t = frame.get(F_KMAX), frame.get(F_LEN)
+    hist = frame.arrays[F_HIST]
+    lo_out, hi_out, kseg = frame.arrays[F_LO], frame.arrays[F_HI], frame.arrays[F_KSEG]
+    kcap = min(kmax, t)
+    for s, seg in enumerate(frame.segments):
+        base = s * (kmax + 1)
+        lo, hi = 0, int(seg[S_N])
+        lo_out[base], hi_out[base] = lo, hi
+        matched = 0
+        for k in range(1, kcap + 1):
+            symbol = int(hist[t - k])
+            if k == 1:
+                first = seg[S_FIRST]
+                a, b = int(first[symbol]), int(first[symbol + 1])
+            else:
+                a, b = refine(seg, lo, hi, k - 1, symbol)
+            if a >= b:
+                break
+            lo, hi = a, b
+            lo_out[base + k], hi_out[base + k] = a, b
+            matched = k
+        kseg[s] = matched
+
+
+def _cache_pairs(frame: Frame) -> tuple[int, np.ndarray]:
+    """Sort the history's matches of the current context by match length, longest first.
+
+    Returns the longest cache match and ``ge`` where ``ge[k]`` is the number of matches of
+    length >= k; the next tokens go to the CLW buffer in that order.
+    """
+    kmax, t = frame.get(F_KMAX), frame.get(F_LEN)
+    hist, ml, prev = frame.arrays[F_HIST], frame.arrays[F_ML], frame.arrays[F_PREV]
+    lengths: list[int] = []
+    nexts: list[int] = []
+    j = int(prev[t - 1])
+    while j >= 0:
+        lengths.append(int(ml[j]))
+        nexts.append(int(hist[j + 1]))
+        j = int(prev[j])
+    ge = np.zeros(kmax + 2, dtype=np.int64)
+    clw = frame.arrays[F_CLW]
+    # Stable counting sort by length, descending.
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    for place, i in enumerate(order):
+        clw[place] = nexts[i]
+    for length in lengths:
+        ge[1:length + 1] += 1
+    kcache = max(lengths, default=0)
+    return kcache, ge
+
+
+def _level_counts(frame: Frame, k: int, ncache: int) -> tuple[dict[int, int], dict[int, int]]:
+    kmax, thresh, sep = frame.get(F_KMAX), frame.get(F_THRESH), frame.get(F_SEP)
+    lo_arr, hi_arr, kseg = frame.arrays[F_LO], frame.arrays[F_HI], frame.arrays[F_KSEG]
+    train: dict[int, int] = {}
+    for s, seg in enumerate(frame.segments):
+        if k > int(kseg[s]):
+            continue
+        a, b = int(lo_arr[s * (kmax + 1) + k]), int(hi_arr[s * (kmax + 1) + k])
+        if b - a <= thresh:
+            for w in seg[S_NXT][a:b].tolist():
+                if w != sep:
+                    train[w] = train.get(w, 0) + 1
+        else:
+            keys = seg[S_ROWKEY]
+            row = int(np.searchsorted(keys, (a << 32) | b))
+            if row >= int(seg[S_NROWS]) or int(keys[row]) != (a << 32) | b:
+                # No precomputed row (never happens for a segment built with this
+                # threshold): count the range itself, as the kernel does.
+                for w in seg[S_NXT][a:b].tolist():
+                    if w != sep:
+                        train[w] = train.get(w, 0) + 1
+                continue
+            off = seg[S_ROWOFF]
+            for w, c in zip(seg[S_ROWTOK][off[row]:off[row + 1]].tolist(),
+                            seg[S_ROWCNT][off[row]:off[row + 1]].tolist(), strict=True):
+                train[w] = train.get(w, 0) + c
+    cache: dict[int, int] = {}
+    for w in frame.arrays[F_CLW][:ncache].tolist():
+        cache[w] = cache.get(w, 0) + 1
+    return train, cache
+
+
+def _levels(frame: Frame, emit) -> int:
+    """Walk the levels top-down, calling ``emit(level)`` for each; returns how many."""
+    kmax, ncb = frame.get(F_KMAX), frame.get(F_NCB)
+    narrow(frame)
+    kseg = frame.arrays[F_KSEG]
+    kcache, ge = _cache_pairs(frame)
+    ktrain = int(kseg.max()) if len(frame.segments) else 0
+    lo_arr, hi_arr = frame.arrays[F_LO], frame.arrays[F_HI]
+
+    def size(k: int) -> int:
+        return sum(int(hi_arr[s * (kmax + 1) + k]) - int(lo_arr[s * (kmax + 1) + k])
+                   for s in range(len(frame.segments)) if k <= int(kseg[s]))
+
+    alpha, disc, beta = frame.arrays[F_ALPHA], frame.arrays[F_DISC], frame.arrays[F_BETA]
+    obucket = frame.arrays[F_OBUCKET]
+    info = frame.arrays[F_INFO]
+    levels = 0
+    ctop = -1
+    k = max(ktrain, kcache)
+    while k >= 1:
+        sk, ck = size(k), int(ge[k])
+        j = k
+        while j - 1 >= 1 and size(j - 1) == sk and int(ge[j - 1]) == ck:
+            j -= 1
+        train, cache = _level_counts(frame, k, ck)
+        c_total = sum(train.values())
+        if ctop < 0:
+            ctop = c_total
+        ob = int(obucket[k])
+        cb = count_bucket(c_total, ncb)
+        single = int(len(set(train) | set(cache)) == 1)
+        bucket = ob * ncb + cb
+        params = (float(alpha[bucket * 2 + single]), float(disc[bucket * 3]),
+                  float(disc[bucket * 3 + 1]), float(disc[bucket * 3 + 2]), float(beta[ob]))
+        emit(ob, cb, train, cache, c_total, ck, params)
+        levels += 1
+        k = j - 1
+    info[I_KTRAIN], info[I_KCACHE], info[I_LEVELS], info[I_CTOP] = (
+        ktrain, kcache, levels, max(ctop, 0))
+    return levels
+
+
+def dist(frame: Frame) -> int:
+    """The next-token distribution after the history, into OUT; returns the level count."""
+    v = frame.get(F_V)
+    out = frame.arrays[F_OUT]
+    out[:v] = 0.0
+    state = {"mu": 1.0}
+
+    def emit(ob, cb, train, cache, c_total, ck, params) -> None:
+        a_, d1, d2, d3, be = params
+        u1 = sum(1 for c in train.values() if c == 1)
+        u2 = sum(1 for c in train.values() if c == 2)
+        u3 = sum(1 for c in train.values() if c >= 3)
+        m = float(c_total) + be * float(ck)
+        denom = m + a_
+        gamma = (a_ + (d1 * float(u1) + d2 * float(u2) + d3 * float(u3))) / denom
+        mu = state["mu"]
+        tokens = sorted(set(train) | set(cache))
+        idx = np.array(tokens, dtype=np.int64)
+        c = np.array([train.get(w, 0) for w in tokens], dtype=np.float64)
+        cc = np.array([cache.get(w, 0) for w in tokens], dtype=np.float64)
+        d = np.where(c == 0, 0.0, np.where(c == 1, d1, np.where(c == 2, d2, d3)))
+        num = (c - d) + be * cc
+        out[idx] = out[idx] + mu * (num / denom)
+        state["mu"] = mu * gamma
+
+    levels = _levels(frame, emit)
+    p0 = frame.arrays[F_P0]
+    out[:v] = out[:v] + state["mu"] * p0[:v]
+    return levels
+
+
+def stats(frame: Frame) -> int:
+    """Per-level records for the target token (for fitting), top level first."""
+    target = frame.get(F_TARGET)
+    rec = frame.arrays[F_REC]
+    state = {"i": 0}
+
+    def emit(ob, cb, train, cache, c_total, ck, params) -> None:
+        base = state["i"] * REC_FIELDS
+        rec[base + R_OB] = ob
+        rec[base + R_CB] = cb
+        rec[base + R_C] = c_total
+        rec[base + R_CC] = ck
+        rec[base + R_U1] = sum(1 for c in train.values() if c == 1)
+        rec[base + R_U2] = sum(1 for c in train.values() if c == 2)
+        rec[base + R_U3] = sum(1 for c in train.values() if c >= 3)
+        rec[base + R_CY] = train.get(target, 0)
+        rec[base + R_CCY] = cache.get(target, 0)
+        rec[base + R_NT] = len(set(train) | set(cache))
+        state["i"] += 1
+
+    return _levels(frame, emit)
+
+
+def cache_push(frame: Frame, token: int) -> None:
+    """Append ``token`` to the history and update the cache match lengths.
+
+    Invariant: ML[j] is the length (capped at KMAX) of the common suffix of hist[..j] and
+    hist[..t-1] for every earlier position j holding the same token as hist[t-1], and 0
+    everywhere else.
+    """
+    kmax, t = frame.get(F_KMAX), frame.get(F_LEN)
+    hist, ml = frame.arrays[F_HIST], frame.arrays[F_ML]
+    prev, head = frame.arrays[F_PREV], frame.arrays[F_HEAD]
+    hist[t] = token
+    fresh: list[tuple[int, int]] = []
+    j = int(head[token])
+    while j >= 0:
+        before = int(ml[j - 1]) if j >= 1 else 0
+        fresh.append((j, min(before + 1, kmax)))
+        j = int(prev[j])
+    if t >= 1:
+        j = int(prev[t - 1])
+        while j >= 0:
+            ml[j] = 0
+            j = int(prev[j])
+    for j, length in fresh:
+        ml[j] = length
+    prev[t] = head[token]
+    head[token] = t
+    ml[t] = 0
+    frame.set(F_LEN, t + 1)
+
+
+def sample(probs: np.ndarray, n: int, u: float) -> int:
+    """The first index whose running sum exceeds ``u`` times the total (inverse CDF)."""
+    cumulative = np.cumsum(probs[:n])
+    target = u * float(cumulative[-1])
+    index = int(np.searchsorted(cumulative, target, side="right"))
+    if index >= n:
+        # Rounding left target at the very top: the last token with any mass.
+        index = int(np.flatnonzero(probs[:n] > 0.0)[-1])
+    return index

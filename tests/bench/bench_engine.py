@@ -1,0 +1,234 @@
+"""Benchmark of the generation engine on the shared corpus (a script, not a test).
+
+    python tests/bench/bench_engine.py [--json] [--quick]
+
+Ingests ``train/`` of the shared Python corpus into a temporary hypercube, builds the model
+(timed), scores ``test/`` (bits per UTF-8 byte, top-1/top-5), and measures generation speed
+on one thread, 64-token completion latency, prompt scoring speed, load time, JIT compile
+time, each kernel's speed-up over its reference and peak RSS. Generalisation: bits per byte
+on another project's Python code (the installed ``hypothesis`` package's sources, which are
+not in the training data) against PPMd order 16 (7-Zip) and xz -9e measured the same way:
+(size(C(train + X)) - size(C(train))) * 8 / bytes(X).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from app.cli.generate_cmd import evaluate
+from app.engine import SamplingParams, load_engine
+from app.ingest import IngestOptions, IngestRun
+from app.ingest.walk import Candidate, walk
+from app.model.maintain import update_model
+from app.store import Store
+from jit import Frame, kernels
+from jit.compiler import compile_native
+from tests.bench.common import extract_corpus, peak_rss_mb
+
+GENERALISATION_PACKAGE = "hypothesis"
+
+
+def _files(root: Path) -> list[Candidate]:
+    return [c for c in walk([root], 8_000_000) if isinstance(c, Candidate)]
+
+
+def _concat(root: Path, target: Path) -> int:
+    """All files under root in sorted byte order of their relative path, as one file."""
+    paths = sorted((p for p in root.rglob("*") if p.is_file()),
+                   key=lambda p: str(p.relative_to(root)).encode())
+    with target.open("wb") as out:
+        for path in paths:
+            out.write(path.read_bytes())
+    return target.stat().st_size
+
+
+def _compressed_size(kind: str, source: Path, work: Path) -> int | None:
+    if kind == "xz":
+        out = subprocess.run(["xz", "-9e", "-T1", "-c", str(source)], capture_output=True,
+                             check=True)
+        return len(out.stdout)
+    if shutil.which("7z") is None:
+        return None
+    archive = work / (source.name + ".7z")
+    archive.unlink(missing_ok=True)
+    subprocess.run(["7z", "a", "-bd", "-mx=9", "-m0=PPMd:mem=1g:o=16", str(archive),
+                    str(source)], capture_output=True, check=True)
+    return archive.stat().st_size
+
+
+def _compressor_bpb(kind: str, train: Path, test: Path, work: Path) -> float | None:
+    both = work / "both.bin"
+    with both.open("wb") as out:
+        out.write(train.read_bytes())
+        out.write(test.read_bytes())
+    alone = _compressed_size(kind, train, work)
+    joint = _compressed_size(kind, both, work)
+    if alone is None or joint is None:
+        return None
+    return (joint - alone) * 8 / test.stat().st_size
+
+
+def _kernel_speedups(engine, history: np.ndarray) -> dict[str, float]:
+    """Median time per call, native vs reference, on the same frames."""
+    native = engine.model.kernels
+    reference = kernels(native=False)
+    results: dict[str, float] = {}
+    session = engine.model.session(len(history) + 2)
+    session.reset(history)
+    frame: Frame = session.frame
+
+    def per_call(fn, repeat: int) -> float:
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    slow = per_call(lambda: reference.dist(frame), 20)
+    fast = per_call(lambda: native.dist(frame), 500)
+    results["dist_native_us"] = fast * 1e6
+    results["dist_reference_us"] = slow * 1e6
+    results["dist_speedup"] = slow / fast
+    probs = np.ascontiguousarray(session.distribution().copy())
+    slow = per_call(lambda: reference.sample(probs, 0.7), 200)
+    fast = per_call(lambda: native.sample(probs, 0.7), 2000)
+    results["sample_speedup"] = slow / fast
+    token = int(history[-1])
+    saved = frame.get(13), frame.arrays[12].copy(), frame.arrays[14].copy(), \
+        frame.arrays[15].copy(), frame.arrays[16].copy()
+
+    def restore() -> None:
+        frame.set(13, saved[0])
+        for slot, array in zip((12, 14, 15, 16), saved[1:], strict=True):
+            frame.arrays[slot][:] = array
+
+    def push_with(k) -> None:
+        restore()
+        k.cache_push(frame, token)
+
+    slow = per_call(lambda: push_with(reference), 100)
+    fast = per_call(lambda: push_with(native), 2000)
+    overhead = per_call(restore, 2000)
+    results["cache_push_speedup"] = (slow - overhead) / max(fast - overhead, 1e-9)
+    restore()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    repeat = 3 if args.quick else 7
+    figures: dict[str, object] = {}
+    corpus = extract_corpus()
+    work = Path(tempfile.mkdtemp(prefix="hypercube-bench-engine-"))
+    try:
+        db = work / "bench.db"
+        started = time.perf_counter()
+        with Store(db) as store:
+            IngestRun(store, IngestOptions(roots=[corpus / "train"])).run()
+        figures["ingest_seconds"] = time.perf_counter() - started
+        cold = compile_native(None)
+        figures["jit_compile_seconds"] = cold.compile_seconds
+        compile_native(work / "jit")  # fills the object-code cache
+        figures["jit_cached_load_seconds"] = compile_native(work / "jit").compile_seconds
+        with Store(db) as store:
+            report = update_model(store, kernels())
+        figures["model_build_seconds"] = report.seconds
+        figures["heldout_bits_per_token"] = report.heldout_bits_per_token
+
+        load_times = []
+        for _ in range(repeat):
+            with Store(db) as store:
+                start = time.perf_counter()
+                engine = load_engine(store)
+                load_times.append(time.perf_counter() - start)
+        figures["load_seconds"] = statistics.median(load_times)
+
+        start = time.perf_counter()
+        quality = evaluate(engine, _files(corpus / "test"))
+        seconds = time.perf_counter() - start
+        figures.update({f"test_{k}": v for k, v in quality.items()})
+        figures["scoring_tokens_per_second"] = quality["tokens"] / seconds
+
+        prompt = engine.tokenizer.encode("import os\n\n\ndef main(argv):\n    ")
+        rates = []
+        for seed in range(repeat):
+            start = time.perf_counter()
+            done = engine.complete(prompt, SamplingParams(max_tokens=2000, seed=seed))
+            rates.append(done.completion_tokens / (time.perf_counter() - start))
+        figures["generate_tokens_per_second"] = statistics.median(rates)
+        greedy = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            done = engine.complete(prompt, SamplingParams(max_tokens=2000, temperature=0.0))
+            greedy.append(done.completion_tokens / (time.perf_counter() - start))
+        figures["generate_greedy_tokens_per_second"] = statistics.median(greedy)
+        latencies = []
+        for seed in range(60 if not args.quick else 20):
+            start = time.perf_counter()
+            engine.complete(prompt, SamplingParams(max_tokens=64, seed=seed))
+            latencies.append(time.perf_counter() - start)
+        figures["latency_64_tokens_p50_ms"] = statistics.median(latencies) * 1e3
+        figures["latency_64_tokens_p95_ms"] = float(np.percentile(latencies, 95)) * 1e3
+
+        history = engine.tokenizer.encode(
+            (corpus / "test").joinpath(sorted(p.name for p in (corpus / "test").iterdir()
+                                              if p.is_file())[0]).read_text()[:4000]
+            if any(p.is_file() for p in (corpus / "test").iterdir())
+            else "import os\n" * 50)
+        figures.update(_kernel_speedups(engine, history))
+
+        package = Path(__import__(GENERALISATION_PACKAGE).__file__).parent
+        other = work / "other"
+        for path in sorted(package.rglob("*.py")):
+            target = other / path.relative_to(package)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        general = evaluate(engine, _files(other))
+        figures["other_project"] = f"{GENERALISATION_PACKAGE} (site-packages *.py)"
+        figures["other_bits_per_byte"] = general["bits_per_byte"]
+        figures["other_top1"] = general["top1"]
+        train_bin, other_bin = work / "train.bin", work / "other.bin"
+        _concat(corpus / "train", train_bin)
+        _concat(other, other_bin)
+        test_bin = work / "test.bin"
+        _concat(corpus / "test", test_bin)
+        for kind in ("xz", "ppmd"):
+            figures[f"other_{kind}_bits_per_byte"] = _compressor_bpb(kind, train_bin, other_bin,
+                                                                     work)
+        figures["test_ppmd_bits_per_byte"] = _compressor_bpb("ppmd", train_bin, test_bin, work)
+        figures["peak_rss_mb"] = peak_rss_mb()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(corpus.parent, ignore_errors=True)
+
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        width = max(map(len, figures))
+        for key, value in figures.items():
+            shown = (f"{value:.4f}" if isinstance(value, float) and abs(value) < 10
+                     else f"{value:,.1f}" if isinstance(value, float) and math.isfinite(value)
+                     else str(value))
+            print(f"{key:<{width}}  {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

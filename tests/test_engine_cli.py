@@ -1,0 +1,64 @@
+"""`hypercube complete` and `hypercube eval` through the real command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from app.ingest import IngestOptions, IngestRun, default_listeners
+from app.store import Store
+
+from .conftest import write_python_corpus
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+def _ingest(db: Path, root: Path) -> None:
+    """Documents and model only (code analysis is not what these tests are about)."""
+    with Store(db) as store:
+        IngestRun(store, IngestOptions(roots=[root]), listeners=default_listeners()).run()
+
+
+def test_complete_and_eval(cli: Cli, tmp_path: Path) -> None:
+    train, test = tmp_path / "train", tmp_path / "test"
+    write_python_corpus(train, files=20, seed=1)
+    write_python_corpus(test, files=3, seed=2)
+    db = tmp_path / "h.db"
+    _ingest(db, train)
+
+    code, out, _ = cli("complete", "--db", db, "--temperature", "0", "--max-tokens", "12",
+                       "--json", "--logprobs", "2", "def ")
+    assert code == 0
+    result = json.loads(out)
+    assert result["completion_tokens"] == 12 and result["finish_reason"] == "length"
+    assert all(len(t["top"]) == 2 and t["logprob"] <= 0 for t in result["tokens"])
+    code, streamed, _ = cli("complete", "--db", db, "--temperature", "0", "--max-tokens", "12",
+                            "def ")
+    assert code == 0 and streamed == result["text"] + "\n"
+
+    code, out, _ = cli("complete", "--db", db, "--temperature", "0", "--max-tokens", "40",
+                       "--stop", "return", "--json", "def ")
+    assert code == 0 and "return" not in json.loads(out)["text"]
+
+    code, out, _ = cli("eval", "--db", db, "--json", test)
+    assert code == 0
+    scores = json.loads(out)
+    assert set(scores) >= {"bits_per_byte", "top1", "top5", "tokens", "bytes"}
+    assert scores["bytes"] == sum(p.stat().st_size for p in test.rglob("*.py"))
+    assert 0 < scores["bits_per_byte"] < 3
+    assert 0 < scores["top1"] <= scores["top5"] <= 1
+
+    code, out, _ = cli("eval", "--db", db, test)
+    assert code == 0 and "bits per byte" in out
+
+
+def test_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
+    train = tmp_path / "train"
+    write_python_corpus(train, files=4, seed=3)
+    db = tmp_path / "h.db"
+    _ingest(db, train)
+    code, _, err = cli("eval", "--db", db, tmp_path / "missing")
+    assert code == 1 and err.count("\n") == 1 and "not a folder" in err
+    code, _, err = cli("complete", "--db", db, "--top-p", "0", "x")
+    assert code == 1 and "--top-p" in err

@@ -1,0 +1,152 @@
+"""The stored model follows the documents exactly: segments per run, rebuilds, merges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.ingest import IngestOptions, IngestRun, default_listeners
+from app.model import Model, build_segment
+from app.model.loading import load_model
+from app.model.maintain import MAX_SEGMENTS, plan_update
+from app.model.storage import load_segments
+from app.store import Store
+from jit import kernels
+
+from .conftest import write_python_corpus
+
+
+def _ingest(store: Store, root: Path, *, listeners: bool = True, prune: bool = False) -> None:
+    IngestRun(store, IngestOptions(roots=[root], prune=prune),
+              listeners=default_listeners() if listeners else []).run()
+
+
+def _segment_docs(store: Store) -> dict[int, set[int]]:
+    out: dict[int, set[int]] = {}
+    for doc_id, sid in store.conn.execute("SELECT doc_id, segment_id FROM model_segment_docs"):
+        out.setdefault(sid, set()).add(doc_id)
+    return out
+
+
+def _documents(store: Store) -> set[int]:
+    return {d for d, in store.conn.execute("SELECT id FROM documents")}
+
+
+def _assert_current(store: Store) -> None:
+    with store.snapshot() as conn:
+        assert not plan_update(conn).needed
+    covered = set().union(*_segment_docs(store).values())
+    assert covered == _documents(store)
+
+
+def _assert_equals_fresh_build(store: Store) -> None:
+    """The incrementally maintained model predicts exactly like one built from scratch."""
+    model = load_model(store, kernels())
+    streams = [np.frombuffer(blob, dtype="<u2") for blob, in store.conn.execute(
+        "SELECT tokens FROM document_tokens ORDER BY doc_id")]
+    fresh = Model([build_segment(streams, model.vocab_size)], model.params, model.vocab_size,
+                  kernels())
+    a, b = model.session(), fresh.session()
+    for token in streams[0][:200].tolist():
+        assert np.array_equal(a.distribution(), b.distribution())
+        a.push(token)
+        b.push(token)
+
+
+def test_each_run_adds_a_segment_and_changes_rebuild_only_theirs(tmp_path: Path) -> None:
+    root = tmp_path / "src"
+    files = write_python_corpus(root, files=12, seed=1)
+    with Store(tmp_path / "h.db") as store:
+        _ingest(store, root)
+        _assert_current(store)
+        (first_segment,) = _segment_docs(store)
+
+        more = tmp_path / "more"
+        write_python_corpus(more, files=5, seed=2)
+        _ingest(store, more)
+        _assert_current(store)
+        segments = _segment_docs(store)
+        assert len(segments) == 2 and first_segment in segments  # the first was kept
+
+        files[0].write_text("def changed():\n    return 42\n", encoding="utf-8")
+        _ingest(store, root)
+        _assert_current(store)
+        assert first_segment not in _segment_docs(store)  # its document was replaced
+
+        files[1].unlink()
+        _ingest(store, root, prune=True)
+        _assert_current(store)
+        _assert_equals_fresh_build(store)
+
+
+def test_a_killed_update_is_repaired_on_load(tmp_path: Path) -> None:
+    root = tmp_path / "src"
+    write_python_corpus(root, files=10, seed=3)
+    with Store(tmp_path / "h.db") as store:
+        _ingest(store, root)
+        extra = tmp_path / "extra"
+        write_python_corpus(extra, files=3, seed=4)
+        # Documents committed, listener never ran (as if the process died right then).
+        _ingest(store, extra, listeners=False)
+        with store.snapshot() as conn:
+            assert plan_update(conn).needed
+        model = load_model(store, kernels())
+        _assert_current(store)
+        assert model.tokens == sum(n for n, in store.conn.execute(
+            "SELECT n_tokens FROM documents"))
+
+
+def test_segments_are_merged_beyond_the_limit(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.db") as store:
+        for run in range(MAX_SEGMENTS + 2):
+            root = tmp_path / f"run{run}"
+            write_python_corpus(root, files=3, seed=10 + run, lines=10 + 5 * run)
+            _ingest(store, root)
+            assert len(_segment_docs(store)) <= MAX_SEGMENTS
+        _assert_current(store)
+        _assert_equals_fresh_build(store)
+
+
+def test_segments_round_trip_through_the_file(tmp_path: Path) -> None:
+    root = tmp_path / "src"
+    write_python_corpus(root, files=6, seed=5)
+    with Store(tmp_path / "h.db") as store:
+        _ingest(store, root)
+        (stored,) = load_segments(store.conn, load_model(store, kernels()).vocab_size)
+        streams = [np.frombuffer(blob, dtype="<u2") for blob, in store.conn.execute(
+            "SELECT tokens FROM document_tokens ORDER BY doc_id")]
+        rebuilt = build_segment(streams, stored.vocab_size)
+        for name in ("r", "sa", "nxt", "first", "rowkey", "rowoff", "rowtok", "rowcnt",
+                     "unigram"):
+            assert np.array_equal(getattr(stored, name), getattr(rebuilt, name)), name
+        params = store.conn.execute("SELECT heldout_tokens FROM model_params").fetchone()
+        assert params is not None
+
+
+def test_removing_every_document_empties_the_model(tmp_path: Path) -> None:
+    root = tmp_path / "src"
+    files = write_python_corpus(root, files=4, seed=6)
+    with Store(tmp_path / "h.db") as store:
+        _ingest(store, root)
+        for path in files:
+            path.unlink()
+        (root / "keep.txt").write_text("only this\n", encoding="utf-8")
+        _ingest(store, root, prune=True)
+        _assert_current(store)
+        assert len(_documents(store)) == 1
+
+
+@pytest.mark.parametrize("count", [1])
+def test_single_tiny_document(tmp_path: Path, count: int) -> None:
+    root = tmp_path / "src"
+    root.mkdir()
+    for i in range(count):
+        (root / f"f{i}.py").write_text("x = 1\n", encoding="utf-8")
+    with Store(tmp_path / "h.db") as store:
+        _ingest(store, root)
+        model = load_model(store, kernels())
+        session = model.session()
+        probs = session.distribution()
+        assert abs(probs.sum() - 1) < 1e-12 and (probs > 0).all()
