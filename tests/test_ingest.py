@@ -12,15 +12,17 @@ from pathlib import Path
 
 import apsw
 
-from app.ingest import IngestOptions, IngestRun
+from app.ingest import IngestOptions, IngestRun, default_analyzers, default_listeners
 from app.store import Store
 from app.store.inspect import check, info
 from tests.conftest import REPO, write_python_corpus
 
 
 def ingest(db: Path, *roots: Path, prune: bool = False):
+    """An ingest as `hypercube ingest` runs it: code analysis and model update included."""
     with Store(db) as store:
-        return IngestRun(store, IngestOptions(roots=list(roots), prune=prune)).run()
+        return IngestRun(store, IngestOptions(roots=list(roots), prune=prune),
+                         analyzers=default_analyzers(), listeners=default_listeners()).run()
 
 
 def counts(db: Path) -> dict[str, int]:
@@ -34,6 +36,21 @@ def content_state(db: Path) -> list[tuple[str, str, bytes]]:
         return store.conn.execute(
             "SELECT d.path, d.content_hash, t.tokens FROM documents d "
             "JOIN document_tokens t ON t.doc_id = d.id ORDER BY d.path").fetchall()
+
+
+def derived_state(db: Path) -> dict[str, object]:
+    """What analyzers derived, in forms that do not depend on row ids."""
+    with Store(db) as store:
+        q = store.conn.execute
+        return {
+            "relations": sorted(q("SELECT r.kind, r.src, r.dst, r.weight, d.path FROM relations r "
+                                  "JOIN documents d ON d.id = r.doc_id").fetchall()),
+            "compositions": sorted(q("SELECT id, tag, content FROM compositions").fetchall()),
+            "names": sorted(q("SELECT name, node FROM code_names").fetchall()),
+            "symbols": sorted(q("SELECT s.qualified_name, s.kind, s.start_line, d.path "
+                                "FROM code_symbols s JOIN documents d ON d.id = s.doc_id")
+                              .fetchall()),
+        }
 
 
 def test_ingest_stores_documents_with_provenance(tmp_path: Path, small_corpus: Path) -> None:
@@ -93,7 +110,9 @@ def test_a_changed_file_replaces_its_old_contribution_exactly(tmp_path: Path,
     db = tmp_path / "h.db"
     ingest(db, small_corpus)
     target = sorted(small_corpus.rglob("*.py"))[3]
-    target.write_text(target.read_text() + "\ndef appended():\n    return 42\n")
+    # Rename every definition and call (so the old names lose their last use) and add one.
+    renamed = target.read_text().replace("def ", "def renamed_").replace("total", "summed")
+    target.write_text(renamed + "\ndef appended():\n    return renamed_x(42)\n")
     summary = ingest(db, small_corpus)
     assert (summary.added, summary.changed, summary.unchanged) == (0, 1, 24)
     # A hypercube built from the final tree directly, with the same vocabulary, must match.
@@ -102,6 +121,7 @@ def test_a_changed_file_replaces_its_old_contribution_exactly(tmp_path: Path,
     ingest(fresh, small_corpus)
     assert counts(fresh) == counts(db)
     assert content_state(fresh) == content_state(db)
+    assert derived_state(fresh) == derived_state(db)
 
 
 def test_prune_removes_documents_of_deleted_files(tmp_path: Path, small_corpus: Path) -> None:
@@ -115,12 +135,16 @@ def test_prune_removes_documents_of_deleted_files(tmp_path: Path, small_corpus: 
     pruned = ingest(db, small_corpus, prune=True)
     assert pruned.removed == 2
     assert counts(db)["documents"] == 23
+    fresh = tmp_path / "fresh.db"
+    _copy_vocabulary(db, fresh)
+    ingest(fresh, small_corpus)
+    assert derived_state(fresh) == derived_state(db)
     assert not {str(p) for p in gone} & {p for p, _, _ in content_state(db)}
 
 
 def test_sigkill_mid_ingest_leaves_a_consistent_file_that_resumes(tmp_path: Path) -> None:
     corpus = tmp_path / "big"
-    write_python_corpus(corpus, files=1800, lines=60)
+    write_python_corpus(corpus, files=900, lines=60)
     db = tmp_path / "killed.db"
     log = tmp_path / "stderr.txt"
     with log.open("wb") as stderr:
@@ -132,17 +156,18 @@ def test_sigkill_mid_ingest_leaves_a_consistent_file_that_resumes(tmp_path: Path
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait()
-    assert 0 < documents < 1800, "the kill must land in the middle of the run"
+    assert 0 < documents < 900, "the kill must land in the middle of the run"
     with Store(db) as store:
         assert [f for f in check(store) if f.severity == "error"] == []
         statuses = [s for (s,) in store.conn.execute("SELECT status FROM runs")]
     assert statuses == ["running"]
     resumed = ingest(db, corpus)
-    assert resumed.unchanged >= documents and resumed.added == 1800 - resumed.unchanged
+    assert resumed.unchanged >= documents and resumed.added == 900 - resumed.unchanged
     uninterrupted = tmp_path / "whole.db"
     ingest(uninterrupted, corpus)
     assert counts(db) == counts(uninterrupted)
     assert content_state(db) == content_state(uninterrupted)
+    assert derived_state(db) == derived_state(uninterrupted)
     with Store(db) as store:
         statuses = [s for (s,) in store.conn.execute("SELECT status FROM runs ORDER BY id")]
         assert [f for f in check(store) if f.severity == "error"] == []

@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "app.cli.generate_cmd",
     "app.cli.db_cmd",
     "app.cli.doctor_cmd",
+    "app.cli.code_cmd",
 ]
 
 EXIT_ERROR = 1

@@ -49,7 +49,9 @@ class RunListener(Protocol):
 
 def default_analyzers() -> list[Analyzer]:
     """The analyzers every ingest runs."""
-    return []
+    from app.code import CodeAnalyzer  # imported here: app.code imports this module
+
+    return [CodeAnalyzer()]
 
 
 def default_listeners() -> list[RunListener]:

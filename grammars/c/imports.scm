@@ -1,0 +1,3 @@
+; Imports: #include "file.h" and #include <file.h>.
+
+(preproc_include path: (_) @module)

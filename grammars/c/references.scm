@@ -1,0 +1,8 @@
+; References (see grammars/python/references.scm for the capture conventions).
+
+(call_expression function: (identifier) @call)
+(call_expression function: (field_expression field: (field_identifier) @call))
+
+(type_identifier) @type
+(identifier) @reference
+(field_identifier) @reference
