@@ -1,7 +1,8 @@
 """The kernels, written as LLVM IR (see jit/reference.py for what each one computes).
 
 ``hc_dist``       the next-token distribution after a history: suffix-array range narrowing
-                  in every segment, cache matches, and the hierarchical mixing of levels.
+                  in every segment, cache matches, the hierarchical mixing of levels, and
+                  the final mixture with the ∞-gram and the cache's own predictions.
 ``hc_stats``      the same walk, but writing per-level counts of one target token (fitting).
 ``hc_cache_push`` appends a token to a history and updates the cache match lengths.
 ``hc_sample``     inverse-CDF sampling from unnormalised probabilities.
@@ -13,6 +14,7 @@ from llvmlite import ir
 
 from jit.irgen import F64, I64, PTR, Fn, c64, cf
 from jit.layout import (
+    ALPHA_SUB,
     F_ALPHA,
     F_BETA,
     F_CAP,
@@ -23,14 +25,17 @@ from jit.layout import (
     F_HI,
     F_HIST,
     F_INFO,
+    F_KBUCKET,
     F_KMAX,
     F_KSEG,
     F_LEN,
     F_LO,
     F_MCA,
+    F_MIX,
     F_ML,
     F_MTR,
     F_NCB,
+    F_NKB,
     F_NSEG,
     F_OBUCKET,
     F_OUT,
@@ -43,10 +48,16 @@ from jit.layout import (
     F_THRESH,
     F_TOUCH,
     F_V,
+    F_XTOK,
+    I_CCACHE,
+    I_CINF,
     I_CTOP,
     I_KCACHE,
     I_KTRAIN,
+    I_LATEST,
     I_LEVELS,
+    I_RECENT,
+    NMIXC,
     R_C,
     R_CB,
     R_CC,
@@ -68,6 +79,7 @@ from jit.layout import (
     S_ROWOFF,
     S_ROWTOK,
     S_SA,
+    S_WEIGHT,
     SEG_FIELDS,
 )
 from jit.reference import SMALL_RANGE
@@ -106,6 +118,7 @@ class _Seg:
         self.rowoff = pointer(S_ROWOFF)
         self.rowtok = pointer(S_ROWTOK)
         self.rowcnt = pointer(S_ROWCNT)
+        self.weight = field(S_WEIGHT)
 
 
 def _key(f: Fn, seg: _Seg, x: ir.Value, depth: ir.Value) -> ir.Value:
@@ -181,9 +194,12 @@ def _narrow(f: Fn, frame: ir.Value, kmax: ir.Value, t: ir.Value) -> None:
         f.store_32(kseg, s, matched.get())
 
 
-def _cache_pairs(f: Fn, frame: ir.Value, kmax: ir.Value, t: ir.Value) -> ir.Value:
+def _cache_pairs(f: Fn, frame: ir.Value, kmax: ir.Value,
+                 t: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
     """Counting-sort the history's matches by length (longest first) into CLW; turn the
-    CNTL histogram into 'matches of length >= k'. Returns the longest match."""
+    CNTL histogram into 'matches of length >= k'. Returns the longest match, the token
+    after its most recent occurrence and the token after the most recent match (-1 if
+    none)."""
     b = f.b
     hist = f.load_ptr(frame, c64(F_HIST))
     ml = f.load_ptr(frame, c64(F_ML))
@@ -194,10 +210,17 @@ def _cache_pairs(f: Fn, frame: ir.Value, kmax: ir.Value, t: ir.Value) -> ir.Valu
     with f.loop(c64(0), b.mul(pos_base, c64(2))) as i:
         f.store_32(cnt, i, c64(0))
     longest = f.var(I64, c64(0))
+    recent = f.var(I64, c64(-1))
     j = f.var(I64, f.load_i32(prev, b.sub(t, c64(1))))
+    latest = f.var(I64, c64(-1))
+    with f.if_(b.icmp_signed(">=", j.get(), c64(0))):
+        latest.set(f.load_u32(hist, b.add(j.get(), c64(1))))
     with f.while_(lambda: b.icmp_signed(">=", j.get(), c64(0))):
         length = f.load_i32(ml, j.get())
         f.store_32(cnt, length, b.add(f.load_i32(cnt, length), c64(1)))
+        # Newest first: only a strictly longer match replaces the most recent one.
+        with f.if_(b.icmp_signed(">", length, longest.get())):
+            recent.set(f.load_u32(hist, b.add(j.get(), c64(1))))
         longest.set(f.max(longest.get(), length))
         j.set(f.load_i32(prev, j.get()))
     acc = f.var(I64, c64(0))
@@ -220,7 +243,7 @@ def _cache_pairs(f: Fn, frame: ir.Value, kmax: ir.Value, t: ir.Value) -> ir.Valu
         total = b.add(f.load_i32(cnt, here), f.load_i32(cnt, b.add(here, c64(1))))
         f.store_32(cnt, here, total)
         level.set(b.sub(here, c64(1)))
-    return longest.get()
+    return longest.get(), recent.get(), latest.get()
 
 
 def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
@@ -244,6 +267,8 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
     mtr, mca, touch = pointer(F_MTR), pointer(F_MCA), pointer(F_TOUCH)
     info = pointer(F_INFO)
     out = pointer(F_OUT)
+    xtok = pointer(F_XTOK)
+    v1 = b.add(v, c64(1))
     width = b.add(kmax, c64(1))
 
     if not stats:
@@ -251,7 +276,7 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
             f.store_f64(out, w, cf(0.0))
 
     _narrow(f, frame, kmax, t)
-    kcache = _cache_pairs(f, frame, kmax, t)
+    kcache, recent, latest = _cache_pairs(f, frame, kmax, t)
     ktrain = f.var(I64, c64(0))
     with f.loop(c64(0), nseg) as s:
         ktrain.set(f.max(ktrain.get(), f.load_i32(kseg, s)))
@@ -269,6 +294,10 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
     ctop = f.var(I64, c64(-1))
     ntouch = f.var(I64, c64(0))
     ctotal = f.var(I64, c64(0))
+    cinf = f.var(I64, c64(0))
+    ccache = f.var(I64, c64(0))
+    ninf = f.var(I64, c64(0))
+    ncache = f.var(I64, c64(0))
     k = f.var(I64, f.max(ktrain.get(), kcache))
 
     def touch_token(w: ir.Value) -> None:
@@ -283,8 +312,8 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
             w = f.load_u32(seg.nxt, x)
             with f.if_(b.icmp_signed("!=", w, sep)):
                 touch_token(w)
-                f.store_32(mtr, w, b.add(f.load_u32(mtr, w), c64(1)))
-                ctotal.set(b.add(ctotal.get(), c64(1)))
+                f.store_32(mtr, w, b.add(f.load_u32(mtr, w), seg.weight))
+                ctotal.set(b.add(ctotal.get(), seg.weight))
 
     with f.while_(lambda: b.icmp_signed(">=", k.get(), c64(1))):
         top = k.get()
@@ -333,7 +362,7 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
                                 stop = f.load_i64(seg.rowoff, b.add(row, c64(1)))
                                 with f.loop(start, stop) as i:
                                     w = f.load_u32(seg.rowtok, i)
-                                    c = f.load_u32(seg.rowcnt, i)
+                                    c = b.mul(f.load_u32(seg.rowcnt, i), seg.weight)
                                     touch_token(w)
                                     f.store_32(mtr, w, b.add(f.load_u32(mtr, w), c))
                                     ctotal.set(b.add(ctotal.get(), c))
@@ -346,6 +375,14 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
         c_total = ctotal.get()
         with f.if_(b.icmp_signed("<", ctop.get(), c64(0))):
             ctop.set(c_total)
+        # The first level with training counts is the longest match (the ∞-gram); the first
+        # with cache counts is the longest cache match. Each is a mixture component.
+        inf_level = b.and_(b.icmp_signed("==", cinf.get(), c64(0)),
+                           b.icmp_signed(">", c_total, c64(0)))
+        cache_level = b.and_(b.icmp_signed("==", ccache.get(), c64(0)),
+                             b.icmp_signed(">", ck, c64(0)))
+        cinf.set(b.select(inf_level, c_total, cinf.get()))
+        ccache.set(b.select(cache_level, ck, ccache.get()))
         ob = f.load_i32(obucket, top)
         cb = f.var(I64, c64(0))
         rest = f.var(I64, c_total)
@@ -376,12 +413,13 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
                 f.store_32(mca, w, c64(0))
         else:
             bucket = b.add(b.mul(ob, ncb), cb.get())
-            single = b.zext(b.icmp_signed("==", ntouch.get(), c64(1)), I64)
-            a_ = f.load_f64(alpha, b.add(b.mul(bucket, c64(2)), single))
+            sub = b.add(b.mul(f.min(ck, c64(3)), c64(3)),
+                        b.sub(f.min(f.max(ntouch.get(), c64(1)), c64(3)), c64(1)))
+            a_ = f.load_f64(alpha, b.add(b.mul(bucket, c64(ALPHA_SUB)), sub))
             d1 = f.load_f64(disc, b.mul(bucket, c64(3)))
             d2 = f.load_f64(disc, b.add(b.mul(bucket, c64(3)), c64(1)))
             d3 = f.load_f64(disc, b.add(b.mul(bucket, c64(3)), c64(2)))
-            be = f.load_f64(beta, ob)
+            be = f.load_f64(beta, bucket)
             m = b.fadd(f.to_f64(c_total), b.fmul(be, f.to_f64(ck)))
             denom = b.fadd(m, a_)
             spent = b.fadd(b.fadd(b.fmul(d1, f.to_f64(u1.get())), b.fmul(d2, f.to_f64(u2.get()))),
@@ -397,6 +435,14 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
                                       b.select(b.icmp_signed("==", c, c64(2)), d2, d3)))
                 num = b.fadd(b.fsub(f.to_f64(c), d), b.fmul(be, f.to_f64(cc)))
                 f.store_f64(out, w, b.fadd(f.load_f64(out, w), b.fmul(scale, b.fdiv(num, denom))))
+                with f.if_(b.and_(inf_level, b.icmp_signed(">", c, c64(0)))):
+                    f.store_32(xtok, ninf.get(), w)
+                    f.store_32(xtok, b.add(v1, ninf.get()), c)
+                    ninf.set(b.add(ninf.get(), c64(1)))
+                with f.if_(b.and_(cache_level, b.icmp_signed(">", cc, c64(0)))):
+                    f.store_32(xtok, b.add(b.mul(v1, c64(2)), ncache.get()), w)
+                    f.store_32(xtok, b.add(b.mul(v1, c64(3)), ncache.get()), cc)
+                    ncache.set(b.add(ncache.get(), c64(1)))
                 f.store_32(mtr, w, c64(0))
                 f.store_32(mca, w, c64(0))
             mu.set(b.fmul(scale, gamma))
@@ -406,12 +452,39 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
     if not stats:
         p0 = pointer(F_P0)
         final = mu.get()
+        # The final mixture (see jit/reference.py mixture_weights).
+        cb = f.var(I64, c64(0))
+        rest = f.var(I64, cinf.get())
+        with f.while_(lambda: b.and_(b.icmp_signed(">", rest.get(), c64(0)),
+                                     b.icmp_signed("<", cb.get(), b.sub(ncb, c64(1))))):
+            cb.set(b.add(cb.get(), c64(1)))
+            rest.set(b.ashr(rest.get(), c64(1)))
+        mb = b.add(b.mul(b.add(b.mul(f.load_i32(obucket, ktrain.get()), ncb), cb.get()),
+                         slot(F_NKB)), f.load_i32(pointer(F_KBUCKET), kcache))
+        mix = pointer(F_MIX)
+        wh, wi, wc, wr, wl = (f.load_f64(mix, b.add(b.mul(mb, c64(NMIXC)), c64(i)))
+                              for i in range(NMIXC))
         with f.loop(c64(0), v) as w:
-            f.store_f64(out, w, b.fadd(f.load_f64(out, w), b.fmul(final, f.load_f64(p0, w))))
+            f.store_f64(out, w, b.fmul(wh, b.fadd(f.load_f64(out, w),
+                                                  b.fmul(final, f.load_f64(p0, w)))))
+        for count, first, total, weight in ((ninf, c64(0), cinf, wi),
+                                            (ncache, b.mul(v1, c64(2)), ccache, wc)):
+            with f.loop(c64(0), count.get()) as i:
+                w = f.load_i32(xtok, b.add(first, i))
+                c = f.load_i32(xtok, b.add(b.add(first, v1), i))
+                share = b.fdiv(f.to_f64(c), f.to_f64(total.get()))
+                f.store_f64(out, w, b.fadd(f.load_f64(out, w), b.fmul(weight, share)))
+        for token, weight in ((recent, wr), (latest, wl)):
+            with f.if_(b.icmp_signed(">=", token, c64(0))):
+                f.store_f64(out, token, b.fadd(f.load_f64(out, token), weight))
     f.store_i64(info, c64(I_KTRAIN), ktrain.get())
     f.store_i64(info, c64(I_KCACHE), kcache)
     f.store_i64(info, c64(I_LEVELS), levels.get())
     f.store_i64(info, c64(I_CTOP), f.max(ctop.get(), c64(0)))
+    f.store_i64(info, c64(I_CINF), cinf.get())
+    f.store_i64(info, c64(I_CCACHE), ccache.get())
+    f.store_i64(info, c64(I_RECENT), recent)
+    f.store_i64(info, c64(I_LATEST), latest)
     f.ret(levels.get())
     f.finish()
 

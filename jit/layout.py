@@ -15,10 +15,11 @@ F_KMAX = 2         # longest context order considered
 F_THRESH = 3       # ranges larger than this are read from precomputed rows
 F_NSEG = 4
 F_SEGS = 5         # -> int64[NSEG * SEG_FIELDS]
-F_ALPHA = 6        # -> float64[NOB * NCB * 2] concentrations by (order bucket, count
-                   #    bucket, whether the level saw a single distinct token)
+F_ALPHA = 6        # -> float64[NOB * NCB * ALPHA_SUB] concentrations by (order bucket,
+                   #    count bucket, cache count 0/1/2/3+, distinct tokens 1/2/3+)
 F_DISC = 7         # -> float64[NOB * NCB * 3] discounts for counts 1, 2, 3+
-F_BETA = 8         # -> float64[NOB] weight of one cache occurrence
+F_BETA = 8         # -> float64[NOB * NCB] weight of one cache occurrence by (order bucket,
+                   #    count bucket)
 F_OBUCKET = 9      # -> int32[KMAX + 1] order -> order bucket
 F_NCB = 10         # number of count buckets
 F_P0 = 11          # -> float64[V] the order-0 distribution everything backs off to
@@ -40,7 +41,19 @@ F_INFO = 26        # -> int64[INFO_FIELDS] facts about the last call
 F_REC = 27         # -> int64[(KMAX + 2) * REC_FIELDS] per-level records (stats kernel)
 F_TARGET = 28      # the token whose per-level records the stats kernel writes
 F_CAP = 29         # capacity of the history buffers
-FRAME_FIELDS = 30
+F_MIX = 30         # -> float64[NOB * NCB * NKB * NMIXC] final mixture weights (hierarchy,
+                   #    longest training match, longest cache match, its most recent
+                   #    occurrence, the most recent match of any length) by (order bucket of
+                   #    the longest training match, its count bucket, cache match bucket)
+F_KBUCKET = 31     # -> int32[KMAX + 1] longest cache match -> its mixture bucket
+F_NKB = 32         # number of cache match buckets
+F_XTOK = 33        # -> int32[4 * (V + 1)] scratch: the two sparse mixture components,
+                   #    [training tokens | their counts | cache tokens | their counts]
+FRAME_FIELDS = 34
+
+# Concentrations per (order bucket, count bucket): cache count 0, 1, 2, 3+ times distinct
+# tokens 1, 2, 3+.
+ALPHA_SUB = 12
 
 # Segment slots.
 S_N = 0            # tokens in the segment's stream (separators included)
@@ -53,14 +66,24 @@ S_ROWKEY = 6       # -> int64[nrows] sorted (lo << 32 | hi) of every range large
 S_ROWOFF = 7       # -> int64[nrows + 1]
 S_ROWTOK = 8       # -> uint32[...] distinct next tokens of each row
 S_ROWCNT = 9       # -> uint32[...] their counts
-SEG_FIELDS = 10
+S_WEIGHT = 10      # what each of the segment's counts counts for (1 for training data; more
+                   # for a project's own files, see app/engine/context.py)
+SEG_FIELDS = 11
 
 # Info slots written by the distribution and stats kernels.
 I_KTRAIN = 0       # longest context matched in training data
 I_KCACHE = 1       # longest context matched in the history
 I_LEVELS = 2       # levels mixed
 I_CTOP = 3         # training count at the top level
-INFO_FIELDS = 4
+I_CINF = 4         # training count at the highest level that has any (the ∞-gram's total)
+I_CCACHE = 5       # cache count at the highest level that has any
+I_RECENT = 6       # the token after the most recent longest cache match, or -1
+I_LATEST = 7       # the token after the most recent cache match of any length, or -1
+INFO_FIELDS = 8
+
+# Mixture components: the hierarchy, the ∞-gram, the cache's longest match, the token after
+# its most recent occurrence, the token after the most recent match of any length.
+NMIXC = 5
 
 # A per-level record (stats kernel), top level first; order 0 is not included.
 R_OB = 0           # order bucket

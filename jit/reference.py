@@ -11,6 +11,7 @@ import numpy as np
 
 from jit.frame import Frame
 from jit.layout import (
+    ALPHA_SUB,
     F_ALPHA,
     F_BETA,
     F_CLW,
@@ -19,12 +20,15 @@ from jit.layout import (
     F_HI,
     F_HIST,
     F_INFO,
+    F_KBUCKET,
     F_KMAX,
     F_KSEG,
     F_LEN,
     F_LO,
+    F_MIX,
     F_ML,
     F_NCB,
+    F_NKB,
     F_OBUCKET,
     F_OUT,
     F_P0,
@@ -34,10 +38,15 @@ from jit.layout import (
     F_TARGET,
     F_THRESH,
     F_V,
+    I_CCACHE,
+    I_CINF,
     I_CTOP,
     I_KCACHE,
     I_KTRAIN,
+    I_LATEST,
     I_LEVELS,
+    I_RECENT,
+    NMIXC,
     R_C,
     R_CB,
     R_CC,
@@ -59,6 +68,7 @@ from jit.layout import (
     S_ROWOFF,
     S_ROWTOK,
     S_SA,
+    S_WEIGHT,
 )
 
 SMALL_RANGE = 8  # narrowing scans ranges this small instead of bisecting (same result)
@@ -109,11 +119,12 @@ def narrow(frame: Frame) -> None:
         kseg[s] = matched
 
 
-def _cache_pairs(frame: Frame) -> tuple[int, np.ndarray]:
+def _cache_pairs(frame: Frame) -> tuple[int, np.ndarray, int, int]:
     """Sort the history's matches of the current context by match length, longest first.
 
-    Returns the longest cache match and ``ge`` where ``ge[k]`` is the number of matches of
-    length >= k; the next tokens go to the CLW buffer in that order.
+    Returns the longest cache match, ``ge`` where ``ge[k]`` is the number of matches of
+    length >= k, the token after the most recent longest match and the token after the
+    most recent match (-1 if none); the next tokens go to the CLW buffer in that order.
     """
     kmax, t = frame.get(F_KMAX), frame.get(F_LEN)
     hist, ml, prev = frame.arrays[F_HIST], frame.arrays[F_ML], frame.arrays[F_PREV]
@@ -133,7 +144,10 @@ def _cache_pairs(frame: Frame) -> tuple[int, np.ndarray]:
     for length in lengths:
         ge[1:length + 1] += 1
     kcache = max(lengths, default=0)
-    return kcache, ge
+    # The chain runs newest first, so the first longest match is the most recent.
+    recent = nexts[lengths.index(kcache)] if lengths else -1
+    latest = nexts[0] if lengths else -1
+    return kcache, ge, recent, latest
 
 
 def _level_counts(frame: Frame, k: int, ncache: int) -> tuple[dict[int, int], dict[int, int]]:
@@ -143,11 +157,12 @@ def _level_counts(frame: Frame, k: int, ncache: int) -> tuple[dict[int, int], di
     for s, seg in enumerate(frame.segments):
         if k > int(kseg[s]):
             continue
+        weight = int(seg.get(S_WEIGHT, 1))
         a, b = int(lo_arr[s * (kmax + 1) + k]), int(hi_arr[s * (kmax + 1) + k])
         if b - a <= thresh:
             for w in seg[S_NXT][a:b].tolist():
                 if w != sep:
-                    train[w] = train.get(w, 0) + 1
+                    train[w] = train.get(w, 0) + weight
         else:
             keys = seg[S_ROWKEY]
             row = int(np.searchsorted(keys, (a << 32) | b))
@@ -156,16 +171,22 @@ def _level_counts(frame: Frame, k: int, ncache: int) -> tuple[dict[int, int], di
                 # threshold): count the range itself, as the kernel does.
                 for w in seg[S_NXT][a:b].tolist():
                     if w != sep:
-                        train[w] = train.get(w, 0) + 1
+                        train[w] = train.get(w, 0) + weight
                 continue
             off = seg[S_ROWOFF]
             for w, c in zip(seg[S_ROWTOK][off[row]:off[row + 1]].tolist(),
                             seg[S_ROWCNT][off[row]:off[row + 1]].tolist(), strict=True):
-                train[w] = train.get(w, 0) + c
+                train[w] = train.get(w, 0) + c * weight
     cache: dict[int, int] = {}
     for w in frame.arrays[F_CLW][:ncache].tolist():
         cache[w] = cache.get(w, 0) + 1
     return train, cache
+
+
+def alpha_index(ob: int, cb: int, ncb: int, ck: int, distinct: int) -> int:
+    """Where a level's concentration is: (order bucket, count bucket, cache count 0/1/2/3+,
+    distinct tokens 1/2/3+)."""
+    return (ob * ncb + cb) * ALPHA_SUB + min(ck, 3) * 3 + min(max(distinct, 1), 3) - 1
 
 
 def _levels(frame: Frame, emit) -> int:
@@ -173,7 +194,7 @@ def _levels(frame: Frame, emit) -> int:
     kmax, ncb = frame.get(F_KMAX), frame.get(F_NCB)
     narrow(frame)
     kseg = frame.arrays[F_KSEG]
-    kcache, ge = _cache_pairs(frame)
+    kcache, ge, recent, latest = _cache_pairs(frame)
     ktrain = int(kseg.max()) if len(frame.segments) else 0
     lo_arr, hi_arr = frame.arrays[F_LO], frame.arrays[F_HI]
 
@@ -186,6 +207,7 @@ def _levels(frame: Frame, emit) -> int:
     info = frame.arrays[F_INFO]
     levels = 0
     ctop = -1
+    cinf = ccache = 0
     k = max(ktrain, kcache)
     while k >= 1:
         sk, ck = size(k), int(ge[k])
@@ -196,28 +218,55 @@ def _levels(frame: Frame, emit) -> int:
         c_total = sum(train.values())
         if ctop < 0:
             ctop = c_total
+        # The first level with training counts is the longest match (the ∞-gram); the first
+        # with cache counts is the longest cache match. Each is a mixture component.
+        inf_level = cinf == 0 and c_total > 0
+        cache_level = ccache == 0 and ck > 0
+        cinf = c_total if inf_level else cinf
+        ccache = ck if cache_level else ccache
         ob = int(obucket[k])
         cb = count_bucket(c_total, ncb)
-        single = int(len(set(train) | set(cache)) == 1)
+        distinct = len(set(train) | set(cache))
         bucket = ob * ncb + cb
-        params = (float(alpha[bucket * 2 + single]), float(disc[bucket * 3]),
-                  float(disc[bucket * 3 + 1]), float(disc[bucket * 3 + 2]), float(beta[ob]))
-        emit(ob, cb, train, cache, c_total, ck, params)
+        params = (float(alpha[alpha_index(ob, cb, ncb, ck, distinct)]), float(disc[bucket * 3]),
+                  float(disc[bucket * 3 + 1]), float(disc[bucket * 3 + 2]),
+                  float(beta[bucket]))
+        emit(ob, cb, train, cache, c_total, ck, params, inf_level, cache_level)
         levels += 1
         k = j - 1
     info[I_KTRAIN], info[I_KCACHE], info[I_LEVELS], info[I_CTOP] = (
         ktrain, kcache, levels, max(ctop, 0))
+    info[I_CINF], info[I_CCACHE], info[I_RECENT], info[I_LATEST] = cinf, ccache, recent, latest
     return levels
 
 
+def mixture_weights(frame: Frame) -> list[float]:
+    """The final mixture's weights for the last query (from its INFO facts)."""
+    info, ncb = frame.arrays[F_INFO], frame.get(F_NCB)
+    obucket, kbucket, mix = frame.arrays[F_OBUCKET], frame.arrays[F_KBUCKET], frame.arrays[F_MIX]
+    b = ((int(obucket[int(info[I_KTRAIN])]) * ncb + count_bucket(int(info[I_CINF]), ncb))
+         * frame.get(F_NKB) + int(kbucket[int(info[I_KCACHE])]))
+    return [float(w) for w in mix[b * NMIXC:(b + 1) * NMIXC]]
+
+
 def dist(frame: Frame) -> int:
-    """The next-token distribution after the history, into OUT; returns the level count."""
+    """The next-token distribution after the history, into OUT; returns the level count.
+
+    OUT = w_h * hierarchy + w_i * ∞-gram + w_c * cache + w_r * [recent] + w_l * [latest]:
+    the hierarchy mixes every level from the longest match down to order 0 (always full
+    support); the ∞-gram is the longest training match's next-token counts, normalised;
+    the cache is the same for the longest match in the history; [recent] and [latest] put
+    all their weight on the token after the most recent longest cache match and after the
+    most recent match of any length. The weights w are chosen by the query's bucket
+    (:func:`mixture_weights`) and sum to 1, components that do not exist weighing 0.
+    """
     v = frame.get(F_V)
     out = frame.arrays[F_OUT]
     out[:v] = 0.0
     state = {"mu": 1.0}
+    sparse: dict[str, list[tuple[int, int]]] = {"inf": [], "cache": []}
 
-    def emit(ob, cb, train, cache, c_total, ck, params) -> None:
+    def emit(ob, cb, train, cache, c_total, ck, params, inf_level, cache_level) -> None:
         a_, d1, d2, d3, be = params
         u1 = sum(1 for c in train.values() if c == 1)
         u2 = sum(1 for c in train.values() if c == 2)
@@ -234,10 +283,24 @@ def dist(frame: Frame) -> int:
         num = (c - d) + be * cc
         out[idx] = out[idx] + mu * (num / denom)
         state["mu"] = mu * gamma
+        if inf_level:
+            sparse["inf"] = sorted(train.items())
+        if cache_level:
+            sparse["cache"] = sorted(cache.items())
 
     levels = _levels(frame, emit)
     p0 = frame.arrays[F_P0]
-    out[:v] = out[:v] + state["mu"] * p0[:v]
+    info = frame.arrays[F_INFO]
+    wh, wi, wc, wr, wl = mixture_weights(frame)
+    out[:v] = wh * (out[:v] + state["mu"] * p0[:v])
+    # The components' tokens are distinct, so the order of these additions does not matter.
+    for pairs, total, weight in ((sparse["inf"], int(info[I_CINF]), wi),
+                                 (sparse["cache"], int(info[I_CCACHE]), wc)):
+        for w, c in pairs:
+            out[w] = out[w] + weight * (float(c) / float(total))
+    for token, weight in ((int(info[I_RECENT]), wr), (int(info[I_LATEST]), wl)):
+        if token >= 0:
+            out[token] = out[token] + weight
     return levels
 
 
@@ -247,7 +310,7 @@ def stats(frame: Frame) -> int:
     rec = frame.arrays[F_REC]
     state = {"i": 0}
 
-    def emit(ob, cb, train, cache, c_total, ck, params) -> None:
+    def emit(ob, cb, train, cache, c_total, ck, params, inf_level, cache_level) -> None:
         base = state["i"] * REC_FIELDS
         rec[base + R_OB] = ob
         rec[base + R_CB] = cb

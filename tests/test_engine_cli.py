@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from app.ingest import IngestOptions, IngestRun, default_listeners
 from app.store import Store
@@ -50,7 +53,17 @@ def test_complete_and_eval(cli: Cli, tmp_path: Path) -> None:
     assert 0 < scores["top1"] <= scores["top5"] <= 1
 
     code, out, _ = cli("eval", "--db", db, test)
-    assert code == 0 and "bits per byte" in out
+    assert code == 0 and "bits per byte" in out and "reset per file" in out
+
+    # The project's earlier files help predict the later ones; the hypercube is unchanged.
+    code, out, _ = cli("eval", "--db", db, "--json", "--carry-cache", test)
+    assert code == 0
+    carried = json.loads(out)
+    assert carried["carry_cache"] is True and scores["carry_cache"] is False
+    assert carried["tokens"] == scores["tokens"]
+    assert carried["bits_per_byte"] < scores["bits_per_byte"]
+    code, again, _ = cli("eval", "--db", db, "--json", test)
+    assert json.loads(again) == scores
 
 
 def test_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
@@ -62,3 +75,28 @@ def test_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
     assert code == 1 and err.count("\n") == 1 and "not a folder" in err
     code, _, err = cli("complete", "--db", db, "--top-p", "0", "x")
     assert code == 1 and "--top-p" in err
+
+
+def test_chat_reads_turns_from_stdin_and_streams_replies(
+        cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    train = tmp_path / "train"
+    write_python_corpus(train, files=10, seed=5)
+    db = tmp_path / "h.db"
+    _ingest(db, train)
+    turns = "def alpha_beta_0(value):\n\n/reset\nreturn total\n/exit\nnever read\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(turns))
+    code, out, _ = cli("chat", "--db", db, "--json", "--temperature", "0", "--max-tokens",
+                       "20", "--system", "You write Python.")
+    assert code == 0
+    replies = [json.loads(chunk) for chunk in out.replace("}\n{", "}\x00{").split("\x00")]
+    assert len(replies) == 2  # two user lines; the empty line and /reset start over
+    for reply in replies:
+        assert reply["role"] == "assistant" and reply["finish_reason"] in {"stop", "length"}
+        assert "<|end|>" not in reply["content"]
+
+    # Streamed text: the same replies (greedy).
+    monkeypatch.setattr("sys.stdin", io.StringIO(turns))
+    code, streamed, _ = cli("chat", "--db", db, "--temperature", "0", "--max-tokens", "20",
+                            "--system", "You write Python.")
+    assert code == 0
+    assert all(reply["content"] in streamed for reply in replies)

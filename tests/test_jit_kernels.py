@@ -38,7 +38,8 @@ def _params(seed: int) -> ModelParams:
     base = ModelParams.default()
     return ModelParams(base.alpha * rng.uniform(0.2, 3, base.alpha.shape),
                        base.disc * rng.uniform(0.3, 1.5, base.disc.shape),
-                       base.beta * rng.uniform(0, 3, base.beta.shape)).clipped()
+                       base.beta * rng.uniform(0, 3, base.beta.shape),
+                       rng.uniform(0, 1, base.mix.shape)).clipped()
 
 
 def _models(segments: list, seed: int) -> tuple[Model, Model]:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.model import KMAX, Model, ModelParams, build_segment
-from app.model.fit import collect_records, fit_params
+from app.model.fit import collect_records, fit_context_weight, fit_params, held_out_projects
 from app.model.segment import join_documents
 from jit import kernels
 from jit.layout import R_C, R_CY
@@ -26,10 +26,17 @@ def _docs(seed: int, count: int = 30) -> list[np.ndarray]:
     return docs
 
 
+def _mixed_params(seed: int) -> ModelParams:
+    """Default hierarchy, random final mixture (every component in play)."""
+    base = ModelParams.default()
+    mix = np.random.default_rng(seed).uniform(0, 1, base.mix.shape)
+    return ModelParams(base.alpha, base.disc, base.beta, mix).clipped()
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.integers(0, V - 1), max_size=80), st.integers(0, 4))
 def test_distribution_is_a_distribution_for_any_context(context: list[int], seed: int) -> None:
-    model = Model([build_segment(_docs(seed), V, thresh=5)], ModelParams.default(), V,
+    model = Model([build_segment(_docs(seed), V, thresh=5)], _mixed_params(seed), V,
                   kernels())
     session = model.session(8)
     session.reset(context)
@@ -122,3 +129,22 @@ def test_fitting_improves_held_out_likelihood() -> None:
             session.push(token)
             count += 1
     assert abs(total / count - bits_after) < 1e-6
+
+
+def test_context_weight_is_fitted_on_held_out_projects() -> None:
+    # Projects whose files repeat each other (and nothing in the rest): their own earlier
+    # files should count for more than training data.
+    rng = np.random.default_rng(4)
+    streams, groups = [], []
+    for project in range(40):
+        motif = rng.integers(0, V, 25)
+        for _ in range(3):
+            streams.append(np.concatenate([motif, rng.integers(0, V, 5)]).astype(np.uint32))
+            groups.append(f"p{project}")
+    params = ModelParams.default()
+    weight = fit_context_weight(streams, groups, params, V, kernels(),
+                                lambda docs: build_segment(docs, V), limit=3000)
+    assert weight > 1
+    assert held_out_projects(groups).sum() >= 0.05 * len(groups)
+    assert fit_context_weight(streams, [None] * len(streams), params, V, kernels(),
+                              lambda docs: build_segment(docs, V), limit=3000) == 1

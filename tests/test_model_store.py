@@ -150,3 +150,11 @@ def test_single_tiny_document(tmp_path: Path, count: int) -> None:
         session = model.session()
         probs = session.distribution()
         assert abs(probs.sum() - 1) < 1e-12 and (probs > 0).all()
+
+
+def test_project_groups_are_first_folders_below_the_common_root() -> None:
+    from app.model.maintain import project_groups
+
+    paths = ["/r/a/x.py", "/r/a/b/y.py", "/r/top.py", "/r/c/z.py"]
+    assert project_groups(paths) == ["a", "a", None, "c"]
+    assert project_groups([]) == []

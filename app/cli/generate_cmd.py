@@ -1,21 +1,29 @@
-"""``hypercube complete PROMPT`` (streams a completion) and ``hypercube eval TEST_DIR``
-(bits per byte and next-token accuracy of the model on a folder of files)."""
+"""``hypercube complete PROMPT`` (streams a completion), ``hypercube chat`` (a conversation
+on standard input, replies streamed) and ``hypercube eval TEST_DIR`` (bits per byte and
+next-token accuracy of the model on a folder of files)."""
 
 from __future__ import annotations
 
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from app.cli.common import add_db_option, add_json_option, open_read_store, print_json
-from app.engine import Engine, SamplingParams, load_engine
+from app.engine import CONTEXT_LENGTH, Engine, SamplingParams, load_engine
 from app.errors import InvalidRequest
 from app.ingest.pipeline import DEFAULT_MAX_FILE_SIZE
 from app.ingest.walk import Candidate, walk
+from app.model.context import ProjectContext
+
+if TYPE_CHECKING:
+    from app.chat_template import Message
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,11 +51,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="with --json: each token's log-probability and K alternatives")
     complete.set_defaults(func=run_complete)
 
+    chat = subparsers.add_parser(
+        "chat", help="talk with the model on standard input",
+        description="Each line read from standard input is a user message; the reply is "
+                    "printed as it is generated. The conversation is written with the same "
+                    "chat template as /v1/chat/completions. An empty line or /reset starts "
+                    "over; /exit or end of input quits. With --json, each reply is printed "
+                    "as one JSON document when it is complete.")
+    add_db_option(chat)
+    add_json_option(chat)
+    chat.add_argument("--system", metavar="TEXT", help="a system message opening the chat")
+    chat.add_argument("--max-tokens", type=int, default=256, metavar="N",
+                      help="most tokens per reply (default 256)")
+    chat.add_argument("--temperature", type=float, default=0.7,
+                      help="0 is greedy (deterministic); higher is more varied (default 0.7)")
+    chat.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
+    chat.add_argument("--top-k", type=int, default=0, help="sample from the K most likely")
+    chat.add_argument("--min-p", type=float, default=0.0,
+                      help="drop tokens less likely than this fraction of the best")
+    chat.add_argument("--presence-penalty", type=float, default=0.0)
+    chat.add_argument("--frequency-penalty", type=float, default=0.0)
+    chat.add_argument("--seed", type=int, help="same seed and conversation, same replies")
+    chat.set_defaults(func=run_chat, stop=[], logprobs=None)
+
     evaluate = subparsers.add_parser(
         "eval", help="measure the model on held-out files",
         description="Score every file under TEST_DIR from its start and report bits per "
-                    "UTF-8 byte and next-token top-1/top-5 accuracy.")
+                    "UTF-8 byte and next-token top-1/top-5 accuracy. By default each file "
+                    "is scored on its own (the context resets per file).")
     evaluate.add_argument("test_dir", type=Path, metavar="TEST_DIR")
+    evaluate.add_argument(
+        "--carry-cache", action="store_true",
+        help="score the files in sorted path order, letting the model also count the "
+             "earlier files of TEST_DIR (as a compressor does over their concatenation); "
+             "they are held in memory only, never added to the hypercube")
     add_db_option(evaluate)
     add_json_option(evaluate)
     evaluate.set_defaults(func=run_eval)
@@ -96,6 +133,70 @@ def run_complete(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_chat(args: argparse.Namespace) -> int:
+    # Imported here: the template lives with the HTTP API, whose imports take ~0.5 s.
+    from app.chat_template import STOPS, Message, render
+
+    params = _params(args)
+    params.stop = list(STOPS)
+    with open_read_store(args) as store:
+        engine = load_engine(store)
+    opening = [Message("system", args.system)] if args.system else []
+    messages = list(opening)
+    interactive = sys.stdin.isatty()
+    out = sys.stdout
+    turn = 0
+    while True:
+        if interactive:
+            print("> ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line or line.strip() == "/exit":
+            return 0
+        text = line.rstrip("\n")
+        if not text.strip() or text.strip() == "/reset":
+            messages = list(opening)
+            continue
+        messages.append(Message("user", text))
+        prompt = _fit_window(engine, messages, params.max_tokens or 0, render)
+        if params.seed is not None:
+            # Each turn its own seed, so a replayed conversation replays exactly.
+            params.seed = args.seed + turn
+        pieces: list[str] = []
+        finish = "length"
+        for delta in engine.stream(prompt, params):
+            pieces.append(delta.text)
+            if not args.json:
+                out.write(delta.text)
+                out.flush()
+            if delta.finish_reason is not None:
+                finish = delta.finish_reason
+        reply = "".join(pieces).strip("\n")
+        if args.json:
+            print_json({"role": "assistant", "content": reply, "finish_reason": finish})
+        else:
+            out.write("\n")
+            out.flush()
+        messages.append(Message("assistant", reply))
+        turn += 1
+
+
+def _fit_window(engine: Engine, messages: list[Message], max_tokens: int,
+                render: Callable[[list[Message]], str]) -> np.ndarray:
+    """The rendered conversation's tokens, oldest turns dropped (a system message kept)
+    until prompt and reply fit the context window."""
+    while True:
+        prompt = engine.tokenizer.encode(render(messages))
+        if len(prompt) + max_tokens <= CONTEXT_LENGTH:
+            return prompt
+        first = 1 if messages and messages[0].role == "system" else 0
+        if len(messages) - first <= 1:
+            # The last message alone is too long: keep its end (the engine then refuses
+            # only if even that cannot fit, with its usual message).
+            return prompt[-(CONTEXT_LENGTH - max_tokens):] if max_tokens < CONTEXT_LENGTH \
+                else prompt
+        del messages[first]
+
+
 def run_eval(args: argparse.Namespace) -> int:
     if not args.test_dir.is_dir():
         raise InvalidRequest(f"{args.test_dir} is not a folder", param="test_dir")
@@ -103,20 +204,27 @@ def run_eval(args: argparse.Namespace) -> int:
         engine = load_engine(store)
     files = [item for item in walk([args.test_dir], DEFAULT_MAX_FILE_SIZE)
              if isinstance(item, Candidate)]
-    result = evaluate(engine, files, show_progress=not args.json)
+    result = evaluate(engine, files, show_progress=not args.json, carry_cache=args.carry_cache)
     if args.json:
         print_json(result)
     else:
         print(f"{result['files']} files, {result['bytes']} bytes, {result['tokens']} tokens")
+        print("context         " + ("carried across files (earlier files in path order)"
+                                    if args.carry_cache else "reset per file"))
         print(f"bits per byte   {result['bits_per_byte']:.4f}")
         print(f"top-1 accuracy  {result['top1']:.4f}")
         print(f"top-5 accuracy  {result['top5']:.4f}")
     return 0
 
 
-def evaluate(engine: Engine, files: list[Candidate], *,
-             show_progress: bool = False) -> dict[str, float | int]:
-    """Score each UTF-8 file from its start (a fresh document each time)."""
+def evaluate(engine: Engine, files: list[Candidate], *, show_progress: bool = False,
+             carry_cache: bool = False) -> dict[str, float | int | bool]:
+    """Score each UTF-8 file from its start (a fresh document each time). With
+    ``carry_cache``, files go in the byte order of their paths and each is scored with the
+    earlier ones indexed as project context (see app/engine/context.py)."""
+    context = ProjectContext(engine.model.vocab_size) if carry_cache else None
+    if carry_cache:
+        files = sorted(files, key=lambda c: str(c.path).encode())
     bits = 0.0
     total_bytes = tokens = top1 = top5 = scored = 0
     progress = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
@@ -132,7 +240,9 @@ def evaluate(engine: Engine, files: list[Candidate], *,
             except (OSError, UnicodeDecodeError):
                 continue  # not text we could have ingested either
             ids = engine.tokenizer.encode(text)
-            logprobs, hits = engine.document_logprobs(ids, top=5)
+            logprobs, hits = engine.document_logprobs(ids, top=5, context=context)
+            if context is not None:
+                context.add(ids)
             bits -= float(logprobs.sum()) / math.log(2)
             total_bytes += len(data)
             tokens += len(ids)
@@ -143,4 +253,4 @@ def evaluate(engine: Engine, files: list[Candidate], *,
         raise InvalidRequest("no UTF-8 text files to evaluate in that folder", param="test_dir")
     return {"bits_per_byte": bits / total_bytes, "top1": top1 / max(tokens, 1),
             "top5": top5 / max(tokens, 1), "tokens": tokens, "bytes": total_bytes,
-            "files": scored}
+            "files": scored, "carry_cache": carry_cache}

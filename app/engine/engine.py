@@ -22,6 +22,7 @@ from app.engine.stops import StopMatcher
 from app.engine.types import Completion, Delta, ModelInfo, SamplingParams, TokenLogprob
 from app.errors import ContextLengthExceeded, InvalidRequest
 from app.model import Model, Session
+from app.model.context import ProjectContext
 from app.tokenizer import IncrementalDecoder, Tokenizer
 
 # 16k tokens (~60 KB of code): larger than almost every source file, so evaluation
@@ -30,6 +31,7 @@ CONTEXT_LENGTH = 16384
 MAX_TOP_LOGPROBS = 20
 MODEL_ID = "hypercube"
 _POOL_LIMIT = 32
+MAX_STOPS = 16
 
 
 class Engine:
@@ -53,8 +55,10 @@ class Engine:
         prompt = self._check_ids(prompt_ids, "prompt")
         budget = self._budget(len(prompt), params.max_tokens)
         top = self._check_top(params.logprobs)
-        if len(params.stop) > 4:
-            raise InvalidRequest("at most 4 stop sequences are allowed", param="stop")
+        # Clients may send 4 (the API checks that); templates add their own on top.
+        if len(params.stop) > MAX_STOPS:
+            raise InvalidRequest(f"at most {MAX_STOPS} stop sequences are allowed",
+                                 param="stop")
         sampler = Sampler(params, make_rng(params.seed), self.model.kernels,
                           self.model.vocab_size)
         return self._generate(prompt, budget, sampler, top, cancel)
@@ -96,15 +100,19 @@ class Engine:
 
     # -- used by `hypercube eval` -------------------------------------------------------
 
-    def document_logprobs(self, token_ids: np.ndarray, top: int = 5) -> tuple[np.ndarray,
-                                                                              np.ndarray]:
+    def document_logprobs(self, token_ids: np.ndarray, top: int = 5,
+                          context: ProjectContext | None = None) -> tuple[np.ndarray,
+                                                                          np.ndarray]:
         """Natural-log probability of every token of a document from its start (the first
         one too), and the rank-0..top-1 hits: ``hits[i]`` is the rank of the true token
-        among the model's ``top`` most likely, or -1."""
+        among the model's ``top`` most likely, or -1. With ``context``, the model also
+        counts the project's documents indexed there."""
         ids = self._check_ids(np.asarray(token_ids, dtype=np.int64), "prompt")
         logprobs = np.zeros(len(ids))
         hits = np.full(len(ids), -1, dtype=np.int64)
-        with self._session() as session:
+        scope = (self._session() if context is None or not context.segments
+                 else contextlib.nullcontext(context.model(self.model).session(len(ids) + 2)))
+        with scope as session:
             for index, token in enumerate(ids.tolist()):
                 probs = session.distribution()
                 p = probs[token]

@@ -30,7 +30,7 @@ class SamplingParams:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     logit_bias: dict[int, float] = field(default_factory=dict)   # token id -> bias in [-100, 100]
-    stop: list[str] = field(default_factory=list)                # at most 4, not in the output
+    stop: list[str] = field(default_factory=list)                # never in the output
     seed: int | None = None
     logprobs: int | None = None          # None: none; k >= 0: chosen token + k alternatives
 

@@ -7,11 +7,19 @@ history and scratch buffers of one text being scored or generated.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
-from app.model.params import NCB, ModelParams, base_distribution, order_buckets
+from app.model.params import (
+    NCB,
+    NKB,
+    ModelParams,
+    base_distribution,
+    kcache_buckets,
+    order_buckets,
+)
 from app.model.segment import KMAX, THRESH, Segment
 from jit import Frame, Kernels
 from jit.layout import (
@@ -25,14 +33,17 @@ from jit.layout import (
     F_HI,
     F_HIST,
     F_INFO,
+    F_KBUCKET,
     F_KMAX,
     F_KSEG,
     F_LEN,
     F_LO,
     F_MCA,
+    F_MIX,
     F_ML,
     F_MTR,
     F_NCB,
+    F_NKB,
     F_OBUCKET,
     F_OUT,
     F_P0,
@@ -43,6 +54,7 @@ from jit.layout import (
     F_THRESH,
     F_TOUCH,
     F_V,
+    F_XTOK,
     INFO_FIELDS,
     REC_FIELDS,
 )
@@ -59,14 +71,21 @@ class Model:
         self.kernels = kernels
         self.unigram = np.zeros(vocab_size, dtype=np.int64)
         for segment in self.segments:
-            self.unigram += segment.unigram
+            self.unigram += segment.unigram * segment.weight
         self.p0 = base_distribution(self.unigram, params)
         self.obucket = order_buckets()
+        self.kbucket = kcache_buckets()
         self._views = [s.kernel_view() for s in self.segments]
 
     @property
     def tokens(self) -> int:
         return int(self.unigram.sum())
+
+    def extended(self, segments: Sequence[Segment], weight: int = 1) -> Model:
+        """This model with more segments counted as training data ``weight`` times over
+        (e.g. the earlier files of the project a document belongs to); same parameters."""
+        extra = [dataclasses.replace(s, weight=weight) for s in segments]
+        return Model([*self.segments, *extra], self.params, self.vocab_size, self.kernels)
 
     def session(self, capacity: int = 4096) -> Session:
         return Session(self, capacity)
@@ -88,11 +107,15 @@ class Session:
         frame.set(F_KMAX, KMAX)
         frame.set(F_THRESH, THRESH)
         frame.set(F_NCB, NCB)
+        frame.set(F_NKB, NKB)
         frame.set_segments(model._views)
         frame.set_array(F_ALPHA, model.params.alpha)
         frame.set_array(F_DISC, model.params.disc)
         frame.set_array(F_BETA, model.params.beta)
         frame.set_array(F_OBUCKET, model.obucket)
+        frame.set_array(F_KBUCKET, model.kbucket)
+        frame.set_array(F_MIX, model.params.mix)
+        frame.set_array(F_XTOK, np.zeros(4 * (v + 1), dtype=np.int32))
         frame.set_array(F_P0, model.p0)
         nseg = max(1, len(model.segments))
         frame.set_array(F_LO, np.zeros(nseg * (KMAX + 1), dtype=np.int32))

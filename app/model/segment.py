@@ -30,6 +30,7 @@ from jit.layout import (
     S_ROWOFF,
     S_ROWTOK,
     S_SA,
+    S_WEIGHT,
 )
 
 # Longest context order the model uses. Longer matches add nothing measurable and would
@@ -55,6 +56,9 @@ class Segment:
     rowcnt: np.ndarray   # uint32[...]
     unigram: np.ndarray  # int64[V] token counts
     doc_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Each count of this segment counts this many times (exactly as if its documents were
+    # indexed that often); only project context uses more than 1, and it is never stored.
+    weight: int = 1
 
     @property
     def n(self) -> int:
@@ -67,7 +71,7 @@ class Segment:
     def kernel_view(self) -> dict[int, np.ndarray | int]:
         return {S_N: self.n, S_R: self.r, S_SA: self.sa, S_NXT: self.nxt, S_FIRST: self.first,
                 S_NROWS: len(self.rowkey), S_ROWKEY: self.rowkey, S_ROWOFF: self.rowoff,
-                S_ROWTOK: self.rowtok, S_ROWCNT: self.rowcnt}
+                S_ROWTOK: self.rowtok, S_ROWCNT: self.rowcnt, S_WEIGHT: self.weight}
 
     @property
     def nbytes(self) -> int:
@@ -153,8 +157,9 @@ def _rows(r: np.ndarray, sa: np.ndarray, nxt: np.ndarray, heads: np.ndarray, sep
     tokens_parts: list[np.ndarray] = []
     counts_parts: list[np.ndarray] = []
     lengths = np.zeros(len(lo), dtype=np.int64)
-    # Rows are counted in batches so the temporary (row, token) keys stay small.
-    batch_limit = 1 << 23
+    # Rows are counted in batches so the temporary (row, token) keys stay small: a few
+    # int64 arrays of this many entries (~16 MB each) at a time.
+    batch_limit = 1 << 21
     start = 0
     while start < len(lo):
         spans = hi[start:] - lo[start:]
