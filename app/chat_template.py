@@ -1,23 +1,24 @@
 """The chat template: how a conversation becomes the text the engine continues.
 
-Each message is written as a role tag on its own line, the message's text, and an end tag,
-and the prompt ends with the assistant's tag, so the model writes the assistant's next turn::
+The messages' contents are written one after another, each followed by a blank line, and the
+model continues the text from there::
 
-    <|system|>
-    You are a helpful assistant.
-    <|end|>
-    <|user|>
+    You write Python.
+
     Write a function that adds two numbers.
-    <|end|>
-    <|assistant|>
 
-Roles: ``system`` and ``developer`` (both written as ``system``), ``user``, ``assistant``
-and ``tool``; a message's ``name``, if any, follows its role (``<|user:ann|>``). Content is a
-string or an array of text parts, joined without separators; empty content is allowed (some
-clients send it). Generation ends when the model writes an end tag or starts another turn
-(:data:`STOPS`), besides the caller's own stop sequences. The same template serves the chat
-endpoint, ``/tokenize`` with ``messages`` (so clients can count a conversation's tokens
-exactly) and ``hypercube chat``.
+    def add(a, b):
+
+Roles are validated (``system``, ``developer``, ``user``, ``assistant``, ``tool``) but not
+written into the text. The model is a statistical model of the ingested text and code: it
+has never seen role markers, so marked turns only taught it to copy the markers back (or to
+answer with nothing once they were stop sequences); plain text lets it continue the
+conversation the way the corpus continues similar text. A reply ends at the caller's stop
+sequences, at ``max_tokens``, or where the corpus ends a block: two blank lines in a row
+(:data:`STOPS`), which in code ends a top-level definition. Content is a string or an array of
+text parts, joined without separators; empty content is allowed and adds nothing. The same
+template serves the chat endpoint, ``/tokenize`` with ``messages`` (so clients can count a
+conversation's tokens exactly) and ``hypercube chat``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from dataclasses import dataclass
 
 ROLES = {"system": "system", "developer": "system", "user": "user",
          "assistant": "assistant", "tool": "tool"}
-END = "<|end|>"
-# A turn tag anywhere ends the reply: the model has no other way to say it is done.
-STOPS = [END, "<|user", "<|system", "<|assistant", "<|tool"]
+SEPARATOR = "\n\n"
+STOPS = ["\n\n\n"]
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,4 @@ class Message:
 
 
 def render(messages: list[Message]) -> str:
-    turns = []
-    for message in messages:
-        tag = message.role if message.name is None else f"{message.role}:{message.name}"
-        turns.append(f"<|{tag}|>\n{message.content}\n{END}\n")
-    return "".join(turns) + "<|assistant|>\n"
+    return "".join(message.content + SEPARATOR for message in messages if message.content)

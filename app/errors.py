@@ -15,6 +15,7 @@ llvmlite, tree-sitter, OS) are translated where they enter our code, with ``rais
     ├── PayloadTooLarge           413
     ├── UnsupportedMediaType      415
     ├── RateLimited               429 rate_limit_exceeded
+    ├── ClientDisconnected        499 (the client left before the answer was ready)
     ├── StoreError                500 server_error (the hypercube file is unusable)
     │   ├── StoreLocked           503 (another writer holds the file)
     │   └── SchemaTooNew          500 (file written by a newer Hypercube)
@@ -99,6 +100,14 @@ class RateLimited(HypercubeError):
     def __init__(self, message: str, *, retry_after: float):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ClientDisconnected(HypercubeError):
+    """The client closed the connection; its generation was stopped and nobody reads this."""
+
+    status = 499
+    type = "client_closed_request"
+    code = "client_disconnected"
 
 
 class StoreError(HypercubeError):

@@ -52,6 +52,14 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("api_key_file", None, "file with one API key per line"),
     Setting("cors_origin", None, "origin allowed to call the API from a browser"),
     Setting("threads", 16, "server worker threads (each open stream holds one)", int),
+    Setting("rate_limit", 0.0, "requests per second each API key (or client address) may "
+            "make; 0 turns rate limiting off", float),
+    Setting("rate_burst", 20, "requests a client may make at once before the rate limit "
+            "applies", int),
+    Setting("chat_max_tokens", 1024, "length of a chat reply when the request sets no "
+            "max_tokens (0: up to the context window)", int),
+    Setting("max_body_bytes", 100_000_000, "largest request body the server accepts "
+            "(larger ones get 413)", int),
 ]}
 
 

@@ -115,3 +115,19 @@ def test_doctor_reports_every_part(cli: Cli) -> None:
     assert report["ok"] is (code == 0)
     sqlite = next(c for c in report["checks"] if c["name"] == "sqlite")
     assert sqlite["ok"] and "FTS5 yes" in sqlite["detail"]
+
+
+def test_bench_reports_every_figure(ingested: Path, cli: Cli) -> None:
+    code, out, _ = cli("bench", "--json", "--repeat", "1", "--db", ingested)
+    assert code == 0
+    report = json.loads(out)
+    assert set(report) == {
+        "native_kernels", "jit_compile_seconds", "jit_from_cache", "load_seconds",
+        "generate_tokens_per_second", "completion_64_p50_ms", "completion_64_p95_ms",
+        "score_tokens_per_second", "reference_completion_64_p50_ms", "jit_speedup",
+        "peak_rss_mb"}
+    assert all(report[k] > 0 for k in ("load_seconds", "generate_tokens_per_second",
+                                       "completion_64_p50_ms", "score_tokens_per_second",
+                                       "reference_completion_64_p50_ms", "peak_rss_mb"))
+    code, _, err = cli("bench", "--repeat", "0", "--db", ingested)
+    assert code == 1 and err == "hypercube: error: --repeat must be at least 1\n"

@@ -21,6 +21,9 @@ COMMAND_MODULES = [
     "app.cli.generate_cmd",
     "app.cli.db_cmd",
     "app.cli.doctor_cmd",
+    "app.cli.bench_cmd",
+    "app.cli.serve_cmd",
+    "app.cli.app_cmd",
     "app.cli.code_cmd",
 ]
 

@@ -1,0 +1,154 @@
+"""The app factory: every collaborator passed in, every route in one table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import falcon
+import falcon.media
+
+from app.api import errors
+from app.api.auth import ApiKeyAuth
+from app.api.batch_worker import BatchWorker
+from app.api.batches import BatchCancelResource, BatchesResource, BatchResource
+from app.api.chat import ChatCompletions, ChatCompletionsResource
+from app.api.code import QUERIES, CodeQueryResource
+from app.api.completions import Completions, CompletionsResource
+from app.api.completions_batch import CompletionsBatchResource
+from app.api.config import ApiSettings
+from app.api.dispatch import Services
+from app.api.embeddings import Embeddings, EmbeddingsResource
+from app.api.engine_slot import EngineSlot
+from app.api.files import FileContentResource, FileResource, FilesResource
+from app.api.health import HealthResource
+from app.api.ingest import (
+    IngestCancelResource,
+    IngestEventsResource,
+    IngestResource,
+    IngestRunResource,
+    StatsResource,
+)
+from app.api.ingest_jobs import EngineLoader, IngestManager
+from app.api.json_media import json_handler
+from app.api.metrics import ApiMetrics, MetricsMiddleware, MetricsResource
+from app.api.middleware import RequestContext, RequestLimits
+from app.api.models import ModelResource, ModelsResource
+from app.api.openapi_doc import OpenApiResource
+from app.api.ratelimit import RateLimit
+from app.api.records import ApiRecords
+from app.api.tokenize import DetokenizeResource, TokenizeResource
+from app.api.vectors import EmbedderCache
+from app.code import CodeIndex
+from app.engine.types import EngineProtocol
+from app.store import Store
+from app.ui import add_ui_routes
+
+
+@dataclass
+class ApiState:
+    """What runs beside the request handlers and must be started and stopped with them."""
+
+    slot: EngineSlot
+    metrics: ApiMetrics
+    records: ApiRecords
+    batches: BatchWorker
+    ingest: IngestManager
+    code_store: Store
+
+    def close(self) -> None:
+        self.batches.stop()
+        self.records.close()
+        self.code_store.close()
+
+
+class ApiApp(falcon.App):
+    """Falcon's app with the :class:`ApiState` it serves from."""
+
+    state: ApiState
+
+
+def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
+               settings: ApiSettings, *, loader: EngineLoader | None = None) -> ApiApp:
+    """The WSGI app serving ``store`` with ``engine``.
+
+    Args:
+        store: the hypercube the engine was loaded from; files, batches and ingest runs are
+            recorded in it.
+        engine: the engine, or an :class:`EngineSlot` that a loader fills later (the server
+            then answers ``/health`` with ``loading`` and generation requests with 503).
+        settings: keys, CORS, rate limits and body limits.
+        loader: loads a fresh engine from the file after an ingest run changed it.
+
+    The app's :class:`ApiState` is ``app.state``; call ``app.state.close()`` when done.
+    """
+    slot = engine if isinstance(engine, EngineSlot) else EngineSlot(engine)
+    path = Path(store.path)
+    metrics = ApiMetrics()
+    records = ApiRecords(path)
+    chat = ChatCompletions(metrics, settings.chat_max_tokens or None)
+    services = Services(Completions(metrics), chat,
+                        Embeddings(EmbedderCache(str(path)), metrics))
+    worker = BatchWorker(records, slot, services)
+    ingest = IngestManager(path, slot, loader)
+    # Code queries get their own read connection: they hold it for a whole query.
+    code_store = Store(path, readonly=True)
+    code_index = CodeIndex(code_store)
+
+    middleware: list[object] = [RequestContext(settings.max_body_bytes),
+                                MetricsMiddleware(metrics)]
+    if settings.cors_origins:
+        middleware.append(falcon.CORSMiddleware(
+            allow_origins=list(settings.cors_origins),
+            expose_headers=["x-request-id", "retry-after", "retry-after-ms"]))
+    if settings.api_keys:
+        middleware.append(ApiKeyAuth(settings.api_keys))
+    if settings.rate_limit > 0:
+        middleware.append(RateLimit(settings.rate_limit, settings.rate_burst))
+    middleware.append(RequestLimits(settings.max_body_bytes))
+
+    app = ApiApp(middleware=middleware)
+    handlers = falcon.media.Handlers({
+        falcon.MEDIA_JSON: json_handler(),
+        falcon.MEDIA_MULTIPART: falcon.media.MultipartFormHandler(),
+    })
+    handlers[falcon.MEDIA_MULTIPART].parse_options.max_body_part_buffer_size = (
+        settings.max_body_bytes)
+    app.req_options.media_handlers = handlers
+    app.resp_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: json_handler()})
+    errors.install(app)
+
+    completions = CompletionsResource(slot, services.completions)
+    routes: list[tuple[str, object]] = [
+        ("/health", HealthResource(slot, path)),
+        ("/metrics", MetricsResource(metrics)),
+        ("/openapi.json", OpenApiResource()),
+        ("/v1/models", ModelsResource(slot)),
+        ("/v1/models/{model}", ModelResource(slot)),
+        ("/v1/completions", completions),
+        ("/v1/engines/{model}/completions", completions),
+        ("/v1/completions/batch", CompletionsBatchResource(slot, services.completions)),
+        ("/v1/chat/completions", ChatCompletionsResource(slot, services.chat)),
+        ("/v1/embeddings", EmbeddingsResource(slot, services.embeddings)),
+        ("/tokenize", TokenizeResource(slot)),
+        ("/detokenize", DetokenizeResource(slot)),
+        ("/v1/files", FilesResource(records)),
+        ("/v1/files/{file_id}", FileResource(records)),
+        ("/v1/files/{file_id}/content", FileContentResource(records)),
+        ("/v1/batches", BatchesResource(records, worker)),
+        ("/v1/batches/{batch_id}", BatchResource(records)),
+        ("/v1/batches/{batch_id}/cancel", BatchCancelResource(records)),
+        ("/v1/ingest", IngestResource(ingest)),
+        ("/v1/ingest/{run_id:int}", IngestRunResource(ingest)),
+        ("/v1/ingest/{run_id:int}/events", IngestEventsResource(ingest)),
+        ("/v1/ingest/{run_id:int}/cancel", IngestCancelResource(ingest)),
+        ("/v1/hypercube/stats", StatsResource(path)),
+        *((f"/v1/code/{name}", CodeQueryResource(code_index, name)) for name in QUERIES),
+    ]
+    for template, resource in routes:
+        app.add_route(template, resource)
+    add_ui_routes(app, path)  # the web UI at / (app/ui)
+
+    worker.start()
+    app.state = ApiState(slot, metrics, records, worker, ingest, code_store)
+    return app

@@ -1,0 +1,254 @@
+"""``POST /v1/completions`` (and ``/v1/engines/{model}/completions``): text completion.
+
+Prompts as OpenAI takes them, ``suffix`` (fill-in-the-middle), ``echo``, ``n``, ``best_of``,
+``logprobs`` (with ``echo`` and ``max_tokens: 0`` this scores the prompt itself), streaming
+with ``stream_options.include_usage``, and every sampling control of the engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import falcon
+
+from app.api import fim, sse
+from app.api.body import Fields, read_json
+from app.api.engine_slot import EngineSlot
+from app.api.generation import (
+    Choice,
+    ClientWatch,
+    check_context,
+    choice_seeds,
+    generate,
+    run_choices,
+)
+from app.api.identity import fingerprint, new_id
+from app.api.logprobs import completion_logprobs, merge_completion_logprobs
+from app.api.metrics import ApiMetrics
+from app.api.models import resolve_model
+from app.api.prompts import Prompt, read_prompts
+from app.api.sampling import check_stream_options, read_n, read_sampling, read_stop
+from app.api.watch import client_watch
+from app.engine.types import EngineProtocol, SamplingParams
+from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
+
+MAX_LOGPROBS = 5
+MAX_BEST_OF = 20
+OBJECT = "text_completion"
+
+
+@dataclass
+class CompletionRequest:
+    model: str
+    prompts: list[Prompt]
+    suffix: Prompt | None
+    params: SamplingParams
+    stops: list[str]
+    n: int
+    best_of: int
+    echo: bool
+    logprobs: int | None
+    stream: bool
+    include_usage: bool
+
+    @property
+    def prompt_tokens(self) -> int:
+        suffix = 0 if self.suffix is None else len(self.suffix.ids)
+        return sum(len(p.ids) + suffix for p in self.prompts)
+
+
+def parse_request(body: dict[str, Any], engine: EngineProtocol,
+                  path_model: str | None = None) -> CompletionRequest:
+    f = Fields(body)
+    model = resolve_model(f, engine, path_model)
+    tokenizer = engine.tokenizer
+    prompts = read_prompts(f, "prompt", tokenizer)
+    suffix_text = f.string("suffix")
+    suffix = None if suffix_text is None else Prompt(tokenizer.encode(suffix_text), suffix_text)
+    max_tokens = f.integer("max_tokens", 16, minimum=0)
+    logprobs = f.integer("logprobs", None, minimum=0, maximum=MAX_LOGPROBS)
+    n = read_n(f)
+    best_of = f.integer("best_of", n, minimum=1, maximum=MAX_BEST_OF)
+    assert best_of is not None
+    if best_of < n:
+        raise InvalidRequest(f"'best_of' ({best_of}) must be at least 'n' ({n})",
+                             param="best_of")
+    stream = f.boolean("stream")
+    if stream and best_of > n:
+        raise InvalidRequest("'best_of' cannot be used with 'stream'", param="best_of")
+    echo = f.boolean("echo")
+    params = read_sampling(f, vocab_size=tokenizer.vocab_size, max_tokens=max_tokens,
+                           logprobs=logprobs)
+    stops = read_stop(f)
+    if suffix is not None:
+        stops += fim.suffix_stops(suffix.text)
+    request = CompletionRequest(model, prompts, suffix, params, stops, n, best_of, echo,
+                                logprobs, stream, check_stream_options(f, stream))
+    extra = 0 if suffix is None else len(suffix.ids)
+    for i, prompt in enumerate(prompts):
+        check_context(engine.info, len(prompt.ids) + extra, max_tokens,
+                      "prompt" if len(prompts) == 1 else f"prompt[{i}]")
+    return request
+
+
+class Completions:
+    """The completions service, shared by the HTTP resources, the batch endpoint and the
+    batch API."""
+
+    def __init__(self, metrics: ApiMetrics) -> None:
+        self.metrics = metrics
+
+    # -- one JSON answer ------------------------------------------------------------------
+
+    def respond(self, engine: EngineProtocol, request: CompletionRequest,
+                watch: ClientWatch) -> dict[str, Any]:
+        choices: list[dict[str, Any]] = []
+        generated = 0
+        for p, prompt in enumerate(request.prompts):
+            made, count = self._choices(engine, request, prompt, watch)
+            generated += count
+            scored = (self._prompt_logprobs(engine, request, prompt)
+                      if request.echo and request.logprobs is not None else None)
+            for j, choice in enumerate(made):
+                choices.append(self._choice(engine, request, prompt, scored, choice,
+                                            p * request.n + j))
+        self.metrics.count_tokens(request.prompt_tokens, generated)
+        return {
+            **self._head(engine, request, new_id("cmpl-"), int(time.time())),
+            "choices": choices,
+            "usage": usage(request.prompt_tokens, generated),
+        }
+
+    def _choices(self, engine: EngineProtocol, request: CompletionRequest, prompt: Prompt,
+                 watch: ClientWatch) -> tuple[list[Choice], int]:
+        if request.params.max_tokens == 0:
+            return [Choice("", [], "length") for _ in range(request.n)], 0
+        best_of, rank = request.best_of, None
+        if request.suffix is not None:
+            best_of = max(best_of, fim.CANDIDATES)
+            rank = fim.infill_rank(engine, prompt.ids, request.suffix.ids)
+        return run_choices(engine, prompt.ids, request.params, request.stops, watch,
+                           n=request.n, best_of=best_of, rank=rank)
+
+    def _choice(self, engine: EngineProtocol, request: CompletionRequest, prompt: Prompt,
+                scored_prompt: dict[str, Any] | None, choice: Choice,
+                index: int) -> dict[str, Any]:
+        """One choice; ``scored_prompt`` is the echoed prompt's logprobs, when asked for."""
+        logprobs = None
+        if request.logprobs is not None:
+            # Offsets continue after the prompt, echoed or not (OpenAI counts them so).
+            logprobs = completion_logprobs(engine.tokenizer, choice.tokens, len(prompt.text))
+            if scored_prompt is not None:
+                logprobs = merge_completion_logprobs(scored_prompt, logprobs)
+        text = prompt.text + choice.text if request.echo else choice.text
+        return {"text": text, "index": index, "logprobs": logprobs,
+                "finish_reason": choice.finish_reason}
+
+    def _prompt_logprobs(self, engine: EngineProtocol, request: CompletionRequest,
+                         prompt: Prompt) -> dict[str, Any]:
+        scored = engine.score([int(i) for i in prompt.ids], request.logprobs or 0)
+        return completion_logprobs(engine.tokenizer, scored, 0)
+
+    def _head(self, engine: EngineProtocol, request: CompletionRequest, id_: str,
+              created: int) -> dict[str, Any]:
+        return {"id": id_, "object": OBJECT, "created": created, "model": request.model,
+                "system_fingerprint": fingerprint(engine.info)}
+
+    # -- a stream -----------------------------------------------------------------------
+
+    def stream(self, engine: EngineProtocol, request: CompletionRequest, watch: ClientWatch,
+               started: float) -> Iterator[bytes]:
+        head = self._head(engine, request, new_id("cmpl-"), int(time.time()))
+        generated = 0
+        first = True
+        finished = False
+        try:
+            for p, prompt in enumerate(request.prompts):
+                seeds = choice_seeds(request.params.seed, request.n)
+                for j, seed in enumerate(seeds):
+                    index = p * request.n + j
+                    for piece in self._stream_choice(engine, request, prompt, index, seed,
+                                                     watch):
+                        text, tokens, finish, logprobs = piece
+                        generated += tokens
+                        if first:
+                            self.metrics.first_token.observe(time.perf_counter() - started)
+                            first = False
+                        yield sse.event({**head, "choices": [{
+                            "text": text, "index": index, "logprobs": logprobs,
+                            "finish_reason": finish}]})
+            if request.include_usage:
+                yield sse.event({**head, "choices": [],
+                                 "usage": usage(request.prompt_tokens, generated)})
+            yield sse.DONE
+            finished = True
+        except ClientDisconnected:
+            return
+        except HypercubeError as exc:
+            finished = True
+            yield sse.error_event(exc)
+        finally:
+            # Counted here so a stream cut short still reports the tokens it cost.
+            self.metrics.count_tokens(request.prompt_tokens, generated)
+            if not finished:
+                watch.cancel()
+
+    def _stream_choice(self, engine: EngineProtocol, request: CompletionRequest,
+                       prompt: Prompt, index: int, seed: int,
+                       watch: ClientWatch) -> Iterator[tuple[str, int, str | None, Any]]:
+        """(text, tokens generated, finish_reason, logprobs) for each chunk of one choice."""
+        tokenizer = engine.tokenizer
+        offset = len(prompt.text)
+        if request.echo:
+            logprobs = (self._prompt_logprobs(engine, request, prompt)
+                        if request.logprobs is not None else None)
+            done = request.params.max_tokens == 0
+            yield prompt.text, 0, "length" if done else None, logprobs
+            if done:
+                return
+        elif request.params.max_tokens == 0:
+            yield "", 0, "length", None
+            return
+        params = replace(request.params, seed=seed)
+        unsent = 0  # tokens of deltas that carried no text, counted with the next chunk
+        for delta in generate(engine, prompt.ids, params, request.stops, watch):
+            if not delta.text and delta.finish_reason is None and (
+                    request.logprobs is None or not delta.tokens):
+                unsent += len(delta.tokens)
+                continue
+            logprobs = None
+            if request.logprobs is not None:
+                logprobs = completion_logprobs(tokenizer, delta.tokens, offset)
+            offset += len(delta.text)
+            yield delta.text, unsent + len(delta.tokens), delta.finish_reason, logprobs
+            unsent = 0
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}
+
+
+class CompletionsResource:
+    """``POST /v1/completions`` and ``POST /v1/engines/{model}/completions``."""
+
+    def __init__(self, slot: EngineSlot, service: Completions) -> None:
+        self.slot = slot
+        self.service = service
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response,
+                model: str | None = None) -> None:
+        started = time.perf_counter()
+        body = read_json(req)
+        engine = self.slot.get()
+        request = parse_request(body, engine, model)
+        watch = client_watch(req, self.service.metrics)
+        if request.stream:
+            sse.start(resp)
+            resp.stream = self.service.stream(engine, request, watch, started)
+        else:
+            resp.media = self.service.respond(engine, request, watch)
+

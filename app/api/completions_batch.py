@@ -1,0 +1,52 @@
+"""``POST /v1/completions/batch``: many completion requests answered in one call.
+
+Body: ``{"requests": [<a /v1/completions body>, ...]}``. Answer: ``{"object": "list",
+"data": [...]}`` in the same order, each item a ``text_completion`` object or, for a request
+that was invalid, an OpenAI error object, so one bad request does not void the others.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from app.api import completions
+from app.api.body import Fields, read_json
+from app.api.completions import Completions
+from app.api.engine_slot import EngineSlot
+from app.api.watch import client_watch
+from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
+
+MAX_REQUESTS = 1024
+
+
+class CompletionsBatchResource:
+    def __init__(self, slot: EngineSlot, service: Completions) -> None:
+        self.slot = slot
+        self.service = service
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        f = Fields(read_json(req))
+        requests = f.array("requests", required=True) or []
+        if not requests:
+            raise f.fail("requests", "must hold at least one request")
+        if len(requests) > MAX_REQUESTS:
+            raise f.fail("requests", f"may hold at most {MAX_REQUESTS} requests")
+        engine = self.slot.get()  # one engine for the whole call
+        watch = client_watch(req, self.service.metrics)
+        data: list[dict[str, Any]] = []
+        for i, body in enumerate(requests):
+            try:
+                if not isinstance(body, dict):
+                    raise InvalidRequest("each request must be an object",
+                                         param=f"requests[{i}]")
+                request = completions.parse_request(body, engine)
+                if request.stream:
+                    raise InvalidRequest("'stream' is not supported here", param="stream")
+                data.append(self.service.respond(engine, request, watch))
+            except ClientDisconnected:
+                raise
+            except HypercubeError as exc:
+                data.append(exc.to_openai())
+        resp.media = {"object": "list", "data": data}

@@ -1,0 +1,86 @@
+"""Every failure becomes an OpenAI error object, in this one module.
+
+``{"error": {"message", "type", "param", "code"}}`` with the right status: our own
+:class:`~app.errors.HypercubeError` carries its status and type; Falcon's routing and
+media errors (unknown URL, wrong method, …) are translated to the same shape; anything else
+is a bug, logged with its traceback under the request id and answered with a plain 500 that
+shows no internals.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import falcon
+
+from app.errors import HypercubeError, RateLimited
+
+log = logging.getLogger("hypercube.api")
+
+_FALCON_CODES = {
+    400: "invalid_request",
+    404: "unknown_url",
+    405: "method_not_allowed",
+    411: "length_required",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_body(message: str, type_: str, *, param: str | None = None,
+               code: str | None = None) -> dict[str, object]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def _respond(req: falcon.Request, resp: falcon.Response, status: int,
+             body: dict[str, object]) -> None:
+    resp.status = status
+    resp.media = body
+    resp.content_type = falcon.MEDIA_JSON
+    error = body["error"]
+    assert isinstance(error, dict)
+    # Read by the metrics middleware (errors by type) and the access log.
+    req.context.error = (error["type"], error["code"])
+
+
+def handle_hypercube_error(req: falcon.Request, resp: falcon.Response, ex: HypercubeError,
+                           params: dict[str, object]) -> None:
+    if isinstance(ex, RateLimited):
+        # openai clients honour both: retry-after-ms is the precise one.
+        resp.set_header("Retry-After", str(max(1, math.ceil(ex.retry_after))))
+        resp.set_header("retry-after-ms", str(max(1, math.ceil(ex.retry_after * 1000))))
+    if ex.status >= 500:
+        log.error("request %s failed: %s", req.context.get("request_id"), ex.message)
+    _respond(req, resp, ex.status, ex.to_openai())
+
+
+def handle_http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError,
+                      params: dict[str, object]) -> None:
+    status = ex.status_code
+    if isinstance(ex, falcon.HTTPRouteNotFound | falcon.HTTPNotFound):
+        message = f"Invalid URL ({req.method} {req.path})"
+    elif isinstance(ex, falcon.HTTPMethodNotAllowed):
+        message = f"Method {req.method} is not allowed for {req.path}"
+    else:
+        message = ex.description or ex.title or "invalid request"
+    for name, value in (ex.headers or {}).items():
+        resp.set_header(name, value)
+    type_ = "invalid_request_error" if status < 500 else "server_error"
+    _respond(req, resp, status, error_body(message, type_, code=_FALCON_CODES.get(status)))
+
+
+def handle_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception,
+                      params: dict[str, object]) -> None:
+    request_id = req.context.get("request_id")
+    log.exception("request %s: unexpected error", request_id, exc_info=ex)
+    _respond(req, resp, 500, error_body(
+        f"The server had an error while processing your request (request id {request_id}).",
+        "server_error"))
+
+
+def install(app: falcon.App) -> None:
+    """Register the handlers; Falcon picks the most specific one for each exception."""
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(falcon.HTTPError, handle_http_error)
+    app.add_error_handler(HypercubeError, handle_hypercube_error)

@@ -1,0 +1,113 @@
+"""Ingestion over HTTP (admin; the desktop UI uses it) and the hypercube's statistics.
+
+- ``POST /v1/ingest`` ``{"paths": [...], "prune": false}``: start a run over server-local
+  paths (202 with the run);
+- ``GET /v1/ingest``: recent runs with their summaries;
+- ``GET /v1/ingest/{run_id}``: one run, with live progress while it runs;
+- ``GET /v1/ingest/{run_id}/events``: its progress as server-sent events, then ``[DONE]``;
+- ``POST /v1/ingest/{run_id}/cancel``: stop it after the current batch of files;
+- ``GET /v1/hypercube/stats``: documents, atoms, compositions, relations, tokens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import falcon
+
+from app.api import sse
+from app.api.body import Fields, query_int, read_json
+from app.api.ingest_jobs import IngestManager
+from app.errors import InvalidRequest
+from app.store import Store, inspect
+
+# How often a progress stream looks for news.
+_POLL_SECONDS = 0.2
+
+
+class IngestResource:
+    def __init__(self, manager: IngestManager) -> None:
+        self.manager = manager
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        f = Fields(read_json(req))
+        paths = f.array("paths", required=True) or []
+        if not paths or not all(isinstance(p, str) and p for p in paths):
+            raise f.fail("paths", "must be a non-empty array of paths")
+        roots = [Path(p).expanduser() for p in paths]
+        missing = [str(p) for p in roots if not p.exists()]
+        if missing:
+            raise InvalidRequest(f"no such file or folder on the server: {missing[0]}",
+                                 param="paths")
+        job = self.manager.start(roots, f.boolean("prune"))
+        assert job.run_id is not None
+        resp.status = falcon.HTTP_202
+        resp.media = self.manager.run(job.run_id)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"object": "list",
+                      "data": self.manager.runs(query_int(req, "limit", 20, 1, 1000))}
+
+
+class IngestRunResource:
+    accepts = ()
+
+    def __init__(self, manager: IngestManager) -> None:
+        self.manager = manager
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: int) -> None:
+        resp.media = self.manager.run(run_id)
+
+
+class IngestCancelResource:
+    accepts = ()
+
+    def __init__(self, manager: IngestManager) -> None:
+        self.manager = manager
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, run_id: int) -> None:
+        self.manager.cancel(run_id)
+        job = self.manager.job(run_id)
+        if job is not None:
+            self.manager.wait(job, timeout=30)
+        resp.media = self.manager.run(run_id)
+
+
+class IngestEventsResource:
+    accepts = ()
+
+    def __init__(self, manager: IngestManager) -> None:
+        self.manager = manager
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: int) -> None:
+        first = self.manager.run(run_id)  # 404 before the stream starts
+        sse.start(resp)
+        resp.stream = self._events(run_id, first)
+
+    def _events(self, run_id: int, first: dict[str, object]) -> Iterator[bytes]:
+        yield sse.event(first)
+        job = self.manager.job(run_id)
+        seen = -1 if job is None else job.changes
+        while job is not None and not job.finished.is_set():
+            time.sleep(_POLL_SECONDS)
+            if job.changes != seen:
+                seen = job.changes
+                yield sse.event(self.manager.run(run_id))
+        if job is not None:
+            yield sse.event(self.manager.run(run_id))
+        yield sse.DONE
+
+
+class StatsResource:
+    """The same report as ``hypercube db info --json``."""
+
+    accepts = ()
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        with Store(self.db_path, readonly=True) as store:
+            resp.media = {"object": "hypercube.stats", **inspect.info(store)}

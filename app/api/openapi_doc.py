@@ -1,0 +1,372 @@
+"""``GET /openapi.json``: this server's API as an OpenAPI 3.1 document.
+
+The OpenAI-compatible endpoints follow OpenAI's own specification; the schemas here describe
+what this server really sends (tests validate live responses against them, and check that
+every route of the app is documented and nothing else is).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from app import __version__
+from app.api.code import QUERIES
+from app.api.code import __doc__ as CODE_DOC
+from app.chat_template import __doc__ as CHAT_TEMPLATE_DOC
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"type": "object", "properties": properties,
+            "required": list(properties) if required is None else required}
+
+
+_USAGE = _obj({"prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"},
+               "total_tokens": {"type": "integer"}})
+_COMPLETION_LOGPROBS = {"type": ["object", "null"], "properties": {
+    "tokens": {"type": "array", "items": {"type": "string"}},
+    "token_logprobs": {"type": "array", "items": {"type": ["number", "null"]}},
+    "top_logprobs": {"type": "array", "items": {
+        "type": ["object", "null"], "additionalProperties": {"type": "number"}}},
+    "text_offset": {"type": "array", "items": {"type": "integer"}},
+}}
+_TOKEN_LOGPROB = _obj({"token": {"type": "string"}, "logprob": {"type": "number"},
+                       "bytes": {"type": "array", "items": {"type": "integer"}}})
+_CHAT_LOGPROBS = {"type": ["object", "null"], "properties": {
+    "content": {"type": "array", "items": {
+        **_TOKEN_LOGPROB, "properties": {**_TOKEN_LOGPROB["properties"], "top_logprobs": {
+            "type": "array", "items": _TOKEN_LOGPROB}},
+        "required": ["token", "logprob", "bytes", "top_logprobs"]}},
+    "refusal": {"type": "null"}}}
+_HEAD = {"id": {"type": "string"}, "created": {"type": "integer"}, "model": {"type": "string"},
+         "system_fingerprint": {"type": "string"}}
+_FINISH = {"type": "string", "enum": ["stop", "length"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _obj({"error": _obj({"message": {"type": "string"}, "type": {"type": "string"},
+                                  "param": _NULLABLE_STRING, "code": _NULLABLE_STRING})}),
+    "Model": _obj({
+        "id": {"type": "string"}, "object": {"const": "model"}, "created": {"type": "integer"},
+        "owned_by": {"type": "string"}, "context_length": {"type": "integer"},
+        "vocab_size": {"type": "integer"},
+        "corpus": _obj({"bytes": {"type": "integer"}, "tokens": {"type": "integer"},
+                        "documents": {"type": "integer"}})}),
+    "ModelList": _obj({"object": {"const": "list"},
+                       "data": {"type": "array", "items": _ref("Model")}}),
+    "Completion": _obj({
+        **_HEAD, "object": {"const": "text_completion"},
+        "choices": {"type": "array", "items": _obj({
+            "text": {"type": "string"}, "index": {"type": "integer"},
+            "logprobs": _COMPLETION_LOGPROBS,
+            "finish_reason": {**_FINISH, "type": ["string", "null"],
+                              "enum": ["stop", "length", None]}})},
+        "usage": _USAGE}, ["id", "object", "created", "model", "choices"]),
+    "ChatCompletion": _obj({
+        **_HEAD, "object": {"const": "chat.completion"},
+        "choices": {"type": "array", "items": _obj({
+            "index": {"type": "integer"},
+            "message": _obj({"role": {"const": "assistant"}, "content": {"type": "string"},
+                             "refusal": {"type": "null"},
+                             "annotations": {"type": "array", "maxItems": 0}}),
+            "logprobs": _CHAT_LOGPROBS, "finish_reason": _FINISH})},
+        "usage": _USAGE}),
+    "ChatCompletionChunk": _obj({
+        **_HEAD, "object": {"const": "chat.completion.chunk"},
+        "choices": {"type": "array", "items": _obj({
+            "index": {"type": "integer"},
+            "delta": _obj({"role": {"const": "assistant"}, "content": {"type": "string"}}, []),
+            "logprobs": _CHAT_LOGPROBS,
+            "finish_reason": {"type": ["string", "null"], "enum": ["stop", "length", None]}})},
+        "usage": {"anyOf": [_USAGE, {"type": "null"}]}},
+        ["id", "object", "created", "model", "choices"]),
+    "EmbeddingList": _obj({
+        "object": {"const": "list"}, "model": {"type": "string"},
+        "data": {"type": "array", "items": _obj({
+            "object": {"const": "embedding"}, "index": {"type": "integer"},
+            "embedding": {"oneOf": [{"type": "array", "items": {"type": "number"}},
+                                    {"type": "string", "contentEncoding": "base64"}]}})},
+        "usage": _obj({"prompt_tokens": {"type": "integer"},
+                       "total_tokens": {"type": "integer"}})}),
+    "Tokenized": _obj({"tokens": {"type": "array", "items": {"type": "integer"}},
+                       "count": {"type": "integer"}, "max_model_len": {"type": "integer"},
+                       "pieces": {"type": "array", "items": {"type": "string"}}},
+                      ["tokens", "count", "max_model_len"]),
+    "Detokenized": _obj({"prompt": {"type": "string"}}),
+    "File": _obj({"id": {"type": "string"}, "object": {"const": "file"},
+                  "bytes": {"type": "integer"}, "created_at": {"type": "integer"},
+                  "expires_at": {"type": "integer"}, "filename": {"type": "string"},
+                  "purpose": {"type": "string"}, "status": {"const": "processed"}},
+                 ["id", "object", "bytes", "created_at", "filename", "purpose", "status"]),
+    "FileList": _obj({"object": {"const": "list"},
+                      "data": {"type": "array", "items": _ref("File")},
+                      "first_id": _NULLABLE_STRING, "last_id": _NULLABLE_STRING,
+                      "has_more": {"type": "boolean"}}),
+    "FileDeleted": _obj({"id": {"type": "string"}, "object": {"const": "file"},
+                         "deleted": {"const": True}}),
+    "Batch": _obj({
+        "id": {"type": "string"}, "object": {"const": "batch"},
+        "endpoint": {"type": "string"}, "input_file_id": {"type": "string"},
+        "completion_window": {"const": "24h"},
+        "status": {"enum": ["validating", "failed", "in_progress", "finalizing", "completed",
+                            "expired", "cancelling", "cancelled"]},
+        "created_at": {"type": "integer"}, "output_file_id": {"type": "string"},
+        "error_file_id": {"type": "string"},
+        "request_counts": _obj({"total": {"type": "integer"},
+                                "completed": {"type": "integer"},
+                                "failed": {"type": "integer"}}),
+        "errors": _obj({"object": {"const": "list"}, "data": {"type": "array"}}),
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}}},
+        ["id", "object", "endpoint", "input_file_id", "completion_window", "status",
+         "created_at", "request_counts"]),
+    "BatchList": _obj({"object": {"const": "list"},
+                       "data": {"type": "array", "items": _ref("Batch")},
+                       "first_id": {"type": "string"}, "last_id": {"type": "string"},
+                       "has_more": {"type": "boolean"}}, ["object", "data", "has_more"]),
+    "Health": _obj({"status": {"enum": ["ok", "loading", "error"]},
+                    "model_loaded": {"type": "boolean"},
+                    "database": _obj({"reachable": {"type": "boolean"},
+                                      "path": {"type": "string"}}),
+                    "memory": {"type": "object"}, "uptime_seconds": {"type": "number"},
+                    "version": {"type": "string"}}),
+    "IngestRun": _obj({
+        "id": {"type": "integer"}, "object": {"const": "ingest.run"},
+        "status": {"enum": ["running", "done", "failed", "cancelled", "interrupted"]},
+        "roots": {"type": "array", "items": {"type": "string"}},
+        "started_at": {"type": "number"}, "finished_at": {"type": ["number", "null"]},
+        "files": _obj({k: {"type": "integer"} for k in
+                       ("added", "changed", "unchanged", "removed", "skipped")}),
+        "bytes_ingested": {"type": "integer"},
+        "progress": _obj({"phase": {"type": "string"},
+                          **{k: {"type": "integer"} for k in
+                             ("files_done", "files_total", "bytes_done", "bytes_total")},
+                          "current": {"type": "string"}}),
+        "model_reloaded": {"type": "boolean"}},
+        ["id", "object", "status", "roots", "started_at", "finished_at", "files",
+         "bytes_ingested"]),
+    "IngestRunList": _obj({"object": {"const": "list"},
+                           "data": {"type": "array", "items": _ref("IngestRun")}}),
+    "CodeList": _obj({"object": {"const": "list"},
+                      "data": {"type": "array", "items": {"type": "object"}}}),
+    "HypercubeStats": _obj({
+        "object": {"const": "hypercube.stats"}, "path": {"type": "string"},
+        "schema_version": {"type": "integer"},
+        "counts": _obj({k: {"type": "integer"} for k in (
+            "documents", "tokens", "document_bytes", "atoms", "compositions", "relations",
+            "vocabulary")}),
+        "languages": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "sizes": _obj({k: {"type": "integer"} for k in ("file_bytes", "free_bytes",
+                                                        "wal_bytes")}),
+        "runs": {"type": "integer"},
+        "last_run": {"type": ["object", "null"]}}),
+}
+
+_SAMPLING = {
+    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+    "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+    "top_k": {"type": "integer", "minimum": 0, "description": "0 turns it off"},
+    "min_p": {"type": "number", "minimum": 0, "maximum": 1},
+    "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+    "frequency_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+    "logit_bias": {"type": "object", "additionalProperties": {"type": "number"}},
+    "seed": {"type": "integer"},
+    "stop": {"oneOf": [{"type": "string"},
+                       {"type": "array", "items": {"type": "string"}, "maxItems": 16}]},
+    "stream": {"type": "boolean"},
+    "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+    "n": {"type": "integer", "minimum": 1, "maximum": 128},
+}
+_PROMPT = {"oneOf": [
+    {"type": "string"}, {"type": "array", "items": {"type": "string"}},
+    {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+    {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "minItems": 1}}]}
+_MESSAGES = {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["role"],
+             "properties": {"role": {"enum": ["system", "developer", "user", "assistant",
+                                              "tool"]},
+                            "content": {"oneOf": [{"type": "string"}, {"type": "null"},
+                                                  {"type": "array", "items": {
+                                                      "type": "object"}}]},
+                            "name": {"type": "string"}}}}
+
+REQUESTS: dict[str, Any] = {
+    "CompletionRequest": {"type": "object", "required": ["model", "prompt"], "properties": {
+        "model": {"type": "string"}, "prompt": _PROMPT, "suffix": {"type": "string"},
+        "echo": {"type": "boolean"}, "best_of": {"type": "integer", "minimum": 1,
+                                                 "maximum": 20},
+        "logprobs": {"type": "integer", "minimum": 0, "maximum": 5},
+        "max_tokens": {"type": "integer", "minimum": 0, "default": 16}, **_SAMPLING}},
+    "ChatCompletionRequest": {"type": "object", "required": ["model", "messages"],
+                              "properties": {
+        "model": {"type": "string"}, "messages": _MESSAGES,
+        "max_tokens": {"type": "integer", "minimum": 0},
+        "max_completion_tokens": {"type": "integer", "minimum": 0},
+        "logprobs": {"type": "boolean"},
+        "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20},
+        "response_format": {"type": "object", "properties": {
+            "type": {"enum": ["text", "json_object"]}}}, **_SAMPLING}},
+    "EmbeddingRequest": {"type": "object", "required": ["model", "input"], "properties": {
+        "model": {"type": "string"}, "input": _PROMPT,
+        "encoding_format": {"enum": ["float", "base64"]},
+        "dimensions": {"type": "integer", "minimum": 1, "maximum": 8192, "default": 512}}},
+    "TokenizeRequest": {"type": "object", "properties": {
+        "model": {"type": "string"}, "prompt": {"type": "string"}, "messages": _MESSAGES,
+        "with_pieces": {"type": "boolean"}}},
+    "DetokenizeRequest": {"type": "object", "required": ["tokens"], "properties": {
+        "model": {"type": "string"},
+        "tokens": {"type": "array", "items": {"type": "integer"}}}},
+    "CompletionBatchRequest": {"type": "object", "required": ["requests"], "properties": {
+        "requests": {"type": "array", "items": _ref("CompletionRequest"), "maxItems": 1024}}},
+    "BatchRequest": {"type": "object",
+                     "required": ["input_file_id", "endpoint", "completion_window"],
+                     "properties": {
+        "input_file_id": {"type": "string"},
+        "endpoint": {"enum": ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]},
+        "completion_window": {"const": "24h"},
+        "metadata": {"type": "object", "additionalProperties": {"type": "string"}}}},
+    "IngestRequest": {"type": "object", "required": ["paths"], "properties": {
+        "paths": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "prune": {"type": "boolean"}}},
+}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _op(summary: str, response: str | dict[str, Any], *, request: str | None = None,
+        stream: str | None = None, status: str = "200",
+        description: str | None = None) -> dict[str, Any]:
+    schema = _ref(response) if isinstance(response, str) else response
+    ok = {"description": summary, **_json(schema)}
+    if stream is not None:
+        ok["content"]["text/event-stream"] = {"schema": {
+            "type": "string", "description": f"server-sent events, each `data: {stream}`, "
+                                             "then `data: [DONE]`"}}
+    op: dict[str, Any] = {"summary": summary, "responses": {
+        status: ok, "default": {"description": "an OpenAI error object", **_json(
+            _ref("Error"))}}}
+    if request is not None:
+        op["requestBody"] = {"required": True, **_json(_ref(request))}
+    if description:
+        op["description"] = description
+    return op
+
+
+_PARAM = {"in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _path(name: str, type_: str = "string") -> list[dict[str, Any]]:
+    return [{**_PARAM, "name": name, "schema": {"type": type_}}]
+
+
+PATHS: dict[str, Any] = {
+    "/health": {"get": {**_op("Readiness, database, model and memory", "Health"),
+                        "security": []}},
+    "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {
+        "description": "Prometheus text exposition",
+        "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+    "/openapi.json": {"get": _op("This document", {"type": "object"})},
+    "/v1/models": {"get": _op("The models this server offers", "ModelList")},
+    "/v1/models/{model}": {"get": _op("One model", "Model"), "parameters": _path("model")},
+    "/v1/completions": {"post": _op(
+        "Text completion", "Completion", request="CompletionRequest",
+        stream="<Completion without usage> ... <usage chunk with empty choices>",
+        description="`suffix` fills in the middle; `echo` with `logprobs` and "
+                    "`max_tokens: 0` returns the prompt's own log-probabilities.")},
+    "/v1/engines/{model}/completions": {"post": _op(
+        "Text completion, the model named in the path", "Completion",
+        request="CompletionRequest", stream="<Completion>"), "parameters": _path("model")},
+    "/v1/completions/batch": {"post": _op(
+        "Many completion requests in one call", {"type": "object", "properties": {
+            "object": {"const": "list"}, "data": {"type": "array", "items": {
+                "oneOf": [_ref("Completion"), _ref("Error")]}}}},
+        request="CompletionBatchRequest")},
+    "/v1/chat/completions": {"post": _op(
+        "Chat completion", "ChatCompletion", request="ChatCompletionRequest",
+        stream="<ChatCompletionChunk>", description=CHAT_TEMPLATE_DOC)},
+    "/v1/embeddings": {"post": _op("Embeddings from the hypercube's statistics",
+                                   "EmbeddingList", request="EmbeddingRequest")},
+    "/tokenize": {"post": _op("Text or a chat to token ids", "Tokenized",
+                              request="TokenizeRequest")},
+    "/detokenize": {"post": _op("Token ids to text", "Detokenized",
+                                request="DetokenizeRequest")},
+    "/v1/files": {
+        "post": {**_op("Upload a file", "File"), "requestBody": {"required": True, "content": {
+            "multipart/form-data": {"schema": {"type": "object", "required": ["file", "purpose"],
+                                               "properties": {
+                "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                "purpose": {"enum": ["assistants", "batch", "fine-tune", "vision",
+                                     "user_data"]}}}}}}},
+        "get": _op("List files", "FileList")},
+    "/v1/files/{file_id}": {"get": _op("One file", "File"),
+                            "delete": _op("Delete a file", "FileDeleted"),
+                            "parameters": _path("file_id")},
+    "/v1/files/{file_id}/content": {"get": {"summary": "A file's content", "responses": {
+        "200": {"description": "the bytes uploaded or produced",
+                "content": {"application/octet-stream": {"schema": {"type": "string"}}}}}},
+        "parameters": _path("file_id")},
+    "/v1/batches": {"post": _op("Create a batch", "Batch", request="BatchRequest"),
+                    "get": _op("List batches", "BatchList")},
+    "/v1/batches/{batch_id}": {"get": _op("One batch", "Batch"),
+                               "parameters": _path("batch_id")},
+    "/v1/batches/{batch_id}/cancel": {"post": _op("Cancel a batch", "Batch"),
+                                      "parameters": _path("batch_id")},
+    "/v1/ingest": {"post": _op("Start an ingest run over server-local paths", "IngestRun",
+                               request="IngestRequest", status="202"),
+                   "get": _op("Recent ingest runs", "IngestRunList")},
+    "/v1/ingest/{run_id}": {"get": _op("One ingest run, with live progress", "IngestRun"),
+                            "parameters": _path("run_id", "integer")},
+    "/v1/ingest/{run_id}/events": {"get": {
+        "summary": "An ingest run's progress as server-sent events",
+        "responses": {"200": {"description": "`data: <IngestRun>` events, then `[DONE]`",
+                              "content": {"text/event-stream": {"schema": {
+                                  "type": "string"}}}}}},
+        "parameters": _path("run_id", "integer")},
+    "/v1/ingest/{run_id}/cancel": {"post": _op("Cancel an ingest run", "IngestRun"),
+                                   "parameters": _path("run_id", "integer")},
+    "/v1/hypercube/stats": {"get": _op("Counts of what the hypercube holds",
+                                       "HypercubeStats")},
+    **{f"/v1/code/{name}": {"get": {
+        **_op(f"Code intelligence: {name}", _ref("CodeList") if name not in (
+            "similar", "analogy") else {"type": "object"}, description=CODE_DOC),
+        "parameters": [{"in": "query", "name": param, "required": param in query.required,
+                        "schema": {"type": _JSON_TYPES[kind]}}
+                       for param, _, kind in query.params]}}
+       for name, query in QUERIES.items()},
+}
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Hypercube", "version": __version__,
+                 "description": "An offline, OpenAI-compatible endpoint over a SQLite "
+                                "hypercube. Errors are OpenAI error objects."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "paths": PATHS,
+        "components": {
+            "schemas": {**SCHEMAS, **REQUESTS},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            },
+        },
+    }
+
+
+class OpenApiResource:
+    accepts = ()
+
+    def __init__(self) -> None:
+        self._document = document()
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._document

@@ -1,0 +1,130 @@
+"""``hypercube app``: the server in this process on a free loopback port, and the UI on it.
+
+The UI ingests into the hypercube it serves, so without ``--db`` the app serves *your*
+hypercube (``HYPERCUBE_DB`` or hypercube.db in the user data folder); the first time there is
+none, it starts as a copy of the embedded default one, so chat answers from the first minute
+and what you ingest is added to it, never to the shared default file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from urllib.parse import quote
+
+from app.api import ApiSettings, EngineSlot, Server, create_app
+from app.cli.common import add_db_option
+from app.engine.types import EngineProtocol
+from app.errors import HypercubeError, StoreError
+from app.settings import data_dir, user_db_path
+from app.store import Store
+
+log = logging.getLogger("hypercube.app")
+
+LOOPBACK = "127.0.0.1"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "app", help="open the desktop app (the server and its UI)",
+        description="Start the server on a free loopback port and open the UI in a window "
+                    "(Qt on Linux, the system web view on Windows and macOS). Without a GUI it "
+                    "opens the default browser; --no-window only serves.")
+    add_db_option(parser)
+    parser.add_argument("--no-window", action="store_true",
+                        help="serve the UI without opening a window or a browser")
+    parser.add_argument("--port", type=int, default=0, metavar="N",
+                        help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no access log on stderr")
+    parser.set_defaults(func=run)
+
+
+def app_db_path(args: argparse.Namespace) -> Path:
+    """``--db``, else the user's own hypercube, created from the default one if missing."""
+    if args.db is not None:
+        if not args.db.exists():
+            raise StoreError(f"no hypercube at {args.db}")
+        return args.db
+    path = user_db_path()
+    if not path.exists():
+        from app.default_hypercube import ensure_default_hypercube
+
+        say("creating your hypercube from the starter corpus (once)…")
+        default = ensure_default_hypercube()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        shutil.copyfile(default, partial)
+        partial.replace(path)
+    return path
+
+
+def say(line: str) -> None:
+    print(f"hypercube: {line}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(message)s", stream=sys.stderr)
+    from app.cli.serve_cmd import load_engine
+
+    settings = ApiSettings.resolve()
+    path = app_db_path(args)
+    store = Store(path)
+    slot = EngineSlot()
+    app = create_app(store, slot, settings, loader=load_engine)
+    server = Server(app, LOOPBACK, args.port, max_body_bytes=settings.max_body_bytes).start()
+    url = f"{server.url}/"
+    say(f"serving {path} with its UI at {url}")
+    loader = threading.Thread(target=_load, args=(slot, path, load_engine),
+                              name="hypercube-load", daemon=True)
+    loader.start()
+    # A configured key reaches the page in the URL fragment, which is never sent over HTTP.
+    page = f"{url}#/chat?key={quote(settings.api_keys[0])}" if settings.api_keys else url
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    def wait() -> None:
+        say("press Ctrl+C to stop")
+        while not stopped.wait(0.5):
+            pass
+
+    try:
+        if args.no_window:
+            wait()
+        else:
+            from app.ui.desktop import open_ui
+
+            open_ui(page, data_dir() / "webview", say=say, wait=wait)
+    finally:
+        say("stopping")
+        # Exiting while the JIT compiles would tear LLVM down under it (an abort, not an
+        # exit): let a load in progress finish first.
+        loader.join(timeout=120)
+        server.close()
+        app.state.close()
+        store.close()
+    return 0
+
+
+def _load(slot: EngineSlot, path: Path, load_engine: Callable[[Path], EngineProtocol]) -> None:
+    try:
+        slot.set(load_engine(path))
+        log.info("hypercube: model loaded, ready")
+    except HypercubeError as exc:
+        slot.fail(exc.message)
+        log.error("hypercube: cannot load the model: %s", exc.message)
+    except Exception as exc:  # keep serving the UI and /health with the reason
+        slot.fail(f"cannot load the model: {exc}")
+        log.exception("hypercube: cannot load the model")

@@ -1,0 +1,117 @@
+"""``hypercube serve``: the OpenAI-compatible API on a local port.
+
+Binds first and loads the model in the background, so ``/health`` answers (``loading``, then
+``ok``) from the first moment; generation requests get 503 until the model is ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from app.api import ApiSettings, EngineSlot, Server, create_app
+from app.cli.common import add_db_option, read_db_path
+from app.engine.types import EngineProtocol
+from app.errors import HypercubeError
+from app.settings import SETTINGS, env_value
+from app.store import Store
+
+log = logging.getLogger("hypercube.server")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="serve the OpenAI-compatible API",
+        description="Serve the OpenAI-compatible HTTP API (and ours: /health, /metrics, "
+                    "/tokenize, /v1/ingest, …) over the hypercube. Without --db it serves your "
+                    "own hypercube if you have ingested anything, else the embedded default.")
+    add_db_option(parser)
+    parser.add_argument("--host", default=None, help=_help("host"))
+    parser.add_argument("--port", type=int, default=None, help=_help("port"))
+    parser.add_argument("--api-key", action="append", default=[], metavar="KEY",
+                        help=_help("api_key") + " (repeatable)")
+    parser.add_argument("--api-key-file", type=Path, metavar="FILE",
+                        help=_help("api_key_file"))
+    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                        help=_help("cors_origin") + " (repeatable)")
+    parser.add_argument("--threads", type=int, default=None, help=_help("threads"))
+    parser.add_argument("--rate-limit", type=float, default=None, metavar="PER_SECOND",
+                        help=_help("rate_limit"))
+    parser.add_argument("--rate-burst", type=int, default=None, metavar="N",
+                        help=_help("rate_burst"))
+    parser.add_argument("--chat-max-tokens", type=int, default=None, metavar="N",
+                        help=_help("chat_max_tokens"))
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no access log on stderr")
+    parser.set_defaults(func=run)
+
+
+def _help(name: str) -> str:
+    setting = SETTINGS[name]
+    default = "" if setting.default is None else f" (default {setting.default})"
+    return f"{setting.help}{default}; env {setting.env}"
+
+
+def load_engine(path: Path) -> EngineProtocol:
+    """The engine for the hypercube at ``path`` (also used to reload after an ingest).
+
+    The store is writable because loading brings a stale model up to date first; the loaded
+    model lives in memory, so the connection is closed again.
+    """
+    from app.engine import load_engine as load
+
+    with Store(path) as store:
+        return load(store)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(message)s", stream=sys.stderr)
+    settings = ApiSettings.resolve(api_keys=args.api_key, api_key_file=args.api_key_file,
+                                   cors_origins=args.cors_origin, rate_limit=args.rate_limit,
+                                   rate_burst=args.rate_burst,
+                                   chat_max_tokens=args.chat_max_tokens)
+    host = args.host or env_value("host")
+    port = env_value("port") if args.port is None else args.port
+    threads = args.threads or env_value("threads")
+    path = read_db_path(args)
+    store = Store(path)
+    slot = EngineSlot()
+    app = create_app(store, slot, settings, loader=load_engine)
+    server = Server(app, host, port, threads=threads, max_body_bytes=settings.max_body_bytes)
+    print(f"hypercube: serving {path} on {server.url} "
+          f"({'API keys required' if settings.api_keys else 'no API key required'})",
+          file=sys.stderr, flush=True)
+    threading.Thread(target=_load, args=(slot, path), name="hypercube-load",
+                     daemon=True).start()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("hypercube: stopping", file=sys.stderr)
+    finally:
+        server.close()
+        app.state.close()
+        store.close()
+    return 0
+
+
+def _load(slot: EngineSlot, path: Path) -> None:
+    try:
+        slot.set(load_engine(path))
+        log.info("hypercube: model loaded, ready")
+    except HypercubeError as exc:
+        slot.fail(exc.message)
+        log.error("hypercube: cannot load the model: %s", exc.message)
+    except Exception as exc:  # keep serving /health with the reason
+        slot.fail(f"cannot load the model: {exc}")
+        log.exception("hypercube: cannot load the model")

@@ -1,0 +1,127 @@
+"""Build the single-file ``hypercube`` executable with Nuitka (``--onefile``).
+
+Everything ships inside: the app and jit packages (with the store's SQL migrations), the UI
+assets and the starter corpus, the tree-sitter grammars (their Python modules are imported by
+name at run time, so they are listed explicitly), llvmlite's LLVM library and pydivsufsort's
+ctypes libraries. Data folders go where :func:`app.resources.data_dir` looks: ``app/_data``.
+
+The window (pywebview) is left out on Linux, where it would pull in Qt WebEngine (~200 MB);
+there ``hypercube app`` opens the default browser instead. Windows and macOS include it: their
+web views come with the OS.
+
+    python build/build_executable.py                 # → build/out/hypercube[.exe]
+    python build/build_executable.py --print-command # show the Nuitka command only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "build" / "out"
+DATA_DIRS = {  # source folder → folder inside the executable
+    "assets/ui": "app/_data/assets/ui",
+    "assets/corpus": "app/_data/assets/corpus",
+    "grammars": "app/_data/grammars",
+}
+# Never needed at run time; following them would only grow the file.
+NOT_SHIPPED = ["pytest", "_pytest", "hypothesis", "openai", "IPython", "tkinter",
+               "matplotlib", "pandas", "setuptools", "pip"]
+GUI_MODULES = ["webview", "PyQt6", "PySide6", "qtpy", "bottle", "proxy_tools"]
+
+
+def executable_name() -> str:
+    return "hypercube.exe" if sys.platform == "win32" else "hypercube"
+
+
+def grammar_modules() -> list[str]:
+    """The tree-sitter grammar modules: pinned in pyproject.toml, imported by name at run time."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    modules = []
+    for requirement in project["project"]["dependencies"]:
+        name = requirement.split("=")[0].split(">")[0].split("<")[0].strip()
+        if name.startswith("tree-sitter-"):
+            modules.append(name.replace("-", "_"))
+    return sorted(modules)
+
+
+def nuitka_command(*, window: bool, jobs: int, allow_downloads: bool) -> list[str]:
+    command = [
+        sys.executable, "-m", "nuitka", "--onefile",
+        f"--output-dir={OUT}", f"--output-filename={executable_name()}",
+        "--include-package=app", "--include-package=jit", "--include-package-data=app",
+        f"--user-package-configuration-file={REPO / 'build' / 'nuitka-package.config.yml'}",
+        f"--jobs={jobs}", "--lto=no",
+        "--company-name=Hypercube", "--product-name=Hypercube",
+        f"--file-version={_version()}", f"--product-version={_version()}",
+    ]
+    if allow_downloads:
+        command.append("--assume-yes-for-downloads")
+    for source, target in DATA_DIRS.items():
+        command.append(f"--include-data-dir={REPO / source}={target}")
+    command += [f"--include-module={m}" for m in grammar_modules()]
+    not_shipped = NOT_SHIPPED + ([] if window else GUI_MODULES)
+    command += [f"--nofollow-import-to={m}" for m in not_shipped]
+    if window:
+        command.append("--include-package=webview")
+    command.append(str(REPO / "build" / "entry.py"))
+    return command
+
+
+def _version() -> str:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    return project["project"]["version"]
+
+
+def check_toolchain() -> None:
+    """Fail early, with the fix, instead of ten minutes into the build."""
+    try:
+        import nuitka  # noqa: F401
+    except ImportError:
+        sys.exit("build: Nuitka is missing: pip install -e '.[build]'")
+    if sys.platform.startswith("linux") and shutil.which("patchelf") is None:
+        sys.exit("build: patchelf is missing (apt-get install patchelf)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--window", choices=["auto", "yes", "no"], default="auto",
+                        help="include the pywebview window (auto: not on Linux)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--allow-downloads", action="store_true",
+                        help="let Nuitka fetch what it needs (CI runners on Windows/macOS)")
+    parser.add_argument("--print-command", action="store_true",
+                        help="print the Nuitka command and stop")
+    args = parser.parse_args(argv)
+    window = args.window == "yes" or (args.window == "auto"
+                                      and not sys.platform.startswith("linux"))
+    command = nuitka_command(window=window, jobs=args.jobs,
+                             allow_downloads=args.allow_downloads)
+    if args.print_command:
+        print(" ".join(command))
+        return 0
+    check_toolchain()
+    OUT.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    print(f"build: Nuitka onefile for {platform.system()} {platform.machine()}"
+          f" (window: {'yes' if window else 'no'})", flush=True)
+    result = subprocess.run(command, cwd=REPO, check=False)
+    if result.returncode != 0:
+        print(f"build: Nuitka failed with exit status {result.returncode}", file=sys.stderr)
+        return result.returncode
+    binary = OUT / executable_name()
+    minutes = (time.perf_counter() - started) / 60
+    print(f"build: {binary} ({binary.stat().st_size / 1e6:.1f} MB) in {minutes:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Code intelligence over HTTP: /v1/code/… answers from the hypercube's code facts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.api_helpers import (
+    Running,
+    error_of,
+    get_json,
+    session_dir,
+    shared_engine,
+    shared_hypercube,
+    start_server,
+    validate_ours,
+)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Running]:
+    running = start_server(shared_hypercube(), engine=shared_engine())
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def definition() -> tuple[str, Path, int]:
+    """A function the corpus defines: (name, file, line)."""
+    shared_hypercube()
+    path = sorted((session_dir() / "corpus").rglob("*.py"))[0]
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        match = re.match(r"def (\w+)\(", line)
+        if match:
+            return match.group(1), path, number
+    raise AssertionError("the corpus has no function")
+
+
+def test_defs_finds_a_definition(server: Running, definition: tuple[str, Path, int]) -> None:
+    name, path, line = definition
+    status, result = get_json(server.url, f"/v1/code/defs?name={name}")
+    assert status == 200
+    validate_ours(get_json(server.url, "/openapi.json")[1], "CodeList", result)
+    hit = next(d for d in result["data"] if d["path"] == str(path.resolve()))
+    assert (hit["name"], hit["kind"], hit["start_line"]) == (name, "function", line)
+    status, by_position = get_json(server.url, f"/v1/code/defs?at={path}:{line}:5")
+    assert status == 200
+    assert by_position["data"][0]["name"] == name
+
+
+def test_search_and_navigation_answer(server: Running,
+                                      definition: tuple[str, Path, int]) -> None:
+    name, path, line = definition
+    status, found = get_json(server.url, "/v1/code/search?q=return%20total&limit=3")
+    assert status == 200
+    assert 1 <= len(found["data"]) <= 3
+    assert all("return total" in hit["match"] or "return total" in hit["snippet"]
+               for hit in found["data"])
+    for query in (f"refs?name={name}", f"callers?name={name}", f"callees?name={name}",
+                  f"implementations?name={name}"):
+        status, result = get_json(server.url, f"/v1/code/{query}")
+        assert status == 200, result
+        assert result["object"] == "list"
+    status, similar = get_json(server.url, f"/v1/code/similar?at={path}:{line}")
+    assert status == 200
+    assert similar["query"]["name"] == name
+
+
+@pytest.mark.parametrize("query, param", [
+    ("refs", "name"),
+    ("defs", "name"),
+    ("search?q=x&limit=many", "limit"),
+    ("search?q=x&case_sensitive=maybe", "case_sensitive"),
+    ("similar", "at"),
+    ("analogy?example=x", "to_type"),
+])
+def test_bad_code_queries_are_400(server: Running, query: str, param: str) -> None:
+    status, body = get_json(server.url, f"/v1/code/{query}")
+    assert status == 400
+    assert error_of(status, body)["param"] == param
+
+
+def test_unknown_names_are_empty_or_404(server: Running) -> None:
+    status, body = get_json(server.url, "/v1/code/defs?name=no_such_function_anywhere")
+    assert (status, body) == (200, {"object": "list", "data": []})
+    status, body = get_json(server.url, "/v1/code/similar?at=/no/such/file.py:3")
+    assert status == 404
+    error_of(status, body)

@@ -1,0 +1,142 @@
+"""Ingestion over HTTP: start, follow, cancel and list runs; the model reloads afterwards while
+requests already running finish on the old one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api_helpers import (
+    Running,
+    get_json,
+    parse_sse,
+    post_json,
+    request,
+    shared_hypercube,
+    start_server,
+    stream_lines,
+    validate_ours,
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    db = tmp_path_factory.mktemp("ingest") / "i.db"
+    shutil.copy(shared_hypercube(), db)
+    running = start_server(db)  # its own engine: this module replaces it
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def ours(server: Running) -> dict[str, Any]:
+    return get_json(server.url, "/openapi.json")[1]
+
+
+def stats(server: Running) -> dict[str, Any]:
+    status, result = get_json(server.url, "/v1/hypercube/stats")
+    assert status == 200
+    return result
+
+
+def test_stats_count_what_the_hypercube_holds(server: Running, ours: dict[str, Any]) -> None:
+    result = stats(server)
+    validate_ours(ours, "HypercubeStats", result)
+    info = server.engine.info
+    counts = result["counts"]
+    assert counts["documents"] == info.documents
+    assert counts["tokens"] == info.corpus_tokens
+    assert counts["document_bytes"] == info.corpus_bytes
+    assert counts["vocabulary"] == info.vocab_size
+    assert counts["atoms"] > 0 and counts["compositions"] > 0
+
+
+def test_ingest_run_adds_documents_and_reloads_the_model(server: Running, tmp_path: Path,
+                                                         ours: dict[str, Any]) -> None:
+    before = stats(server)
+    old_engine = server.engine
+    # A request in flight when the model is swapped finishes on the model it started with.
+    in_flight = stream_lines(server.url, "/v1/completions", {
+        "model": "hypercube", "prompt": "def", "max_tokens": 40, "stream": True})
+    first_line = next(in_flight)
+    assert first_line.startswith(b"data: ")
+    old_fingerprint = json.loads(first_line[6:])["system_fingerprint"]
+
+    corpus = tmp_path / "new"
+    corpus.mkdir()
+    for i in range(3):
+        (corpus / f"zebra_{i}.py").write_text(
+            f"def zebra_unicorn_{i}(stripes):\n    return stripes * {i + 2}\n" * 20,
+            encoding="utf-8")
+    status, run = post_json(server.url, "/v1/ingest", {"paths": [str(corpus)]})
+    assert status == 202
+    validate_ours(ours, "IngestRun", run)
+    assert run["roots"] == [str(corpus.resolve())]
+
+    status, headers, content = request(server.url, "GET", f"/v1/ingest/{run['id']}/events")
+    assert headers["content-type"].startswith("text/event-stream")
+    events = parse_sse(content)
+    assert events[-1] == "[DONE]"
+    final = events[-2]
+    validate_ours(ours, "IngestRun", final)
+    assert final["status"] == "done"
+    assert final["files"]["added"] == 3
+    assert final["model_reloaded"] is True
+    assert final["progress"]["files_done"] == final["progress"]["files_total"] == 3
+
+    rest = b"".join(in_flight)
+    assert rest.rstrip().endswith(b"data: [DONE]")
+    assert old_fingerprint in rest.decode()
+
+    assert server.engine is not old_engine
+    assert server.engine.info.documents == old_engine.info.documents + 3
+    after = stats(server)
+    assert after["counts"]["documents"] == before["counts"]["documents"] + 3
+    status, models = get_json(server.url, "/v1/models")
+    assert models["data"][0]["corpus"]["documents"] == after["counts"]["documents"]
+    status, result = post_json(server.url, "/v1/completions", {
+        "model": "hypercube", "prompt": "def", "max_tokens": 1})
+    assert result["system_fingerprint"] != old_fingerprint
+
+    status, listing = get_json(server.url, "/v1/ingest")
+    validate_ours(ours, "IngestRunList", listing)
+    assert listing["data"][0]["id"] == run["id"]
+    status, one = get_json(server.url, f"/v1/ingest/{run['id']}")
+    assert (status, one["status"], one["files"]["added"]) == (200, "done", 3)
+
+
+def test_an_unchanged_run_keeps_the_model(server: Running, tmp_path: Path) -> None:
+    corpus = tmp_path / "same"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("hello hypercube\n", encoding="utf-8")
+    post_json(server.url, "/v1/ingest", {"paths": [str(corpus)]})
+    run_id = get_json(server.url, "/v1/ingest")[1]["data"][0]["id"]
+    events = parse_sse(request(server.url, "GET", f"/v1/ingest/{run_id}/events")[2])
+    assert events[-2]["model_reloaded"] is True
+    engine = server.engine
+    _, run = post_json(server.url, "/v1/ingest", {"paths": [str(corpus)]})
+    events = parse_sse(request(server.url, "GET", f"/v1/ingest/{run['id']}/events")[2])
+    assert events[-2]["files"]["unchanged"] == 1
+    assert events[-2]["model_reloaded"] is False
+    assert server.engine is engine
+
+
+def test_cancel_stops_a_run(server: Running, tmp_path: Path) -> None:
+    corpus = tmp_path / "many"
+    for i in range(3000):
+        folder = corpus / f"d{i % 30}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i}.txt").write_text(f"note {i}: the quick brown fox {i * 7}\n",
+                                          encoding="utf-8")
+    documents = stats(server)["counts"]["documents"]
+    status, run = post_json(server.url, "/v1/ingest", {"paths": [str(corpus)]})
+    assert status == 202
+    status, cancelled = post_json(server.url, f"/v1/ingest/{run['id']}/cancel", {})
+    assert status == 200
+    assert cancelled["status"] == "cancelled"
+    assert stats(server)["counts"]["documents"] < documents + 3000

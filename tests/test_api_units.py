@@ -1,0 +1,136 @@
+"""The API's pure parts: the JSON recogniser, the chat template, fields,
+seeds, context checks, batch input parsing and embedding vectors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.api.batch_worker import BatchInvalid, parse_input
+from app.api.body import Fields
+from app.api.generation import check_context, choice_seeds
+from app.api.json_prefix import JsonPrefix
+from app.api.messages import read_messages
+from app.api.vectors import Embedder
+from app.chat_template import Message, render
+from app.engine.types import ModelInfo
+from app.errors import ContextLengthExceeded, InvalidRequest
+
+# -- JSON -----------------------------------------------------------------------------------
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False,
+                                                          allow_infinity=False)
+    | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.text(max_size=6), children, max_size=4),
+    max_leaves=12)
+
+
+@given(value=st.dictionaries(st.text(max_size=6), _json, max_size=4),
+       indent=st.sampled_from([None, 1]))
+def test_every_json_object_is_accepted_and_every_prefix_completes(value: dict[str, object],
+                                                                  indent: int | None) -> None:
+    text = json.dumps(value, indent=indent)
+    state = JsonPrefix()
+    for i, ch in enumerate(text):
+        if state.complete:
+            break
+        closing = state.copy().closing()
+        assert isinstance(json.loads(text[:i] + closing), dict)
+        assert state.feed(ch), (text, i)
+    assert state.complete
+    assert state.closing() == ""
+
+
+@pytest.mark.parametrize("text", ['[1]', '"x"', '{"a" 1}', '{"a": 01}', '{"a": tru}',
+                                  '{"a": 1,}', '{"a": "\x01"}', '{} {}', '{"a": 1]',
+                                  '{' + ' ' * 10])
+def test_invalid_json_is_refused(text: str) -> None:
+    assert not JsonPrefix().feed(text)
+
+
+@given(steps=st.integers(0, 200))
+def test_nudges_always_finish_an_object(steps: int) -> None:
+    state = JsonPrefix()
+    text = ""
+    for _ in range(steps):
+        if state.complete:
+            break
+        forced = state.nudge()
+        assert state.feed(forced)
+        text += forced
+    text += state.closing()
+    assert isinstance(json.loads(text), dict)
+
+
+# -- chat template, fields ------------------------------------------------------------------
+
+def test_chat_template_reads_roles_and_renders_plain_text() -> None:
+    messages = read_messages(Fields({"messages": [
+        {"role": "developer", "content": "Be brief."},
+        {"role": "user", "name": "ann", "content": [{"type": "text", "text": "Hi"}]},
+        {"role": "assistant", "content": None},
+    ]}))
+    assert messages == [Message("system", "Be brief."), Message("user", "Hi", "ann"),
+                        Message("assistant", "")]
+    assert render(messages) == "Be brief.\n\nHi\n\n"
+    assert render([]) == ""
+
+
+def test_fields_name_the_full_path() -> None:
+    fields = Fields({"a": {"b": "x"}}).nested("a")
+    assert fields is not None
+    with pytest.raises(InvalidRequest) as info:
+        fields.integer("b")
+    assert info.value.param == "a.b"
+    assert Fields({"n": 2.0}).integer("n") == 2
+    with pytest.raises(InvalidRequest):
+        Fields({"n": True}).integer("n")
+
+
+# -- generation helpers ---------------------------------------------------------------------
+
+def test_choice_seeds_repeat_for_a_seed_and_differ_between_choices() -> None:
+    seeds = choice_seeds(7, 4)
+    assert seeds == choice_seeds(7, 4)
+    assert seeds[0] == 7
+    assert len(set(seeds)) == 4
+    assert all(0 <= s < 2**63 for s in choice_seeds(-5, 3))
+
+
+def test_context_check_names_limit_and_request() -> None:
+    info = ModelInfo("m", 0, 100, 10, 0, 0, 0)
+    check_context(info, 90, 10, "prompt")
+    with pytest.raises(ContextLengthExceeded) as info_error:
+        check_context(info, 90, 11, "prompt")
+    assert "100" in info_error.value.message and "101" in info_error.value.message
+    with pytest.raises(ContextLengthExceeded):
+        check_context(info, 100, None, "messages")
+
+
+def test_batch_input_lines_are_checked() -> None:
+    good = b'{"custom_id": "a", "method": "POST", "url": "/v1/completions", "body": {}}\n'
+    assert parse_input(good, "/v1/completions") == [("a", {})]
+    with pytest.raises(BatchInvalid) as info:
+        parse_input(good + b"[1]\n" + good, "/v1/completions")
+    assert [(e["code"], e["line"]) for e in info.value.errors] == [
+        ("invalid_request", 2), ("duplicate_custom_id", 3)]
+
+
+# -- embedding vectors ----------------------------------------------------------------------
+
+def test_vectors_are_unit_length_and_deterministic() -> None:
+    embedder = Embedder(np.ones(300, dtype=np.float32))
+    ids = np.array([5, 6, 7, 8, 9, 5, 6], dtype=np.uint16)
+    a = embedder.embed(ids, 64)
+    assert np.linalg.norm(a) == pytest.approx(1.0)
+    assert np.array_equal(a, embedder.embed(ids, 64))
+    near = embedder.embed(np.array([5, 6, 7, 8, 9, 5, 7], dtype=np.uint16), 64)
+    far = embedder.embed(np.array([100, 101, 102, 103, 104, 105], dtype=np.uint16), 64)
+    assert float(a @ near) > float(a @ far)
+    assert not embedder.embed(np.array([], dtype=np.uint16), 8).any()
