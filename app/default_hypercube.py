@@ -1,21 +1,36 @@
 """The embedded default hypercube, so a fresh install answers without any ingesting.
 
-It is built from the starter corpus shipped in ``assets/corpus`` (an archive of part of the
-Python standard library) the first time a command needs it. The archive is unpacked into the
-user data folder, where the code pages can open its files, and ingested into a file whose name
-changes whenever the corpus, the schema or Hypercube's version does. The build writes a
-temporary file and renames it into place, so an interrupted build is simply redone; a file
-lock keeps two processes from building at once.
+It holds the starter corpus shipped in ``assets/corpus`` (an archive of part of the Python
+standard library). The archive is unpacked into the user data folder, where the code pages can
+open its files, next to a hypercube file whose name changes whenever the corpus, the schema or
+Hypercube's version does.
+
+Where that file comes from:
+
+- **Shipped prebuilt** (the single executable): the build ingests the corpus once
+  (:func:`build_prebuilt`) and ships the result in ``app/_data/prebuilt``. A first start copies
+  it and re-roots its document paths at the unpacked corpus — no ingest, no model build.
+- **Built on first use** (a source or wheel install, or an executable whose prebuilt file is
+  for another fingerprint): the unpacked corpus is ingested as ``hypercube ingest`` would.
+
+Either way the file is written under a temporary name and renamed into place, so an
+interrupted start is simply redone, and a file lock keeps two processes from doing it at once.
+
+Paths: documents store absolute paths (``documents.path``), and each run its roots
+(``runs.roots``); no other column holds one (see ``app/store/migrations``). The prebuilt file
+stores them under :data:`CORPUS_PLACEHOLDER` instead of the build machine's folder, so it
+carries no trace of where it was built and is re-rooted wherever it is unpacked.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tarfile
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 
 import filelock
 
@@ -24,6 +39,11 @@ from app.ingest import IngestOptions, IngestRun, Progress, default_analyzers, de
 from app.resources import data_dir
 from app.settings import data_dir as user_data_dir
 from app.store import Store, latest_version
+
+# The shipped folder (see app.resources.data_dir) an executable carries its prebuilt file in.
+PREBUILT_FOLDER = "prebuilt"
+# Where the prebuilt file's paths are rooted: never a real path on any platform.
+CORPUS_PLACEHOLDER = "<starter-corpus>"
 
 
 def starter_archives() -> list[Path]:
@@ -38,12 +58,38 @@ def fingerprint() -> str:
     return digest.hexdigest()
 
 
+def default_file_name() -> str:
+    return f"default-{fingerprint()}.hypercube"
+
+
 def default_hypercube_path() -> Path:
-    return user_data_dir() / f"default-{fingerprint()}.hypercube"
+    return user_data_dir() / default_file_name()
 
 
-def ensure_default_hypercube(on_progress: Callable[[Progress], None] | None = None) -> Path:
-    """Path of the default hypercube, building it first if this install has none yet."""
+def shipped_prebuilt(folder: Path | None = None) -> Path | None:
+    """The prebuilt default hypercube for this fingerprint, if there is one.
+
+    Args:
+        folder: where to look; by default the folder this installation ships
+            (``app/_data/prebuilt`` in the executable; a source checkout has none).
+    """
+    if folder is None:
+        try:
+            folder = data_dir(PREBUILT_FOLDER)
+        except FileNotFoundError:
+            return None
+    candidate = folder / default_file_name()
+    return candidate if candidate.is_file() else None
+
+
+def ensure_default_hypercube(on_progress: Callable[[Progress], None] | None = None, *,
+                             prebuilt_folder: Path | None = None) -> Path:
+    """Path of the default hypercube, making it first if this install has none yet.
+
+    Args:
+        on_progress: called as the ingest goes, when the file has to be built.
+        prebuilt_folder: where a prebuilt file may be (see :func:`shipped_prebuilt`).
+    """
     path = default_hypercube_path()
     if path.exists():
         return path
@@ -51,20 +97,82 @@ def ensure_default_hypercube(on_progress: Callable[[Progress], None] | None = No
     with filelock.FileLock(str(path) + ".build.lock"):
         if path.exists():
             return path
-        corpus = _unpack(path.with_suffix(".corpus"))
+        corpus = _unpack(path.with_suffix(".corpus")).resolve()
         partial = path.with_name(path.name + ".partial")
-        for leftover in path.parent.glob(partial.name + "*"):
-            leftover.unlink()
-        with Store(partial) as store:
-            IngestRun(store, IngestOptions(roots=[corpus]),
-                      analyzers=default_analyzers(), listeners=default_listeners(),
-                      on_progress=on_progress).run()
-            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            store.conn.execute("PRAGMA journal_mode = DELETE")
+        _remove_leftovers(partial)
+        prebuilt = shipped_prebuilt(prebuilt_folder)
+        if prebuilt is not None:
+            shutil.copyfile(prebuilt, partial)
+            with Store(partial) as store:
+                _reroot(store, lambda p: _from_placeholder(p, corpus))
+                _finish(store)
+        else:
+            with Store(partial) as store:
+                IngestRun(store, IngestOptions(roots=[corpus]),
+                          analyzers=default_analyzers(), listeners=default_listeners(),
+                          on_progress=on_progress).run()
+                _finish(store)
         os.replace(partial, path)
-        for leftover in path.parent.glob(partial.name + "*"):
-            leftover.unlink()  # the ingest's lock file
+        _remove_leftovers(partial)  # the ingest's lock file
     return path
+
+
+def build_prebuilt(folder: Path) -> Path:
+    """The default hypercube made ready to ship in ``folder``: built as a first start builds
+    it (or reused from this machine's data folder), its paths rooted at the placeholder.
+    Other fingerprints' files in ``folder`` are removed."""
+    target = folder / default_file_name()
+    if target.exists():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("default-*.hypercube*"):
+        stale.unlink()
+    source = ensure_default_hypercube(prebuilt_folder=folder)  # folder has none: it builds
+    corpus = source.with_suffix(".corpus").resolve()
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(source, partial)
+    with Store(partial) as store:
+        _reroot(store, lambda p: _to_placeholder(p, corpus))
+        store.conn.execute("VACUUM")  # the old paths would linger in free pages
+        _finish(store)
+    os.replace(partial, target)
+    _remove_leftovers(partial)
+    return target
+
+
+def _to_placeholder(path: str, root: Path) -> str:
+    relative = PurePath(path).relative_to(root).as_posix()
+    return CORPUS_PLACEHOLDER if relative == "." else f"{CORPUS_PLACEHOLDER}/{relative}"
+
+
+def _from_placeholder(path: str, root: Path) -> str:
+    if path == CORPUS_PLACEHOLDER:
+        return str(root)
+    prefix = CORPUS_PLACEHOLDER + "/"
+    if not path.startswith(prefix):
+        raise ValueError(f"not a path of the prebuilt default hypercube: {path!r}")
+    return str(root.joinpath(*PurePosixPath(path[len(prefix):]).parts))
+
+
+def _reroot(store: Store, convert: Callable[[str], str]) -> None:
+    """Rewrite every stored path (``documents.path`` and ``runs.roots``) in one transaction."""
+    with store.write() as conn:
+        for doc_id, path in conn.execute("SELECT id, path FROM documents").fetchall():
+            conn.execute("UPDATE documents SET path = ? WHERE id = ?", (convert(path), doc_id))
+        for run_id, roots in conn.execute("SELECT id, roots FROM runs").fetchall():
+            conn.execute("UPDATE runs SET roots = ? WHERE id = ?",
+                         (json.dumps([convert(r) for r in json.loads(roots)]), run_id))
+
+
+def _finish(store: Store) -> None:
+    """Fold the write-ahead log in, leaving one self-contained file to rename or copy."""
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.conn.execute("PRAGMA journal_mode = DELETE")
+
+
+def _remove_leftovers(partial: Path) -> None:
+    for leftover in partial.parent.glob(partial.name + "*"):
+        leftover.unlink()
 
 
 def _unpack(folder: Path) -> Path:

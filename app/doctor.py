@@ -107,11 +107,13 @@ def _check_user_db() -> Check:
 
 
 def _check_default() -> Check:
-    from app.default_hypercube import default_hypercube_path, starter_archives
+    from app.default_hypercube import default_hypercube_path, shipped_prebuilt, starter_archives
 
     archives = starter_archives()
     built = default_hypercube_path()
-    state = "built" if built.exists() else "built on first use"
+    state = "built" if built.exists() else (
+        "copied from this build's prebuilt file on first use" if shipped_prebuilt()
+        else "built on first use")
     names = ", ".join(a.name for a in archives) or "no starter corpus"
     return Check("default hypercube", bool(archives), f"{names}; {state}: {built}")
 

@@ -16,6 +16,7 @@ llvmlite, tree-sitter, OS) are translated where they enter our code, with ``rais
     ├── UnsupportedMediaType      415
     ├── RateLimited               429 rate_limit_exceeded
     ├── ClientDisconnected        499 (the client left before the answer was ready)
+    ├── CannotListen              500 (the server cannot bind its address)
     ├── StoreError                500 server_error (the hypercube file is unusable)
     │   ├── StoreLocked           503 (another writer holds the file)
     │   └── SchemaTooNew          500 (file written by a newer Hypercube)
@@ -108,6 +109,12 @@ class ClientDisconnected(HypercubeError):
     status = 499
     type = "client_closed_request"
     code = "client_disconnected"
+
+
+class CannotListen(HypercubeError):
+    """The server's address is taken or not ours to bind."""
+
+    code = "cannot_listen"
 
 
 class StoreError(HypercubeError):

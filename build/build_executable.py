@@ -5,6 +5,10 @@ assets and the starter corpus, the tree-sitter grammars (their Python modules ar
 name at run time, so they are listed explicitly), llvmlite's LLVM library and pydivsufsort's
 ctypes libraries. Data folders go where :func:`app.resources.data_dir` looks: ``app/_data``.
 
+The default hypercube ships prebuilt too: the build ingests the starter corpus once
+(:func:`app.default_hypercube.build_prebuilt`, into ``build/out/prebuilt``, reused while the
+corpus, schema and version stay the same), so a first start copies it instead of ingesting.
+
 The window (pywebview) is left out on Linux, where it would pull in Qt WebEngine (~200 MB);
 there ``hypercube app`` opens the default browser instead. Windows and macOS include it: their
 web views come with the OS.
@@ -21,12 +25,14 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "build" / "out"
+PREBUILT = OUT / "prebuilt"  # → app/_data/prebuilt, app.default_hypercube.PREBUILT_FOLDER
 DATA_DIRS = {  # source folder → folder inside the executable
     "assets/ui": "app/_data/assets/ui",
     "assets/corpus": "app/_data/assets/corpus",
@@ -53,7 +59,26 @@ def grammar_modules() -> list[str]:
     return sorted(modules)
 
 
-def nuitka_command(*, window: bool, jobs: int, allow_downloads: bool) -> list[str]:
+def build_default_hypercube() -> Path:
+    """The prebuilt default hypercube to ship (built here the first time, ~15 s)."""
+    from app.default_hypercube import build_prebuilt
+
+    # Ingested in a data folder of its own, never the developer's, and outside this
+    # repository: its .gitignore covers build/out, and the ingest honours .gitignore files.
+    previous = os.environ.get("HYPERCUBE_DATA_DIR")
+    with tempfile.TemporaryDirectory(prefix="hypercube-build-") as data:
+        os.environ["HYPERCUBE_DATA_DIR"] = data
+        try:
+            return build_prebuilt(PREBUILT)
+        finally:
+            if previous is None:
+                del os.environ["HYPERCUBE_DATA_DIR"]
+            else:
+                os.environ["HYPERCUBE_DATA_DIR"] = previous
+
+
+def nuitka_command(*, window: bool, jobs: int, allow_downloads: bool,
+                   prebuilt: Path | None = None) -> list[str]:
     command = [
         sys.executable, "-m", "nuitka", "--onefile",
         f"--output-dir={OUT}", f"--output-filename={executable_name()}",
@@ -67,6 +92,8 @@ def nuitka_command(*, window: bool, jobs: int, allow_downloads: bool) -> list[st
         command.append("--assume-yes-for-downloads")
     for source, target in DATA_DIRS.items():
         command.append(f"--include-data-dir={REPO / source}={target}")
+    if prebuilt is not None:
+        command.append(f"--include-data-files={prebuilt}=app/_data/prebuilt/{prebuilt.name}")
     command += [f"--include-module={m}" for m in grammar_modules()]
     not_shipped = NOT_SHIPPED + ([] if window else GUI_MODULES)
     command += [f"--nofollow-import-to={m}" for m in not_shipped]
@@ -103,14 +130,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     window = args.window == "yes" or (args.window == "auto"
                                       and not sys.platform.startswith("linux"))
-    command = nuitka_command(window=window, jobs=args.jobs,
-                             allow_downloads=args.allow_downloads)
     if args.print_command:
-        print(" ".join(command))
+        print(" ".join(nuitka_command(window=window, jobs=args.jobs,
+                                      allow_downloads=args.allow_downloads,
+                                      prebuilt=PREBUILT / "default-FINGERPRINT.hypercube")))
         return 0
     check_toolchain()
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    print("build: the default hypercube", flush=True)
+    prebuilt = build_default_hypercube()
+    print(f"build: {prebuilt} ({prebuilt.stat().st_size / 1e6:.1f} MB)", flush=True)
+    command = nuitka_command(window=window, jobs=args.jobs,
+                             allow_downloads=args.allow_downloads, prebuilt=prebuilt)
     print(f"build: Nuitka onefile for {platform.system()} {platform.machine()}"
           f" (window: {'yes' if window else 'no'})", flush=True)
     result = subprocess.run(command, cwd=REPO, check=False)

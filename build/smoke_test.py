@@ -8,8 +8,9 @@ Python on PATH, nothing but the one file.
 
     python build/smoke_test.py build/out/hypercube [--json FILE]
 
-The first ``serve`` also builds the embedded default hypercube into the empty data folder
-(once per install); the second start is timed too, which is every start after the first.
+The first ``serve`` also copies the shipped default hypercube into the empty data folder and
+unpacks the starter corpus beside it (once per install); the second start is timed too, which
+is every start after the first.
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ def serve(binary: Path, home: Path, results: dict[str, Any], label: str) -> None
         out, _ = process.communicate(timeout=60)
     if process.returncode not in (0, -15):
         raise SystemExit(f"smoke: serve exited with {process.returncode}:\n{out.decode()}")
+    if label == "first" and b"copying the shipped default hypercube" not in out:
+        raise SystemExit(f"smoke: the first start did not use the shipped default:\n"
+                         f"{out.decode()}")
 
 
 def ingest(binary: Path, home: Path, results: dict[str, Any]) -> None:
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hypercube-smoke-") as tmp:
         home = Path(tmp)
         (home / "cwd").mkdir()
-        serve(binary, home, results, "first")   # builds the default hypercube
+        serve(binary, home, results, "first")   # copies the shipped default hypercube
         serve(binary, home, results, "cold")    # every later start
         ingest(binary, home, results)
         app_no_window(binary, home)

@@ -17,9 +17,16 @@ from pathlib import Path
 
 from jit.ir_kernels import KERNEL_NAMES, build_module
 
-DIST_TYPE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)
-PUSH_TYPE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64)
-SAMPLE_TYPE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_double)
+# The per-token kernels run for a few microseconds and keep the GIL (PYFUNCTYPE): releasing
+# and retaking it costs about as much as such a call, and while requests run concurrently
+# every release can hand the GIL to another thread, so a token would wait for a thread
+# switch. Only the prompt's reset, which can run long, releases it (CFUNCTYPE).
+_I64, _PTR = ctypes.c_int64, ctypes.c_void_p
+FRAME_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR)
+FRAME_INT_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, _I64)
+FRAME_DOUBLE_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, ctypes.c_double)
+SAMPLE_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, _I64, ctypes.c_double)
+RESET_TYPE = ctypes.CFUNCTYPE(_I64, _PTR, _PTR, _I64)
 
 
 @dataclass
@@ -27,7 +34,13 @@ class NativeKernels:
     dist: ctypes._CFuncPtr
     stats: ctypes._CFuncPtr
     cache_push: ctypes._CFuncPtr
+    reset: ctypes._CFuncPtr
     sample: ctypes._CFuncPtr
+    argmax: ctypes._CFuncPtr
+    dry_apply: ctypes._CFuncPtr
+    dry_restore: ctypes._CFuncPtr
+    dry_argmax: ctypes._CFuncPtr
+    dry_sample: ctypes._CFuncPtr
     compile_seconds: float
     from_cache: bool
     engine: object  # keeps the machine code alive
@@ -73,10 +86,16 @@ def compile_native(cache_dir: Path | None) -> NativeKernels:
     engine.finalize_object()
     address = {name: engine.get_function_address(name) for name in KERNEL_NAMES}
     return NativeKernels(
-        dist=DIST_TYPE(address["hc_dist"]),
-        stats=DIST_TYPE(address["hc_stats"]),
-        cache_push=PUSH_TYPE(address["hc_cache_push"]),
+        dist=FRAME_TYPE(address["hc_dist"]),
+        stats=FRAME_TYPE(address["hc_stats"]),
+        cache_push=FRAME_INT_TYPE(address["hc_cache_push"]),
+        reset=RESET_TYPE(address["hc_reset"]),
         sample=SAMPLE_TYPE(address["hc_sample"]),
+        argmax=FRAME_INT_TYPE(address["hc_argmax"]),
+        dry_apply=FRAME_TYPE(address["hc_dry_apply"]),
+        dry_restore=FRAME_INT_TYPE(address["hc_dry_restore"]),
+        dry_argmax=FRAME_TYPE(address["hc_dry_argmax"]),
+        dry_sample=FRAME_DOUBLE_TYPE(address["hc_dry_sample"]),
         compile_seconds=time.perf_counter() - started,
         from_cache=from_cache,
         engine=engine,

@@ -5,14 +5,20 @@
                   the final mixture with the ∞-gram and the cache's own predictions.
 ``hc_stats``      the same walk, but writing per-level counts of one target token (fitting).
 ``hc_cache_push`` appends a token to a history and updates the cache match lengths.
+``hc_reset``      starts a new history holding the given tokens (one call per prompt).
 ``hc_sample``     inverse-CDF sampling from unnormalised probabilities.
+``hc_dry_apply``  the repetition penalty: scales down, in the frame's OUT, every token that
+                  would extend a repeat of earlier text (saving the old values).
+``hc_dry_restore`` puts those values back.
+``hc_argmax``     the index of the largest value, the first one on ties (greedy decoding).
+``hc_dry_argmax``, ``hc_dry_sample``: penalty, choice and restore in one call.
 """
 
 from __future__ import annotations
 
 from llvmlite import ir
 
-from jit.irgen import F64, I64, PTR, Fn, c64, cf
+from jit.irgen import F64, I32, I64, PTR, Fn, c64, cf
 from jit.layout import (
     ALPHA_SUB,
     F_ALPHA,
@@ -21,6 +27,13 @@ from jit.layout import (
     F_CLW,
     F_CNTL,
     F_DISC,
+    F_DRY_ALLOWED,
+    F_DRY_BEST,
+    F_DRY_BREAK,
+    F_DRY_FACTOR,
+    F_DRY_LEN,
+    F_DRY_SAVE,
+    F_DRY_TOK,
     F_HEAD,
     F_HI,
     F_HIST,
@@ -82,9 +95,11 @@ from jit.layout import (
     S_WEIGHT,
     SEG_FIELDS,
 )
-from jit.reference import SMALL_RANGE
+from jit.reference import SAMPLE_BLOCK, SAMPLE_LANES, SAMPLE_ROWS, SMALL_RANGE
 
-KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_cache_push", "hc_sample")
+KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_cache_push", "hc_reset", "hc_sample", "hc_argmax",
+                "hc_dry_apply", "hc_dry_restore", "hc_dry_argmax", "hc_dry_sample")
+LANES = 16  # hc_argmax compares this many doubles at a time
 
 
 def build_module() -> ir.Module:
@@ -92,7 +107,12 @@ def build_module() -> ir.Module:
     _levels_kernel(module, "hc_dist", stats=False)
     _levels_kernel(module, "hc_stats", stats=True)
     _cache_push(module)
+    _reset(module)
     _sample(module)
+    _argmax(module)
+    _dry_apply(module)
+    _dry_restore(module)
+    _dry_choose(module)
     return module
 
 
@@ -489,10 +509,10 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
     f.finish()
 
 
-def _cache_push(module: ir.Module) -> None:
-    f = Fn(module, "hc_cache_push", I64, [("frame", PTR), ("token", I64)])
+def _emit_push(f: Fn, frame: ir.Value, token: ir.Value) -> ir.Value:
+    """Append ``token`` to the frame's history (see jit/reference.py cache_push); returns
+    the new length."""
     b = f.b
-    frame, token = f.args["frame"], f.args["token"]
     kmax = f.load_i64(frame, c64(F_KMAX))
     t = f.load_i64(frame, c64(F_LEN))
     cap = f.load_i64(frame, c64(F_CAP))
@@ -525,26 +545,218 @@ def _cache_push(module: ir.Module) -> None:
     f.store_32(head, token, t)
     f.store_32(ml, t, c64(0))
     f.store_i64(frame, c64(F_LEN), b.add(t, c64(1)))
-    f.ret(b.add(t, c64(1)))
+    return b.add(t, c64(1))
+
+
+def _cache_push(module: ir.Module) -> None:
+    f = Fn(module, "hc_cache_push", I64, [("frame", PTR), ("token", I64)])
+    f.ret(_emit_push(f, f.args["frame"], f.args["token"]))
     f.finish()
+
+
+def _reset(module: ir.Module) -> None:
+    f = Fn(module, "hc_reset", I64, [("frame", PTR), ("ids", PTR), ("n", I64)])
+    frame, ids, n = f.args["frame"], f.args["ids"], f.args["n"]
+    hist = f.load_ptr(frame, c64(F_HIST))
+    ml = f.load_ptr(frame, c64(F_ML))
+    head = f.load_ptr(frame, c64(F_HEAD))
+    with f.loop(c64(0), f.load_i64(frame, c64(F_LEN))) as i:
+        f.store_32(head, f.load_u32(hist, i), c64(-1))
+        f.store_32(ml, i, c64(0))
+    f.store_i64(frame, c64(F_LEN), c64(0))
+    _emit_push(f, frame, f.load_i64(frame, c64(F_SEP)))
+    with f.loop(c64(0), n) as i:
+        _emit_push(f, frame, f.load_i64(ids, i))
+    f.ret(f.load_i64(frame, c64(F_LEN)))
+    f.finish()
+
+
+def _emit_block_sum(f: Fn, probs: ir.Value, start: ir.Value) -> ir.Value:
+    """The sum of probs[start:start + SAMPLE_BLOCK] in jit/reference.py block_sums' order:
+    SAMPLE_ROWS rows of SAMPLE_LANES added lane by lane, then the lanes pairwise."""
+    b = f.b
+    vd = ir.VectorType(F64, SAMPLE_LANES)
+    total = b.load(f.at(probs, start, F64), typ=vd, align=8)
+    for row in range(1, SAMPLE_ROWS):
+        at = b.add(start, c64(row * SAMPLE_LANES))
+        total = b.fadd(total, b.load(f.at(probs, at, F64), typ=vd, align=8))
+    lanes = [b.extract_element(total, ir.Constant(I32, lane)) for lane in range(SAMPLE_LANES)]
+    while len(lanes) > 1:
+        lanes = [b.fadd(lanes[i], lanes[i + 1]) for i in range(0, len(lanes), 2)]
+    return lanes[0]
 
 
 def _sample(module: ir.Module) -> None:
     f = Fn(module, "hc_sample", I64, [("probs", PTR), ("n", I64), ("u", F64)])
     b = f.b
     probs, n, u = f.args["probs"], f.args["n"], f.args["u"]
+    blocks = b.sdiv(n, c64(SAMPLE_BLOCK))
+    tail = b.mul(blocks, c64(SAMPLE_BLOCK))
     total = f.var(F64, 0.0)
-    last = f.var(I64, c64(0))
-    with f.loop(c64(0), n) as i:
-        p = f.load_f64(probs, i)
-        total.set(b.fadd(total.get(), p))
-        with f.if_(b.fcmp_ordered(">", p, cf(0.0))):
-            last.set(i)
+    with f.loop(c64(0), blocks) as k:
+        total.set(b.fadd(total.get(), _emit_block_sum(f, probs, b.mul(k, c64(SAMPLE_BLOCK)))))
+    with f.loop(tail, n) as i:
+        total.set(b.fadd(total.get(), f.load_f64(probs, i)))
     target = b.fmul(u, total.get())
     acc = f.var(F64, 0.0)
-    with f.loop(c64(0), n) as i:
+    with f.loop(c64(0), blocks) as k:
+        start = b.mul(k, c64(SAMPLE_BLOCK))
+        block = _emit_block_sum(f, probs, start)
+        with f.if_(b.fcmp_ordered(">", b.fadd(acc.get(), block), target)):
+            running = f.var(F64, acc.get())
+            with f.loop(start, b.add(start, c64(SAMPLE_BLOCK))) as i:
+                running.set(b.fadd(running.get(), f.load_f64(probs, i)))
+                with f.if_(b.fcmp_ordered(">", running.get(), target)):
+                    f.ret(i)
+        acc.set(b.fadd(acc.get(), block))
+    with f.loop(tail, n) as i:
         acc.set(b.fadd(acc.get(), f.load_f64(probs, i)))
         with f.if_(b.fcmp_ordered(">", acc.get(), target)):
             f.ret(i)
-    f.ret(last.get())
+    last = f.var(I64, b.sub(n, c64(1)))
+    with f.while_(lambda: b.icmp_signed(">", last.get(), c64(0))):
+        with f.if_(b.fcmp_ordered(">", f.load_f64(probs, last.get()), cf(0.0))):
+            f.brk()
+        last.set(b.sub(last.get(), c64(1)))
+    f.ret(f.max(last.get(), c64(0)))
     f.finish()
+
+
+def _dry_apply(module: ir.Module) -> None:
+    f = Fn(module, "hc_dry_apply", I64, [("frame", PTR)])
+    b = f.b
+    frame = f.args["frame"]
+    kmax = f.load_i64(frame, c64(F_KMAX))
+    t = f.load_i64(frame, c64(F_LEN))
+    hist = f.load_ptr(frame, c64(F_HIST))
+    ml = f.load_ptr(frame, c64(F_ML))
+    prev = f.load_ptr(frame, c64(F_PREV))
+    out = f.load_ptr(frame, c64(F_OUT))
+    brk = f.load_ptr(frame, c64(F_DRY_BREAK))
+    factor = f.load_ptr(frame, c64(F_DRY_FACTOR))
+    allowed = f.load_i64(frame, c64(F_DRY_ALLOWED))
+    tok = f.load_ptr(frame, c64(F_DRY_TOK))
+    lens = f.load_ptr(frame, c64(F_DRY_LEN))
+    best = f.load_ptr(frame, c64(F_DRY_BEST))
+    save = f.load_ptr(frame, c64(F_DRY_SAVE))
+    with f.if_(b.icmp_signed("<", t, c64(2))):
+        f.ret(c64(0))
+    last = b.sub(t, c64(1))
+    cap = f.var(I64, c64(0))
+    with f.while_(lambda: b.icmp_signed("<", cap.get(), kmax)):
+        at = b.sub(last, cap.get())
+        with f.if_(b.icmp_signed("<", at, c64(1))):
+            f.brk()
+        with f.if_(b.icmp_signed("!=", f.load_u8(brk, f.load_u32(hist, at)), c64(0))):
+            f.brk()
+        cap.set(b.add(cap.get(), c64(1)))
+    m = f.var(I64, c64(0))
+    j = f.var(I64, f.load_i32(prev, last))
+    with f.while_(lambda: b.icmp_signed(">=", j.get(), c64(0))):
+        here = j.get()
+        matched = f.load_i32(ml, here)
+        looping = b.icmp_signed(">=", matched, b.sub(last, here))
+        length = b.select(looping, matched, f.min(matched, cap.get()))
+        w = f.load_u32(hist, b.add(here, c64(1)))
+        penalised = b.and_(b.icmp_signed(">=", length, allowed),
+                           b.or_(looping, b.icmp_signed("==", f.load_u8(brk, w), c64(0))))
+        with f.if_(penalised):
+            seen = f.load_i32(best, w)
+            with f.if_(b.icmp_signed("==", seen, c64(0))):
+                f.store_32(tok, m.get(), w)
+                m.set(b.add(m.get(), c64(1)))
+            with f.if_(b.icmp_signed(">", length, seen)):
+                f.store_32(best, w, length)
+        j.set(f.load_i32(prev, here))
+    with f.loop(c64(0), m.get()) as i:
+        w = f.load_i32(tok, i)
+        length = f.load_i32(best, w)
+        f.store_32(best, w, c64(0))
+        f.store_32(lens, i, length)
+        p = f.load_f64(out, w)
+        f.store_f64(save, i, p)
+        f.store_f64(out, w, b.fmul(p, f.load_f64(factor, length)))
+    f.ret(m.get())
+    f.finish()
+
+
+def _dry_restore(module: ir.Module) -> None:
+    f = Fn(module, "hc_dry_restore", I64, [("frame", PTR), ("m", I64)])
+    frame, m = f.args["frame"], f.args["m"]
+    out = f.load_ptr(frame, c64(F_OUT))
+    tok = f.load_ptr(frame, c64(F_DRY_TOK))
+    save = f.load_ptr(frame, c64(F_DRY_SAVE))
+    with f.loop(c64(0), m) as i:
+        f.store_f64(out, f.load_i32(tok, i), f.load_f64(save, i))
+    f.ret(m)
+    f.finish()
+
+
+def _emit_argmax(f: Fn, probs: ir.Value, n: ir.Value) -> ir.Value:
+    """The first index of the largest of probs[0:n] (which hold no NaN).
+
+    LANES running maxima with their indices, each lane keeping its first maximum (strictly
+    greater replaces), then the lanes merged (ties to the smaller index) and the last n %
+    LANES values scanned: the first maximum overall is the first in its lane.
+    """
+    b = f.b
+    vd = ir.VectorType(F64, LANES)
+    vi = ir.VectorType(I64, LANES)
+    best = f.var(vd, ir.Constant(vd, [float("-inf")] * LANES))
+    where = f.var(vi, ir.Constant(vi, list(range(LANES))))
+    here = f.var(vi, ir.Constant(vi, list(range(LANES))))
+    step = ir.Constant(vi, [LANES] * LANES)
+    whole = b.and_(n, c64(-LANES))
+    base = f.var(I64, c64(0))
+    with f.while_(lambda: b.icmp_signed("<", base.get(), whole)):
+        at = base.get()
+        values = b.load(f.at(probs, at, F64), typ=vd, align=8)
+        greater = b.fcmp_ordered(">", values, best.get())
+        best.set(b.select(greater, values, best.get()))
+        where.set(b.select(greater, here.get(), where.get()))
+        here.set(b.add(here.get(), step))
+        base.set(b.add(at, c64(LANES)))
+    top = f.var(F64, float("-inf"))
+    index = f.var(I64, c64(0))
+    for lane in range(LANES):
+        value = b.extract_element(best.get(), ir.Constant(I32, lane))
+        position = b.extract_element(where.get(), ir.Constant(I32, lane))
+        better = b.or_(b.fcmp_ordered(">", value, top.get()),
+                       b.and_(b.fcmp_ordered("==", value, top.get()),
+                              b.icmp_signed("<", position, index.get())))
+        top.set(b.select(better, value, top.get()))
+        index.set(b.select(better, position, index.get()))
+    with f.loop(whole, n) as i:
+        value = f.load_f64(probs, i)
+        with f.if_(b.fcmp_ordered(">", value, top.get())):
+            top.set(value)
+            index.set(i)
+    return index.get()
+
+
+def _argmax(module: ir.Module) -> None:
+    f = Fn(module, "hc_argmax", I64, [("probs", PTR), ("n", I64)])
+    f.ret(_emit_argmax(f, f.args["probs"], f.args["n"]))
+    f.finish()
+
+
+def _dry_choose(module: ir.Module) -> None:
+    """hc_dry_argmax(frame) and hc_dry_sample(frame, u): the token chosen from OUT with
+    the repetition penalty applied, OUT left as it was."""
+    apply, restore = module.get_global("hc_dry_apply"), module.get_global("hc_dry_restore")
+    sample = module.get_global("hc_sample")
+    for name in ("hc_dry_argmax", "hc_dry_sample"):
+        args = [("frame", PTR)] + ([("u", F64)] if name == "hc_dry_sample" else [])
+        f = Fn(module, name, I64, args)
+        b = f.b
+        frame = f.args["frame"]
+        out = f.load_ptr(frame, c64(F_OUT))
+        v = f.load_i64(frame, c64(F_V))
+        changed = b.call(apply, [frame])
+        if name == "hc_dry_argmax":
+            token = _emit_argmax(f, out, v)
+        else:
+            token = b.call(sample, [out, v, f.args["u"]])
+        b.call(restore, [frame, changed])
+        f.ret(token)
+        f.finish()

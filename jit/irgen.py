@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from llvmlite import ir
 
 I1 = ir.IntType(1)
+I8 = ir.IntType(8)
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
 F64 = ir.DoubleType()
@@ -76,6 +77,9 @@ class Fn:
 
     def at(self, base: ir.Value, index: ir.Value, typ: ir.Type) -> ir.Value:
         return self.b.gep(base, [index], source_etype=typ)
+
+    def load_u8(self, base: ir.Value, index: ir.Value) -> ir.Value:
+        return self.b.zext(self.b.load(self.at(base, index, I8), typ=I8), I64)
 
     def load_u32(self, base: ir.Value, index: ir.Value) -> ir.Value:
         return self.b.zext(self.b.load(self.at(base, index, I32), typ=I32), I64)

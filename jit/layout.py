@@ -49,7 +49,16 @@ F_KBUCKET = 31     # -> int32[KMAX + 1] longest cache match -> its mixture bucke
 F_NKB = 32         # number of cache match buckets
 F_XTOK = 33        # -> int32[4 * (V + 1)] scratch: the two sparse mixture components,
                    #    [training tokens | their counts | cache tokens | their counts]
-FRAME_FIELDS = 34
+# The repetition ("don't repeat yourself") penalty of sampling, see jit/reference.py
+# dry_apply. Its tables are set per completion; its buffers belong to the frame.
+F_DRY_BREAK = 34   # -> uint8[V + 1] 1 for a sequence breaker (SEP, index V, is one)
+F_DRY_FACTOR = 35  # -> float64[KMAX + 1] probability factor for a repeat of each length
+F_DRY_ALLOWED = 36  # shortest repeat that is penalised (>= 1)
+F_DRY_TOK = 37     # -> int32[V + 1] out: the penalised tokens
+F_DRY_LEN = 38     # -> int32[V + 1] out: the repeat length each would extend
+F_DRY_BEST = 39    # -> int32[V + 1] scratch (all zero between calls): longest repeat per token
+F_DRY_SAVE = 40    # -> float64[V + 1] out: OUT's values before the penalty (for restoring)
+FRAME_FIELDS = 41
 
 # Concentrations per (order bucket, count bucket): cache count 0, 1, 2, 3+ times distinct
 # tokens 1, 2, 3+.

@@ -16,6 +16,12 @@ from jit.layout import (
     F_BETA,
     F_CLW,
     F_DISC,
+    F_DRY_ALLOWED,
+    F_DRY_BREAK,
+    F_DRY_FACTOR,
+    F_DRY_LEN,
+    F_DRY_SAVE,
+    F_DRY_TOK,
     F_HEAD,
     F_HI,
     F_HIST,
@@ -72,6 +78,10 @@ from jit.layout import (
 )
 
 SMALL_RANGE = 8  # narrowing scans ranges this small instead of bisecting (same result)
+# Sampling adds values in blocks of SAMPLE_ROWS rows of SAMPLE_LANES (see block_sums).
+SAMPLE_LANES = 8
+SAMPLE_ROWS = 8
+SAMPLE_BLOCK = SAMPLE_LANES * SAMPLE_ROWS
 
 
 def count_bucket(count: int, ncb: int) -> int:
@@ -327,8 +337,9 @@ def stats(frame: Frame) -> int:
     return _levels(frame, emit)
 
 
-def cache_push(frame: Frame, token: int) -> None:
-    """Append ``token`` to the history and update the cache match lengths.
+def cache_push(frame: Frame, token: int) -> int:
+    """Append ``token`` to the history and update the cache match lengths; returns the
+    history's new length.
 
     Invariant: ML[j] is the length (capped at KMAX) of the common suffix of hist[..j] and
     hist[..t-1] for every earlier position j holding the same token as hist[t-1], and 0
@@ -355,14 +366,140 @@ def cache_push(frame: Frame, token: int) -> None:
     head[token] = t
     ml[t] = 0
     frame.set(F_LEN, t + 1)
+    return t + 1
+
+
+def reset(frame: Frame, ids: np.ndarray) -> int:
+    """Start a new history: the separator, then ``ids`` (int64); returns its length.
+
+    Only the entries the old history set are cleared (HEAD of its tokens, ML of its
+    positions): everything else is already in its initial state, and a short history
+    costs a short reset however large the vocabulary or the buffers are.
+    """
+    hist, ml, head = frame.arrays[F_HIST], frame.arrays[F_ML], frame.arrays[F_HEAD]
+    t = frame.get(F_LEN)
+    head[hist[:t].astype(np.int64)] = -1
+    ml[:t] = 0
+    frame.set(F_LEN, 0)
+    cache_push(frame, frame.get(F_SEP))
+    for token in ids.tolist():
+        cache_push(frame, token)
+    return frame.get(F_LEN)
+
+
+def block_sums(probs: np.ndarray, blocks: int) -> list[float]:
+    """The sums of the first ``blocks`` blocks of SAMPLE_BLOCK values, each added as
+    SAMPLE_ROWS rows of SAMPLE_LANES lane by lane, then the lanes pairwise (the order a
+    vector unit adds them in)."""
+    rows = probs[:blocks * SAMPLE_BLOCK].reshape(blocks, SAMPLE_ROWS, SAMPLE_LANES)
+    lanes = rows[:, 0, :]
+    for row in range(1, SAMPLE_ROWS):
+        lanes = lanes + rows[:, row, :]
+    columns = [lanes[:, lane] for lane in range(SAMPLE_LANES)]
+    while len(columns) > 1:
+        columns = [columns[i] + columns[i + 1] for i in range(0, len(columns), 2)]
+    return columns[0].tolist()
 
 
 def sample(probs: np.ndarray, n: int, u: float) -> int:
-    """The first index whose running sum exceeds ``u`` times the total (inverse CDF)."""
-    cumulative = np.cumsum(probs[:n])
-    target = u * float(cumulative[-1])
-    index = int(np.searchsorted(cumulative, target, side="right"))
-    if index >= n:
-        # Rounding left target at the very top: the last token with any mass.
-        index = int(np.flatnonzero(probs[:n] > 0.0)[-1])
-    return index
+    """Inverse-CDF sampling: the first index at which the running sum of probs[:n]
+    exceeds ``u`` times their total (``u`` in [0, 1), probabilities unnormalised).
+
+    Sums are taken block by block (:func:`block_sums`): a block whose sum carries the
+    running total past the target is scanned one value at a time from the total before it.
+    Adding one value at a time everywhere would make each addition wait for the previous
+    one; this way the work is a vector pass for the total and one for the search. If
+    rounding leaves the target unreached, the answer is the last index with any mass.
+    """
+    blocks = n // SAMPLE_BLOCK
+    sums = block_sums(probs, blocks)
+    tail = probs[blocks * SAMPLE_BLOCK:n].tolist()
+    total = 0.0
+    for value in sums + tail:
+        total += value
+    target = u * total
+    acc = 0.0
+    for k, block in enumerate(sums):
+        if acc + block > target:
+            running = acc
+            for i, value in enumerate(probs[k * SAMPLE_BLOCK:(k + 1) * SAMPLE_BLOCK].tolist()):
+                running += value
+                if running > target:
+                    return k * SAMPLE_BLOCK + i
+        acc += block
+    for i, value in enumerate(tail):
+        acc += value
+        if acc > target:
+            return blocks * SAMPLE_BLOCK + i
+    positive = np.flatnonzero(probs[:n] > 0.0)
+    return int(positive[-1]) if len(positive) else 0
+
+
+def dry_apply(frame: Frame) -> int:
+    """The repetition ("don't repeat yourself") penalty, applied to the distribution in OUT.
+
+    A token is penalised if it would extend a repeat of earlier text. Its repeat length is
+    the longest ML[j] (the history's suffix that also ends at j, at most KMAX) over the
+    earlier positions j of the last token that have the token at j + 1. A copy of earlier
+    text does not reach back over a sequence breaker, and a breaker is never penalised for
+    continuing one. A loop is different: if the match is at least as long as the distance
+    to j, the text right before is a copy of the text right before that (``abcabc`` +
+    ``a``), and it counts in full, breakers inside it or not (a repeated line, a run of
+    blank lines). Tokens with a length >= ALLOWED have their probability multiplied by
+    FACTOR[length]. Writes the penalised tokens (in the order their most recent occurrence
+    is found), their lengths and their old probabilities to TOK, LEN and SAVE; returns how
+    many there are.
+    """
+    kmax, t = frame.get(F_KMAX), frame.get(F_LEN)
+    hist, ml, prev = frame.arrays[F_HIST], frame.arrays[F_ML], frame.arrays[F_PREV]
+    out, brk, factor = frame.arrays[F_OUT], frame.arrays[F_DRY_BREAK], frame.arrays[F_DRY_FACTOR]
+    allowed = frame.get(F_DRY_ALLOWED)
+    if t < 2:
+        return 0
+    last = t - 1
+    cap = 0
+    # Position 0 holds the document separator: a match never reaches back over it.
+    while cap < kmax and last - cap >= 1 and not brk[int(hist[last - cap])]:
+        cap += 1
+    longest: dict[int, int] = {}
+    j = int(prev[last])
+    while j >= 0:
+        matched = int(ml[j])
+        looping = matched >= last - j
+        length = matched if looping else min(matched, cap)
+        w = int(hist[j + 1])
+        if length >= allowed and (looping or not brk[w]):
+            longest[w] = max(longest.get(w, 0), length)
+        j = int(prev[j])
+    tok, lens, save = frame.arrays[F_DRY_TOK], frame.arrays[F_DRY_LEN], frame.arrays[F_DRY_SAVE]
+    for i, (w, length) in enumerate(longest.items()):  # dicts keep insertion order
+        tok[i], lens[i], save[i] = w, length, out[w]
+        out[w] = out[w] * factor[length]
+    return len(longest)
+
+
+def dry_restore(frame: Frame, m: int) -> None:
+    """Undo :func:`dry_apply` (``m`` is what it returned)."""
+    tok = frame.arrays[F_DRY_TOK][:m].astype(np.int64)
+    frame.arrays[F_OUT][tok] = frame.arrays[F_DRY_SAVE][:m]
+
+
+def argmax(probs: np.ndarray, n: int) -> int:
+    """The first index of the largest of probs[:n] (greedy decoding)."""
+    return int(np.argmax(probs[:n]))
+
+
+def dry_argmax(frame: Frame) -> int:
+    """:func:`argmax` of OUT with the repetition penalty applied; OUT is left as it was."""
+    changed = dry_apply(frame)
+    token = argmax(frame.arrays[F_OUT], frame.get(F_V))
+    dry_restore(frame, changed)
+    return token
+
+
+def dry_sample(frame: Frame, u: float) -> int:
+    """:func:`sample` from OUT with the repetition penalty applied; OUT is left as it was."""
+    changed = dry_apply(frame)
+    token = sample(frame.arrays[F_OUT], frame.get(F_V), u)
+    dry_restore(frame, changed)
+    return token

@@ -21,7 +21,7 @@ import jsonschema
 
 from app.api import ApiSettings, EngineSlot, Server, create_app
 from app.api.app import ApiApp
-from app.cli.serve_cmd import load_engine
+from app.cli.serving import load_engine
 from app.engine.types import EngineProtocol
 from app.ingest import IngestOptions, IngestRun, default_analyzers, default_listeners
 from app.store import Store
@@ -49,11 +49,12 @@ def write_corpus(root: Path) -> Path:
     return root
 
 
-def build_hypercube(db: Path, corpus: Path) -> Path:
-    """The real ingest, as ``hypercube ingest`` runs it."""
+def build_hypercube(db: Path, corpus: Path, *, model: bool = True) -> Path:
+    """The real ingest, as ``hypercube ingest`` runs it; with ``model=False`` it stops short
+    of updating the model (as a run killed at its very end does), so the next load builds it."""
     with Store(db) as store:
-        summary = IngestRun(store, IngestOptions(roots=[corpus]),
-                            analyzers=default_analyzers(), listeners=default_listeners()).run()
+        summary = IngestRun(store, IngestOptions(roots=[corpus]), analyzers=default_analyzers(),
+                            listeners=default_listeners() if model else []).run()
     assert summary.status == "done", summary
     return db
 

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import pytest
 from app.cli import build_parser
 from tests.api_helpers import (
     Running,
+    build_hypercube,
     get_json,
     request,
     shared_engine,
@@ -25,7 +27,7 @@ from tests.api_helpers import (
     stream_lines,
     wait_healthy,
 )
-from tests.conftest import REPO
+from tests.conftest import REPO, run_hypercube, write_python_corpus
 
 LISTENING = re.compile(r"on (http://127\.0\.0\.1:\d+)")
 
@@ -95,6 +97,105 @@ def test_serve_refuses_a_missing_database(tmp_path: Path) -> None:
     assert result.stderr.strip() == f"hypercube: error: no hypercube at {tmp_path / 'none.db'}"
 
 
+def test_serve_on_a_taken_port_is_one_clear_line(stale_hypercube: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "app", "serve", "--db",
+                                 str(stale_hypercube), "--port", str(port)], cwd=REPO,
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"hypercube: error: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(choose another --port, or 0 for a free one)")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def stale_hypercube(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Documents without a model: ``serve`` must build the model while it starts."""
+    root = tmp_path_factory.mktemp("stale")
+    write_python_corpus(root / "corpus", files=150, seed=9, lines=100)
+    return build_hypercube(root / "stale.hypercube", root / "corpus", model=False)
+
+
+def start_serving(db: Path) -> tuple[subprocess.Popen[str], str, str]:
+    """``hypercube serve`` on a copy of ``db`` in the test's own (empty) data folder, so the
+    kernels are compiled and the model built at start; returns the child, its URL and the
+    line that announced it."""
+    child = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", "0", "-q",
+                              "--db", str(db)], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    assert child.stderr is not None
+    line = child.stderr.readline()
+    match = LISTENING.search(line)
+    assert match, line + child.stderr.read()
+    return child, match.group(1), line.rstrip("\n")
+
+
+def stop(child: subprocess.Popen[str], signum: int) -> tuple[int, list[str]]:
+    child.send_signal(signum)
+    _, err = child.communicate(timeout=60)
+    return child.returncode, err.splitlines()
+
+
+def test_serve_stops_cleanly_while_the_model_loads(stale_hypercube: Path,
+                                                   tmp_path: Path) -> None:
+    db = Path(shutil.copy(stale_hypercube, tmp_path / "h.hypercube"))
+    child, url, announced = start_serving(db)
+    # Stop it the moment the port answers: the model is still being built in the background
+    # (before the fix, the interpreter's exit tore LLVM down under it: exit -6 or -11).
+    assert wait_healthy(url, accept_loading=True)["status"] == "loading"
+    status, lines = stop(child, signal.SIGTERM)
+    assert (status, lines) == (0, ["hypercube: stopping"]), lines
+    assert "serving" in announced
+    check = run_hypercube("db", "check", "--db", db)
+    assert (check.returncode, check.stderr) == (0, ""), check.stderr
+    # The interrupted load left nothing half-done: the next start builds the model and serves.
+    child, url, _ = start_serving(db)
+    assert wait_healthy(url)["status"] == "ok"
+    assert stop(child, signal.SIGTERM) == (0, ["hypercube: stopping"])
+
+
+@pytest.mark.slow
+def test_serve_stops_cleanly_at_any_moment_of_its_start(stale_hypercube: Path,
+                                                        tmp_path: Path) -> None:
+    # SIGTERM at moments spread over the start: importing, compiling the kernels (a cold
+    # kernel cache each time), binding, building the model. Before the fix, a signal while the
+    # loader thread was inside LLVM aborted the process (-6) or crashed it (-11).
+    db = Path(shutil.copy(stale_hypercube, tmp_path / "h.hypercube"))
+    outcomes = []
+    for number, delay in enumerate((0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.3)):
+        env = {**os.environ, "HYPERCUBE_DATA_DIR": str(tmp_path / f"data-{number}")}
+        child = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", "0", "-q",
+                                  "--db", str(db)], cwd=REPO, env=env, stderr=subprocess.PIPE,
+                                 text=True)
+        time.sleep(delay)
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=60)
+        lines = [line for line in err.splitlines() if not line.startswith("hypercube: serving")]
+        outcomes.append((delay, child.returncode, lines))
+    for _, status, lines in outcomes:
+        # Killed by the signal's default action only while Python was still importing,
+        # before the command ran (and before anything was open): no output at all.
+        assert (status, lines) in ((0, ["hypercube: stopping"]), (-signal.SIGTERM, [])), \
+            outcomes
+    assert any(status == 0 for _, status, _ in outcomes), outcomes
+    check = run_hypercube("db", "check", "--db", db)
+    assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stops_cleanly_when_ready(stale_hypercube: Path, tmp_path: Path,
+                                        signum: int) -> None:
+    db = Path(shutil.copy(stale_hypercube, tmp_path / "h.hypercube"))
+    child, url, _ = start_serving(db)
+    assert wait_healthy(url)["model_loaded"] is True
+    assert stop(child, signum) == (0, ["hypercube: stopping"])
+    check = run_hypercube("db", "check", "--db", db)
+    assert check.returncode == 0, check.stderr
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[Running]:
     running = start_server(shared_hypercube(), engine=shared_engine())
@@ -113,9 +214,10 @@ def test_a_client_that_hangs_up_stops_its_generation(server: Running) -> None:
     cancelled = metric(server.url, "hypercube_generations_cancelled_total")
     generated = metric(server.url, 'hypercube_tokens_total{direction="completion"}')
     budget = server.engine.info.context_length - 64
-    lines = stream_lines(server.url, "/v1/chat/completions", {
-        "model": "hypercube", "messages": [{"role": "user", "content": "Go on."}],
-        "stream": True, "max_tokens": budget})
+    # A completion: chat replies end where the template says a turn ends, and this one
+    # must still be generating when the client leaves.
+    lines = stream_lines(server.url, "/v1/completions", {
+        "model": "hypercube", "prompt": "Go on.", "stream": True, "max_tokens": budget})
     assert next(lines).startswith(b"data: ")
     lines.close()  # hang up after the first event
     deadline = time.monotonic() + 30

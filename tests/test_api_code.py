@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,6 +77,7 @@ def test_search_and_navigation_answer(server: Running,
     ("search?q=x&case_sensitive=maybe", "case_sensitive"),
     ("similar", "at"),
     ("analogy?example=x", "to_type"),
+    ("file", "path"),
 ])
 def test_bad_code_queries_are_400(server: Running, query: str, param: str) -> None:
     status, body = get_json(server.url, f"/v1/code/{query}")
@@ -89,3 +91,45 @@ def test_unknown_names_are_empty_or_404(server: Running) -> None:
     status, body = get_json(server.url, "/v1/code/similar?at=/no/such/file.py:3")
     assert status == 404
     error_of(status, body)
+
+
+def test_file_is_the_whole_ingested_text(server: Running,
+                                         definition: tuple[str, Path, int]) -> None:
+    _, path, _ = definition
+    text = path.read_text(encoding="utf-8")
+    status, body = get_json(server.url, f"/v1/code/file?path={urllib.parse.quote(str(path))}")
+    assert status == 200, body
+    validate_ours(get_json(server.url, "/openapi.json")[1], "CodeFile", body)
+    assert body == {"path": str(path.resolve()), "language": "python", "text": text,
+                    "lines": len(text.splitlines())}
+    # A unique end of the path is enough, as for the other code queries.
+    suffix = f"{path.parent.name}/{path.name}"
+    assert get_json(server.url, f"/v1/code/file?path={suffix}") == (200, body)
+    unicode = session_dir() / "corpus" / "docs" / "unicode.txt"
+    status, body = get_json(server.url, "/v1/code/file?path=docs/unicode.txt")
+    assert (status, body["text"]) == (200, unicode.read_text(encoding="utf-8"))
+    assert body["lines"] == 5
+
+
+@pytest.mark.parametrize("path", [
+    "/etc/passwd", "../../../../../../etc/passwd", "/etc/hostname", "/", ".",
+    "pyproject.toml",  # the server's own working directory is not ingested either
+])
+def test_file_serves_nothing_that_was_not_ingested(server: Running, path: str) -> None:
+    status, body = get_json(server.url, f"/v1/code/file?path={urllib.parse.quote(path)}")
+    assert status == 404, body
+    assert error_of(status, body)["param"] == "path"
+
+
+def test_file_ignores_files_added_after_the_ingest(server: Running) -> None:
+    # A file in an ingested folder that was never ingested itself is not served, even though
+    # it is right there on the disk.
+    shared_hypercube()
+    late = session_dir() / "corpus" / "docs" / "late-secret.txt"
+    late.write_text("not ingested\n", encoding="utf-8")
+    try:
+        status, body = get_json(server.url, f"/v1/code/file?path={urllib.parse.quote(str(late))}")
+        assert status == 404
+        assert "not in the hypercube" in error_of(status, body)["message"]
+    finally:
+        late.unlink()

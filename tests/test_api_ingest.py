@@ -13,6 +13,7 @@ import pytest
 
 from tests.api_helpers import (
     Running,
+    error_of,
     get_json,
     parse_sse,
     post_json,
@@ -54,6 +55,36 @@ def test_stats_count_what_the_hypercube_holds(server: Running, ours: dict[str, A
     assert counts["document_bytes"] == info.corpus_bytes
     assert counts["vocabulary"] == info.vocab_size
     assert counts["atoms"] > 0 and counts["compositions"] > 0
+
+
+def test_points_sample_the_hypercube_in_4d(server: Running, ours: dict[str, Any]) -> None:
+    status, result = get_json(server.url, "/v1/hypercube/points?limit=600")
+    assert status == 200
+    validate_ours(ours, "HypercubePoints", result)
+    points = result["data"]
+    assert len(points) == 600
+    atoms = [p for p in points if p["kind"] == "atom"]
+    assert atoms and points[:len(atoms)] == atoms  # every atom first, by codepoint
+    assert {p["kind"] for p in points} == {"atom", "token", "identifier"}
+    assert next(p for p in atoms if p["label"] == "A")["group"] == "letter"
+    for p in points:
+        assert abs(sum(p[axis] ** 2 for axis in "xyzw") - 1) < 1e-6, p  # on S³
+    # Identifiers the corpus defines carry the kind and language of their definitions.
+    assert {"function", "python"} <= {v for p in points for v in (p["group"], p["language"])}
+    # A stable sample: the same points on every call, so a page redraws identically.
+    assert get_json(server.url, "/v1/hypercube/points?limit=600")[1] == result
+    assert get_json(server.url, "/v1/hypercube/points?limit=300")[1]["data"] == points[:300]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=20001", "limit=many"])
+def test_points_limit_is_checked(server: Running, query: str) -> None:
+    status, body = get_json(server.url, f"/v1/hypercube/points?{query}")
+    assert status == 400
+    assert error_of(status, body)["param"] == "limit"
+
+
+def test_the_old_ui_only_points_route_is_gone(server: Running) -> None:
+    assert request(server.url, "GET", "/ui-data/points")[0] == 404
 
 
 def test_ingest_run_adds_documents_and_reloads_the_model(server: Running, tmp_path: Path,

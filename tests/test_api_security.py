@@ -65,7 +65,9 @@ def test_valid_keys_are_accepted(guarded: Running, headers: dict[str, str]) -> N
 ])
 def test_missing_or_wrong_keys_are_401(guarded: Running, headers: dict[str, str]) -> None:
     for method, path, body in [("POST", "/v1/completions", BODY), ("GET", "/v1/models", None),
-                               ("GET", "/metrics", None), ("GET", "/openapi.json", None)]:
+                               ("GET", "/metrics", None), ("GET", "/openapi.json", None),
+                               ("GET", "/v1/code/file?path=docs/about.md", None),
+                               ("GET", "/v1/hypercube/points", None)]:
         status, _, content = request(guarded.url, method, path, body, headers=headers)
         assert status == 401, path
         assert error_of(status, json.loads(content))["code"] == "invalid_api_key"

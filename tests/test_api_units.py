@@ -15,6 +15,7 @@ from app.api.body import Fields
 from app.api.generation import check_context, choice_seeds
 from app.api.json_prefix import JsonPrefix
 from app.api.messages import read_messages
+from app.api.sampling import read_sampling
 from app.api.vectors import Embedder
 from app.chat_template import Message, render
 from app.engine.types import ModelInfo
@@ -91,6 +92,27 @@ def test_fields_name_the_full_path() -> None:
     assert Fields({"n": 2.0}).integer("n") == 2
     with pytest.raises(InvalidRequest):
         Fields({"n": True}).integer("n")
+
+
+def test_repetition_penalty_fields_are_read_and_checked() -> None:
+    def read(**body: object):
+        return read_sampling(Fields(body), vocab_size=100, max_tokens=16, logprobs=None)
+
+    defaults = read()
+    assert defaults.dry_multiplier > 0  # on unless turned off
+    assert defaults.dry_sequence_breakers == ["\n", ":", '"', "*"]
+    params = read(dry_multiplier=0, dry_base=2, dry_allowed_length=4,
+                  dry_sequence_breakers=["\n", "###"])
+    assert (params.dry_multiplier, params.dry_base, params.dry_allowed_length,
+            params.dry_sequence_breakers) == (0.0, 2.0, 4, ["\n", "###"])
+    assert read(dry_sequence_breakers=[]).dry_sequence_breakers == []
+    for field, value in [("dry_multiplier", -1), ("dry_multiplier", "x"), ("dry_base", 0.9),
+                         ("dry_allowed_length", 0), ("dry_allowed_length", 1.5),
+                         ("dry_sequence_breakers", "\n"), ("dry_sequence_breakers", [""]),
+                         ("dry_sequence_breakers", [1])]:
+        with pytest.raises(InvalidRequest) as info:
+            read(**{field: value})
+        assert info.value.param == field
 
 
 # -- generation helpers ---------------------------------------------------------------------

@@ -97,6 +97,18 @@ def test_nuitka_command_ships_data_grammars_and_no_test_tools() -> None:
     assert (REPO / "build" / "entry.py").exists() and command[-1].endswith("entry.py")
 
 
+def test_nuitka_command_ships_the_prebuilt_default_where_the_app_looks(tmp_path: Path) -> None:
+    from app.default_hypercube import PREBUILT_FOLDER, default_file_name
+
+    prebuilt = tmp_path / default_file_name()
+    command = nuitka_command(window=False, jobs=2, allow_downloads=False, prebuilt=prebuilt)
+    # app.resources.data_dir(PREBUILT_FOLDER) finds app/_data/prebuilt in the executable.
+    assert (f"--include-data-files={prebuilt}=app/_data/{PREBUILT_FOLDER}/{prebuilt.name}"
+            in command)
+    assert _build.PREBUILT == REPO / "build" / "out" / PREBUILT_FOLDER
+    assert f'"app/_data/{PREBUILT_FOLDER}"' in (REPO / "build" / "hypercube.spec").read_text()
+
+
 def test_nuitka_package_configuration_names_real_modules() -> None:
     config = yaml.safe_load((REPO / "build" / "nuitka-package.config.yml").read_text())
     for entry in config:
@@ -107,3 +119,4 @@ def test_build_script_prints_its_command() -> None:
     result = subprocess.run([sys.executable, "build/build_executable.py", "--print-command"],
                             cwd=REPO, capture_output=True, text=True, check=True)
     assert "-m nuitka --onefile" in result.stdout
+    assert "=app/_data/prebuilt/default-" in result.stdout

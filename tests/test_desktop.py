@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api_helpers import build_hypercube
-from tests.conftest import REPO, write_python_corpus
+from tests.api_helpers import build_hypercube, wait_healthy
+from tests.conftest import REPO, run_hypercube, write_python_corpus
 
 SERVING = re.compile(r"hypercube: serving .* with its UI at (http://127\.0\.0\.1:\d+/)")
 
@@ -106,6 +106,22 @@ def test_no_window_serves_the_ui_and_stops_on_sigterm(hypercube: Path,
     finally:
         assert app.stop() == 0
     assert "hypercube: stopping\n" in "".join(app.lines)
+
+
+def test_no_window_stops_cleanly_while_the_model_loads(tmp_path: Path,
+                                                       isolated_user_dir: Path) -> None:
+    # The same stop path as `serve` (app/cli/serving.py): no waiting for the load, no abort.
+    write_python_corpus(tmp_path / "corpus", files=150, seed=9, lines=100)
+    db = build_hypercube(tmp_path / "stale.hypercube", tmp_path / "corpus", model=False)
+    app = App("--no-window", "-q", "--db", str(db), env=app_env(isolated_user_dir))
+    try:
+        assert wait_healthy(app.url.rstrip("/"), accept_loading=True)["status"] == "loading"
+    finally:
+        assert app.stop() == 0
+    assert app.lines[-1].splitlines()[-1] == "hypercube: stopping"
+    assert not any("Traceback" in line or "Assertion" in line for line in app.lines)
+    check = run_hypercube("db", "check", "--db", db)
+    assert check.returncode == 0, check.stderr
 
 
 def test_without_a_display_it_opens_the_browser(hypercube: Path, isolated_user_dir: Path,

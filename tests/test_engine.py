@@ -17,6 +17,8 @@ from app.engine import CONTEXT_LENGTH, Engine, SamplingParams, load_engine
 from app.errors import ContextLengthExceeded, InvalidRequest, NotReady
 from app.ingest import IngestOptions, IngestRun, default_listeners
 from app.store import Store
+from jit import kernels
+from tests.bench.bench_generation_quality import has_loop
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -54,7 +56,8 @@ def test_info_describes_the_model(engine: Engine, hypercube: Path) -> None:
 
 
 def test_greedy_is_deterministic_and_follows_the_model(engine: Engine) -> None:
-    params = SamplingParams(max_tokens=20, temperature=0.0, logprobs=3)
+    # Without the repetition penalty greedy is the model's argmax at every step.
+    params = SamplingParams(max_tokens=20, temperature=0.0, logprobs=3, dry_multiplier=0.0)
     first = engine.complete(_prompt(engine), params)
     second = engine.complete(_prompt(engine), params)
     assert first.text == second.text
@@ -241,3 +244,65 @@ def test_generated_text_is_valid_unicode(engine: Engine) -> None:
                            SamplingParams(max_tokens=50, temperature=2.0, seed=9)).text
     text.encode("utf-8")
     assert not math.isnan(len(text))
+
+
+# The model's cache copies what it just saw, so this context invites the loop users saw.
+LOOP_PRONE = "        self._threads = []\n        self._threads._threads._threads._threads"
+
+
+def _ids(completion) -> list[int]:
+    return [t.token_id for t in completion.tokens]
+
+
+def test_a_loop_prone_context_does_not_loop_under_the_defaults(engine: Engine) -> None:
+    prompt = engine.tokenizer.encode(LOOP_PRONE)
+    plain = engine.complete(prompt, SamplingParams(max_tokens=100, temperature=0.0,
+                                                   dry_multiplier=0.0))
+    assert has_loop(_ids(plain)), "the context should make the plain argmax loop"
+    runs = [SamplingParams(max_tokens=100, temperature=0.0)]
+    runs += [SamplingParams(max_tokens=100, seed=s, temperature=t)
+             for t in (0.7, 1.0) for s in range(5)]
+    for params in runs:
+        done = engine.complete(prompt, params)
+        assert not has_loop(_ids(done)), (params, done.text)
+    greedy = [engine.complete(prompt, runs[0]).text for _ in range(2)]
+    assert greedy[0] == greedy[1]  # greedy with the penalty is still deterministic
+
+
+@pytest.mark.parametrize("params", [
+    SamplingParams(max_tokens=60, temperature=0.0, logprobs=3),
+    SamplingParams(max_tokens=60, seed=4, logprobs=3, dry_multiplier=5.0,
+                   dry_allowed_length=1, dry_sequence_breakers=[]),
+    SamplingParams(max_tokens=60, seed=5, logprobs=3, temperature=0.7, top_p=0.9),
+])
+def test_the_repetition_penalty_never_changes_logprobs(engine: Engine,
+                                                       params: SamplingParams) -> None:
+    prompt = engine.tokenizer.encode(LOOP_PRONE)
+    done = engine.complete(prompt, params)
+    scored = engine.score([*prompt.tolist(), *_ids(done)], top=3)[len(prompt):]
+    for generated, again in zip(done.tokens, scored, strict=True):
+        assert generated.logprob == again.logprob
+        assert generated.top == again.top
+    # The penalty did change what was chosen: greedy without it differs.
+    if params.temperature == 0.0:
+        plain = engine.complete(prompt, SamplingParams(max_tokens=60, temperature=0.0,
+                                                       dry_multiplier=0.0))
+        assert _ids(plain) != _ids(done)
+
+
+def test_bad_repetition_parameters_are_refused_before_generating(engine: Engine) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        engine.stream(_prompt(engine), SamplingParams(dry_base=0.5))
+    assert info.value.param == "dry_base"
+
+
+def test_native_and_reference_kernels_generate_the_same(engine: Engine, hypercube: Path) -> None:
+    with Store(hypercube) as store:
+        slow = load_engine(store, kernels(native=False))
+    prompt = engine.tokenizer.encode(LOOP_PRONE)
+    for params in (SamplingParams(max_tokens=25, temperature=0.0),
+                   SamplingParams(max_tokens=25, seed=3),
+                   SamplingParams(max_tokens=25, seed=3, temperature=0.7, logprobs=2)):
+        fast, reference = engine.complete(prompt, params), slow.complete(prompt, params)
+        assert fast.text == reference.text
+        assert [t.logprob for t in fast.tokens] == [t.logprob for t in reference.tokens]

@@ -94,6 +94,22 @@ def test_gitignore_binary_and_oversized_files_are_skipped(tmp_path: Path) -> Non
     assert reasons["huge.txt"].startswith("larger than 1 MB")
 
 
+def test_a_named_folder_that_its_repository_ignores_is_ingested(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".gitignore").write_text("out/\n*.tmp\n")
+    data = repo / "out" / "data"
+    data.mkdir(parents=True)
+    (data / "kept.py").write_text("x = 1\n")
+    (data / ".gitignore").write_text("skip.py\n")
+    (data / "skip.py").write_text("y = 2\n")
+    (repo / "other.tmp").write_text("noise\n")
+    with Store(tmp_path / "h.db") as store:
+        IngestRun(store, IngestOptions(roots=[data])).run()
+        names = sorted(Path(p).name for (p,) in store.conn.execute("SELECT path FROM documents"))
+    assert names == [".gitignore", "kept.py"]
+
+
 def test_reingesting_an_unchanged_tree_changes_nothing(tmp_path: Path,
                                                        small_corpus: Path) -> None:
     db = tmp_path / "h.db"

@@ -9,10 +9,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.model import Model, ModelParams, build_segment
+from app.engine.sampling import repetition_factors
+from app.model import KMAX, Model, ModelParams, RepetitionTables, build_segment
+from app.model.runtime import Session
 from jit import kernels
 from jit.compiler import compile_native
-from jit.layout import F_HEAD, F_HIST, F_LEN, F_ML, F_PREV
+from jit.layout import (
+    F_DRY_LEN,
+    F_DRY_SAVE,
+    F_DRY_TOK,
+    F_HEAD,
+    F_HIST,
+    F_LEN,
+    F_ML,
+    F_OUT,
+    F_PREV,
+)
 
 V = 40
 
@@ -85,6 +97,26 @@ def test_any_context_matches_reference(context: list[int], seed: int) -> None:
     assert np.array_equal(native.distribution(), reference.distribution())
 
 
+# Sizes around the sampling block (64) and the argmax lanes (16), and a vocabulary's.
+_sizes = st.sampled_from([1, 2, 15, 16, 17, 50, 63, 64, 65, 127, 128, 129, 200, 1000, 8193])
+
+
+@st.composite
+def _weights(draw: st.DrawFn) -> np.ndarray:
+    n = draw(_sizes)
+    kind = draw(st.sampled_from(["uniform", "ties", "sparse", "skewed"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if kind == "uniform":
+        probs = rng.random(n)
+    elif kind == "ties":
+        probs = rng.integers(0, 3, n).astype(np.float64)
+    elif kind == "sparse":
+        probs = np.where(rng.random(n) < 0.05, rng.random(n), 0.0)
+    else:
+        probs = rng.random(n) ** 12
+    return probs
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.floats(0, 10, allow_nan=False), min_size=1, max_size=50),
        st.floats(0, 1, exclude_max=True))
@@ -96,6 +128,49 @@ def test_sample_matches_reference(weights: list[float], u: float) -> None:
     assert probs[kernels().sample(probs, u)] > 0
 
 
+@settings(max_examples=150, deadline=None)
+@given(_weights(), st.floats(0, 1, exclude_max=True))
+def test_blocked_sample_and_argmax_match_reference(probs: np.ndarray, u: float) -> None:
+    native, reference = kernels(), kernels(native=False)
+    token = native.sample(probs, u)
+    assert token == reference.sample(probs, u)
+    if (probs > 0).any():
+        assert probs[token] > 0
+    assert native.argmax(probs) == reference.argmax(probs) == int(np.argmax(probs))
+
+
+def test_blocked_sample_is_inverse_cdf_sampling() -> None:
+    probs = np.random.default_rng(3).random(1000) ** 4
+    cumulative = np.cumsum(probs) / probs.sum()
+    for u in np.linspace(0, 1, 200, endpoint=False):
+        token = kernels().sample(probs, float(u))
+        # Exactly the plain inverse CDF, except where rounding differs at a boundary.
+        assert abs(token - int(np.searchsorted(cumulative, u, side="right"))) <= 1
+
+
+def test_reset_matches_pushing_one_token_at_a_time() -> None:
+    native_model, reference_model = _models([build_segment(_corpus(4, 20), V, thresh=4)], 4)
+    rng = np.random.default_rng(4)
+    prompts = [rng.integers(0, 8, 300), rng.integers(0, V, 5), np.zeros(0, dtype=np.int64),
+               np.tile(rng.integers(0, V, 7), 20), rng.integers(0, V, 40)]
+    reused = [native_model.session(8), reference_model.session(8)]
+    for prompt in prompts:
+        fresh = native_model.session(4)  # grows as it goes
+        fresh.reset()
+        for token in prompt.tolist():
+            fresh.push(token)
+        n = fresh.length
+        for session in reused:
+            # A session reused after a longer history, and grown when a prompt needs room.
+            session.reset(prompt)
+            assert session.length == n
+            for slot in (F_HIST, F_ML, F_PREV):
+                assert np.array_equal(session.frame.arrays[slot][:n],
+                                      fresh.frame.arrays[slot][:n])
+            assert np.array_equal(session.frame.arrays[F_HEAD], fresh.frame.arrays[F_HEAD])
+            assert np.array_equal(session.distribution(), fresh.distribution())
+
+
 def test_object_code_is_cached_between_runs(tmp_path: Path) -> None:
     first = compile_native(tmp_path)
     second = compile_native(tmp_path)
@@ -104,3 +179,96 @@ def test_object_code_is_cached_between_runs(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("kernels-*.o"))) == 1
     probs = np.array([0.1, 0.0, 0.5, 0.4])
     assert first.sample(probs.ctypes.data, 4, 0.3) == second.sample(probs.ctypes.data, 4, 0.3)
+
+
+def _brute_force_repeats(history: list[int], breakers: np.ndarray,
+                         allowed: int) -> dict[int, int]:
+    """The repetition penalty's lengths by definition (jit/reference.py dry_apply), by
+    comparing the text with itself: {token: longest repeat it would extend}."""
+    h = [V, *history]  # position 0 is the document separator
+    last = len(h) - 1
+    cap = 0
+    while cap < KMAX and last - cap >= 1 and not breakers[h[last - cap]]:
+        cap += 1
+    found: dict[int, int] = {}
+    for j in range(1, last):
+        matched = 0
+        while matched < KMAX and j - matched >= 0 and h[j - matched] == h[last - matched]:
+            matched += 1
+        if matched == 0:
+            continue
+        looping = matched >= last - j
+        length = matched if looping else min(matched, cap)
+        w = h[j + 1]
+        if length >= allowed and (looping or not breakers[w]):
+            found[w] = max(found.get(w, 0), length)
+    return found
+
+
+def _dry_state(session: Session, m: int) -> tuple[np.ndarray, ...]:
+    arrays = session.frame.arrays
+    return (arrays[F_OUT].copy(), arrays[F_DRY_TOK][:m].copy(), arrays[F_DRY_LEN][:m].copy(),
+            arrays[F_DRY_SAVE][:m].copy())
+
+
+_histories = st.one_of(
+    st.lists(st.integers(0, 5), max_size=150),
+    # Loops: a short block repeated, with noise around it and long runs of one token.
+    st.tuples(st.lists(st.integers(0, V - 1), max_size=20),
+              st.lists(st.integers(0, V - 1), min_size=1, max_size=6), st.integers(1, 30),
+              st.lists(st.integers(0, V - 1), max_size=10)).map(
+        lambda parts: parts[0] + parts[1] * parts[2] + parts[3]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(_histories, st.lists(st.integers(0, V - 1), max_size=6), st.integers(1, 5),
+       st.floats(0.05, 3.0), st.floats(1.0, 3.0))
+def test_repetition_penalty_matches_reference_and_definition(
+        history: list[int], breaker_ids: list[int], allowed: int, multiplier: float,
+        base: float) -> None:
+    segment = build_segment(_corpus(5, 20), V, thresh=4)
+    native_model, reference_model = _models([segment], 5)
+    breakers = np.zeros(V + 1, dtype=np.uint8)
+    breakers[breaker_ids] = 1
+    breakers[V] = 1
+    tables = RepetitionTables(breakers, repetition_factors(multiplier, base, allowed), allowed)
+    results = []
+    for model in (native_model, reference_model):
+        session = model.session(4)
+        session.reset(history)
+        session.repetition_penalty(tables)
+        before = session.distribution().copy()
+        m = model.kernels.dry_apply(session.frame)
+        results.append((m, *_dry_state(session, m)))
+        model.kernels.dry_restore(session.frame, m)
+        # Restoring gives back the model's distribution bit for bit.
+        assert np.array_equal(session.frame.arrays[F_OUT], before)
+        expected = _brute_force_repeats(history, breakers, allowed)
+        assert m == len(expected)
+        tok, lens = results[-1][2], results[-1][3]
+        assert dict(zip(tok.tolist(), lens.tolist(), strict=True)) == expected
+        # The fused kernels choose from the penalised distribution and restore it.
+        u = (multiplier * 7919) % 1.0
+        assert model.kernels.dry_argmax(session.frame) == int(np.argmax(results[-1][1]))
+        assert model.kernels.dry_sample(session.frame, u) == model.kernels.sample(
+            results[-1][1].copy(), u)
+        assert np.array_equal(session.frame.arrays[F_OUT], before)
+        penalised = results[-1][1]
+        for w, length in expected.items():
+            assert penalised[w] == before[w] * tables.factors[length]
+        untouched = np.ones(V, dtype=bool)
+        untouched[list(expected)] = False
+        assert np.array_equal(penalised[untouched], before[untouched])
+    native, reference = results
+    assert native[0] == reference[0]
+    for a, b in zip(native[1:], reference[1:], strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_repetition_penalty_is_off_by_default_in_a_session() -> None:
+    model, _ = _models([build_segment(_corpus(1, 10), V, thresh=4)], 1)
+    session = model.session(4)
+    session.reset([1, 2, 3] * 20)
+    before = session.distribution().copy()
+    assert model.kernels.dry_apply(session.frame) == 0
+    assert np.array_equal(session.frame.arrays[F_OUT], before)

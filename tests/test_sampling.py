@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.engine.sampling import Sampler, make_rng
+from app.engine.sampling import Sampler, breaker_mask, make_rng, repetition_factors
 from app.engine.stops import StopMatcher
 from app.engine.types import SamplingParams
 from app.errors import InvalidRequest
+from app.model import KMAX, Model, ModelParams, RepetitionTables, build_segment
 from jit import kernels
+from tests.bench.bench_generation_quality import has_loop, loop_spans
 
 
 def _run(stops: list[str], pieces: list[str]) -> tuple[str, bool]:
@@ -78,3 +80,73 @@ def test_bad_logit_bias_is_refused() -> None:
     with pytest.raises(InvalidRequest) as info:
         _sampler(logit_bias={6: 1.0})
     assert info.value.param == "logit_bias"
+
+
+def test_repetition_factors_grow_geometrically_from_the_allowed_length() -> None:
+    factors = repetition_factors(0.8, 1.75, 3)
+    assert factors.shape == (KMAX + 1,)
+    assert (factors[:3] == 1.0).all()
+    penalties = -np.log(factors[3:8])
+    assert np.allclose(penalties, 0.8 * 1.75 ** np.arange(5))
+    assert factors[KMAX] == 0.0  # far beyond float64: a 64-token copy is ruled out
+    assert (repetition_factors(0.0, 2.0, 1) == 1.0).all()
+
+
+def test_breaker_mask_marks_tokens_containing_a_breaker_and_the_separator() -> None:
+    mask = breaker_mask(["a", "\n   ", "b:", "c", '"x'], ["\n", ":"])
+    assert mask.tolist() == [0, 1, 1, 0, 0, 1]
+    assert breaker_mask(["a", "\n"], []).tolist() == [0, 0, 1]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("dry_multiplier", -0.1), ("dry_multiplier", 1000.0), ("dry_base", 0.5),
+    ("dry_base", 100.0), ("dry_allowed_length", 0), ("dry_allowed_length", KMAX + 1),
+    ("dry_sequence_breakers", [""]), ("dry_sequence_breakers", ["x"] * 100),
+])
+def test_bad_repetition_parameters_are_refused(field: str, value: object) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        _sampler(**{field: value})
+    assert info.value.param == field
+
+
+def _looping_session(V: int = 12):
+    """A tiny model whose history ends in a loop: 1 2 3 4 1 2 3 4 ... 1 2 3."""
+    rng = np.random.default_rng(0)
+    docs = [rng.integers(0, V, 50).astype(np.uint32) for _ in range(5)]
+    model = Model([build_segment(docs, V, thresh=4)], ModelParams.default(), V, kernels())
+    session = model.session(8)
+    session.reset([5, 6] + [1, 2, 3, 4] * 6 + [1, 2, 3])
+    return model, session
+
+
+def test_an_attached_sampler_penalises_continuing_a_loop_and_restores_the_distribution(
+        ) -> None:
+    model, session = _looping_session()
+    probs = session.distribution()
+    before = probs.copy()
+    assert int(np.argmax(before)) == 4  # the model's cache wants the loop to go on
+    plain = Sampler(SamplingParams(temperature=0.0, dry_multiplier=0.0), None, model.kernels,
+                    model.vocab_size)
+    assert plain.choose(probs) == 4
+    greedy = Sampler(SamplingParams(temperature=0.0), None, model.kernels, model.vocab_size)
+    tables = RepetitionTables(breaker_mask([str(i) for i in range(12)], []),
+                              repetition_factors(0.8, 1.75, 3), 3)
+    greedy.attach(session, tables)
+    assert greedy.choose(probs) != 4
+    assert np.array_equal(probs, before)  # what the caller reports is the model's own
+    drawn = Sampler(SamplingParams(seed=1), make_rng(1), model.kernels, model.vocab_size)
+    drawn.attach(session, tables)
+    picks = {drawn.choose(probs) for _ in range(200)}
+    assert 4 not in picks
+    assert np.array_equal(probs, before)
+    with pytest.raises(ValueError):
+        drawn.choose(before)  # an attached sampler samples its own session only
+
+
+def test_the_benchmarks_loop_definition() -> None:
+    block = list(range(8))
+    assert has_loop([9, *block * 3, 9])
+    assert not has_loop([9, *block * 2, *block[:7], 9])  # not three whole repeats
+    assert has_loop([1, 2] * 12) and not has_loop([1, 2] * 11)  # 8 tokens = 4 periods
+    assert not has_loop(list(range(200)))
+    assert loop_spans([5, *[1, 2, 3] * 9, 6]) == [(1, 28)]

@@ -203,8 +203,10 @@ def test_chat_streams_tokens_and_stop_cancels(tab: Page, served: Running) -> Non
 def test_search_then_open_a_definition(tab: Page, corpus: Path) -> None:
     source = sorted(corpus.rglob("*.py"))[0]
     text = source.read_text(encoding="utf-8")
-    name = re.search(r"^def (\w+)\(", text, re.M).group(1)
+    # The file's last definition: far enough down that the viewer has to scroll to it.
+    name = re.findall(r"^def (\w+)\(", text, re.M)[-1]
     line = text[:text.index(f"def {name}(")].count("\n") + 1
+    assert line > 40
 
     page = tab.open("code")
     page.get_by_label("Search", exact=True).fill("return total")
@@ -223,10 +225,30 @@ def test_search_then_open_a_definition(tab: Page, corpus: Path) -> None:
     viewer.wait_for()
     assert viewer.get_attribute("data-open-path") == str(source)
     assert viewer.get_attribute("data-open-line") == str(line)
+
+    # The whole file, every line numbered, as it was ingested.
+    lines = text.splitlines()
+    assert viewer.get_attribute("data-lines") == str(len(lines))
+    shown = viewer.locator("pre.viewer .ln")
+    assert shown.count() == len(lines)
+    assert shown.first.get_attribute("data-line") == "1"
+    assert shown.first.inner_text().rstrip("\n") == lines[0]
+    assert shown.last.inner_text().rstrip("\n") == lines[-1]
+    assert page.evaluate("document.querySelector('pre.viewer').textContent") == text
+
+    # The definition is highlighted, focused and scrolled into the viewer's view.
     hit = viewer.locator(".ln.hit").first
     assert hit.get_attribute("data-line") == str(line)
     assert f"def {name}(" in hit.inner_text()
     assert page.evaluate("document.activeElement.dataset.line") == str(line)
+    visible = page.evaluate("""() => {
+        const pre = document.querySelector('pre.viewer').getBoundingClientRect();
+        const hit = document.querySelector('pre.viewer .ln.hit').getBoundingClientRect();
+        const scrolled = document.querySelector('pre.viewer').scrollTop;
+        return {inside: hit.top >= pre.top && hit.bottom <= pre.bottom, scrolled};
+    }""")
+    assert visible["inside"], visible
+    assert visible["scrolled"] > 0, visible
 
 
 def test_hypercube_picture_draws_points(tab: Page) -> None:

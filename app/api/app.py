@@ -22,12 +22,12 @@ from app.api.embeddings import Embeddings, EmbeddingsResource
 from app.api.engine_slot import EngineSlot
 from app.api.files import FileContentResource, FileResource, FilesResource
 from app.api.health import HealthResource
+from app.api.hypercube import PointsResource, StatsResource
 from app.api.ingest import (
     IngestCancelResource,
     IngestEventsResource,
     IngestResource,
     IngestRunResource,
-    StatsResource,
 )
 from app.api.ingest_jobs import EngineLoader, IngestManager
 from app.api.json_media import json_handler
@@ -143,11 +143,12 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
         ("/v1/ingest/{run_id:int}/events", IngestEventsResource(ingest)),
         ("/v1/ingest/{run_id:int}/cancel", IngestCancelResource(ingest)),
         ("/v1/hypercube/stats", StatsResource(path)),
+        ("/v1/hypercube/points", PointsResource(path)),
         *((f"/v1/code/{name}", CodeQueryResource(code_index, name)) for name in QUERIES),
     ]
     for template, resource in routes:
         app.add_route(template, resource)
-    add_ui_routes(app, path)  # the web UI at / (app/ui)
+    add_ui_routes(app)  # the web UI at / (app/ui)
 
     worker.start()
     app.state = ApiState(slot, metrics, records, worker, ingest, code_store)

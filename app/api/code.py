@@ -1,7 +1,7 @@
 """Code intelligence under ``/v1/code/…``: the queries of :class:`app.code.CodeIndex` over HTTP.
 
 Each query is a GET with query-string parameters, answered with ``{"object": "list", "data":
-[...]}`` (or the result object for ``similar`` and ``analogy``)::
+[...]}`` (or the result object for ``similar``, ``analogy`` and ``file``)::
 
     /v1/code/defs?name=Store.write            definitions (or ?at=FILE:LINE[:COL])
     /v1/code/refs?name=encode                 uses of a name
@@ -11,6 +11,8 @@ Each query is a GET with query-string parameters, answered with ``{"object": "li
     /v1/code/search?q=TODO&mode=substring     lines (substring, regex) or identifiers
     /v1/code/similar?at=FILE:LINE             definitions shaped like the one at a line
     /v1/code/analogy?example=NAME&to_type=T   code like an example, for another type
+    /v1/code/file?path=src/app.py             an ingested file's whole text (a unique suffix
+                                              of its path will do; 404 for anything else)
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ QUERIES: dict[str, Query] = {
     "analogy": Query("analogy", (("example", "example", str), ("to_type", "to_type", str),
                                  ("from_type", "from_type", str), _LIMIT),
                      ("example", "to_type")),
+    "file": Query("file", (("path", "path", str),), ("path",)),
 }
 
 

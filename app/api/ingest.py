@@ -1,12 +1,11 @@
-"""Ingestion over HTTP (admin; the desktop UI uses it) and the hypercube's statistics.
+"""Ingestion over HTTP (admin; the desktop UI uses it).
 
 - ``POST /v1/ingest`` ``{"paths": [...], "prune": false}``: start a run over server-local
   paths (202 with the run);
 - ``GET /v1/ingest``: recent runs with their summaries;
 - ``GET /v1/ingest/{run_id}``: one run, with live progress while it runs;
 - ``GET /v1/ingest/{run_id}/events``: its progress as server-sent events, then ``[DONE]``;
-- ``POST /v1/ingest/{run_id}/cancel``: stop it after the current batch of files;
-- ``GET /v1/hypercube/stats``: documents, atoms, compositions, relations, tokens.
+- ``POST /v1/ingest/{run_id}/cancel``: stop it after the current batch of files.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from app.api import sse
 from app.api.body import Fields, query_int, read_json
 from app.api.ingest_jobs import IngestManager
 from app.errors import InvalidRequest
-from app.store import Store, inspect
 
 # How often a progress stream looks for news.
 _POLL_SECONDS = 0.2
@@ -98,16 +96,3 @@ class IngestEventsResource:
         if job is not None:
             yield sse.event(self.manager.run(run_id))
         yield sse.DONE
-
-
-class StatsResource:
-    """The same report as ``hypercube db info --json``."""
-
-    accepts = ()
-
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        with Store(self.db_path, readonly=True) as store:
-            resp.media = {"object": "hypercube.stats", **inspect.info(store)}

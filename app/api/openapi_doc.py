@@ -14,6 +14,7 @@ import falcon
 from app import __version__
 from app.api.code import QUERIES
 from app.api.code import __doc__ as CODE_DOC
+from app.api.hypercube import DEFAULT_POINTS, MAX_POINTS
 from app.chat_template import __doc__ as CHAT_TEMPLATE_DOC
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -155,6 +156,8 @@ SCHEMAS: dict[str, Any] = {
                            "data": {"type": "array", "items": _ref("IngestRun")}}),
     "CodeList": _obj({"object": {"const": "list"},
                       "data": {"type": "array", "items": {"type": "object"}}}),
+    "CodeFile": _obj({"path": {"type": "string"}, "language": {"type": "string"},
+                      "text": {"type": "string"}, "lines": {"type": "integer"}}),
     "HypercubeStats": _obj({
         "object": {"const": "hypercube.stats"}, "path": {"type": "string"},
         "schema_version": {"type": "integer"},
@@ -166,6 +169,14 @@ SCHEMAS: dict[str, Any] = {
                                                         "wal_bytes")}),
         "runs": {"type": "integer"},
         "last_run": {"type": ["object", "null"]}}),
+    "HypercubePoints": _obj({"object": {"const": "list"}, "data": {"type": "array", "items": _obj({
+        "id": {"type": "string", "description": "U+XXXX for an atom, else the composition id "
+                                                "(63-bit, hence a string)"},
+        "kind": {"enum": ["atom", "token", "identifier"]},
+        "group": {"type": "string", "description": "an atom's Unicode category group, an "
+                                                   "identifier's definition kind, or token"},
+        "language": _NULLABLE_STRING, "label": {"type": "string"},
+        **{axis: {"type": "number"} for axis in "xyzw"}})}}),
 }
 
 _SAMPLING = {
@@ -182,6 +193,11 @@ _SAMPLING = {
     "stream": {"type": "boolean"},
     "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
     "n": {"type": "integer", "minimum": 1, "maximum": 128},
+    "dry_multiplier": {"type": "number", "minimum": 0, "maximum": 100, "default": 0.8,
+                       "description": "repetition (DRY) penalty strength; 0 turns it off"},
+    "dry_base": {"type": "number", "minimum": 1, "maximum": 16, "default": 1.75},
+    "dry_allowed_length": {"type": "integer", "minimum": 1, "maximum": 64, "default": 3},
+    "dry_sequence_breakers": {"type": "array", "items": {"type": "string"}, "maxItems": 32},
 }
 _PROMPT = {"oneOf": [
     {"type": "string"}, {"type": "array", "items": {"type": "string"}},
@@ -260,6 +276,9 @@ def _op(summary: str, response: str | dict[str, Any], *, request: str | None = N
 
 
 _PARAM = {"in": "path", "required": True, "schema": {"type": "string"}}
+# Code queries answer with a list, except these.
+_CODE_RESPONSES: dict[str, Any] = {"similar": {"type": "object"}, "analogy": {"type": "object"},
+                                   "file": _ref("CodeFile")}
 
 
 def _path(name: str, type_: str = "string") -> list[dict[str, Any]]:
@@ -333,9 +352,15 @@ PATHS: dict[str, Any] = {
                                    "parameters": _path("run_id", "integer")},
     "/v1/hypercube/stats": {"get": _op("Counts of what the hypercube holds",
                                        "HypercubeStats")},
+    "/v1/hypercube/points": {"get": {
+        **_op("A stable sample of the hypercube's points on S³ (atoms first)",
+              "HypercubePoints"),
+        "parameters": [{"in": "query", "name": "limit", "required": False, "schema": {
+            "type": "integer", "minimum": 1, "maximum": MAX_POINTS,
+            "default": DEFAULT_POINTS}}]}},
     **{f"/v1/code/{name}": {"get": {
-        **_op(f"Code intelligence: {name}", _ref("CodeList") if name not in (
-            "similar", "analogy") else {"type": "object"}, description=CODE_DOC),
+        **_op(f"Code intelligence: {name}", _CODE_RESPONSES.get(name, _ref("CodeList")),
+              description=CODE_DOC),
         "parameters": [{"in": "query", "name": param, "required": param in query.required,
                         "schema": {"type": _JSON_TYPES[kind]}}
                        for param, _, kind in query.params]}}

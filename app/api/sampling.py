@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from app.api.body import Fields
+from app.engine.sampling import (
+    DRY_ALLOWED_LENGTH_RANGE,
+    DRY_BASE_RANGE,
+    DRY_MAX_BREAKER_CHARS,
+    DRY_MAX_BREAKERS,
+    DRY_MULTIPLIER_MAX,
+)
 from app.engine.types import SamplingParams
 
 # OpenAI allows 4; some clients send more to servers that accept them, and ours are cheap.
 MAX_STOP_SEQUENCES = 16
 MAX_N = 128
+_DEFAULTS = SamplingParams()
 
 
 def read_stop(fields: Fields) -> list[str]:
@@ -45,12 +53,25 @@ def read_logit_bias(fields: Fields, vocab_size: int) -> dict[int, float]:
     return result
 
 
+def read_sequence_breakers(fields: Fields) -> list[str]:
+    value = fields.raw("dry_sequence_breakers")
+    if value is None:
+        return list(_DEFAULTS.dry_sequence_breakers)
+    if not isinstance(value, list) or len(value) > DRY_MAX_BREAKERS or not all(
+            isinstance(s, str) and 0 < len(s) <= DRY_MAX_BREAKER_CHARS for s in value):
+        raise fields.fail("dry_sequence_breakers",
+                          f"must be an array of at most {DRY_MAX_BREAKERS} non-empty strings "
+                          f"of at most {DRY_MAX_BREAKER_CHARS} characters")
+    return list(value)
+
+
 def read_sampling(fields: Fields, *, vocab_size: int, max_tokens: int | None,
                   logprobs: int | None) -> SamplingParams:
     """Every sampling control of the engine, validated with OpenAI's ranges.
 
     Stop sequences are matched by the API (see :func:`app.api.generation.generate`), so they
-    are read with :func:`read_stop` and not passed to the engine.
+    are read with :func:`read_stop` and not passed to the engine. The ``dry_*`` fields are
+    our extension (the engine's repetition penalty, on unless ``dry_multiplier`` is 0).
     """
     seed = fields.integer("seed")
     return SamplingParams(
@@ -65,6 +86,14 @@ def read_sampling(fields: Fields, *, vocab_size: int, max_tokens: int | None,
         stop=[],
         seed=seed,
         logprobs=logprobs,
+        dry_multiplier=fields.number("dry_multiplier", _DEFAULTS.dry_multiplier, minimum=0.0,
+                                     maximum=DRY_MULTIPLIER_MAX),
+        dry_base=fields.number("dry_base", _DEFAULTS.dry_base, minimum=DRY_BASE_RANGE[0],
+                               maximum=DRY_BASE_RANGE[1]),
+        dry_allowed_length=fields.integer(
+            "dry_allowed_length", _DEFAULTS.dry_allowed_length,
+            minimum=DRY_ALLOWED_LENGTH_RANGE[0], maximum=DRY_ALLOWED_LENGTH_RANGE[1]),
+        dry_sequence_breakers=read_sequence_breakers(fields),
     )
 
 

@@ -1,5 +1,5 @@
-"""Serving the app with Waitress, in the foreground (``hypercube serve``) or in a background
-thread (tests, the desktop window)."""
+"""Serving the app with Waitress from a background thread (the main thread of ``serve`` and
+``app`` waits for a stop signal, see :mod:`app.cli.serving`; tests serve the same way)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import waitress
 from waitress.server import BaseWSGIServer, MultiSocketServer
+
+from app.errors import CannotListen
 
 log = logging.getLogger("hypercube.server")
 
@@ -27,13 +29,17 @@ class Server:
 
     def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 8080, *,
                  threads: int = 16, max_body_bytes: int = 100_000_000) -> None:
-        self._server: BaseWSGIServer | MultiSocketServer = waitress.create_server(
-            app, host=host, port=port, threads=threads, ident="hypercube",
-            expose_tracebacks=False,
-            # Our own 413 (an OpenAI error object) must fire first, so Waitress's limit is
-            # set a little above it.
-            max_request_body_size=max_body_bytes + 65536,
-        )
+        try:
+            self._server: BaseWSGIServer | MultiSocketServer = waitress.create_server(
+                app, host=host, port=port, threads=threads, ident="hypercube",
+                expose_tracebacks=False,
+                # Our own 413 (an OpenAI error object) must fire first, so Waitress's limit
+                # is set a little above it.
+                max_request_body_size=max_body_bytes + 65536,
+            )
+        except OSError as exc:
+            raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
+                               "(choose another --port, or 0 for a free one)") from exc
         self._thread: threading.Thread | None = None
 
     @property
@@ -48,9 +54,6 @@ class Server:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
-
-    def serve_forever(self) -> None:
-        self._server.run()
 
     def start(self) -> Server:
         """Serve from a daemon thread."""

@@ -11,22 +11,15 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
-import signal
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from urllib.parse import quote
 
-from app.api import ApiSettings, EngineSlot, Server, create_app
+from app.api import ApiSettings
 from app.cli.common import add_db_option
-from app.engine.types import EngineProtocol
-from app.errors import HypercubeError, StoreError
+from app.cli.serving import ServingProcess, say
+from app.errors import StoreError
 from app.settings import data_dir, user_db_path
-from app.store import Store
-
-log = logging.getLogger("hypercube.app")
 
 LOOPBACK = "127.0.0.1"
 
@@ -65,66 +58,25 @@ def app_db_path(args: argparse.Namespace) -> Path:
     return path
 
 
-def say(line: str) -> None:
-    print(f"hypercube: {line}", file=sys.stderr, flush=True)
-
-
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(message)s", stream=sys.stderr)
-    from app.cli.serve_cmd import load_engine
-
     settings = ApiSettings.resolve()
-    path = app_db_path(args)
-    store = Store(path)
-    slot = EngineSlot()
-    app = create_app(store, slot, settings, loader=load_engine)
-    server = Server(app, LOOPBACK, args.port, max_body_bytes=settings.max_body_bytes).start()
-    url = f"{server.url}/"
-    say(f"serving {path} with its UI at {url}")
-    loader = threading.Thread(target=_load, args=(slot, path, load_engine),
-                              name="hypercube-load", daemon=True)
-    loader.start()
-    # A configured key reaches the page in the URL fragment, which is never sent over HTTP.
-    page = f"{url}#/chat?key={quote(settings.api_keys[0])}" if settings.api_keys else url
-    stopped = threading.Event()
+    with ServingProcess() as process:
+        server = process.start(lambda: app_db_path(args), settings, LOOPBACK, args.port)
+        url = f"{server.url}/"
+        say(f"serving {process.path} with its UI at {url}")
+        # A configured key reaches the page in the URL fragment, never sent over HTTP.
+        page = f"{url}#/chat?key={quote(settings.api_keys[0])}" if settings.api_keys else url
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        stopped.set()
+        def wait() -> None:
+            say("press Ctrl+C to stop")
+            process.wait()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-    def wait() -> None:
-        say("press Ctrl+C to stop")
-        while not stopped.wait(0.5):
-            pass
-
-    try:
         if args.no_window:
             wait()
         else:
             from app.ui.desktop import open_ui
 
             open_ui(page, data_dir() / "webview", say=say, wait=wait)
-    finally:
-        say("stopping")
-        # Exiting while the JIT compiles would tear LLVM down under it (an abort, not an
-        # exit): let a load in progress finish first.
-        loader.join(timeout=120)
-        server.close()
-        app.state.close()
-        store.close()
     return 0
-
-
-def _load(slot: EngineSlot, path: Path, load_engine: Callable[[Path], EngineProtocol]) -> None:
-    try:
-        slot.set(load_engine(path))
-        log.info("hypercube: model loaded, ready")
-    except HypercubeError as exc:
-        slot.fail(exc.message)
-        log.error("hypercube: cannot load the model: %s", exc.message)
-    except Exception as exc:  # keep serving the UI and /health with the reason
-        slot.fail(f"cannot load the model: {exc}")
-        log.exception("hypercube: cannot load the model")

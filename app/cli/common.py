@@ -48,10 +48,15 @@ def read_db_path(args: argparse.Namespace) -> Path:
     user = user_db_path()
     if user.exists():
         return user
-    from app.default_hypercube import default_hypercube_path, ensure_default_hypercube
+    from app.default_hypercube import (
+        default_hypercube_path,
+        ensure_default_hypercube,
+        shipped_prebuilt,
+    )
 
     if not default_hypercube_path().exists():
-        print("hypercube: building the default hypercube from the starter corpus (once)…",
+        doing = "copying the shipped" if shipped_prebuilt() else "building the"
+        print(f"hypercube: {doing} default hypercube and its starter corpus (once)…",
               file=sys.stderr)
     return ensure_default_hypercube()
 

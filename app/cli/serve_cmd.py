@@ -1,27 +1,21 @@
 """``hypercube serve``: the OpenAI-compatible API on a local port.
 
 Binds first and loads the model in the background, so ``/health`` answers (``loading``, then
-``ok``) from the first moment; generation requests get 503 until the model is ready.
+``ok``) from the first moment; generation requests get 503 until the model is ready. SIGTERM
+or Ctrl+C stops it with status 0 (see :mod:`app.cli.serving`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
-from app.api import ApiSettings, EngineSlot, Server, create_app
+from app.api import ApiSettings
 from app.cli.common import add_db_option, read_db_path
-from app.engine.types import EngineProtocol
-from app.errors import HypercubeError
+from app.cli.serving import ServingProcess, say
 from app.settings import SETTINGS, env_value
-from app.store import Store
-
-log = logging.getLogger("hypercube.server")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,18 +51,6 @@ def _help(name: str) -> str:
     return f"{setting.help}{default}; env {setting.env}"
 
 
-def load_engine(path: Path) -> EngineProtocol:
-    """The engine for the hypercube at ``path`` (also used to reload after an ingest).
-
-    The store is writable because loading brings a stale model up to date first; the loaded
-    model lives in memory, so the connection is closed again.
-    """
-    from app.engine import load_engine as load
-
-    with Store(path) as store:
-        return load(store)
-
-
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(message)s", stream=sys.stderr)
@@ -79,39 +61,9 @@ def run(args: argparse.Namespace) -> int:
     host = args.host or env_value("host")
     port = env_value("port") if args.port is None else args.port
     threads = args.threads or env_value("threads")
-    path = read_db_path(args)
-    store = Store(path)
-    slot = EngineSlot()
-    app = create_app(store, slot, settings, loader=load_engine)
-    server = Server(app, host, port, threads=threads, max_body_bytes=settings.max_body_bytes)
-    print(f"hypercube: serving {path} on {server.url} "
-          f"({'API keys required' if settings.api_keys else 'no API key required'})",
-          file=sys.stderr, flush=True)
-    threading.Thread(target=_load, args=(slot, path), name="hypercube-load",
-                     daemon=True).start()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("hypercube: stopping", file=sys.stderr)
-    finally:
-        server.close()
-        app.state.close()
-        store.close()
+    with ServingProcess() as process:
+        server = process.start(lambda: read_db_path(args), settings, host, port, threads)
+        say(f"serving {process.path} on {server.url} "
+            f"({'API keys required' if settings.api_keys else 'no API key required'})")
+        process.wait()
     return 0
-
-
-def _load(slot: EngineSlot, path: Path) -> None:
-    try:
-        slot.set(load_engine(path))
-        log.info("hypercube: model loaded, ready")
-    except HypercubeError as exc:
-        slot.fail(exc.message)
-        log.error("hypercube: cannot load the model: %s", exc.message)
-    except Exception as exc:  # keep serving /health with the reason
-        slot.fail(f"cannot load the model: {exc}")
-        log.exception("hypercube: cannot load the model")

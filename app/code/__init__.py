@@ -2,7 +2,7 @@
 
 ``CodeAnalyzer`` plugs into ingestion (see app.ingest.hooks); ``CodeIndex`` answers the
 queries (definitions, references, callers and callees, implementations, search, similar
-code, analogies) for the CLI and the HTTP API.
+code, analogies, a document's whole text) for the CLI and the HTTP API.
 """
 
 from app.code.analyzer import CodeAnalyzer
@@ -19,6 +19,7 @@ from app.code.results import (
     SimilarHit,
     SimilarResult,
     Site,
+    SourceFile,
     Symbol,
 )
 
@@ -36,5 +37,6 @@ __all__ = [
     "SimilarHit",
     "SimilarResult",
     "Site",
+    "SourceFile",
     "Symbol",
 ]

@@ -23,6 +23,7 @@ from app.code.results import (
     SearchHit,
     SimilarResult,
     Site,
+    SourceFile,
     Symbol,
 )
 from app.code.search import Searcher
@@ -107,6 +108,17 @@ class CodeIndex:
     def implementations(self, name: str, *, limit: int = 200) -> list[Implementation]:
         """Subtypes / implementors of a type, transitively, or overrides of a method."""
         return self._run(lambda: self._navigator.implementations(name, limit=_limit(limit)))
+
+    def file(self, path: str) -> SourceFile:
+        """The whole text of the ingested document at ``path`` (exact, else a unique suffix),
+        rebuilt from its stored tokens: only what was ingested can be read this way, never
+        another file of the machine."""
+        def read() -> SourceFile:
+            doc = find_document(self.store.conn, path)
+            text = self._texts.get(doc.id).text
+            lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+            return SourceFile(doc.path, doc.language, text, lines)
+        return self._run(read)
 
     # -- search and similarity --------------------------------------------------------------
 

@@ -139,6 +139,17 @@ class AnalogyResult(_JSON):
 
 
 @dataclass(frozen=True)
+class SourceFile(_JSON):
+    """An ingested document's whole text, as the hypercube holds it (not as the disk has it
+    now: the file may have changed or gone since it was ingested)."""
+
+    path: str
+    language: str
+    text: str
+    lines: int  # lines as an editor numbers them: a final newline does not start another
+
+
+@dataclass(frozen=True)
 class CalleeSet(_JSON):
     """What one definition calls."""
 

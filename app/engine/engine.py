@@ -5,11 +5,19 @@ requests bounded; the model itself conditions on the whole document so far (its 
 the document), which is how ``hypercube eval`` scores files of any length.
 
 Thread safety: the model is read-only; every call gets its own session (history and
-scratch buffers), reused per thread. The kernels release the GIL.
+scratch buffers) from a pool. The per-token kernels run for microseconds and keep the GIL
+(a release per call cost more than it let run in parallel, see jit/compiler.py); setting
+up a prompt releases it.
+
+Per request the engine does a fixed amount of work besides the kernels (a pooled session,
+one kernel call to take in the whole prompt, tables looked up rather than built), and per
+token one call each for the distribution, the choice (repetition penalty included) and the
+history, plus the token's text looked up for whole-UTF-8 tokens.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import math
 import threading
@@ -17,13 +25,20 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from app.engine.sampling import Sampler, make_rng
+from app.engine.sampling import Sampler, breaker_mask, make_rng, repetition_factors
 from app.engine.stops import StopMatcher
-from app.engine.types import Completion, Delta, ModelInfo, SamplingParams, TokenLogprob
+from app.engine.types import (
+    DRY_SEQUENCE_BREAKERS,
+    Completion,
+    Delta,
+    ModelInfo,
+    SamplingParams,
+    TokenLogprob,
+)
 from app.errors import ContextLengthExceeded, InvalidRequest
-from app.model import Model, Session
+from app.model import Model, RepetitionTables, Session
 from app.model.context import ProjectContext
-from app.tokenizer import IncrementalDecoder, Tokenizer
+from app.tokenizer import Tokenizer
 
 # 16k tokens (~60 KB of code): larger than almost every source file, so evaluation
 # harnesses can score whole files with echo + logprobs.
@@ -32,6 +47,8 @@ MAX_TOP_LOGPROBS = 20
 MODEL_ID = "hypercube"
 _POOL_LIMIT = 32
 MAX_STOPS = 16
+# Repetition penalty tables kept for reuse; requests almost always use the defaults.
+_TABLES_LIMIT = 64
 
 
 class Engine:
@@ -45,8 +62,13 @@ class Engine:
         self.info = info
         self._pool: list[Session] = []
         self._pool_lock = threading.Lock()
-        self._texts = [tokenizer.token_bytes(i).decode("utf-8", errors="replace")
-                       for i in range(tokenizer.vocab_size)]
+        self._bytes = [tokenizer.token_bytes(i) for i in range(tokenizer.vocab_size)]
+        self._texts = [data.decode("utf-8", errors="replace") for data in self._bytes]
+        self._whole = [_is_utf8(data) for data in self._bytes]
+        self._tables: dict[tuple[float, float, int, tuple[str, ...]], RepetitionTables] = {}
+        self._breakers: dict[tuple[str, ...], np.ndarray] = {
+            DRY_SEQUENCE_BREAKERS: breaker_mask(self._texts, DRY_SEQUENCE_BREAKERS)}
+        self._tables_lock = threading.Lock()
 
     # -- the protocol -------------------------------------------------------------------
 
@@ -59,9 +81,11 @@ class Engine:
         if len(params.stop) > MAX_STOPS:
             raise InvalidRequest(f"at most {MAX_STOPS} stop sequences are allowed",
                                  param="stop")
-        sampler = Sampler(params, make_rng(params.seed), self.model.kernels,
-                          self.model.vocab_size)
-        return self._generate(prompt, budget, sampler, top, cancel)
+        # Greedy decoding draws nothing: it needs no generator (seeding one costs ~5 µs).
+        rng = None if params.temperature == 0.0 else make_rng(params.seed)
+        sampler = Sampler(params, rng, self.model.kernels, self.model.vocab_size)
+        tables = self._repetition_tables(params)
+        return self._generate(prompt, budget, sampler, tables, top, cancel)
 
     def complete(self, prompt_ids: np.ndarray, params: SamplingParams, *,
                  cancel: threading.Event | None = None) -> Completion:
@@ -125,51 +149,108 @@ class Engine:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _generate(self, prompt: np.ndarray, budget: int, sampler: Sampler, top: int | None,
+    def _generate(self, prompt: np.ndarray, budget: int, sampler: Sampler,
+                  tables: RepetitionTables | None, top: int | None,
                   cancel: threading.Event | None) -> Iterator[Delta]:
-        with self._session(prompt) as session:
-            yield from self._steps(session, budget, sampler, top, cancel)
-
-    def _steps(self, session: Session, budget: int, sampler: Sampler, top: int | None,
-               cancel: threading.Event | None) -> Iterator[Delta]:
-        decoder = IncrementalDecoder(self.tokenizer)
-        stops = StopMatcher(sampler.params.stop)
-        for step in range(budget):
-            if cancel is not None and cancel.is_set():
-                yield Delta(stops.flush() + decoder.flush(), [], "stop")
-                return
-            probs = session.distribution()
-            token = sampler.choose(probs)
-            entry = self._entry(token, probs, probs if top else None, top or 0)
-            session.push(token)
-            text = stops.push(decoder.push(token))
-            if stops.stopped:
-                yield Delta(text, [entry], "stop")
-                return
-            if step == budget - 1:
-                tail = stops.push(decoder.flush())
-                if stops.stopped:
-                    yield Delta(text + tail, [entry], "stop")
+        # One loop with everything it calls per token held in locals: a 16-token request
+        # is mostly this loop's overhead around the kernels, so it is kept lean.
+        session = self._acquire(prompt)
+        try:
+            sampler.attach(session, tables)
+            stops = StopMatcher(sampler.params.stop)
+            matching = bool(stops.stops)
+            # Most tokens are whole UTF-8 text: their text is looked up; a token holding
+            # part of a character goes through the incremental decoder, as does every
+            # token while it holds a partial character.
+            utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            pending = False
+            texts, whole, data = self._texts, self._whole, self._bytes
+            dist, push, choose = session.bound.dist, session.push, sampler.picker()
+            probs = session.probs
+            log = math.log
+            last = budget - 1
+            for step in range(budget):
+                if cancel is not None and cancel.is_set():
+                    yield Delta(stops.flush() + utf8.decode(b"", final=True), [], "stop")
                     return
-                yield Delta(text + tail + stops.flush(), [entry], "length")
-                return
-            yield Delta(text, [entry])
-        yield Delta("", [], "length")  # budget 0: nothing to generate
+                dist()
+                token = choose()
+                if top:
+                    entry = self._entry(token, probs, probs, top)
+                else:
+                    entry = TokenLogprob(token, texts[token], list(data[token]),
+                                         log(probs[token]), [])
+                push(token)
+                if pending or not whole[token]:
+                    text = utf8.decode(data[token])
+                    pending = bool(utf8.getstate()[0])
+                else:
+                    text = texts[token]
+                if matching:
+                    text = stops.push(text)
+                    if stops.stopped:
+                        yield Delta(text, [entry], "stop")
+                        return
+                if step == last:
+                    tail = utf8.decode(b"", final=True)
+                    if matching:
+                        tail = stops.push(tail)
+                        if stops.stopped:
+                            yield Delta(text + tail, [entry], "stop")
+                            return
+                        tail += stops.flush()
+                    yield Delta(text + tail, [entry], "length")
+                    return
+                yield Delta(text, [entry])
+            yield Delta("", [], "length")  # budget 0: nothing to generate
+        finally:
+            self._release(session)
+
+    def _repetition_tables(self, params: SamplingParams) -> RepetitionTables | None:
+        """The repetition penalty's tables for these (validated) parameters, or None if off."""
+        if params.dry_multiplier == 0.0:
+            return None
+        breakers = tuple(params.dry_sequence_breakers)
+        key = (float(params.dry_multiplier), float(params.dry_base),
+               int(params.dry_allowed_length), breakers)
+        tables = self._tables.get(key)
+        if tables is not None:
+            return tables
+        mask = self._breakers.get(breakers)
+        if mask is None:
+            mask = breaker_mask(self._texts, breakers)
+        tables = RepetitionTables(mask, repetition_factors(*key[:3]), key[2])
+        with self._tables_lock:
+            if len(self._tables) >= _TABLES_LIMIT:
+                self._tables.clear()
+            if len(self._breakers) >= _TABLES_LIMIT:
+                self._breakers = {DRY_SEQUENCE_BREAKERS: self._breakers[DRY_SEQUENCE_BREAKERS]}
+            self._breakers[breakers] = tables.breakers
+            self._tables[key] = tables
+        return tables
 
     @contextlib.contextmanager
     def _session(self, prompt: np.ndarray | None = None) -> Iterator[Session]:
-        """A session of our own for one call (pooled: creating one allocates buffers)."""
+        """A session of our own for one call."""
+        session = self._acquire(prompt)
+        try:
+            yield session
+        finally:
+            self._release(session)
+
+    def _acquire(self, prompt: np.ndarray | None) -> Session:
+        """A pooled session (creating one allocates buffers) holding ``prompt``."""
         with self._pool_lock:
             session = self._pool.pop() if self._pool else None
         if session is None:
             session = self.model.session(4096)
         session.reset(() if prompt is None else prompt)
-        try:
-            yield session
-        finally:
-            with self._pool_lock:
-                if len(self._pool) < _POOL_LIMIT:
-                    self._pool.append(session)
+        return session
+
+    def _release(self, session: Session) -> None:
+        with self._pool_lock:
+            if len(self._pool) < _POOL_LIMIT:
+                self._pool.append(session)
 
     def _entry(self, token: int, probs: np.ndarray | None, alternatives: np.ndarray | None,
                top: int) -> TokenLogprob:
@@ -184,8 +265,11 @@ class Engine:
         return TokenLogprob(token, self._texts[token], list(data), logprob, best)
 
     def _check_ids(self, ids: np.ndarray, param: str) -> np.ndarray:
-        ids = np.asarray(ids, dtype=np.int64).ravel()
-        if len(ids) and (ids.min() < 0 or ids.max() >= self.model.vocab_size):
+        given = np.asarray(ids)
+        ids = given.astype(np.int64, copy=False).ravel()
+        # The tokenizer's ids are unsigned: only their maximum needs checking.
+        if len(ids) and ((given.dtype.kind != "u" and ids.min() < 0)
+                         or ids.max() >= self.model.vocab_size):
             raise InvalidRequest(f"token ids must be between 0 and {self.model.vocab_size - 1}",
                                  param=param)
         return ids
@@ -206,6 +290,14 @@ class Engine:
             raise InvalidRequest(f"logprobs must be between 0 and {MAX_TOP_LOGPROBS}",
                                  param="logprobs")
         return top
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def model_info(model: Model, documents: int, corpus_bytes: int, created: float) -> ModelInfo:

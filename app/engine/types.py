@@ -16,6 +16,9 @@ import numpy as np
 from app.tokenizer import Tokenizer
 
 FinishReason = Literal["stop", "length"]
+# Where a repeat may not continue through: a new line, a colon, a quote, an asterisk
+# (text-generation-webui's choice, which also suits code: lines, blocks and strings).
+DRY_SEQUENCE_BREAKERS = ("\n", ":", '"', "*")
 
 
 @dataclass
@@ -33,6 +36,17 @@ class SamplingParams:
     stop: list[str] = field(default_factory=list)                # never in the output
     seed: int | None = None
     logprobs: int | None = None          # None: none; k >= 0: chosen token + k alternatives
+    # The "don't repeat yourself" (DRY) penalty (an extension; see app/engine/sampling.py):
+    # a token that would extend a repeat of earlier text (prompt included) to a run of
+    # n >= dry_allowed_length tokens loses dry_multiplier * dry_base ** (n -
+    # dry_allowed_length) from its log-probability before sampling. A copy does not reach
+    # back over a token whose text contains one of dry_sequence_breakers; a loop (text
+    # repeating the text right before it) counts in full. On by default, greedy too.
+    dry_multiplier: float = 0.8          # 0 => off
+    dry_base: float = 1.75
+    dry_allowed_length: int = 3
+    dry_sequence_breakers: list[str] = field(
+        default_factory=lambda: list(DRY_SEQUENCE_BREAKERS))
 
 
 @dataclass

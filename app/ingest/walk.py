@@ -50,6 +50,10 @@ def _walk_dir(root: Path, max_file_size: int, seen: set[Path]) -> Iterator[Candi
                 spec = _load_gitignore(folder)
                 if spec is not None:
                     specs.append((folder, spec))
+    if _ignored(root, True, specs):
+        # The user named a folder their repository ignores: they want it, so only the
+        # ignore files inside it apply.
+        specs = []
     yield from _walk_level(root, specs, max_file_size, seen)
 
 

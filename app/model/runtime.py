@@ -29,6 +29,13 @@ from jit.layout import (
     F_CLW,
     F_CNTL,
     F_DISC,
+    F_DRY_ALLOWED,
+    F_DRY_BEST,
+    F_DRY_BREAK,
+    F_DRY_FACTOR,
+    F_DRY_LEN,
+    F_DRY_SAVE,
+    F_DRY_TOK,
     F_HEAD,
     F_HI,
     F_HIST,
@@ -60,6 +67,33 @@ from jit.layout import (
 )
 
 
+class RepetitionTables:
+    """What the repetition penalty of sampling needs (see :func:`jit.reference.dry_apply`):
+    which tokens are sequence breakers, the probability factor for a repeat of each length
+    and the shortest repeat that is penalised. Immutable; shared by any number of sessions.
+    """
+
+    def __init__(self, breakers: np.ndarray, factors: np.ndarray, allowed: int) -> None:
+        if breakers.dtype != np.uint8 or factors.dtype != np.float64 \
+                or len(factors) != KMAX + 1 or allowed < 1:
+            raise ValueError("repetition tables need uint8 breakers, KMAX + 1 float64 "
+                             "factors and a shortest repeat of at least 1")
+        self.breakers = np.ascontiguousarray(breakers)
+        self.factors = np.ascontiguousarray(factors)
+        self.breakers.flags.writeable = False
+        self.factors.flags.writeable = False
+        self.allowed = int(allowed)
+        # Read once: installing the tables is per request, the addresses never change.
+        self.breakers_address = int(self.breakers.ctypes.data)
+        self.factors_address = int(self.factors.ctypes.data)
+
+    @classmethod
+    def off(cls, vocab_size: int) -> RepetitionTables:
+        breakers = np.zeros(vocab_size + 1, dtype=np.uint8)
+        breakers[vocab_size] = 1
+        return cls(breakers, np.ones(KMAX + 1), KMAX + 1)
+
+
 class Model:
     """Segments + parameters + the kernels that read them."""
 
@@ -76,6 +110,7 @@ class Model:
         self.obucket = order_buckets()
         self.kbucket = kcache_buckets()
         self._views = [s.kernel_view() for s in self.segments]
+        self.no_repetition_penalty = RepetitionTables.off(vocab_size)
 
     @property
     def tokens(self) -> int:
@@ -129,7 +164,17 @@ class Session:
         frame.set_array(F_INFO, np.zeros(INFO_FIELDS, dtype=np.int64))
         frame.set_array(F_REC, np.zeros((KMAX + 2) * REC_FIELDS, dtype=np.int64))
         frame.set_array(F_HEAD, np.full(v + 1, -1, dtype=np.int32))
+        frame.set_array(F_DRY_TOK, np.zeros(v + 1, dtype=np.int32))
+        frame.set_array(F_DRY_LEN, np.zeros(v + 1, dtype=np.int32))
+        frame.set_array(F_DRY_BEST, np.zeros(v + 1, dtype=np.int32))
+        frame.set_array(F_DRY_SAVE, np.zeros(v + 1, dtype=np.float64))
         self.frame = frame
+        # The per-token kernels bound to this frame, and the distribution they write.
+        self.bound = model.kernels.bind(frame)
+        self.probs = frame.arrays[F_OUT]
+        self._push = self.bound.cache_push
+        self._length = 0
+        self.repetition_penalty(None)
         self._allocate(capacity)
         self.reset()
 
@@ -141,6 +186,10 @@ class Session:
         self.frame.set_array(F_ML, np.zeros(capacity, dtype=np.int32))
         self.frame.set_array(F_PREV, np.zeros(capacity, dtype=np.int32))
         self.frame.set_array(F_CLW, np.zeros(2 * capacity, dtype=np.int32))
+        # The history is gone with its buffers: nothing is in it any more.
+        self.frame.arrays[F_HEAD].fill(-1)
+        self.frame.set(F_LEN, 0)
+        self._length = 0
 
     @property
     def length(self) -> int:
@@ -153,28 +202,35 @@ class Session:
 
     def reset(self, tokens: Sequence[int] | np.ndarray = ()) -> None:
         """Start a new document holding ``tokens``."""
-        needed = len(tokens) + 2
+        ids = np.ascontiguousarray(tokens, dtype=np.int64)
+        needed = len(ids) + 2
         if needed > self.capacity:
             self._allocate(max(needed, 2 * self.capacity))
-        self.frame.arrays[F_HEAD].fill(-1)
-        self.frame.arrays[F_ML][:].fill(0)
-        self.frame.set(F_LEN, 0)
-        self.model.kernels.cache_push(self.frame, self.model.vocab_size)
-        for token in np.asarray(tokens, dtype=np.int64).tolist():
-            self.push(token)
+        self._length = self.model.kernels.reset(self.frame, ids)
 
     def push(self, token: int) -> None:
-        if self.length >= self.capacity:
+        # The length is the kernel's own answer from the last push (the history changes
+        # only through this session), which spares reading the frame on every token.
+        if self._length >= self.capacity:
             kept = self.history.copy()
             self._allocate(2 * self.capacity)
             self.reset(kept)
-        self.model.kernels.cache_push(self.frame, token)
+        self._length = self._push(token)
+
+    def repetition_penalty(self, tables: RepetitionTables | None) -> None:
+        """The tables :meth:`jit.Kernels.dry_apply` uses on this session's distribution
+        (``None``: tables that penalise nothing)."""
+        tables = tables or self.model.no_repetition_penalty
+        frame = self.frame
+        frame.set_array(F_DRY_BREAK, tables.breakers, tables.breakers_address)
+        frame.set_array(F_DRY_FACTOR, tables.factors, tables.factors_address)
+        frame.set(F_DRY_ALLOWED, tables.allowed)
 
     def distribution(self) -> np.ndarray:
-        """P(next token | history) over the vocabulary (a view, overwritten by the next
-        call). It sums to 1 up to rounding and is never 0."""
-        self.model.kernels.dist(self.frame)
-        return self.frame.arrays[F_OUT]
+        """P(next token | history) over the vocabulary (``self.probs``, overwritten by the
+        next call). It sums to 1 up to rounding and is never 0."""
+        self.bound.dist()
+        return self.probs
 
     def info(self) -> np.ndarray:
         """Facts about the last query (jit.layout I_* slots)."""

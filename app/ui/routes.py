@@ -12,7 +12,6 @@ from pathlib import Path
 import falcon
 
 from app.resources import data_dir
-from app.ui.points import PointsResource
 
 # Everything from this origin; images also as data: URLs (canvas exports). No inline script.
 CONTENT_SECURITY_POLICY = (
@@ -69,14 +68,12 @@ class FaviconResource:
         resp.data = self.icon.read_bytes()
 
 
-def add_ui_routes(app: falcon.App, store_path: Path | None = None,
-                  directory: Path | None = None) -> None:
+def add_ui_routes(app: falcon.App, directory: Path | None = None) -> None:
     """Serve the UI at ``/`` (page) and ``/ui/…`` (scripts, styles, icons).
 
     Args:
         app: the API's Falcon app; the UI only adds routes, so the API's middleware (auth
             exemptions aside, see :func:`is_ui_path`) applies to it too.
-        store_path: the hypercube served; the picture's points come from it.
         directory: the UI folder; defaults to the shipped ``assets/ui``.
     """
     root = (directory or ui_dir()).resolve()
@@ -84,5 +81,3 @@ def add_ui_routes(app: falcon.App, store_path: Path | None = None,
     app.add_route("/favicon.ico", FaviconResource(root / "icon.svg"))
     # Falcon's static route refuses paths that climb out of the folder (.., symlinks aside).
     app.add_static_route(UI_PREFIX, str(root))
-    if store_path is not None:
-        app.add_route("/ui-data/points", PointsResource(Path(store_path)))

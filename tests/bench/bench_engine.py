@@ -4,8 +4,9 @@
 
 Ingests ``train/`` of the shared Python corpus into a temporary hypercube, builds the model
 (timed), scores ``test/`` (bits per UTF-8 byte, top-1/top-5), and measures generation speed
-on one thread, 64-token completion latency, prompt scoring speed, load time, JIT compile
-time, each kernel's speed-up over its reference and peak RSS.
+on one thread (with and without the repetition penalty), 64-token completion latency, the
+engine's microseconds per short request (16 tokens, as bench_api.py asks), prompt scoring
+speed, load time, JIT compile time, each kernel's speed-up over its reference and peak RSS.
 
 Generalisation: bits per byte on other projects' Python code (the installed packages'
 sources named in ``OTHER_PROJECTS``, none of them in the training data), scored two ways:
@@ -139,6 +140,29 @@ def _kernel_speedups(engine, history: np.ndarray) -> dict[str, float]:
     return results
 
 
+def _request_overhead(engine, repeat: int) -> dict[str, float]:
+    """Microseconds per short request as the API makes it (``stream`` consumed to the
+    end): 16 tokens greedy (bench_api.py's request), 16 sampled, and none (prompt only)."""
+    prompt = engine.tokenizer.encode("def total_count(value, count=3):\n    total = value + count")
+    results = {}
+    for name, params in (("greedy", SamplingParams(max_tokens=16, temperature=0.0)),
+                         ("sampled", SamplingParams(max_tokens=16, seed=1)),
+                         ("max_tokens_0", SamplingParams(max_tokens=0, temperature=0.0))):
+        for _ in range(200):
+            for _delta in engine.stream(prompt, params):
+                pass
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for _ in range(1000):
+                for _delta in engine.stream(prompt, params):
+                    pass
+            times.append((time.perf_counter() - start) / 1000)
+        results[f"request_16_tokens_{name}_us" if name != "max_tokens_0"
+                else "request_max_tokens_0_us"] = statistics.median(times) * 1e6
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
@@ -190,6 +214,14 @@ def main() -> int:
             done = engine.complete(prompt, SamplingParams(max_tokens=2000, temperature=0.0))
             greedy.append(done.completion_tokens / (time.perf_counter() - start))
         figures["generate_greedy_tokens_per_second"] = statistics.median(greedy)
+        plain = []
+        for seed in range(repeat):
+            start = time.perf_counter()
+            done = engine.complete(prompt, SamplingParams(max_tokens=2000, seed=seed,
+                                                          dry_multiplier=0.0))
+            plain.append(done.completion_tokens / (time.perf_counter() - start))
+        figures["generate_no_repetition_penalty_tokens_per_second"] = statistics.median(plain)
+        figures.update(_request_overhead(engine, repeat))
         latencies = []
         for seed in range(60 if not args.quick else 20):
             start = time.perf_counter()

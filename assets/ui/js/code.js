@@ -117,21 +117,21 @@ export async function render(root, params) {
         h("button", { type: "button", class: "small", onclick: () => lookup(`${path}:${line}`, "defs") }, "Definition here"),
         h("button", { type: "button", class: "small", onclick: () => lookup(`${path}:${line}`, "similar") }, "Similar code")));
     viewerBody.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+    delete viewer.dataset.ready;
     viewer.dataset.openPath = path;
     viewer.dataset.openLine = String(line);
     const hits = new Set();
     for (let n = line; n <= Math.max(line, r.endLine || line); n++) hits.add(n);
-    const language = r.language || languageOf(path);
-    let pre;
+    let file;
     try {
-      const file = await get(`/v1/code/file?path=${encodeURIComponent(path)}`);
-      pre = codeBlock(file.text, { language, hits, mark, className: "viewer" });
+      // The whole file as the hypercube holds it (what was ingested, not today's disk).
+      file = await get(`/v1/code/file?path=${encodeURIComponent(path)}`);
     } catch (error) {
-      if (error.status !== 404) { viewerBody.replaceChildren(h("p", { class: "muted" }, error.message)); return; }
-      // Without a whole-file endpoint, show the definition that encloses the line.
-      pre = await enclosing(r, language, hits, mark);
+      viewerBody.replaceChildren(h("p", { class: "muted" }, `Cannot open ${path}: ${error.message}`));
+      return;
     }
-    pre.setAttribute("aria-label", `${path}, line ${line}`);
+    const pre = codeBlock(file.text.replace(/\n$/, ""), { language: file.language, hits, mark, className: "viewer" });
+    pre.setAttribute("aria-label", `${path}, line ${line} of ${fmt(file.lines)}`);
     pre.addEventListener("dblclick", () => {
       const word = String(window.getSelection() || "").trim();
       if (/^[A-Za-z_$][\w$]*$/.test(word)) lookup(word, "defs");
@@ -139,22 +139,14 @@ export async function render(root, params) {
     viewerBody.replaceChildren(pre, h("p", { class: "hint muted", style: "margin-top:6px" }, "Double-click a name to find its definitions."));
     const target = pre.querySelector(`[data-line="${line}"]`) || pre.querySelector(".ln");
     if (target) {
-      pre.scrollTop = Math.max(0, target.offsetTop - pre.clientHeight / 3);
+      // Scroll only the viewer, putting the line a third of the way down it.
+      const offset = target.getBoundingClientRect().top - pre.getBoundingClientRect().top + pre.scrollTop;
+      pre.scrollTop = Math.max(0, offset - pre.clientHeight / 3);
       target.setAttribute("tabindex", "-1");
       target.focus({ preventScroll: true });
     }
+    viewer.dataset.lines = String(file.lines);
     viewer.dataset.ready = "true";
-  }
-
-  async function enclosing(r, language, hits, mark) {
-    try {
-      const { data } = await get(`/v1/code/defs?at=${encodeURIComponent(`${r.path}:${r.line}`)}&limit=1`);
-      if (data.length) {
-        const s = data[0];
-        return codeBlock(`${s.signature}${s.doc ? `\n${s.doc}` : ""}`, { language, firstLine: s.start_line, hits, mark, className: "viewer" });
-      }
-    } catch { /* show the result's own lines */ }
-    return codeBlock(r.snippet || "", { language, firstLine: r.snippetStart, hits, mark, className: "viewer" });
   }
 
   drawTabs();

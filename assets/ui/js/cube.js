@@ -248,7 +248,7 @@ export async function render(root) {
   window.addEventListener("resize", onResize);
 
   try {
-    points = (await get("/ui-data/points?limit=6000")).data;
+    points = (await get("/v1/hypercube/points?limit=6000")).data;
     principalFrame(points).forEach((local, i) => { points[i].local = local; });
     count.textContent = `${fmt(points.length)} points`;
     drawLegend();

@@ -1,13 +1,14 @@
-"""``GET /ui-data/points``: a sample of the hypercube's points in 4D, for the UI's picture.
+"""What the hypercube holds, for dashboards and the UI's picture.
 
-Atoms (codepoints, by Unicode category), vocabulary tokens and identifiers (by the kind and
-language of the definitions that use the name), each with its point on S³. The sample is the
-compositions with the smallest ids; ids are hashes, so that is an even, stable spread over the
-hypercube that a page can redraw identically. Ids travel as strings: they are 63-bit and
-JavaScript numbers are exact only to 53 bits.
+- ``GET /v1/hypercube/stats``: documents, atoms, compositions, relations, tokens (the same
+  report as ``hypercube db info --json``);
+- ``GET /v1/hypercube/points?limit=N``: a sample of the hypercube's points in 4D.
 
-This lives with the UI because only the picture needs it; it is not under ``/ui/``, so the
-API's key check applies to it like to any data.
+The points are atoms (codepoints, grouped by Unicode category), vocabulary tokens and
+identifiers (by the kind and language of the definitions that use the name), each with its
+point on S³. The sample is the compositions with the smallest ids; ids are hashes, so that is
+an even, stable spread over the hypercube that a page can redraw identically. Ids travel as
+strings: they are 63-bit and JavaScript numbers are exact only to 53 bits.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import apsw
 import falcon
 import orjson
 
-from app.errors import InvalidRequest
-from app.store import Store
+from app.api.body import query_int
+from app.store import Store, inspect
 
-DEFAULT_LIMIT = 4000
-MAX_LIMIT = 20000
+DEFAULT_POINTS = 4000
+MAX_POINTS = 20000
 MAX_LABEL = 40
 
 # Unicode general categories folded into the groups a legend can show.
@@ -31,6 +33,7 @@ _CATEGORY_GROUPS = {"L": "letter", "N": "digit", "P": "punctuation", "S": "symbo
 
 
 def sample_points(store: Store, limit: int) -> list[dict[str, Any]]:
+    """Every atom, then compositions (tokens and identifiers) up to ``limit`` points."""
     points: list[dict[str, Any]] = []
     with store.snapshot() as conn:
         for codepoint, x, y, z, w, category in conn.execute(
@@ -54,7 +57,7 @@ def sample_points(store: Store, limit: int) -> list[dict[str, Any]]:
     return points
 
 
-def _identifier_uses(conn: Any, nodes: list[int]) -> dict[int, tuple[str, str]]:
+def _identifier_uses(conn: apsw.Connection, nodes: list[int]) -> dict[int, tuple[str, str]]:
     """Each identifier's most frequent definition kind and language."""
     if not nodes:
         return {}
@@ -69,6 +72,17 @@ def _identifier_uses(conn: Any, nodes: list[int]) -> dict[int, tuple[str, str]]:
     return {node: (kind, language) for node, (_, kind, language) in best.items()}
 
 
+class StatsResource:
+    accepts = ()
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        with Store(self.db_path, readonly=True) as store:
+            resp.media = {"object": "hypercube.stats", **inspect.info(store)}
+
+
 class PointsResource:
     accepts = ()
 
@@ -76,12 +90,6 @@ class PointsResource:
         self.db_path = db_path
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        try:
-            limit = int(req.get_param("limit") or DEFAULT_LIMIT)
-        except ValueError as exc:
-            raise InvalidRequest("limit must be an integer", param="limit") from exc
-        if not 1 <= limit <= MAX_LIMIT:
-            raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}", param="limit")
+        limit = query_int(req, "limit", DEFAULT_POINTS, 1, MAX_POINTS)
         with Store(self.db_path, readonly=True) as store:
-            data = sample_points(store, limit)
-        resp.media = {"object": "list", "data": data}
+            resp.media = {"object": "list", "data": sample_points(store, limit)}

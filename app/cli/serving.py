@@ -1,0 +1,177 @@
+"""The one lifecycle of ``hypercube serve`` and ``hypercube app``: start, load, stop.
+
+The server answers from its first moment while the model loads in a background thread
+(``/health`` says ``loading``, generation requests get 503). Three rules make stopping safe at
+any moment:
+
+1. **LLVM never runs in the background.** The JIT kernels are compiled on the main thread
+   before the loader starts (``jit.kernels`` compiles once per process, so every later load
+   reuses them). Exiting while another thread was inside LLVM's optimiser ran LLVM's static
+   destructors under it: an assertion (``isa<> used on a null pointer``, status -6) or a
+   segfault, depending on the moment. What the loader does afterwards — reading and writing
+   the store, numpy, calls into machine code already finalised — is safe to abandon at exit:
+   its writes are SQLite transactions, rolled back as after a crash, and the next start
+   redoes the load.
+2. **A signal interrupts only our own code.** SIGTERM and SIGINT (Ctrl+C) are noted and
+   acted on where the main thread runs our Python: while it waits, and while it builds the
+   default hypercube (which it abandons). Elsewhere an interrupt would land in someone
+   else's callback — llvmlite's object cache swallows it and prints it, a Qt slot in the
+   desktop window turns it into ``qFatal`` (status -6) — so there the signal waits for the
+   next check.
+3. **One stop path.** Stopping prints ``hypercube: stopping`` and closes the server, the app's
+   workers and the store, in reverse order of starting; the command exits with status 0, as a
+   signal is how a server normally ends. Signals that arrive while it closes are ignored.
+
+A signal that arrives before the command runs, while Python is still importing, ends the
+process the default way (status 128+15): nothing is open yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+from app.api import ApiSettings, EngineSlot, Server, create_app
+from app.engine.types import EngineProtocol
+from app.errors import HypercubeError
+from app.store import Store
+
+log = logging.getLogger("hypercube.server")
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def say(line: str) -> None:
+    print(f"hypercube: {line}", file=sys.stderr, flush=True)
+
+
+def load_engine(path: Path) -> EngineProtocol:
+    """The engine for the hypercube at ``path`` (also used to reload after an ingest).
+
+    The store is writable because loading brings a stale model up to date first; the loaded
+    model lives in memory, so the connection is closed again.
+    """
+    from app.engine import load_engine as load
+
+    with Store(path) as store:
+        return load(store)
+
+
+class ServingProcess:
+    """The server of one ``serve`` or ``app`` process, from its start to its stop.
+
+    Use it as a context manager around the whole command: it catches the stop signals from
+    its start, and on leaving (after :meth:`wait`, a stop during start-up, or the desktop
+    window closing) it stops everything it started::
+
+        with ServingProcess() as process:
+            server = process.start(lambda: path, settings, host, port)
+            process.wait()
+    """
+
+    def __init__(self) -> None:
+        self.path: Path | None = None  # the hypercube served, once started
+        self._stopped = threading.Event()
+        self._interruptible = False
+        self._closing = False
+        self._previous: dict[int, Any] = {}
+        self._started = contextlib.ExitStack()
+
+    def __enter__(self) -> ServingProcess:
+        for signum in STOP_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._closing:
+            return
+        self._stopped.set()
+        if self._interruptible:
+            raise KeyboardInterrupt
+
+    def _check(self) -> None:
+        """Stop here if a signal came while it could not interrupt."""
+        if self._stopped.is_set():
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def _interrupting(self) -> Iterator[None]:
+        """A stretch of our own code that a signal may interrupt at once (rule 2)."""
+        self._check()
+        self._interruptible = True
+        try:
+            yield
+        finally:
+            self._interruptible = False
+        self._check()
+
+    def start(self, find_path: Callable[[], Path], settings: ApiSettings, host: str,
+              port: int, threads: int = 16) -> Server:
+        """Serve a hypercube and start loading its model; returns the serving server.
+
+        Args:
+            find_path: names the hypercube to serve; called once the kernels are compiled,
+                since it may build the default hypercube (whose ingest would compile them).
+            settings: keys, CORS, rate and body limits for :func:`app.api.create_app`.
+            host: the address to listen on.
+            port: the port (0 for a free one).
+            threads: Waitress worker threads.
+        """
+        # Rule 1, before anything can ask for the kernels: the loader, an ingest run started
+        # over HTTP, the default hypercube's build. ~0.4 s the first time; the kernel cache
+        # makes it milliseconds after that.
+        from app.model.loading import default_kernels
+
+        default_kernels()
+        with self._interrupting():
+            self.path = path = find_path()
+        store = Store(path)
+        self._started.callback(store.close)
+        slot = EngineSlot()
+        app = create_app(store, slot, settings, loader=load_engine)
+        self._started.callback(app.state.close)
+        server = Server(app, host, port, threads=threads,
+                        max_body_bytes=settings.max_body_bytes).start()
+        self._started.callback(server.close)
+        threading.Thread(target=_load, args=(slot, path), name="hypercube-load",
+                         daemon=True).start()
+        self._check()
+        return server
+
+    def wait(self) -> None:
+        """Block until a stop signal arrives."""
+        # In slices: Windows runs Python's signal handlers only between them.
+        while not self._stopped.wait(0.5):
+            pass
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> bool:
+        self._closing = True
+        try:
+            if exc_type is None or exc_type is KeyboardInterrupt:
+                say("stopping")
+            self._started.close()
+        finally:
+            for signum, previous in self._previous.items():
+                signal.signal(signum, previous)
+        # Stopping by a signal (or Ctrl+C) is how a server ends, not an error.
+        return exc_type is KeyboardInterrupt
+
+
+def _load(slot: EngineSlot, path: Path) -> None:
+    try:
+        slot.set(load_engine(path))
+        log.info("hypercube: model loaded, ready")
+    except HypercubeError as exc:
+        slot.fail(exc.message)
+        log.error("hypercube: cannot load the model: %s", exc.message)
+    except Exception as exc:  # keep serving /health (and the UI) with the reason
+        slot.fail(f"cannot load the model: {exc}")
+        log.exception("hypercube: cannot load the model")
