@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import build_parser
-from tests.conftest import run_hypercube
+from tests.conftest import REPO, run_hypercube
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -131,3 +131,15 @@ def test_bench_reports_every_figure(ingested: Path, cli: Cli) -> None:
                                        "reference_completion_64_p50_ms", "peak_rss_mb"))
     code, _, err = cli("bench", "--repeat", "0", "--db", ingested)
     assert code == 1 and err == "hypercube: error: --repeat must be at least 1\n"
+
+
+def test_readme_documents_every_command_and_setting() -> None:
+    from app.settings import SETTINGS
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name in commands:
+        assert f"hypercube {name}" in readme or f"`{name}`" in readme, name
+    for setting in SETTINGS.values():
+        assert f"`{setting.env}`" in readme, setting.env
