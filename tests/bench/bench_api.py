@@ -28,6 +28,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.bench.common import report  # noqa: E402
+
 CONNECTIONS = (1, 8, 32)
 THREADS = 16
 PROMPT = "def total_count(value, count=3):\n    total = value + count"
@@ -209,10 +211,7 @@ def main() -> int:
         for child in (server, bare):
             child.terminate()
             child.wait(timeout=30)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
+    report(results, args.json)
     return 0
 
 

@@ -27,7 +27,6 @@ diversity. Greedy decoding (temperature 0) is deterministic, so it is run once p
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -42,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app.engine import Engine, SamplingParams, load_engine
 from app.store import Store
+from tests.bench.common import report
 
 LOOP_SPAN = 8
 LOOP_REPEATS = 3
@@ -195,10 +195,7 @@ def main() -> int:
         results[name] = figures
         for ids, text in outputs[:: max(1, len(outputs) // max(args.show, 1))][:args.show]:
             print(f"--- {name} (loop: {has_loop(ids)})\n{text}\n", file=sys.stderr)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
+    report(results, args.json)
     return 0
 
 

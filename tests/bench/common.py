@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import statistics
 import tarfile
@@ -35,6 +36,14 @@ def median_seconds(action: Callable[[], object], repeat: int = 5) -> float:
         action()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def report(results: object, json_path: Path | None) -> None:
+    """Print the figures as JSON, and also save them when ``--json PATH`` was given."""
+    text = json.dumps(results, indent=2)
+    print(text)
+    if json_path is not None:
+        json_path.write_text(text + "\n", encoding="utf-8")
 
 
 def peak_rss_mb() -> float:
