@@ -126,18 +126,20 @@ def test_ingest_a_folder_through_the_ui(tab: Page, tmp_path: Path) -> None:
     documents_before = int(page.locator(".stat .value").first.inner_text().replace(",", ""))
     page.get_by_label("File or folder path").fill(str(folder))
     page.get_by_role("button", name="Add", exact=True).click()
-    assert page.locator(".path-list li").count() == 1
+    # expect() retries until the page has caught up: each of these is updated asynchronously.
+    expect = playwright_api.expect
+    expect(page.locator(".path-list li")).to_have_count(1)
     page.get_by_role("button", name="Start ingest").click()
     page.wait_for_function(
         "() => document.querySelector('#ingest-percent').textContent === '100%' && "
         "document.querySelector('#ingest-phase').textContent === 'done'", timeout=60_000)
-    assert page.get_by_role("progressbar").get_attribute("aria-valuenow") == "100"
-    summary = page.locator("#ingest-summary").inner_text()
-    assert re.search(r"Run \d+ done: 12 added, 0 changed, 0 unchanged", summary), summary
+    expect(page.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+    expect(page.locator("#ingest-summary")).to_have_text(
+        re.compile(r"Run \d+ done: 12 added, 0 changed, 0 unchanged"))
     page.wait_for_function(
         f"() => Number(document.querySelector('.stat .value').textContent.replace(/,/g, '')) "
         f"=== {documents_before + 12}")
-    assert page.locator("tbody tr").first.locator(".badge").inner_text() == "done"
+    expect(page.locator("tbody tr").first.locator(".badge")).to_have_text("done")
 
 
 def test_chat_streams_tokens_and_stop_cancels(tab: Page, served: Running) -> None:
