@@ -168,7 +168,9 @@ def language_spec(name: str) -> LanguageSpec | None:
     queries, sources = {}, {}
     for kind in QUERY_FILES:
         # A dialect may add patterns of its own (TSX's JSX elements) to a query file.
-        paths = [config_path.parent / f"{kind}.scm"]
+        # A language may take a query file from another folder (TypeScript imports are
+        # written exactly as JavaScript's) rather than keep a copy.
+        paths = [config_path.parent / config.get("queries", {}).get(kind, f"{kind}.scm")]
         if kind in dialect.get("extra_queries", {}):
             paths.append(config_path.parent / dialect["extra_queries"][kind])
         try:
