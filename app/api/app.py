@@ -13,7 +13,7 @@ from app.api.auth import ApiKeyAuth
 from app.api.batch_worker import BatchWorker
 from app.api.batches import BatchCancelResource, BatchesResource, BatchResource
 from app.api.chat import ChatCompletions, ChatCompletionsResource
-from app.api.code import QUERIES, CodeQueryResource
+from app.api.code import QUERIES, CodeQueryResource, QueryGate
 from app.api.completions import Completions, CompletionsResource
 from app.api.completions_batch import CompletionsBatchResource
 from app.api.config import ApiSettings
@@ -32,7 +32,7 @@ from app.api.ingest import (
 from app.api.ingest_jobs import EngineLoader, IngestManager
 from app.api.json_media import json_handler
 from app.api.metrics import ApiMetrics, MetricsMiddleware, MetricsResource
-from app.api.middleware import RequestContext, RequestLimits
+from app.api.middleware import HostGuard, RequestContext, RequestLimits
 from app.api.models import ModelResource, ModelsResource
 from app.api.openapi_doc import OpenApiResource
 from app.api.ratelimit import RateLimit
@@ -43,6 +43,9 @@ from app.code import CodeIndex
 from app.engine.types import EngineProtocol
 from app.store import Store
 from app.ui import add_ui_routes
+
+# Run ids are SQLite integers: a larger number in the URL is an unknown URL (404), not a 500.
+RUN = f"{{run_id:int(min=0, max={2**63 - 1})}}"
 
 
 @dataclass
@@ -94,18 +97,22 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
     # Code queries get their own read connection: they hold it for a whole query.
     code_store = Store(path, readonly=True)
     code_index = CodeIndex(code_store)
+    code_gate = QueryGate()
 
-    middleware: list[object] = [RequestContext(settings.max_body_bytes),
-                                MetricsMiddleware(metrics)]
+    middleware: list[object] = [
+        RequestContext(settings.max_body_bytes, settings.max_json_bytes),
+        MetricsMiddleware(metrics),
+        HostGuard(settings.bind_host, settings.allowed_hosts, settings.cors_origins),
+    ]
     if settings.cors_origins:
         middleware.append(falcon.CORSMiddleware(
             allow_origins=list(settings.cors_origins),
             expose_headers=["x-request-id", "retry-after", "retry-after-ms"]))
     if settings.api_keys:
-        middleware.append(ApiKeyAuth(settings.api_keys))
+        middleware.append(ApiKeyAuth(settings.api_keys, settings.admin_keys))
     if settings.rate_limit > 0:
         middleware.append(RateLimit(settings.rate_limit, settings.rate_burst))
-    middleware.append(RequestLimits(settings.max_body_bytes))
+    middleware.append(RequestLimits(settings.max_body_bytes, settings.max_json_bytes))
 
     app = ApiApp(middleware=middleware)
     handlers = falcon.media.Handlers({
@@ -138,13 +145,14 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
         ("/v1/batches", BatchesResource(records, worker)),
         ("/v1/batches/{batch_id}", BatchResource(records)),
         ("/v1/batches/{batch_id}/cancel", BatchCancelResource(records)),
-        ("/v1/ingest", IngestResource(ingest)),
-        ("/v1/ingest/{run_id:int}", IngestRunResource(ingest)),
-        ("/v1/ingest/{run_id:int}/events", IngestEventsResource(ingest)),
-        ("/v1/ingest/{run_id:int}/cancel", IngestCancelResource(ingest)),
+        ("/v1/ingest", IngestResource(ingest, settings.ingest_roots)),
+        (f"/v1/ingest/{RUN}", IngestRunResource(ingest)),
+        (f"/v1/ingest/{RUN}/events", IngestEventsResource(ingest)),
+        (f"/v1/ingest/{RUN}/cancel", IngestCancelResource(ingest)),
         ("/v1/hypercube/stats", StatsResource(path)),
         ("/v1/hypercube/points", PointsResource(path)),
-        *((f"/v1/code/{name}", CodeQueryResource(code_index, name)) for name in QUERIES),
+        *((f"/v1/code/{name}", CodeQueryResource(code_index, name, code_gate))
+          for name in QUERIES),
     ]
     for template, resource in routes:
         app.add_route(template, resource)

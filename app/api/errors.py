@@ -13,6 +13,9 @@ import logging
 import math
 
 import falcon
+import orjson
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
 from app.errors import HypercubeError, RateLimited
 
@@ -84,3 +87,30 @@ def install(app: falcon.App) -> None:
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(HypercubeError, handle_hypercube_error)
+
+
+# -- errors Waitress answers itself, before the app sees the request ------------------------
+
+_WAITRESS_CODES = {400: "invalid_request", 413: "payload_too_large",
+                   431: "request_header_fields_too_large", 500: None}
+
+
+class JsonErrorTask(ErrorTask):
+    """Waitress's own error answers (a body over its size limit, a malformed chunked body,
+    headers too large) as OpenAI error objects instead of plain text."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        message = str(error.body or error.reason).strip() or error.reason
+        type_ = "invalid_request_error" if error.code < 500 else "server_error"
+        body = orjson.dumps(error_body(f"{error.reason}: {message}", type_,
+                                       code=_WAITRESS_CODES.get(error.code)))
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class JsonErrorChannel(HTTPChannel):
+    error_task_class = JsonErrorTask
