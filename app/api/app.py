@@ -100,7 +100,8 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
     code_gate = QueryGate()
 
     middleware: list[object] = [
-        RequestContext(settings.max_body_bytes, settings.max_json_bytes),
+        RequestContext(settings.max_body_bytes, settings.max_json_bytes,
+                       settings.max_request_tokens),
         MetricsMiddleware(metrics),
         HostGuard(settings.bind_host, settings.allowed_hosts, settings.cors_origins),
     ]

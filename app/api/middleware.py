@@ -26,9 +26,11 @@ class RequestContext:
     """Gives each request an id (the client's ``X-Request-Id`` if it is sane), returns it in
     the ``x-request-id`` header and writes one structured access-log line per request."""
 
-    def __init__(self, max_body_bytes: int, max_json_bytes: int | None = None) -> None:
+    def __init__(self, max_body_bytes: int, max_json_bytes: int | None = None,
+                 max_request_tokens: int | None = None) -> None:
         self.max_body_bytes = max_body_bytes
         self.max_json_bytes = max_body_bytes if max_json_bytes is None else max_json_bytes
+        self.max_request_tokens = max_request_tokens
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         offered = req.get_header("X-Request-Id")
@@ -37,6 +39,7 @@ class RequestContext:
         req.context.started = time.perf_counter()
         req.context.max_body_bytes = self.max_body_bytes
         req.context.max_json_bytes = min(self.max_json_bytes, self.max_body_bytes)
+        req.context.max_request_tokens = self.max_request_tokens
         resp.set_header("x-request-id", req.context.request_id)
 
     def process_response(self, req: falcon.Request, resp: falcon.Response,
