@@ -58,6 +58,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "applies", int),
     Setting("chat_max_tokens", 1024, "length of a chat reply when the request sets no "
             "max_tokens (0: up to the context window)", int),
+    Setting("otlp_endpoint", None, "OpenTelemetry collector to send request traces to over "
+            "OTLP/HTTP (e.g. http://127.0.0.1:4318); unset: tracing off"),
     Setting("max_body_bytes", 100_000_000, "largest request body the server accepts "
             "(larger ones get 413)", int),
 ]}

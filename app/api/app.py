@@ -7,8 +7,9 @@ from pathlib import Path
 
 import falcon
 import falcon.media
+from opentelemetry.sdk.trace import TracerProvider
 
-from app.api import errors
+from app.api import errors, tracing
 from app.api.auth import ApiKeyAuth
 from app.api.batch_worker import BatchWorker
 from app.api.batches import BatchCancelResource, BatchesResource, BatchResource
@@ -38,6 +39,7 @@ from app.api.openapi_doc import OpenApiResource
 from app.api.ratelimit import RateLimit
 from app.api.records import ApiRecords
 from app.api.tokenize import DetokenizeResource, TokenizeResource
+from app.api.tracing import TracingMiddleware
 from app.api.vectors import EmbedderCache
 from app.code import CodeIndex
 from app.engine.types import EngineProtocol
@@ -69,7 +71,8 @@ class ApiApp(falcon.App):
 
 
 def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
-               settings: ApiSettings, *, loader: EngineLoader | None = None) -> ApiApp:
+               settings: ApiSettings, *, loader: EngineLoader | None = None,
+               tracer_provider: TracerProvider | None = None) -> ApiApp:
     """The WSGI app serving ``store`` with ``engine``.
 
     Args:
@@ -79,6 +82,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
             then answers ``/health`` with ``loading`` and generation requests with 503).
         settings: keys, CORS, rate limits and body limits.
         loader: loads a fresh engine from the file after an ingest run changed it.
+        tracer_provider: where request spans go (None: tracing off, see app/api/tracing.py).
 
     The app's :class:`ApiState` is ``app.state``; call ``app.state.close()`` when done.
     """
@@ -97,6 +101,9 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
 
     middleware: list[object] = [RequestContext(settings.max_body_bytes),
                                 MetricsMiddleware(metrics)]
+    if tracer_provider is not None:
+        tracing.install(tracer_provider)
+        middleware.append(TracingMiddleware(tracer_provider))
     if settings.cors_origins:
         middleware.append(falcon.CORSMiddleware(
             allow_origins=list(settings.cors_origins),

@@ -113,7 +113,7 @@ class ServingProcess:
         self._check()
 
     def start(self, find_path: Callable[[], Path], settings: ApiSettings, host: str,
-              port: int, threads: int = 16) -> Server:
+              port: int, threads: int = 16, *, otlp_endpoint: str | None = None) -> Server:
         """Serve a hypercube and start loading its model; returns the serving server.
 
         Args:
@@ -123,6 +123,7 @@ class ServingProcess:
             host: the address to listen on.
             port: the port (0 for a free one).
             threads: Waitress worker threads.
+            otlp_endpoint: where to send request traces (None: tracing off).
         """
         # Rule 1, before anything can ask for the kernels: the loader, an ingest run started
         # over HTTP, the default hypercube's build. ~0.4 s the first time; the kernel cache
@@ -135,7 +136,13 @@ class ServingProcess:
         store = Store(path)
         self._started.callback(store.close)
         slot = EngineSlot()
-        app = create_app(store, slot, settings, loader=load_engine)
+        provider = None
+        if otlp_endpoint:
+            from app.api.tracing import otlp_provider
+
+            provider = otlp_provider(otlp_endpoint)
+            self._started.callback(provider.shutdown)  # flushes the last spans
+        app = create_app(store, slot, settings, loader=load_engine, tracer_provider=provider)
         self._started.callback(app.state.close)
         server = Server(app, host, port, threads=threads,
                         max_body_bytes=settings.max_body_bytes).start()
