@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "app.cli.doctor_cmd",
     "app.cli.bench_cmd",
     "app.cli.serve_cmd",
+    "app.cli.health_cmd",
     "app.cli.app_cmd",
     "app.cli.code_cmd",
 ]
