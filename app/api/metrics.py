@@ -18,6 +18,7 @@ from prometheus_client import (
 )
 
 from app.api.finishing import when_finished
+from app.api.usage import UsageLedger
 
 # Label values come from these sets only: a label per arbitrary method or URL would let any
 # client grow /metrics (and the server's memory) without bound.
@@ -51,10 +52,12 @@ class ApiMetrics:
         self.cancelled = Counter("hypercube_generations_cancelled",
                                  "Generations stopped because the client went away",
                                  registry=r)
+        self.usage = UsageLedger(r)
 
     def count_tokens(self, prompt: int, completion: int) -> None:
         self.tokens.labels("prompt").inc(prompt)
         self.tokens.labels("completion").inc(completion)
+        self.usage.count_tokens(prompt, completion)
 
 
 class MetricsMiddleware:
