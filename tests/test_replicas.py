@@ -196,6 +196,8 @@ http {{
             proxy_pass http://replicas;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            # The client's own Host: a loopback-bound replica answers only loopback names.
+            proxy_set_header Host $host;
             proxy_buffering off;
             proxy_read_timeout 120s;
             # A replica that is gone (refused, reset) is skipped and the request retried
