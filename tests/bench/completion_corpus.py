@@ -71,10 +71,13 @@ class MeasuredCode:
     app_dir: Path
     version: str
     env: dict[str, str]  # the subprocesses' environment (their own data folder)
+    # Where they run: never a checkout, whose own app/ ``python -m``/``-c`` would import
+    # ahead of PYTHONPATH.
+    cwd: Path
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([sys.executable, *args], env=self.env, text=True,
-                              capture_output=True)
+                              capture_output=True, cwd=self.cwd)
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(args[:3])} failed ({done.returncode}): "
                              f"{done.stderr.strip()[-2000:]}")
@@ -86,14 +89,15 @@ def measured_code(cache: Path) -> MeasuredCode:
     # Without PYTHONPATH the subprocesses measure this script's own tree (not whatever
     # editable install the interpreter has).
     env.setdefault("PYTHONPATH", str(REPO))
+    cache.mkdir(parents=True, exist_ok=True)
     locate = subprocess.run(
         [sys.executable, "-c", "import app, pathlib; print(pathlib.Path(app.__file__).parent)"],
-        env=env, text=True, capture_output=True, check=True)
+        env=env, text=True, capture_output=True, check=True, cwd=cache)
     app_dir = Path(locate.stdout.strip())
     version = code_version(app_dir.parent)
     # A data folder per code version: the default hypercube is built by the code measured.
     env["HYPERCUBE_DATA_DIR"] = str(cache / f"data-{version}")
-    return MeasuredCode(app_dir, version, env)
+    return MeasuredCode(app_dir, version, env, cache)
 
 
 def code_version(tree: Path) -> str:

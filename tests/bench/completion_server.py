@@ -43,7 +43,8 @@ class ServerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--db", str(self.db), "--port", "0",
              "--quiet"],
-            env=self.code.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            env=self.code.env, cwd=self.code.cwd, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True)
         threading.Thread(target=self._drain, daemon=True).start()
         deadline = time.monotonic() + START_TIMEOUT
         while not self._bound.wait(0.05):
