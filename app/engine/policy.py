@@ -34,7 +34,7 @@ import numpy as np
 from app.engine.ends import BlockTerminator, SuffixTerminator, TextEnd
 from app.engine.healing import Healed, HealingConstraint, heal
 from app.engine.language import model_for, resolve_language
-from app.engine.ranking import Ranker, Scored
+from app.engine.ranking import Ranker, Scored, length_penalty
 from app.engine.scope import (
     BlockEnd,
     join_line,
@@ -61,11 +61,13 @@ if TYPE_CHECKING:
 _SEED_STEP = 0x9E3779B97F4A7C15  # golden-ratio increment: derived seeds share no low bits
 _SEED_MASK = (1 << 63) - 1
 # Beams kept by a line/block search (more cost more and rarely find a better line).
-BEAM_WIDTH = 4
+BEAM_WIDTH = 3
 MAX_STOPS = 64
 # The suffix's start that a fill-in-the-middle candidate is scored with.
-SUFFIX_SCORED_CHARS = 160
-SUFFIX_SCORED_LINES = 3
+SUFFIX_SCORED_CHARS = 96
+SUFFIX_SCORED_LINES = 2
+# Fill-in-the-middle candidates whose join with the suffix is scored.
+JOINT_SCORED = 4
 
 
 def check_context(info: ModelInfo, prompt_tokens: int, max_tokens: int | None,
@@ -260,22 +262,29 @@ def _search(engine: Engine, plan: _Plan, width: int,
         block=BlockEnd.for_prompt(plan.text) if plan.scope == "block" else None,
         suffix_line=suffix_first_line(request.suffix) if plan.scope == "block" else None,
         stops=list(request.stops), width=width, budget=budget,
-        at_line_start=not cursor_line.strip())
+        at_line_start=not cursor_line.strip(),
+        indented=bool(cursor_line) and not cursor_line.strip())
     with ExitStack() as stack:
         base = stack.enter_context(engine.sessions(plan.model))
         base.reset(plan.healed.ids)
         spare = [stack.enter_context(engine.sessions(plan.model)) for _ in range(2 * width)]
-        found = search(spare, base, engine.prefix_index, engine.token_table, search_plan, cancel)
+        found = search(spare, base, engine.prefix_index, engine.token_table,
+                       plan.model.kernels, search_plan, cancel)
         found = _finish_texts(found, plan)
         found = _unique(found)
         scored = [Scored(f.text, f.logprob, len(f.tokens), f.finish == "stop", f)
                   for f in found]
         if request.suffix is not None:
+            # Scoring the join costs a pass over middle + suffix start: the leaders only.
+            scored.sort(key=lambda item: -item.logprob / length_penalty(item.length))
+            scored = scored[:max(JOINT_SCORED, request.best_of)]
             for item in scored:
                 item.logprob = _joint_logprob(engine, plan, item.text, base)
         ranker = Ranker(plan.language, plan.text, request.suffix, engine.known_names)
         ranked = ranker.rank(scored)
         top = request.params.logprobs or 0
+        if not ranked:  # nothing the scope allows is likely at all
+            return [Choice("", [], "stop", plan.healed.removed_chars)]
         return [_choice(engine, base, item.payload, plan, top)  # type: ignore[arg-type]
                 for item in ranked]
 

@@ -21,8 +21,8 @@ from app.code.languages import language_spec
 from app.engine.names import IDENTIFIER, KnownNames
 from app.errors import StoreError
 
-WINDOW_LINES = 80
-SUFFIX_LINES = 20
+WINDOW_LINES = 40
+SUFFIX_LINES = 12
 # Score, in nats, a candidate loses per parse error it adds and per never-seen name.
 PARSE_PENALTY = 6.0
 UNSEEN_PENALTY = 2.5
@@ -30,9 +30,11 @@ UNSEEN_PENALTY = 2.5
 REPEAT_PENALTY = 4.0
 RECENT_LINES = 3
 # GNMT-style length normalisation of a candidate's log-probability: lp = ((5 + n) / 6) ** α.
-LENGTH_ALPHA = 0.5
+# Mild: a line's score already holds the probability that it ends where it does, and on
+# held-out code (tests/bench/bench_decoding.py) larger α lost exact matches.
+LENGTH_ALPHA = 0.2
 # Candidates whose parse is checked (the best by the other measures).
-PARSED = 4
+PARSED = 3
 
 _local = threading.local()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,11 +21,15 @@ import numpy as np
 from app.engine.healing import TokenPrefixIndex
 from app.engine.scope import BlockEnd, suffix_takeover
 from app.model import Session
+from jit import Kernels
 
 # A live beam this far (in nats) below the best finished candidate cannot catch up.
 PRUNE_MARGIN = 12.0
-# Candidates for the next token are looked for among those this close to the likeliest.
-_NEAR = 1e-4
+# A candidate that starts repeating itself loses this much per token that extends the loop.
+LOOP_PENALTY = 3.0
+_LOOP_MIN = 4
+_LOOP_MAX = 48
+
 
 
 @dataclass
@@ -37,6 +42,7 @@ class SearchPlan:
     width: int
     budget: int
     at_line_start: bool           # the cursor's line is blank so far: no empty line
+    indented: bool = False        # the cursor follows an indent: code starts right here
 
 
 @dataclass
@@ -62,7 +68,7 @@ class _Beam:
 
 
 def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
-           token_bytes: list[bytes], plan: SearchPlan,
+           token_bytes: list[bytes], kernels: Kernels, plan: SearchPlan,
            cancel: threading.Event | None = None) -> list[Found]:
     """The finished candidates, unordered. ``base`` holds the prompt (healed) and is not
     changed; ``sessions`` are 2 × width spare sessions of the same model."""
@@ -74,6 +80,7 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
     finished: list[Found] = []
     width = plan.width
     log = math.log
+    argmax = kernels.argmax
     for _ in range(plan.budget):
         if cancel is not None and cancel.is_set():
             break
@@ -86,7 +93,10 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
             else:
                 ids = None
                 values = probs
-            for j in _top(values, width):
+            # Until the completion shows its first character, more continuations are looked
+            # at: some of the likeliest (more indentation, an empty line) are not allowed.
+            wanted = width if beam.text.strip() else 4 * width
+            for j in _top(values, wanted, argmax):
                 p = float(values[j])
                 token = j if ids is None else int(ids[j])
                 lp = log(p)
@@ -126,17 +136,23 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
     return finished
 
 
-def _top(values: np.ndarray, k: int) -> list[int]:
-    """Indices of the ``k`` largest values (any order). A full partition of the vocabulary
-    costs tens of microseconds; the few values near the maximum are found far faster."""
+def _top(values: np.ndarray, k: int, argmax: Callable[[np.ndarray], int]) -> list[int]:
+    """Indices of the ``k`` largest values, best first. ``k`` calls of the native argmax
+    (each value found is set aside, then restored) cost a few microseconds where sorting
+    or partitioning the vocabulary costs tens."""
     if len(values) <= k:
-        return list(range(len(values)))
-    near = np.flatnonzero(values >= values.max() * _NEAR)
-    if len(near) >= k:
-        if len(near) == k:
-            return near.tolist()
-        return near[np.argpartition(-values[near], k - 1)[:k]].tolist()
-    return np.argpartition(-values, k - 1)[:k].tolist()
+        return sorted(range(len(values)), key=lambda i: -values[i])
+    found: list[int] = []
+    kept: list[float] = []
+    try:
+        for _ in range(k):
+            index = argmax(values)
+            found.append(index)
+            kept.append(float(values[index]))
+            values[index] = -1.0
+    finally:
+        values[found] = kept
+    return found
 
 
 def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
@@ -163,6 +179,10 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
     logprob = parent.logprob + lp
     before = parent.text
     text = before + new
+    if plan.indented and text and not text.strip() and not before:
+        return None  # the caller typed the indentation: no more of it
+    if len(text) >= 2 * _LOOP_MIN and new.strip():
+        logprob -= LOOP_PENALTY * _looping(text)
     cut = _stop_at(before, new, plan.stops)
     block = None
     if plan.scope == "line":
@@ -191,6 +211,17 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
         return Found(tokens, logprobs, done, "stop", logprob)
     return _Beam(parent.session, tokens, logprobs, logprob, required, parent.data + piece, text,
                  exact, block)
+
+
+def _looping(text: str) -> int:
+    """1 if the text ends with a piece of it written twice in a row (``"a", "a", "``), the
+    loop a model with a copy cache falls into; pieces without a letter (``0, 0, ``) and
+    shorter than _LOOP_MIN characters may repeat."""
+    for size in range(_LOOP_MIN, min(_LOOP_MAX, len(text) // 2) + 1):
+        unit = text[-size:]
+        if text[-2 * size:-size] == unit and any(c.isalpha() for c in unit):
+            return 1
+    return 0
 
 
 def _stop_at(before: str, new: str, stops: list[str]) -> int | None:
