@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "app.cli.tokenize_cmd",
     "app.cli.generate_cmd",
     "app.cli.db_cmd",
+    "app.cli.snapshot_cmd",
     "app.cli.doctor_cmd",
     "app.cli.bench_cmd",
     "app.cli.serve_cmd",
