@@ -45,6 +45,7 @@ from app.engine.types import (
 from app.errors import ContextLengthExceeded, InvalidRequest
 from app.model import Model, RepetitionTables, Session
 from app.model.context import ProjectContext
+from app.model.projects import ProjectFocus
 from app.tokenizer import Tokenizer
 
 # 16k tokens (~60 KB of code): larger than almost every source file, so evaluation
@@ -64,7 +65,8 @@ class Engine:
     """Satisfies :class:`app.engine.types.EngineProtocol`."""
 
     def __init__(self, model: Model, tokenizer: Tokenizer, info: ModelInfo,
-                 known_names: KnownNames | None = None) -> None:
+                 known_names: KnownNames | None = None,
+                 focus: ProjectFocus | None = None) -> None:
         if tokenizer.vocab_size != model.vocab_size:
             raise ValueError("the tokenizer and the model disagree on the vocabulary size")
         self.model = model
@@ -75,6 +77,7 @@ class Engine:
         self._pool_lock = threading.Lock()
         self._bytes = [tokenizer.token_bytes(i) for i in range(tokenizer.vocab_size)]
         self.known_names = known_names
+        self.focus = focus
         self.prefix_index = TokenPrefixIndex(self._bytes)
         self._texts = [data.decode("utf-8", errors="replace") for data in self._bytes]
         self._whole = [_is_utf8(data) for data in self._bytes]
@@ -308,6 +311,13 @@ class Engine:
                 pool = self._pools.setdefault(model, [])
             if len(pool) < _POOL_LIMIT:
                 pool.append(session)
+
+    def model_for(self, language: str | None, filename: str | None) -> Model:
+        """The model a completion of ``filename`` in ``language`` is predicted with: the
+        language's view, counting the file's project more when it is known."""
+        if self.focus is not None:
+            return self.focus.model_for(language, filename)
+        return self.model.for_language(language)
 
     def sessions(self, model: Model) -> contextlib.AbstractContextManager[Session]:
         """A pooled session of ``model`` for the generation policy's searches."""

@@ -1,16 +1,15 @@
-"""The language of the document a request completes, and the model's view for it.
+"""The language of the document a request completes.
 
 Explicit ``language`` wins, then the ``filename``'s extension (and well-known names), then
 what the prompt itself shows (a shebang, a modeline, ``package main``, ``def f(``…; see
-app/detect.py). The model view (``Model.for_language``) counts the training text of that
-language fully and other languages' code (almost) not at all.
+app/detect.py). The engine then predicts with the model's view for that language and the
+file's project (:meth:`app.engine.Engine.model_for`).
 """
 
 from __future__ import annotations
 
 from app.detect import detect_language
 from app.errors import InvalidRequest
-from app.model import Model
 
 # The languages a request may name (contract: the completion request's ``language``).
 LANGUAGES = ("python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp",
@@ -31,9 +30,3 @@ def resolve_language(language: str | None, filename: str | None,
     if detected != "text":
         return detected
     return "text" if filename else None
-
-
-def model_for(model: Model, language: str | None) -> Model:
-    """The model's view for ``language`` (the model itself when it has none)."""
-    view = getattr(model, "for_language", None)
-    return model if view is None else view(language)

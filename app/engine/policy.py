@@ -33,7 +33,7 @@ import numpy as np
 
 from app.engine.ends import BlockTerminator, SuffixTerminator, TextEnd
 from app.engine.healing import Healed, HealingConstraint, heal
-from app.engine.language import model_for, resolve_language
+from app.engine.language import resolve_language
 from app.engine.ranking import Ranker, Scored, length_penalty
 from app.engine.scope import (
     BlockEnd,
@@ -130,7 +130,8 @@ def prepare(engine: Engine, request: GenerationRequest, param: str = "prompt") -
     scope = resolve_scope(request.scope, text, request.suffix)
     healed = (heal(engine.tokenizer, ids, text) if request.heal
               else Healed(ids, b""))
-    return _Plan(request, model_for(engine.model, language), language, scope, text, healed,
+    return _Plan(request, engine.model_for(language, request.filename), language, scope,
+                 text, healed,
                  suffix_ids)
 
 
