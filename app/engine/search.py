@@ -81,8 +81,10 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
     width = plan.width
     log = math.log
     argmax = kernels.argmax
+    budget_spent = True
     for _ in range(plan.budget):
         if cancel is not None and cancel.is_set():
+            budget_spent = False
             break
         pool: list[tuple[float, int, int, float]] = []
         for number, beam in enumerate(beams):
@@ -122,16 +124,21 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
         spare.extend(b.session for b in beams)
         beams = survivors
         if not beams:
+            budget_spent = False
             break
         if len(finished) >= width:
             top = sorted((f.logprob for f in finished), reverse=True)[width - 1]
             if max(b.logprob for b in beams) < top:
+                budget_spent = False
                 break
-    for beam in beams:
-        text = beam.text
-        if beam.block is not None:
-            text = text[:beam.block.finish()]
-        finished.append(Found(beam.tokens, beam.logprobs, text, "length", beam.logprob))
+    # Beams still open are partial lines: candidates only when the budget ran out first
+    # or nothing finished at all (a search stopped early keeps what reached the end).
+    if len(finished) < width or budget_spent:
+        for beam in beams:
+            text = beam.text
+            if beam.block is not None:
+                text = text[:beam.block.finish()]
+            finished.append(Found(beam.tokens, beam.logprobs, text, "length", beam.logprob))
     spare.extend(b.session for b in beams)
     return finished
 

@@ -51,10 +51,8 @@ def cut_points(files: list[Path], count: int, seed: int = 0) -> list[tuple[str, 
             continue
         start = sum(len(x) + 1 for x in lines[:number])
         indent = len(line) - len(line.lstrip())
-        if len(cuts) % 2:
-            column = indent
-        else:
-            column = rng.randrange(indent + 1, len(line))
+        # Odd cuts at the start of the line's code, even ones inside it.
+        column = indent if len(cuts) % 2 else rng.randrange(indent + 1, len(line))
         prompt = text[:start + column]
         target = line[column:].rstrip()
         suffix = text[start + len(line):]
