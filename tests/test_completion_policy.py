@@ -3,6 +3,7 @@ line and block scopes, fill-in-the-middle that joins its suffix, honest usage.""
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -196,3 +197,40 @@ def test_block_end_tracks_indentation_and_brackets() -> None:
     assert suffix_takeover("a = 1\n    return a\n", "return a", complete=False) == 5
     assert join_line("total = sum(x)", ")\n") == "total = sum(x"
     assert join_line("x + 1", "\nnext") == "x + 1"
+
+
+class DigitsOnly:
+    """A TokenConstraint: tokens made of digits, three of them, then done."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.ids = np.array([i for i in range(engine.tokenizer.vocab_size)
+                             if engine.token_bytes(i).isdigit()], dtype=np.int64)
+        self.taken = 0
+
+    def mask(self, allowed: np.ndarray) -> None:
+        allowed[self.ids] = True
+
+    def advance(self, token_id: int) -> None:
+        self.taken += 1
+
+    def done(self) -> bool:
+        return self.taken >= 3
+
+
+def test_a_token_constraint_restricts_every_choice_and_keeps_the_models_logprobs(
+        engine: Engine) -> None:
+    prompt = "def load(self, path):\n    return "
+    for temperature in (0.0, 0.9):
+        ask = request(engine, prompt, max_tokens=10, temperature=temperature, scope="line",
+                      heal=False, constraint=lambda: DigitsOnly(engine))
+        (choice,) = engine.generate(ask).choices
+        assert choice.text.isdigit() and len(choice.tokens) == 3
+        assert choice.finish_reason == "stop"
+        # The model's own log-probabilities (of its view for the prompt's language).
+        session = engine.model_for("python", None).session()
+        session.reset(engine.tokenizer.encode(prompt))
+        expected = []
+        for token in choice.tokens:
+            expected.append(math.log(session.distribution()[token.token_id]))
+            session.push(token.token_id)
+        assert [t.logprob for t in choice.tokens] == pytest.approx(expected, rel=1e-12)

@@ -62,6 +62,8 @@ _SEED_STEP = 0x9E3779B97F4A7C15  # golden-ratio increment: derived seeds share n
 _SEED_MASK = (1 << 63) - 1
 # Beams kept by a line/block search (more cost more and rarely find a better line).
 BEAM_WIDTH = 3
+# The longest line or block a search writes (each token costs a step of every beam).
+MAX_SEARCHED_TOKENS = 512
 MAX_STOPS = 64
 # The suffix's start that a fill-in-the-middle candidate is scored with.
 SUFFIX_SCORED_CHARS = 96
@@ -106,7 +108,9 @@ class _Plan:
 
     @property
     def searched(self) -> bool:
-        return self.request.params.temperature == 0.0 and self.scope in ("line", "block")
+        # A constrained request (JSON, a grammar) is decoded token by token under it.
+        return (self.request.params.temperature == 0.0 and self.scope in ("line", "block")
+                and self.request.constraint is None)
 
 
 def prepare(engine: Engine, request: GenerationRequest, param: str = "prompt") -> _Plan:
@@ -256,7 +260,8 @@ def _sample_rank(engine: Engine, plan: _Plan):  # type: ignore[no-untyped-def]
 def _search(engine: Engine, plan: _Plan, width: int,
             cancel: threading.Event | None) -> list[Choice]:
     request = plan.request
-    budget = engine.budget(len(plan.healed.ids), request.params.max_tokens)
+    budget = min(engine.budget(len(plan.healed.ids), request.params.max_tokens),
+                 MAX_SEARCHED_TOKENS)
     cursor_line = plan.text.rsplit("\n", 1)[-1]
     search_plan = SearchPlan(
         scope=plan.scope, required=plan.healed.removed,
