@@ -100,3 +100,20 @@ def test_cli_complete_takes_suffix_scope_language(
     with pytest.raises(SystemExit) as exit_info:  # argparse's own usage error
         cli("complete", "x", "--db", db, "--scope", "page")
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("scope", ["free", "line"])
+def test_streamed_logprobs_offsets_follow_the_healed_prompt(server: Running, scope: str) -> None:
+    ask = {"model": server.model, "prompt": PREFIX + "val", "max_tokens": 8, "temperature": 0,
+           "scope": scope, "logprobs": 0, "stream": True}
+    status, _, events = sse_events(server.url, "/v1/completions", ask)
+    assert status == 200
+    chunks = [e["choices"][0] for e in events[:-1] if e["choices"]]
+    tokens = [t for c in chunks if c["logprobs"] for t in c["logprobs"]["tokens"]]
+    offsets = [o for c in chunks if c["logprobs"] for o in c["logprobs"]["text_offset"]]
+    text = "".join(c["text"] for c in chunks)
+    prompt = PREFIX + "val"
+    # The first token re-writes " val" (the word healing took back) and starts there.
+    assert offsets[0] == len(prompt) - len(" val")
+    assert (prompt[:offsets[0]] + "".join(tokens)).startswith(prompt + text)
+    assert offsets == sorted(offsets)

@@ -26,6 +26,8 @@ SUFFIX_LINES = 12
 # Score, in nats, a candidate loses per parse error it adds and per never-seen name.
 PARSE_PENALTY = 6.0
 UNSEEN_PENALTY = 2.5
+# A name the code index knows but the prompt and suffix do not counts this much of one.
+OUT_OF_SCOPE = 0.2
 # ... and for a line that copies one of the RECENT_LINES lines above the cursor.
 REPEAT_PENALTY = 4.0
 RECENT_LINES = 3
@@ -109,15 +111,21 @@ class Ranker:
         self._keywords = keywords(self.language) if self.language else frozenset()
         self._parser = _parser(self.language) if self.language else None
 
-    def unseen(self, text: str, complete: bool) -> int:
-        """Names in ``text`` seen nowhere (a last name cut short by the budget excepted)."""
+    def unseen(self, text: str, complete: bool) -> float:
+        """Names in ``text`` seen nowhere, plus OUT_OF_SCOPE for each one the code index
+        knows but the prompt and suffix do not (a last name cut short by the budget is
+        not judged)."""
         if self.known is None or not len(self.known):
             return 0
         names = IDENTIFIER.findall(text)
         if not complete and names and text.rstrip() == text and text.endswith(names[-1]):
             names = names[:-1]
-        return sum(1 for name in names if name not in self._local_names
-                   and name not in self._keywords and name not in self.known)
+        count = 0.0
+        for name in names:
+            if name in self._local_names or name in self._keywords:
+                continue
+            count += OUT_OF_SCOPE if name in self.known else 1.0
+        return count
 
     def repeats(self, text: str) -> int:
         """1 if the completed line copies one of the lines just above it (the cache's

@@ -12,8 +12,9 @@ of a line's code ("start"); the target is the rest of the line. Each cut is comp
 plain line completion (``scope: line``), as fill-in-the-middle (the rest of the file as
 the suffix, ``scope: auto``) and, for comparison, as greedy tokens after the prompt without
 the policy (``raw``, cut at the newline). Reported per mode: p50/p99 latency, exact match and
-edit similarity (Levenshtein, 0–100) against the target, and the same figures for the
-word-completion baseline (the most recent earlier line that starts with what was typed).
+edit similarity (Levenshtein, 0–100) against the target, the median CPU time, and the same
+quality figures for the word-completion baseline (the most recent earlier line that starts
+with what was typed).
 """
 
 from __future__ import annotations
@@ -75,11 +76,11 @@ def similarity(a: str, b: str) -> float:
 
 def run(engine: Engine, cuts: list[tuple[str, str, str]], mode: str,
         max_tokens: int) -> dict[str, Any]:
-    latencies, exact, edit, base_exact, base_edit = [], [], [], [], []
+    latencies, cpu, exact, edit, base_exact, base_edit = [], [], [], [], [], []
     params = SamplingParams(max_tokens=max_tokens, temperature=0.0)
     for prompt, target, suffix in cuts:
         ids = engine.tokenizer.encode(prompt)
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         if mode == "raw":
             # What the engine did before the policy: greedy tokens after the prompt as is.
             text = engine.complete(ids, params).text
@@ -90,6 +91,7 @@ def run(engine: Engine, cuts: list[tuple[str, str, str]], mode: str,
                                         filename="cut.py")
             text = engine.generate(request).choices[0].text
         latencies.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
         got = text.split("\n", 1)[0].rstrip()
         exact.append(got == target)
         edit.append(similarity(got, target))
@@ -102,6 +104,9 @@ def run(engine: Engine, cuts: list[tuple[str, str, str]], mode: str,
         "p50_ms": round(1000 * statistics.median(latencies), 2),
         "p99_ms": round(1000 * latencies[min(len(latencies) - 1,
                                              int(0.99 * len(latencies)))], 2),
+        # CPU time of this process: what the latency is on an idle machine (the wall-clock
+        # figures grow with whatever else the cores run).
+        "cpu_p50_ms": round(1000 * statistics.median(cpu), 2),
         "exact_match": round(100 * sum(exact) / len(exact), 1),
         "edit_similarity": round(statistics.mean(edit), 1),
         "baseline_exact_match": round(100 * sum(base_exact) / len(base_exact), 1),
