@@ -26,6 +26,10 @@ SUFFIX_LINES = 12
 # Score, in nats, a candidate loses per parse error it adds and per never-seen name.
 PARSE_PENALTY = 6.0
 UNSEEN_PENALTY = 2.5
+# Characters of prompt (before the cursor and at the file's start) and suffix whose names
+# count as in scope.
+SCOPE_NEAR_CHARS = 6000
+SCOPE_HEAD_CHARS = 2000
 # A name the code index knows but the prompt and suffix do not counts this much of one.
 OUT_OF_SCOPE = 0.2
 # ... and for a line that copies one of the RECENT_LINES lines above the cursor.
@@ -106,8 +110,13 @@ class Ranker:
         self._tail = tail
         self._recent = {line.strip() for line in
                         [line for line in lines[:-1] if line.strip()][-RECENT_LINES:]}
-        self._local_names = set(IDENTIFIER.findall(self.prompt_text[-20000:]))
-        self._local_names.update(IDENTIFIER.findall((self.suffix or "")[:8000]))
+        # The names near the cursor and the file's head (its imports) are in scope; reading
+        # all of a long file would cost more than the search.
+        text = self.prompt_text
+        head = text[:min(SCOPE_HEAD_CHARS, max(0, len(text) - SCOPE_NEAR_CHARS))]
+        self._local_names = set(IDENTIFIER.findall(head))
+        self._local_names.update(IDENTIFIER.findall(text[-SCOPE_NEAR_CHARS:]))
+        self._local_names.update(IDENTIFIER.findall((self.suffix or "")[:SCOPE_HEAD_CHARS]))
         self._keywords = keywords(self.language) if self.language else frozenset()
         self._parser = _parser(self.language) if self.language else None
 
