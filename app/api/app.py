@@ -42,6 +42,7 @@ from app.api.read_only import ReadOnlyResource
 from app.api.records import ApiRecords
 from app.api.tokenize import DetokenizeResource, TokenizeResource
 from app.api.tracing import TracingMiddleware
+from app.api.usage import UsageMiddleware, UsageResource
 from app.api.vectors import EmbedderCache
 from app.code import CodeIndex
 from app.engine.types import EngineProtocol
@@ -121,6 +122,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
             expose_headers=["x-request-id", "retry-after", "retry-after-ms"]))
     if settings.api_keys:
         middleware.append(ApiKeyAuth(settings.api_keys))
+    middleware.append(UsageMiddleware(metrics.usage))   # after auth: it names the key
     if settings.rate_limit > 0:
         middleware.append(RateLimit(settings.rate_limit, settings.rate_burst))
     middleware.append(RequestLimits(settings.max_body_bytes))
@@ -140,6 +142,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
     routes: list[tuple[str, object]] = [
         ("/health", HealthResource(slot, path)),
         ("/metrics", MetricsResource(metrics)),
+        ("/v1/usage", UsageResource(metrics.usage)),
         ("/openapi.json", OpenApiResource()),
         ("/v1/models", ModelsResource(slot)),
         ("/v1/models/{model}", ModelResource(slot)),

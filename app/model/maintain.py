@@ -32,6 +32,7 @@ from app.model.params import ModelParams
 from app.model.segment import KMAX, THRESH, build_segment
 from app.model.storage import delete_segments, load_params, save_params, save_segment
 from app.store import Store
+from app.store.tokens import unpack_tokens
 from jit import Kernels
 
 MAX_SEGMENTS = 4
@@ -180,7 +181,7 @@ def _read_documents(conn, doc_ids: list[int]) -> tuple[list[np.ndarray], list[st
         row = conn.execute(
             "SELECT t.tokens, d.content_hash FROM document_tokens t JOIN documents d"
             " ON d.id = t.doc_id WHERE t.doc_id = ?", (doc_id,)).fetchone()
-        streams.append(np.frombuffer(row[0], dtype="<u2").astype(np.uint32))
+        streams.append(unpack_tokens(row[0]))
         hashes.append(row[1])
     return streams, hashes
 
@@ -230,7 +231,7 @@ def refit(store: Store, kernels: Kernels) -> float:
         rows = conn.execute(
             "SELECT t.tokens, d.content_hash, d.path FROM document_tokens t JOIN documents d"
             " ON d.id = t.doc_id ORDER BY d.path").fetchall()
-    streams = [np.frombuffer(blob, dtype="<u2").astype(np.uint32) for blob, _, _ in rows]
+    streams = [unpack_tokens(blob) for blob, _, _ in rows]
     hashes = [digest for _, digest, _ in rows]
     # Always from the defaults, so the result depends on the documents only.
     params, bits = fit_on_documents(

@@ -33,6 +33,7 @@ from app.model.families import code_family, family_of
 from app.model.runtime import Model
 from app.model.segment import Segment, build_segment
 from app.store import Store
+from app.store.tokens import unpack_tokens
 
 MARKERS = frozenset({
     "pyproject.toml", "setup.py", "setup.cfg", "package.json", "tsconfig.json", "deno.json",
@@ -183,4 +184,4 @@ def _read_streams(store_path: str, doc_ids: list[int]) -> list[np.ndarray]:
         rows = conn.execute(
             "SELECT tokens FROM document_tokens WHERE doc_id IN (SELECT value FROM"
             " json_each(?)) ORDER BY doc_id", (json.dumps(doc_ids),)).fetchall()
-    return [np.frombuffer(blob, dtype="<u2").astype(np.uint32) for blob, in rows]
+    return [unpack_tokens(blob) for blob, in rows]
