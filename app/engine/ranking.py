@@ -24,7 +24,7 @@ from app.errors import StoreError
 WINDOW_LINES = 40
 SUFFIX_LINES = 12
 # Score, in nats, a candidate loses per parse error it adds and per never-seen name.
-PARSE_PENALTY = 6.0
+PARSE_PENALTY = 15.0
 UNSEEN_PENALTY = 2.5
 # Characters of prompt (before the cursor and at the file's start) and suffix whose names
 # count as in scope.
