@@ -70,9 +70,10 @@ def test_streamed_line_completion_matches_the_answer(server: Running) -> None:
 
 
 def test_the_openai_client_passes_the_extensions(server: Running) -> None:
-    client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
-    result = client.completions.create(model=server.model, prompt=PREFIX, max_tokens=8,
-                                       temperature=0, extra_body={"scope": "line"})
+    with openai.OpenAI(base_url=server.url + "/v1", api_key="unused",
+                       max_retries=0) as client:
+        result = client.completions.create(model=server.model, prompt=PREFIX, max_tokens=8,
+                                           temperature=0, extra_body={"scope": "line"})
     assert "\n" not in result.choices[0].text
 
 
