@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from app.api.batch_worker import BatchInvalid, parse_input
 from app.api.body import Fields
-from app.api.generation import check_context, choice_seeds
 from app.api.json_prefix import JsonPrefix
 from app.api.messages import read_messages
 from app.api.sampling import read_sampling
 from app.api.vectors import Embedder
 from app.chat_template import Message, render
+from app.engine.policy import check_context, choice_seeds
 from app.engine.types import ModelInfo
 from app.errors import ContextLengthExceeded, InvalidRequest
 

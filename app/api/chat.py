@@ -22,14 +22,7 @@ from app.api import json_mode, sse
 from app.api.body import Fields, read_json
 from app.api.completions import usage
 from app.api.engine_slot import EngineSlot
-from app.api.generation import (
-    Choice,
-    ClientWatch,
-    check_context,
-    choice_seeds,
-    generate,
-    run_choices,
-)
+from app.api.generation import Choice, ClientWatch, watched
 from app.api.identity import fingerprint, new_id
 from app.api.logprobs import chat_logprobs
 from app.api.messages import read_messages
@@ -38,7 +31,8 @@ from app.api.models import resolve_model
 from app.api.sampling import check_stream_options, read_n, read_sampling, read_stop
 from app.api.watch import client_watch
 from app.api.work import chat_work, request_limit
-from app.engine.types import EngineProtocol, SamplingParams
+from app.engine.policy import check_context, choice_seeds
+from app.engine.types import EngineProtocol, GenerationRequest, SamplingParams
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
 
 MAX_TOP_LOGPROBS = 20
@@ -56,6 +50,13 @@ class ChatRequest:
     json_object: bool
     stream: bool
     include_usage: bool
+
+    def generation(self, params: SamplingParams | None = None) -> GenerationRequest:
+        """The engine's request: the rendered conversation continued as it is (the
+        template's end is not a word to heal), ``free`` to a stop or the budget."""
+        return GenerationRequest(prompt_ids=self.prompt_ids, params=params or self.params,
+                                 stops=self.stops, n=self.n, best_of=self.n, scope="free",
+                                 heal=False)
 
 
 def parse_request(body: dict[str, Any], engine: EngineProtocol,
@@ -123,8 +124,10 @@ class ChatCompletions:
                                           replace(request.params, seed=seed), watch)
                        for seed in choice_seeds(request.params.seed, request.n)]
             return choices, sum(len(c.tokens) for c in choices)
-        return run_choices(engine, request.prompt_ids, request.params, request.stops, watch,
-                           n=request.n, best_of=request.n)
+        result = engine.generate(request.generation(), cancel=watch.event)
+        if watch.gone():
+            raise ClientDisconnected("the client closed the connection")
+        return result.choices, result.completion_tokens
 
     def _head(self, engine: EngineProtocol, request: ChatRequest, id_: str, created: int,
               object_: str) -> dict[str, Any]:
@@ -184,7 +187,8 @@ class ChatCompletions:
             choice = json_mode.generate(engine, request.prompt_ids, params, watch)
             yield from json_mode.as_deltas(choice)
         else:
-            yield from generate(engine, request.prompt_ids, params, request.stops, watch)
+            yield from watched(engine.stream_choice(request.generation(params), params.seed or 0,
+                                                    cancel=watch.event), watch)
 
 
 class ChatCompletionsResource:

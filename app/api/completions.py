@@ -2,29 +2,25 @@
 
 Prompts as OpenAI takes them, ``suffix`` (fill-in-the-middle), ``echo``, ``n``, ``best_of``,
 ``logprobs`` (with ``echo`` and ``max_tokens: 0`` this scores the prompt itself), streaming
-with ``stream_options.include_usage``, and every sampling control of the engine.
+with ``stream_options.include_usage``, every sampling control of the engine, and our
+extensions ``filename``, ``language`` and ``scope`` (``free`` | ``line`` | ``block`` |
+``auto``). This module only translates the wire format: each prompt becomes one
+:class:`~app.engine.types.GenerationRequest` for the engine's generation policy.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import falcon
 
-from app.api import fim, sse
+from app.api import sse
 from app.api.body import Fields, read_json
 from app.api.engine_slot import EngineSlot
-from app.api.generation import (
-    Choice,
-    ClientWatch,
-    check_context,
-    choice_seeds,
-    generate,
-    run_choices,
-)
+from app.api.generation import ClientWatch, watched
 from app.api.identity import fingerprint, new_id
 from app.api.logprobs import completion_logprobs, merge_completion_logprobs
 from app.api.metrics import ApiMetrics
@@ -33,7 +29,15 @@ from app.api.prompts import Prompt, read_prompts
 from app.api.sampling import check_stream_options, read_n, read_sampling, read_stop
 from app.api.watch import client_watch
 from app.api.work import completion_work, request_limit
-from app.engine.types import EngineProtocol, SamplingParams
+from app.engine.language import LANGUAGES
+from app.engine.policy import check_context, choice_seeds
+from app.engine.types import (
+    SCOPES,
+    Choice,
+    EngineProtocol,
+    GenerationRequest,
+    SamplingParams,
+)
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
 
 MAX_LOGPROBS = 5
@@ -54,6 +58,17 @@ class CompletionRequest:
     logprobs: int | None
     stream: bool
     include_usage: bool
+    filename: str | None = None
+    language: str | None = None
+    scope: str | None = None
+
+    def generation(self, prompt: Prompt) -> GenerationRequest:
+        """The engine's request for one of the prompts."""
+        return GenerationRequest(
+            prompt_ids=prompt.ids, params=self.params, prompt_text=prompt.text,
+            suffix=None if self.suffix is None else self.suffix.text, stops=self.stops,
+            n=self.n, best_of=self.best_of, scope=self.scope,  # type: ignore[arg-type]
+            language=self.language, filename=self.filename)
 
     @property
     def prompt_tokens(self) -> int:
@@ -84,10 +99,12 @@ def parse_request(body: dict[str, Any], engine: EngineProtocol,
     params = read_sampling(f, vocab_size=tokenizer.vocab_size, max_tokens=max_tokens,
                            logprobs=logprobs)
     stops = read_stop(f)
-    if suffix is not None:
-        stops += fim.suffix_stops(suffix.text)
+    filename = f.string("filename")
+    language = f.string("language", choices=LANGUAGES)
+    scope = f.string("scope", choices=SCOPES)
     request = CompletionRequest(model, prompts, suffix, params, stops, n, best_of, echo,
-                                logprobs, stream, check_stream_options(f, stream))
+                                logprobs, stream, check_stream_options(f, stream),
+                                filename, language, scope)
     extra = 0 if suffix is None else len(suffix.ids)
     for i, prompt in enumerate(prompts):
         check_context(engine.info, len(prompt.ids) + extra, max_tokens,
@@ -127,12 +144,10 @@ class Completions:
                  watch: ClientWatch) -> tuple[list[Choice], int]:
         if request.params.max_tokens == 0:
             return [Choice("", [], "length") for _ in range(request.n)], 0
-        best_of, rank = request.best_of, None
-        if request.suffix is not None:
-            best_of = max(best_of, fim.CANDIDATES)
-            rank = fim.infill_rank(engine, prompt.ids, request.suffix.ids)
-        return run_choices(engine, prompt.ids, request.params, request.stops, watch,
-                           n=request.n, best_of=best_of, rank=rank)
+        result = engine.generate(request.generation(prompt), cancel=watch.event)
+        if watch.gone():
+            raise ClientDisconnected("the client closed the connection")
+        return result.choices, result.completion_tokens
 
     def _choice(self, engine: EngineProtocol, request: CompletionRequest, prompt: Prompt,
                 scored_prompt: dict[str, Any] | None, choice: Choice,
@@ -141,7 +156,9 @@ class Completions:
         logprobs = None
         if request.logprobs is not None:
             # Offsets continue after the prompt, echoed or not (OpenAI counts them so).
-            logprobs = completion_logprobs(engine.tokenizer, choice.tokens, len(prompt.text))
+            # A healed first token starts inside the prompt (its text re-writes the end).
+            logprobs = completion_logprobs(engine.tokenizer, choice.tokens,
+                                           len(prompt.text) - choice.healed)
             if scored_prompt is not None:
                 logprobs = merge_completion_logprobs(scored_prompt, logprobs)
         text = prompt.text + choice.text if request.echo else choice.text
@@ -213,16 +230,20 @@ class Completions:
         elif request.params.max_tokens == 0:
             yield "", 0, "length", None
             return
-        params = replace(request.params, seed=seed)
         unsent = 0  # tokens of deltas that carried no text, counted with the next chunk
-        for delta in generate(engine, prompt.ids, params, request.stops, watch):
+        healed = 0
+        deltas = engine.stream_choice(request.generation(prompt), seed, index=index % request.n,
+                                      cancel=watch.event)
+        for delta in watched(deltas, watch):
+            healed = max(healed, delta.healed)
             if not delta.text and delta.finish_reason is None and (
                     request.logprobs is None or not delta.tokens):
                 unsent += len(delta.tokens)
                 continue
             logprobs = None
             if request.logprobs is not None:
-                logprobs = completion_logprobs(tokenizer, delta.tokens, offset)
+                logprobs = completion_logprobs(tokenizer, delta.tokens, offset - healed)
+                healed = 0
             offset += len(delta.text)
             yield delta.text, unsent + len(delta.tokens), delta.finish_reason, logprobs
             unsent = 0

@@ -16,6 +16,8 @@ from app.api.code import QUERIES
 from app.api.code import __doc__ as CODE_DOC
 from app.api.hypercube import DEFAULT_POINTS, MAX_POINTS
 from app.chat_template import __doc__ as CHAT_TEMPLATE_DOC
+from app.engine.language import LANGUAGES
+from app.engine.types import SCOPES
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
@@ -217,7 +219,19 @@ REQUESTS: dict[str, Any] = {
         "echo": {"type": "boolean"}, "best_of": {"type": "integer", "minimum": 1,
                                                  "maximum": 20},
         "logprobs": {"type": "integer", "minimum": 0, "maximum": 5},
-        "max_tokens": {"type": "integer", "minimum": 0, "default": 16}, **_SAMPLING}},
+        "max_tokens": {"type": "integer", "minimum": 0, "default": 16},
+        "filename": {"type": "string", "description": "path of the file being edited: its "
+                     "language (unless `language` is given) and its project, whose code "
+                     "counts more"},
+        "language": {"enum": list(LANGUAGES), "description": "the document's language "
+                     "(default: from `filename`, else detected from the prompt)"},
+        "scope": {"enum": list(SCOPES), "description": "where a choice ends: `free` at "
+                  "`max_tokens` or a stop (the default without `suffix`); `line` at the end "
+                  "of the line (never a newline); `block` at the end of the block the cursor "
+                  "opens (the dedent or the closing bracket); `auto` (the default with "
+                  "`suffix`) block after an opener (`:`, `{`, `=>`…) else line. At "
+                  "temperature 0, `line` and `block` are searched for the most probable "
+                  "completion (n-best)"}, **_SAMPLING}},
     "ChatCompletionRequest": {"type": "object", "required": ["model", "messages"],
                               "properties": {
         "model": {"type": "string"}, "messages": _MESSAGES,
@@ -310,8 +324,13 @@ PATHS: dict[str, Any] = {
     "/v1/completions": {"post": _op(
         "Text completion", "Completion", request="CompletionRequest",
         stream="<Completion without usage> ... <usage chunk with empty choices>",
-        description="`suffix` fills in the middle; `echo` with `logprobs` and "
-                    "`max_tokens: 0` returns the prompt's own log-probabilities.")},
+        description="`suffix` fills in the middle (the middle stops where the suffix takes "
+                    "over and never repeats it); `echo` with `logprobs` and "
+                    "`max_tokens: 0` returns the prompt's own log-probabilities. The "
+                    "prompt's last word is re-written by the model (token healing): the "
+                    "text is what follows the prompt, and the first token's `text_offset` "
+                    "may point inside the prompt. `usage.completion_tokens` counts the "
+                    "returned choices' tokens (and every `best_of` candidate's).")},
     "/v1/engines/{model}/completions": {"post": _op(
         "Text completion, the model named in the path", "Completion",
         request="CompletionRequest", stream="<Completion>"), "parameters": _path("model")},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from app.cli.common import add_db_option, add_json_option, open_read_store, print_json
 from app.engine import CONTEXT_LENGTH, Engine, SamplingParams, load_engine
+from app.engine.language import LANGUAGES
+from app.engine.types import SCOPES, GenerationRequest
 from app.errors import InvalidRequest
 from app.ingest.pipeline import DEFAULT_MAX_FILE_SIZE
 from app.ingest.walk import Candidate, walk
@@ -49,6 +52,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     complete.add_argument("--seed", type=int, help="same seed and flags, same output")
     complete.add_argument("--logprobs", type=int, metavar="K",
                           help="with --json: each token's log-probability and K alternatives")
+    complete.add_argument("--suffix", metavar="TEXT",
+                          help="text after the cursor: fill in the middle between PROMPT and it")
+    complete.add_argument("--filename", metavar="PATH",
+                          help="the file being edited (its language, when --language is not "
+                               "given)")
+    complete.add_argument("--language", choices=LANGUAGES,
+                          help="the document's language (default: from --filename, else "
+                               "detected from the prompt)")
+    complete.add_argument("--scope", choices=SCOPES,
+                          help="free: to --max-tokens or a stop; line: the rest of the line; "
+                               "block: the block the cursor opens; auto: block after an "
+                               "opener (':', '{', '=>'…) else line (default: auto with "
+                               "--suffix, else free)")
     complete.set_defaults(func=run_complete)
 
     chat = subparsers.add_parser(
@@ -111,22 +127,29 @@ def _params(args: argparse.Namespace) -> SamplingParams:
 
 def run_complete(args: argparse.Namespace) -> int:
     params = _params(args)
+    stops, params.stop = params.stop, []
     with open_read_store(args) as store:
         engine = load_engine(store)
-    prompt = engine.tokenizer.encode(args.prompt)
+    request = GenerationRequest(
+        prompt_ids=engine.tokenizer.encode(args.prompt), params=params,
+        prompt_text=args.prompt, suffix=args.suffix, stops=stops, scope=args.scope,
+        language=args.language, filename=args.filename)
     if args.json:
-        result = engine.complete(prompt, params)
+        result = engine.generate(request)
+        (choice,) = result.choices
         print_json({
-            "text": result.text, "finish_reason": result.finish_reason,
+            "text": choice.text, "finish_reason": choice.finish_reason,
             "prompt_tokens": result.prompt_tokens,
             "completion_tokens": result.completion_tokens,
+            "language": result.language, "scope": result.scope,
             "tokens": [{"id": t.token_id, "text": t.text, "logprob": t.logprob,
                         "top": [{"id": i, "text": s, "logprob": lp} for i, s, lp in t.top]}
-                       for t in result.tokens] if params.logprobs is not None else None,
+                       for t in choice.tokens] if params.logprobs is not None else None,
         })
         return 0
     out = sys.stdout
-    for delta in engine.stream(prompt, params):
+    for delta in engine.stream_choice(request, params.seed if params.seed is not None
+                                      else secrets.randbits(63)):
         out.write(delta.text)
         out.flush()
     out.write("\n")

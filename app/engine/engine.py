@@ -25,19 +25,27 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from app.engine import policy
+from app.engine.ends import TextEnd
+from app.engine.healing import HealingConstraint, TokenPrefixIndex
+from app.engine.names import KnownNames
 from app.engine.sampling import Sampler, breaker_mask, make_rng, repetition_factors
 from app.engine.stops import StopMatcher
 from app.engine.types import (
     DRY_SEQUENCE_BREAKERS,
     Completion,
     Delta,
+    Generation,
+    GenerationRequest,
     ModelInfo,
     SamplingParams,
+    TokenConstraint,
     TokenLogprob,
 )
 from app.errors import ContextLengthExceeded, InvalidRequest
 from app.model import Model, RepetitionTables, Session
 from app.model.context import ProjectContext
+from app.model.projects import ProjectFocus
 from app.tokenizer import Tokenizer
 
 # 16k tokens (~60 KB of code): larger than almost every source file, so evaluation
@@ -46,6 +54,8 @@ CONTEXT_LENGTH = 16384
 MAX_TOP_LOGPROBS = 20
 MODEL_ID = "hypercube"
 _POOL_LIMIT = 32
+# Language views of the model whose sessions are pooled (one per language in use).
+_MODELS_POOLED = 16
 MAX_STOPS = 16
 # Repetition penalty tables kept for reuse; requests almost always use the defaults.
 _TABLES_LIMIT = 64
@@ -54,15 +64,21 @@ _TABLES_LIMIT = 64
 class Engine:
     """Satisfies :class:`app.engine.types.EngineProtocol`."""
 
-    def __init__(self, model: Model, tokenizer: Tokenizer, info: ModelInfo) -> None:
+    def __init__(self, model: Model, tokenizer: Tokenizer, info: ModelInfo,
+                 known_names: KnownNames | None = None,
+                 focus: ProjectFocus | None = None) -> None:
         if tokenizer.vocab_size != model.vocab_size:
             raise ValueError("the tokenizer and the model disagree on the vocabulary size")
         self.model = model
         self.tokenizer = tokenizer
         self.info = info
-        self._pool: list[Session] = []
+        # Sessions by the model (the engine's, or a language view of it) they query.
+        self._pools: dict[Model, list[Session]] = {}
         self._pool_lock = threading.Lock()
         self._bytes = [tokenizer.token_bytes(i) for i in range(tokenizer.vocab_size)]
+        self.known_names = known_names
+        self.focus = focus
+        self.prefix_index = TokenPrefixIndex(self._bytes)
         self._texts = [data.decode("utf-8", errors="replace") for data in self._bytes]
         self._whole = [_is_utf8(data) for data in self._bytes]
         self._tables: dict[tuple[float, float, int, tuple[str, ...]], RepetitionTables] = {}
@@ -85,7 +101,8 @@ class Engine:
         rng = None if params.temperature == 0.0 else make_rng(params.seed)
         sampler = Sampler(params, rng, self.model.kernels, self.model.vocab_size)
         tables = self._repetition_tables(params)
-        return self._generate(prompt, budget, sampler, tables, top, cancel)
+        ends: list[TextEnd] = [StopMatcher(params.stop)] if params.stop else []
+        return self._generate(self.model, prompt, budget, sampler, tables, top, cancel, ends)
 
     def complete(self, prompt_ids: np.ndarray, params: SamplingParams, *,
                  cancel: threading.Event | None = None) -> Completion:
@@ -149,16 +166,34 @@ class Engine:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _generate(self, prompt: np.ndarray, budget: int, sampler: Sampler,
+    def sample(self, model: Model, prompt: np.ndarray, params: SamplingParams, *,
+               heal: HealingConstraint | None = None,
+               constraint: TokenConstraint | None = None,
+               ends: Sequence[TextEnd] = (),
+               cancel: threading.Event | None = None) -> Iterator[Delta]:
+        """One choice drawn token by token under ``model`` (the engine's own or a view of
+        it) after ``prompt`` (checked ids): the generation policy's loop. ``heal`` makes the
+        first tokens re-write the text taken back from the prompt (not emitted again);
+        ``constraint`` restricts every token while it is not done (its end ends the
+        choice); ``ends`` cut the text (stop sequences, the scope, the suffix)."""
+        budget = self._budget(len(prompt), params.max_tokens)
+        top = self._check_top(params.logprobs)
+        rng = None if params.temperature == 0.0 else make_rng(params.seed)
+        sampler = Sampler(params, rng, model.kernels, model.vocab_size)
+        tables = self._repetition_tables(params)
+        return self._generate(model, prompt, budget, sampler, tables, top, cancel,
+                              list(ends), heal, constraint)
+
+    def _generate(self, model: Model, prompt: np.ndarray, budget: int, sampler: Sampler,
                   tables: RepetitionTables | None, top: int | None,
-                  cancel: threading.Event | None) -> Iterator[Delta]:
+                  cancel: threading.Event | None, ends: list[TextEnd],
+                  heal: HealingConstraint | None = None,
+                  constraint: TokenConstraint | None = None) -> Iterator[Delta]:
         # One loop with everything it calls per token held in locals: a 16-token request
         # is mostly this loop's overhead around the kernels, so it is kept lean.
-        session = self._acquire(prompt)
+        session = self._acquire(prompt, model)
         try:
             sampler.attach(session, tables)
-            stops = StopMatcher(sampler.params.stop)
-            matching = bool(stops.stops)
             # Most tokens are whole UTF-8 text: their text is looked up; a token holding
             # part of a character goes through the incremental decoder, as does every
             # token while it holds a partial character.
@@ -169,42 +204,58 @@ class Engine:
             probs = session.probs
             log = math.log
             last = budget - 1
+            healing = heal is not None and not heal.done()
+            allowed = (np.zeros(len(probs), dtype=bool)
+                       if healing or constraint is not None else None)
             for step in range(budget):
                 if cancel is not None and cancel.is_set():
-                    yield Delta(stops.flush() + utf8.decode(b"", final=True), [], "stop")
+                    yield Delta(_flush(ends, utf8.decode(b"", final=True))[0], [], "stop")
                     return
                 dist()
+                alternatives = probs
+                constrained = constraint is not None and not constraint.done()
+                if healing or constrained:
+                    # The one place constraints act: they zero what may not come next
+                    # (logprobs stay the model's own: the values kept are untouched).
+                    if top:
+                        alternatives = probs.copy()
+                    _restrict(probs, allowed, heal if healing else None,  # type: ignore[arg-type]
+                              constraint if constrained else None)
                 token = choose()
                 if top:
-                    entry = self._entry(token, probs, probs, top)
+                    entry = self._entry(token, alternatives, alternatives, top)
                 else:
                     entry = TokenLogprob(token, texts[token], list(data[token]),
-                                         log(probs[token]), [])
+                                         log(alternatives[token]), [])
                 push(token)
-                if pending or not whole[token]:
-                    text = utf8.decode(data[token])
+                piece = data[token]
+                if healing:
+                    piece = heal.advance_bytes(piece)  # type: ignore[union-attr]
+                    healing = not heal.done()  # type: ignore[union-attr]
+                    text = utf8.decode(piece)
+                    pending = bool(utf8.getstate()[0])
+                elif pending or not whole[token]:
+                    text = utf8.decode(piece)
                     pending = bool(utf8.getstate()[0])
                 else:
                     text = texts[token]
-                if matching:
-                    text = stops.push(text)
-                    if stops.stopped:
+                if constrained:
+                    constraint.advance(token)  # type: ignore[union-attr]
+                for end in ends:
+                    text = end.push(text)
+                    if end.stopped:
                         yield Delta(text, [entry], "stop")
                         return
-                if step == last:
-                    tail = utf8.decode(b"", final=True)
-                    if matching:
-                        tail = stops.push(tail)
-                        if stops.stopped:
-                            yield Delta(text + tail, [entry], "stop")
-                            return
-                        tail += stops.flush()
-                    yield Delta(text + tail, [entry], "length")
+                finished = constrained and constraint.done()  # type: ignore[union-attr]
+                if step == last or finished:
+                    tail, stopped = _flush(ends, utf8.decode(b"", final=True))
+                    yield Delta(text + tail, [entry],
+                                "stop" if finished or stopped else "length")
                     return
                 yield Delta(text, [entry])
             yield Delta("", [], "length")  # budget 0: nothing to generate
         finally:
-            self._release(session)
+            self._release(session, model)
 
     def _repetition_tables(self, params: SamplingParams) -> RepetitionTables | None:
         """The repetition penalty's tables for these (validated) parameters, or None if off."""
@@ -230,27 +281,77 @@ class Engine:
         return tables
 
     @contextlib.contextmanager
-    def _session(self, prompt: np.ndarray | None = None) -> Iterator[Session]:
+    def _session(self, prompt: np.ndarray | None = None,
+                 model: Model | None = None) -> Iterator[Session]:
         """A session of our own for one call."""
-        session = self._acquire(prompt)
+        session = self._acquire(prompt, model)
         try:
             yield session
         finally:
-            self._release(session)
+            self._release(session, model)
 
-    def _acquire(self, prompt: np.ndarray | None) -> Session:
+    def _acquire(self, prompt: np.ndarray | None, model: Model | None = None) -> Session:
         """A pooled session (creating one allocates buffers) holding ``prompt``."""
+        model = model or self.model
         with self._pool_lock:
-            session = self._pool.pop() if self._pool else None
+            pool = self._pools.get(model)
+            session = pool.pop() if pool else None
         if session is None:
-            session = self.model.session(4096)
+            session = model.session(4096)
         session.reset(() if prompt is None else prompt)
         return session
 
-    def _release(self, session: Session) -> None:
+    def _release(self, session: Session, model: Model | None = None) -> None:
+        model = model or self.model
         with self._pool_lock:
-            if len(self._pool) < _POOL_LIMIT:
-                self._pool.append(session)
+            pool = self._pools.get(model)
+            if pool is None:
+                if len(self._pools) >= _MODELS_POOLED:
+                    self._pools = {self.model: self._pools.get(self.model, [])}
+                pool = self._pools.setdefault(model, [])
+            if len(pool) < _POOL_LIMIT:
+                pool.append(session)
+
+    def model_for(self, language: str | None, filename: str | None) -> Model:
+        """The model a completion of ``filename`` in ``language`` is predicted with: the
+        language's view, counting the file's project more when it is known."""
+        if self.focus is not None:
+            return self.focus.model_for(language, filename)
+        return self.model.for_language(language)
+
+    def sessions(self, model: Model) -> contextlib.AbstractContextManager[Session]:
+        """A pooled session of ``model`` for the generation policy's searches."""
+        return self._session(None, model)
+
+    def check_ids(self, ids: np.ndarray, param: str = "prompt") -> np.ndarray:
+        return self._check_ids(ids, param)
+
+    def budget(self, prompt_tokens: int, max_tokens: int | None) -> int:
+        return self._budget(prompt_tokens, max_tokens)
+
+    def token_bytes(self, token: int) -> bytes:
+        return self._bytes[token]
+
+    def token_text(self, token: int) -> str:
+        return self._texts[token]
+
+    @property
+    def token_table(self) -> list[bytes]:
+        """Every token's bytes, by id."""
+        return self._bytes
+
+    def entry(self, token: int, probs: np.ndarray, top: int) -> TokenLogprob:
+        return self._entry(token, probs, probs, top)
+
+    # -- the generation policy (app/engine/policy.py) -------------------------------------
+
+    def generate(self, request: GenerationRequest, *,
+                 cancel: threading.Event | None = None) -> Generation:
+        return policy.generate(self, request, cancel=cancel)
+
+    def stream_choice(self, request: GenerationRequest, seed: int, *, index: int = 0,
+                      cancel: threading.Event | None = None) -> Iterator[Delta]:
+        return policy.stream_choice(self, request, seed, index=index, cancel=cancel)
 
     def _entry(self, token: int, probs: np.ndarray | None, alternatives: np.ndarray | None,
                top: int) -> TokenLogprob:
@@ -290,6 +391,37 @@ class Engine:
             raise InvalidRequest(f"logprobs must be between 0 and {MAX_TOP_LOGPROBS}",
                                  param="logprobs")
         return top
+
+
+def _restrict(probs: np.ndarray, allowed: np.ndarray, heal: HealingConstraint | None,
+              constraint: TokenConstraint | None) -> None:
+    """Zero the probability of every token the active constraints do not allow."""
+    if heal is not None and constraint is None:
+        # Healing allows a handful of tokens: keep theirs rather than mask the vocabulary.
+        ids = heal.allowed_ids()
+        kept = probs[ids]
+        probs.fill(0.0)
+        probs[ids] = kept
+        return
+    allowed.fill(False)
+    constraint.mask(allowed)  # type: ignore[union-attr]
+    if heal is not None:
+        healing = np.zeros_like(allowed)
+        heal.mask(healing)
+        allowed &= healing
+    np.multiply(probs, allowed, out=probs)
+
+
+def _flush(ends: Sequence[TextEnd], tail: str) -> tuple[str, bool]:
+    """The text every end still holds, passed down the chain; and whether one stopped."""
+    for end in ends:
+        tail = end.push(tail)
+        if end.stopped:
+            return tail, True
+        tail += end.flush()
+        if end.stopped:
+            return tail, True
+    return tail, False
 
 
 def _is_utf8(data: bytes) -> bool:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from app.engine.engine import Engine, model_info
+from app.engine.names import KnownNames
 from app.errors import NotReady
 from app.model.loading import load_model
+from app.model.projects import ProjectFocus
 from app.store import Store
 from app.tokenizer import Tokenizer, load_vocabulary
 from jit import Kernels
@@ -25,4 +27,6 @@ def load_engine(store: Store, kernels: Kernels | None = None) -> Engine:
             "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM documents").fetchone()
         created = conn.execute(
             "SELECT COALESCE(MAX(created), 0) FROM model_segments").fetchone()[0]
-    return Engine(model, Tokenizer(vocab), model_info(model, documents, corpus_bytes, created))
+        names = KnownNames.load(conn)
+    return Engine(model, Tokenizer(vocab), model_info(model, documents, corpus_bytes, created),
+                  names, ProjectFocus(str(store.path), model))

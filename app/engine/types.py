@@ -7,7 +7,7 @@ The API server, the CLI and the UI speak to the engine only through these types 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -16,6 +16,11 @@ import numpy as np
 from app.tokenizer import Tokenizer
 
 FinishReason = Literal["stop", "length"]
+# How far a completion runs (see app/engine/scope.py): to max_tokens/stop ("free"), to the
+# end of the current line, to the end of the block the cursor opens, or whichever of the
+# last two the cursor calls for ("auto").
+Scope = Literal["free", "line", "block", "auto"]
+SCOPES: tuple[str, ...] = ("free", "line", "block", "auto")
 # Where a repeat may not continue through: a new line, a colon, a quote, an asterisk
 # (text-generation-webui's choice, which also suits code: lines, blocks and strings).
 DRY_SEQUENCE_BREAKERS = ("\n", ":", '"', "*")
@@ -72,6 +77,9 @@ class Delta:
     text: str
     tokens: list[TokenLogprob]
     finish_reason: FinishReason | None = None
+    # Characters at the start of the first token's text that re-write the end of the
+    # prompt (token healing) and so are not in ``text``; set on a choice's first delta.
+    healed: int = 0
 
 
 @dataclass
@@ -82,6 +90,75 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     logprob: float = 0.0                 # sum of the chosen tokens' log-probabilities (best_of)
+
+
+class TokenConstraint(Protocol):
+    """What may come next, applied to the distribution before each choice (greedy,
+    sampled or searched): ``mask`` marks the allowed token ids (``allowed`` arrives all
+    False), ``advance`` takes the chosen token, ``done`` says the constraint is over."""
+
+    def mask(self, allowed: np.ndarray) -> None: ...
+
+    def advance(self, token_id: int) -> None: ...
+
+    def done(self) -> bool: ...
+
+
+@dataclass
+class GenerationRequest:
+    """One generation as every front end asks for it (HTTP, CLI, UI): the only input of
+    the engine's generation policy (app/engine/policy.py).
+
+    ``prompt_ids`` are the prompt's tokens as the caller gave them (``prompt_text`` is
+    their text, decoded when not given). ``stops`` are all the strings that end a choice
+    (the caller's, a chat template's). ``heal`` rolls the prompt's last word back so the
+    completion starts on a token boundary the model knows (app/engine/healing.py).
+    ``language`` / ``filename`` name the document's language (else it is detected from the
+    prompt); ``scope`` says where a choice ends (None: ``auto`` with a suffix, else
+    ``free``). ``constraint`` makes a fresh :class:`TokenConstraint` per choice.
+    """
+
+    prompt_ids: np.ndarray
+    params: SamplingParams
+    prompt_text: str | None = None
+    suffix: str | None = None
+    stops: list[str] = field(default_factory=list)
+    n: int = 1
+    best_of: int = 1
+    scope: Scope | None = None
+    language: str | None = None
+    filename: str | None = None
+    heal: bool = True
+    constraint: Callable[[], TokenConstraint] | None = None
+
+
+@dataclass
+class Choice:
+    """One finished choice. ``tokens`` are the tokens whose text it holds (the first may
+    also hold the end of the prompt that healing rolled back: ``healed`` characters of
+    it, which are not in ``text``)."""
+
+    text: str
+    tokens: list[TokenLogprob]
+    finish_reason: str
+    healed: int = 0
+
+    def mean_logprob(self) -> float:
+        values = [t.logprob for t in self.tokens if t.logprob is not None]
+        return sum(values) / len(values) if values else 0.0
+
+
+@dataclass
+class Generation:
+    """The choices of one request, best first, and the tokens generated to make them
+    (what the usage reports: the returned choices' tokens, and every candidate's when the
+    caller asked for ``best_of`` > ``n``)."""
+
+    choices: list[Choice]
+    completion_tokens: int
+    prompt_tokens: int
+    language: str | None = None
+    scope: str = "free"
 
 
 @dataclass(frozen=True)
@@ -110,3 +187,11 @@ class EngineProtocol(Protocol):
 
     def score(self, token_ids: Sequence[int], top: int = 0) -> list[TokenLogprob]:
         """Log-probability of each token given the ones before it (the first has None)."""
+
+    def generate(self, request: GenerationRequest, *,
+                 cancel: threading.Event | None = None) -> Generation:
+        """The request's choices under the generation policy (app/engine/policy.py)."""
+
+    def stream_choice(self, request: GenerationRequest, seed: int, *, index: int = 0,
+                      cancel: threading.Event | None = None) -> Iterator[Delta]:
+        """Choice ``index`` of the request (drawn with ``seed``) as it is generated."""

@@ -234,6 +234,27 @@ class Session:
             self._allocate(max(needed, 2 * self.capacity))
         self._length = self.model.kernels.reset(self.frame, ids)
 
+    def copy_from(self, other: Session) -> None:
+        """Hold exactly ``other``'s history (a session of the same model): what a search
+        does to follow two continuations of one text without re-reading it. Copies the
+        history and its cache index (O(history) memory, no kernel call)."""
+        if other.model is not self.model:
+            raise ValueError("sessions of different models cannot share a history")
+        n = other._length
+        if n + 1 > self.capacity:
+            self._allocate(max(n + 2, 2 * self.capacity))
+        mine, theirs = self.frame.arrays, other.frame.arrays
+        old = self._length
+        mine[F_HIST][:n] = theirs[F_HIST][:n]
+        ml = mine[F_ML]
+        ml[:n] = theirs[F_ML][:n]
+        if old > n:
+            ml[n:old] = 0
+        mine[F_PREV][:n] = theirs[F_PREV][:n]
+        np.copyto(mine[F_HEAD], theirs[F_HEAD])
+        self.frame.slots[F_LEN] = n
+        self._length = n
+
     def push(self, token: int) -> None:
         # The length is the kernel's own answer from the last push (the history changes
         # only through this session), which spares reading the frame on every token.

@@ -1,0 +1,391 @@
+"""The generation policy: one :class:`GenerationRequest` in, its choices out, for every
+front end (``/v1/completions``, ``/v1/chat/completions``, ``hypercube complete``, the UI).
+
+In order: the request is checked (context window, n/best_of, stops); its language is
+resolved and the model's view for it taken; the prompt's last word is taken back (token
+healing, app/engine/healing.py); the scope is resolved (app/engine/scope.py). Then:
+
+- **search** (temperature 0, scope ``line`` or ``block``): a beam search for the most
+  probable completions of the scope (app/engine/search.py), ranked length-aware with a
+  parse check and the names in scope (app/engine/ranking.py); with a suffix, by the
+  probability of healed text + middle + the suffix's first lines. ``n`` best are returned.
+- **sampling** (everything else): ``best_of`` choices drawn token by token with derived
+  seeds, each cut at the scope's end, the suffix's start and the stop sequences; the best
+  ``n`` by mean log-probability (OpenAI's definition), or with a suffix by the probability
+  of the join.
+
+Usage counts the tokens of the returned choices, plus every other candidate the caller asked
+for with ``best_of``; the candidates a search looks at and drops are the engine's business.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from app.engine.ends import BlockTerminator, SuffixTerminator, TextEnd
+from app.engine.healing import Healed, HealingConstraint, heal
+from app.engine.language import resolve_language
+from app.engine.ranking import Ranker, Scored, length_penalty
+from app.engine.scope import (
+    BlockEnd,
+    join_line,
+    resolve_scope,
+    suffix_first_line,
+)
+from app.engine.search import Found, SearchPlan, search
+from app.engine.stops import StopMatcher
+from app.engine.types import (
+    SCOPES,
+    Choice,
+    Delta,
+    Generation,
+    GenerationRequest,
+    ModelInfo,
+    TokenLogprob,
+)
+from app.errors import ContextLengthExceeded, InvalidRequest
+from app.model import Model, Session
+
+if TYPE_CHECKING:
+    from app.engine.engine import Engine
+
+_SEED_STEP = 0x9E3779B97F4A7C15  # golden-ratio increment: derived seeds share no low bits
+_SEED_MASK = (1 << 63) - 1
+# Beams kept by a line/block search (more cost more and rarely find a better line).
+BEAM_WIDTH = 3
+# The longest line or block a search writes (each token costs a step of every beam).
+MAX_SEARCHED_TOKENS = 512
+MAX_STOPS = 64
+# The suffix's start that a fill-in-the-middle candidate is scored with.
+SUFFIX_SCORED_CHARS = 96
+SUFFIX_SCORED_LINES = 2
+# Fill-in-the-middle candidates whose join with the suffix is scored.
+JOINT_SCORED = 4
+
+
+def check_context(info: ModelInfo, prompt_tokens: int, max_tokens: int | None,
+                  param: str) -> None:
+    """Refuse (never truncate) a prompt that, with the tokens asked for, overflows the window."""
+    wanted = prompt_tokens + (max_tokens or 0)
+    limit = info.context_length
+    if wanted > limit or (max_tokens is None and prompt_tokens >= limit):
+        asked = (f"{wanted} tokens ({prompt_tokens} in the prompt, {max_tokens} for the "
+                 "completion)" if max_tokens else f"{prompt_tokens} tokens in the prompt")
+        raise ContextLengthExceeded(
+            f"This model's maximum context length is {limit} tokens. However, you requested "
+            f"{asked}. Please reduce the length of the prompt or the completion.",
+            param=param,
+        )
+
+
+def choice_seeds(seed: int | None, count: int) -> list[int]:
+    """One seed per choice: the caller's seed for the first, derived ones after it, so
+    ``n`` choices differ and the same request with the same seed repeats exactly."""
+    base = secrets.randbits(63) if seed is None else seed & _SEED_MASK
+    return [(base + i * _SEED_STEP) & _SEED_MASK for i in range(count)]
+
+
+@dataclass
+class _Plan:
+    """A request made ready: what every choice of it shares."""
+
+    request: GenerationRequest
+    model: Model
+    language: str | None
+    scope: str
+    text: str
+    healed: Healed
+    suffix_ids: np.ndarray | None
+
+    @property
+    def searched(self) -> bool:
+        # A constrained request (JSON, a grammar) is decoded token by token under it.
+        return (self.request.params.temperature == 0.0 and self.scope in ("line", "block")
+                and self.request.constraint is None)
+
+
+def prepare(engine: Engine, request: GenerationRequest, param: str = "prompt") -> _Plan:
+    """Check the request and resolve what its choices share."""
+    params = request.params
+    ids = engine.check_ids(np.asarray(request.prompt_ids), param)
+    if request.n < 1 or request.best_of < request.n:
+        raise InvalidRequest(f"'best_of' ({request.best_of}) must be at least 'n' "
+                             f"({request.n})", param="best_of")
+    if len(request.stops) > MAX_STOPS:
+        raise InvalidRequest(f"at most {MAX_STOPS} stop sequences are allowed", param="stop")
+    if request.scope is not None and request.scope not in SCOPES:
+        raise InvalidRequest(f"scope must be one of {', '.join(SCOPES)}", param="scope")
+    text = (request.prompt_text if request.prompt_text is not None
+            else engine.tokenizer.decode(ids))
+    suffix_ids = (None if request.suffix is None
+                  else engine.tokenizer.encode(request.suffix))
+    extra = 0 if suffix_ids is None else len(suffix_ids)
+    check_context(engine.info, len(ids) + extra, params.max_tokens, param)
+    language = resolve_language(request.language, request.filename, text)
+    scope = resolve_scope(request.scope, text, request.suffix)
+    healed = (heal(engine.tokenizer, ids, text) if request.heal
+              else Healed(ids, b""))
+    return _Plan(request, engine.model_for(language, request.filename), language, scope,
+                 text, healed,
+                 suffix_ids)
+
+
+def generate(engine: Engine, request: GenerationRequest, *,
+             cancel: threading.Event | None = None) -> Generation:
+    plan = prepare(engine, request)
+    prompt_tokens = len(request.prompt_ids) + (
+        0 if plan.suffix_ids is None else len(plan.suffix_ids))
+    if request.params.max_tokens == 0:
+        choices = [Choice("", [], "length") for _ in range(request.n)]
+        return Generation(choices, 0, prompt_tokens, plan.language, plan.scope)
+    if plan.searched:
+        ranked = _search(engine, plan, max(BEAM_WIDTH, request.best_of), cancel)
+        kept = ranked[:request.best_of]
+        choices = kept[:request.n]
+        generated = sum(len(c.tokens) for c in kept)
+    else:
+        candidates = [_collect(_sample(engine, plan, seed, cancel))
+                      for seed in choice_seeds(request.params.seed, request.best_of)]
+        generated = sum(len(c.tokens) for c in candidates)
+        choices = candidates
+        if request.best_of > request.n:
+            choices = sorted(candidates, key=_sample_rank(engine, plan), reverse=True)
+        choices = choices[:request.n]
+    return Generation(choices, generated, prompt_tokens, plan.language, plan.scope)
+
+
+def stream_choice(engine: Engine, request: GenerationRequest, seed: int, *, index: int = 0,
+                  cancel: threading.Event | None = None) -> Iterator[Delta]:
+    """One choice as it is generated: sampled live, or (a search) decided first and then
+    sent token by token. ``index`` picks the search's ``index``-th best."""
+    plan = prepare(engine, request)
+    if request.params.max_tokens == 0:
+        return iter([Delta("", [], "length")])
+    if plan.searched:
+        ranked = _search(engine, plan, max(BEAM_WIDTH, index + 1), cancel)
+        choice = ranked[min(index, len(ranked) - 1)] if ranked else Choice("", [], "length")
+        return _as_deltas(engine, choice)
+    return _sample(engine, plan, seed, cancel)
+
+
+# -- sampling ------------------------------------------------------------------------------
+
+def _sample(engine: Engine, plan: _Plan, seed: int,
+            cancel: threading.Event | None) -> Iterator[Delta]:
+    request = plan.request
+    params = dataclasses.replace(request.params, seed=seed, stop=[])
+    ends: list[TextEnd] = []
+    if request.stops:
+        ends.append(StopMatcher(request.stops))
+    suffix_line = suffix_first_line(request.suffix)
+    if plan.scope == "line":
+        ends.append(_LineEnd(request.suffix))
+    elif plan.scope == "block":
+        ends.append(BlockTerminator(BlockEnd.for_prompt(plan.text)))
+    if plan.scope != "line" and suffix_line is not None:
+        starts_line = (request.suffix or "").lstrip(" \t").startswith("\n")
+        ends.append(SuffixTerminator(suffix_line, starts_line))
+    healing = (HealingConstraint(engine.prefix_index, plan.healed.removed)
+               if plan.healed.removed else None)
+    constraint = request.constraint() if request.constraint is not None else None
+    healed_chars = plan.healed.removed_chars
+    deltas = engine.sample(plan.model, plan.healed.ids, params, heal=healing,
+                           constraint=constraint, ends=ends, cancel=cancel)
+    first = True
+    for delta in deltas:
+        if first and delta.tokens:
+            first = False
+            delta.healed = healed_chars
+        yield delta
+
+
+class _LineEnd:
+    """The end of the line; with a suffix on the same line, the middle is cut where the
+    suffix's text begins (the line is held until it is complete: it is short)."""
+
+    def __init__(self, suffix: str | None) -> None:
+        self.suffix = suffix
+        self.joins = bool(suffix) and bool((suffix or "").split("\n", 1)[0].strip())
+        self.text = ""
+        self.stopped = False
+
+    def push(self, text: str) -> str:
+        newline = text.find("\n")
+        if newline >= 0:
+            self.stopped = True
+            text = text[:newline]
+        if not self.joins:
+            return text
+        self.text += text
+        return join_line(self.text, self.suffix) if self.stopped else ""
+
+    def flush(self) -> str:
+        if not self.joins:
+            return ""
+        text, self.text = self.text, ""
+        return join_line(text, self.suffix)
+
+
+def _collect(deltas: Iterator[Delta]) -> Choice:
+    texts: list[str] = []
+    tokens: list[TokenLogprob] = []
+    finish = "stop"
+    healed = 0
+    for delta in deltas:
+        texts.append(delta.text)
+        tokens.extend(delta.tokens)
+        healed = max(healed, delta.healed)
+        if delta.finish_reason is not None:
+            finish = delta.finish_reason
+    return Choice("".join(texts), tokens, finish, healed)
+
+
+def _sample_rank(engine: Engine, plan: _Plan):  # type: ignore[no-untyped-def]
+    if plan.request.suffix is None:
+        return Choice.mean_logprob
+    return lambda choice: _joint_logprob(engine, plan, choice.text)
+
+
+# -- search --------------------------------------------------------------------------------
+
+def _search(engine: Engine, plan: _Plan, width: int,
+            cancel: threading.Event | None) -> list[Choice]:
+    request = plan.request
+    budget = min(engine.budget(len(plan.healed.ids), request.params.max_tokens),
+                 MAX_SEARCHED_TOKENS)
+    cursor_line = plan.text.rsplit("\n", 1)[-1]
+    search_plan = SearchPlan(
+        scope=plan.scope, required=plan.healed.removed,
+        block=BlockEnd.for_prompt(plan.text) if plan.scope == "block" else None,
+        suffix_line=suffix_first_line(request.suffix) if plan.scope == "block" else None,
+        stops=list(request.stops), width=width, budget=budget,
+        at_line_start=not cursor_line.strip(),
+        indented=bool(cursor_line) and not cursor_line.strip())
+    with ExitStack() as stack:
+        base = stack.enter_context(engine.sessions(plan.model))
+        base.reset(plan.healed.ids)
+        spare = [stack.enter_context(engine.sessions(plan.model)) for _ in range(2 * width)]
+        found = search(spare, base, engine.prefix_index, engine.token_table,
+                       plan.model.kernels, search_plan, cancel)
+        found = _finish_texts(found, plan)
+        found = _unique(found)
+        scored = [Scored(f.text, f.logprob, len(f.tokens), f.finish == "stop", f)
+                  for f in found]
+        if request.suffix is not None:
+            # Scoring the join costs a pass over middle + suffix start: the leaders only.
+            scored.sort(key=lambda item: -item.logprob / length_penalty(item.length))
+            scored = scored[:max(JOINT_SCORED, request.best_of)]
+            for item in scored:
+                item.logprob = _joint_logprob(engine, plan, item.text, base)
+        ranker = Ranker(plan.language, plan.text, request.suffix, engine.known_names)
+        ranked = ranker.rank(scored)
+        top = request.params.logprobs or 0
+        if not ranked:  # nothing the scope allows is likely at all
+            return [Choice("", [], "stop", plan.healed.removed_chars)]
+        return [_choice(engine, base, item.payload, plan, top)  # type: ignore[arg-type]
+                for item in ranked]
+
+
+def _finish_texts(found: list[Found], plan: _Plan) -> list[Found]:
+    suffix = plan.request.suffix
+    if suffix is None:
+        return found
+    if plan.scope == "line":
+        for item in found:
+            item.text = join_line(item.text, suffix)
+    elif suffix.lstrip(" \t").startswith("\n"):
+        for item in found:
+            item.text = item.text.rstrip(" \t\n") if item.text.strip() else item.text
+    return found
+
+
+def _unique(found: list[Found]) -> list[Found]:
+    """One candidate per text (two tokenizations of one text: the likelier)."""
+    best: dict[str, Found] = {}
+    for item in found:
+        held = best.get(item.text)
+        if held is None or item.logprob > held.logprob:
+            best[item.text] = item
+    return list(best.values())
+
+
+def _joint_logprob(engine: Engine, plan: _Plan, middle: str,
+                   base: Session | None = None) -> float:
+    """log P(taken-back text + middle + the suffix's start | the healed prompt): the
+    probability of the filled-in text as the tokenizer writes it, joins included."""
+    suffix = plan.request.suffix or ""
+    head = "\n".join(suffix.split("\n")[:SUFFIX_SCORED_LINES])[:SUFFIX_SCORED_CHARS]
+    removed = plan.healed.removed.decode("utf-8", errors="replace")
+    ids = engine.tokenizer.encode(removed + middle + head)
+    with engine.sessions(plan.model) as session:
+        if base is not None:
+            session.copy_from(base)
+        else:
+            session.reset(plan.healed.ids)
+        total = 0.0
+        for token in ids.tolist():
+            probs = session.distribution()
+            total += math.log(float(probs[token]))
+            session.push(token)
+    return total
+
+
+def _choice(engine: Engine, base: Session, found: Found, plan: _Plan, top: int) -> Choice:
+    """The candidate's tokens with the model's log-probabilities (and ``top``
+    alternatives), as far as its text reaches."""
+    entries: list[TokenLogprob] = []
+    if top:
+        with engine.sessions(plan.model) as session:
+            session.copy_from(base)
+            for token in found.tokens:
+                probs = session.distribution()
+                entries.append(engine.entry(token, probs, top))
+                session.push(token)
+    else:
+        for token, logprob in zip(found.tokens, found.logprobs, strict=True):
+            data = engine.token_bytes(token)
+            entries.append(TokenLogprob(token, engine.token_text(token), list(data), logprob, []))
+    entries = _reaching(entries, found.text, plan.healed.removed)
+    return Choice(found.text, entries, found.finish, plan.healed.removed_chars)
+
+
+def _reaching(entries: list[TokenLogprob], text: str, removed: bytes) -> list[TokenLogprob]:
+    """The tokens whose bytes reach into ``text`` (those wholly past its end are dropped)."""
+    need = len(removed) + len(text.encode("utf-8"))
+    kept: list[TokenLogprob] = []
+    covered = 0
+    for entry in entries:
+        if covered >= need and kept:
+            break
+        kept.append(entry)
+        covered += len(entry.bytes)
+    return kept
+
+
+def _as_deltas(engine: Engine, choice: Choice) -> Iterator[Delta]:
+    if not choice.tokens:
+        yield Delta(choice.text, [], choice.finish_reason)  # type: ignore[arg-type]
+        return
+    sent = 0
+    skip = choice.healed
+    last = len(choice.tokens) - 1
+    for number, token in enumerate(choice.tokens):
+        piece = token.text
+        if skip:
+            taken = min(skip, len(piece))
+            piece, skip = piece[taken:], skip - taken
+        piece = choice.text[sent:sent + len(piece)] if number < last else choice.text[sent:]
+        sent += len(piece)
+        delta = Delta(piece, [token], choice.finish_reason if number == last else None)  # type: ignore[arg-type]
+        if number == 0:
+            delta.healed = choice.healed
+        yield delta

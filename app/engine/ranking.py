@@ -1,0 +1,202 @@
+"""Ranking finished candidates the way a developer would: a completion that breaks the
+parse of prefix + completion + suffix loses, and one that uses names never seen (in the
+prompt, the suffix or anywhere in the code index) ranks below one that uses known names.
+
+The parse is of a window around the cursor (the code from the last line at the window's
+least indentation, dedented, to a few lines into the suffix): whole files would cost
+milliseconds per candidate, and errors elsewhere are the same for every candidate. Counts
+are compared between candidates, so errors the window has anyway cancel out.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from dataclasses import dataclass
+
+import tree_sitter as ts
+
+from app.code.languages import language_spec
+from app.engine.names import IDENTIFIER, KnownNames
+from app.errors import StoreError
+
+WINDOW_LINES = 40
+SUFFIX_LINES = 12
+# Score, in nats, a candidate loses per parse error it adds and per never-seen name.
+PARSE_PENALTY = 15.0
+UNSEEN_PENALTY = 2.5
+# Characters of prompt (before the cursor and at the file's start) and suffix whose names
+# count as in scope.
+SCOPE_NEAR_CHARS = 6000
+SCOPE_HEAD_CHARS = 2000
+# A name the code index knows but the prompt and suffix do not counts this much of one.
+OUT_OF_SCOPE = 0.2
+# ... and for a line that copies one of the RECENT_LINES lines above the cursor.
+REPEAT_PENALTY = 4.0
+RECENT_LINES = 3
+# GNMT-style length normalisation of a candidate's log-probability: lp = ((5 + n) / 6) ** α.
+# Mild: a line's score already holds the probability that it ends where it does, and on
+# held-out code (tests/bench/bench_decoding.py) larger α lost exact matches.
+LENGTH_ALPHA = 0.2
+# Candidates whose parse is checked (the best by the other measures).
+PARSED = 3
+
+_local = threading.local()
+
+
+def length_penalty(tokens: int) -> float:
+    return ((5.0 + tokens) / 6.0) ** LENGTH_ALPHA
+
+
+@functools.cache
+def keywords(language: str) -> frozenset[str]:
+    """The grammar's keywords (its anonymous nodes spelled like identifiers)."""
+    spec = _spec(language)
+    if spec is None:
+        return frozenset()
+    grammar = spec.grammar
+    found = set()
+    for kind_id in range(grammar.node_kind_count):
+        kind = grammar.node_kind_for_id(kind_id)
+        if kind and not grammar.node_kind_is_named(kind_id) and kind.isidentifier():
+            found.add(kind)
+    return frozenset(found)
+
+
+def _spec(language: str | None):  # type: ignore[no-untyped-def]
+    if not language:
+        return None
+    try:
+        return language_spec(language)
+    except StoreError:
+        return None
+
+
+def _parser(language: str) -> ts.Parser | None:
+    parsers = getattr(_local, "parsers", None)
+    if parsers is None:
+        parsers = _local.parsers = {}
+    if language not in parsers:
+        spec = _spec(language)
+        parsers[language] = None if spec is None else spec.parser()
+    return parsers[language]
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+@dataclass
+class Ranker:
+    """Scores the candidates of one request."""
+
+    language: str | None
+    prompt_text: str
+    suffix: str | None
+    known: KnownNames | None
+
+    def __post_init__(self) -> None:
+        lines = self.prompt_text.split("\n")[-WINDOW_LINES:]
+        body = [line for line in lines[:-1] if line.strip()]
+        depth = min((_indent(line) for line in body), default=0)
+        start = next((i for i in range(len(lines) - 1, -1, -1)
+                      if lines[i].strip() and _indent(lines[i]) <= depth), 0)
+        self._depth = depth
+        window = lines[start:]
+        self._head = "\n".join(_dedent(line, depth) for line in window[:-1])
+        self._cursor_line = window[-1] if window else ""
+        tail = (self.suffix or "").split("\n")[:SUFFIX_LINES]
+        self._tail = tail
+        self._recent = {line.strip() for line in
+                        [line for line in lines[:-1] if line.strip()][-RECENT_LINES:]}
+        # The names near the cursor and the file's head (its imports) are in scope; reading
+        # all of a long file would cost more than the search.
+        text = self.prompt_text
+        head = text[:min(SCOPE_HEAD_CHARS, max(0, len(text) - SCOPE_NEAR_CHARS))]
+        self._local_names = set(IDENTIFIER.findall(head))
+        self._local_names.update(IDENTIFIER.findall(text[-SCOPE_NEAR_CHARS:]))
+        self._local_names.update(IDENTIFIER.findall((self.suffix or "")[:SCOPE_HEAD_CHARS]))
+        self._keywords = keywords(self.language) if self.language else frozenset()
+        self._parser = _parser(self.language) if self.language else None
+
+    def unseen(self, text: str, complete: bool) -> float:
+        """Names in ``text`` seen nowhere, plus OUT_OF_SCOPE for each one the code index
+        knows but the prompt and suffix do not (a last name cut short by the budget is
+        not judged)."""
+        if self.known is None or not len(self.known):
+            return 0
+        names = IDENTIFIER.findall(text)
+        if not complete and names and text.rstrip() == text and text.endswith(names[-1]):
+            names = names[:-1]
+        count = 0.0
+        for name in names:
+            if name in self._local_names or name in self._keywords:
+                continue
+            count += OUT_OF_SCOPE if name in self.known else 1.0
+        return count
+
+    def repeats(self, text: str) -> int:
+        """1 if the completed line copies one of the lines just above it (the cache's
+        favourite mistake), else 0; short lines (``pass``, ``}``) may repeat."""
+        line = (self._cursor_line + text).split("\n", 1)[0].strip()
+        return int(len(line) >= 6 and line in self._recent)
+
+    def parse_errors(self, text: str) -> int:
+        """Error and missing nodes in the window with ``text`` at the cursor."""
+        parser = self._parser
+        if parser is None:
+            return 0
+        joined = (self._cursor_line + text + "\n".join(self._tail)).split("\n")
+        source = "\n".join([self._head, *(_dedent(line, self._depth) for line in joined)])
+        tree = parser.parse(source.encode("utf-8"))
+        return _count_errors(tree.root_node)
+
+    def rank(self, candidates: list[Scored]) -> list[Scored]:
+        """``candidates`` best first (their ``score`` filled in)."""
+        for candidate in candidates:
+            candidate.score = (candidate.logprob / length_penalty(candidate.length)
+                               - UNSEEN_PENALTY * self.unseen(candidate.text,
+                                                              candidate.complete)
+                               - REPEAT_PENALTY * self.repeats(candidate.text))
+        ranked = sorted(candidates, key=lambda c: -c.score)
+        if self._parser is not None and len(ranked) > 1:
+            # Parsing costs a fraction of a millisecond: only the leaders are checked.
+            leaders = ranked[:PARSED]
+            errors = [self.parse_errors(c.text) for c in leaders]
+            least = min(errors)
+            for candidate, count in zip(leaders, errors, strict=True):
+                candidate.score -= PARSE_PENALTY * (count - least)
+            ranked = sorted(leaders, key=lambda c: -c.score) + ranked[PARSED:]
+        return ranked
+
+
+@dataclass
+class Scored:
+    """A candidate as the ranker sees it."""
+
+    text: str
+    logprob: float
+    length: int
+    complete: bool
+    payload: object = None
+    score: float = -math.inf
+
+
+def _dedent(line: str, depth: int) -> str:
+    cut = min(depth, _indent(line))
+    return line[cut:]
+
+
+def _count_errors(node: ts.Node) -> int:
+    if not node.has_error:
+        return 0
+    count = 0
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.is_missing or current.type == "ERROR":
+            count += 1
+        stack.extend(child for child in current.children if child.has_error or
+                     child.is_missing)
+    return count

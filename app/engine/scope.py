@@ -1,0 +1,199 @@
+"""Where a completion ends: the rest of the line, or the block the cursor opens.
+
+``line`` ends at the first newline (the completion never holds one). ``block`` applies when
+the prompt's last line (or, at the start of an empty line, the one before it) opens a block
+(``:``, ``{``, ``=>`` …): the completion runs to the first non-blank line indented no deeper
+than the line that opened it (left out: it belongs to the code after the block) or, when the
+block was opened with a bracket, through the line whose bracket closes it. ``auto`` is
+``block`` when the cursor opens one, else ``line``.
+
+The trackers here are fed the completion's text as it grows and say where it ends; they
+copy cheaply, since every candidate of a search carries its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Line endings that open a block, after trailing whitespace (and a line comment) are gone.
+_OPENER = re.compile(r"(?::|\{|\(|\[|=>|->|\bdo|\bthen)$")
+_LINE_COMMENT = re.compile(r"\s*(?://|#)[^'\"]*$")
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+_TAB = 4
+
+
+def resolve_scope(scope: str | None, prompt_text: str, suffix: str | None) -> str:
+    """``free``, ``line`` or ``block`` for the requested scope (None: ``auto`` with a
+    suffix, ``free`` without)."""
+    if scope is None:
+        scope = "auto" if suffix is not None else "free"
+    if scope == "auto":
+        return "block" if opener_line(prompt_text) is not None else "line"
+    return scope
+
+
+def opener_line(prompt_text: str) -> str | None:
+    """The line that opens the block at the cursor, or None when the cursor opens none."""
+    lines = prompt_text.split("\n")
+    last = lines[-1]
+    if not last.strip() and len(lines) > 1:
+        last = lines[-2]
+    code = _LINE_COMMENT.sub("", last.rstrip()).rstrip()
+    stripped = code.lstrip()
+    if not stripped or stripped.startswith(("#", "//", "*", "/*")):
+        return None
+    return last if _OPENER.search(code) else None
+
+
+def indent_width(text: str) -> int:
+    width = 0
+    for char in text:
+        if char == " ":
+            width += 1
+        elif char == "\t":
+            width += _TAB
+        else:
+            break
+    return width
+
+
+@dataclass
+class BlockEnd:
+    """Finds the end of the block the cursor opens in a growing completion.
+
+    ``feed(text)`` returns the length of the completion (in characters of all text fed so
+    far) once its end is known, else None; ``finish()`` the length at the end of the
+    generation.
+    """
+
+    opener_indent: int
+    brackets: bool
+    # The text of the line the cursor is on before the completion (its indentation counts
+    # for the completion's first line when the cursor sits at that line's start).
+    line_head: str
+    text: str = ""
+    scanned: int = 0
+    line_start: int = 0          # where the current line starts in ``text``
+    first_line: bool = True      # the current line began before the completion
+    decided: bool = False        # the current line's indentation has been judged
+    closing_line: bool = False   # the block closes on the current line: end at its end
+    depth: int = 0
+    quote: str = ""
+    escaped: bool = False
+
+    @classmethod
+    def for_prompt(cls, prompt_text: str) -> BlockEnd:
+        opener = opener_line(prompt_text)
+        line_head = prompt_text.rsplit("\n", 1)[-1]
+        at_opener = bool(line_head.strip())
+        if opener is None:
+            # No opener at the cursor: the block is the rest of the one it is in, which
+            # ends at the first line indented less than the last one written.
+            last = next((line for line in reversed(prompt_text.split("\n"))
+                         if line.strip()), "")
+            return cls(opener_indent=indent_width(last) - 1, brackets=False,
+                       line_head=line_head, decided=at_opener)
+        code = _LINE_COMMENT.sub("", opener.rstrip()).rstrip()
+        end = cls(opener_indent=indent_width(opener), brackets=code.endswith(("{", "(", "[")),
+                  line_head=line_head)
+        # The cursor right after the opener: the rest of that line is not yet the body.
+        end.decided = at_opener
+        return end
+
+    def copy(self) -> BlockEnd:
+        return BlockEnd(**self.__dict__)
+
+    def feed(self, new: str) -> int | None:
+        self.text += new
+        text = self.text
+        for position in range(self.scanned, len(text)):
+            char = text[position]
+            if char == "\n":
+                if self.closing_line:
+                    return position
+                self.line_start = position + 1
+                self.first_line = False
+                self.decided = False
+                if self.quote in ("'", '"'):
+                    self.quote = ""
+                continue
+            if not self.decided and char not in " \t":
+                self.decided = True
+                head = self.line_head if self.first_line else ""
+                indent = indent_width(head + text[self.line_start:position])
+                if indent <= self.opener_indent:
+                    if self.brackets and char in _CLOSERS:
+                        self.closing_line = True
+                    else:
+                        return max(self.line_start - 1, 0)
+            self._bracket(char)
+            if self.brackets and self.depth < 0:
+                self.closing_line = True
+        self.scanned = len(text)
+        return None
+
+    def _bracket(self, char: str) -> None:
+        if self.quote:
+            if self.escaped:
+                self.escaped = False
+            elif char == "\\":
+                self.escaped = True
+            elif char == self.quote:
+                self.quote = ""
+            return
+        if char in "'\"`":
+            self.quote = char
+        elif char in "([{":
+            self.depth += 1
+        elif char in _CLOSERS:
+            self.depth -= 1
+
+    def finish(self) -> int:
+        """The completion's length when the generation ends without a decision: all of it,
+        less trailing blank lines."""
+        return len(self.text.rstrip(" \t\n")) if self.text.strip() else len(self.text)
+
+
+def suffix_first_line(suffix: str | None) -> str | None:
+    """The suffix's first non-blank line, stripped: when the completion writes it, the
+    suffix has taken over."""
+    if not suffix:
+        return None
+    for line in suffix.split("\n"):
+        if line.strip():
+            return line.strip()
+    return None
+
+
+def suffix_takeover(text: str, first_line: str | None, complete: bool) -> int | None:
+    """Where a multi-line completion starts repeating the suffix: the start of its first
+    line that equals the suffix's first non-blank line (only whole lines count: the last
+    one only when ``complete``)."""
+    if first_line is None:
+        return None
+    lines = text.split("\n")
+    start = 0
+    for index, line in enumerate(lines):
+        whole = index < len(lines) - 1 or complete
+        if whole and line.strip() == first_line:
+            return max(start - 1, 0)
+        start += len(line) + 1
+    return None
+
+
+def join_line(middle: str, suffix: str | None) -> str:
+    """A line completion whose end the suffix also holds, cut where the suffix begins
+    (``total = sum(x)`` before the suffix ``)`` keeps ``total = sum(x``)."""
+    if not suffix:
+        return middle
+    head = suffix.split("\n", 1)[0]
+    if not head.strip():
+        return middle
+    tail = head.rstrip()
+    if tail and middle.endswith(tail):
+        return middle[:len(middle) - len(tail)]
+    for size in range(min(len(middle), len(tail)) - 1, 0, -1):
+        if middle.endswith(tail[:size]) and tail[:size].strip():
+            return middle[:len(middle) - size]
+    return middle

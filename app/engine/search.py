@@ -1,0 +1,240 @@
+"""Line and block decoding: a beam search for the most probable completion of the scope.
+
+IDE completion wants the most probable *line* (or block), not a greedy chain of tokens: a
+greedy first token that starts a rare line can beat the first token of a common one. The
+search keeps ``width`` partial completions (each in its own session, copied from its parent
+rather than re-read), extends each by its most likely tokens, and collects those that reach
+the end of the scope (the end of the line, of the block, the start of the suffix, a stop
+sequence). Scores are the model's own log-probabilities; ranking them (length-aware, parse
+and names checked) is app/engine/ranking.py's job.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.engine.healing import TokenPrefixIndex
+from app.engine.scope import BlockEnd, suffix_takeover
+from app.model import Session
+from jit import Kernels
+
+# A live beam this far (in nats) below the best finished candidate cannot catch up.
+PRUNE_MARGIN = 12.0
+# A candidate that starts repeating itself loses this much per token that extends the loop.
+LOOP_PENALTY = 3.0
+_LOOP_MIN = 4
+_LOOP_MAX = 48
+
+
+
+@dataclass
+class SearchPlan:
+    scope: str                    # "line" or "block"
+    required: bytes               # text healing took back from the prompt
+    block: BlockEnd | None        # the block's end tracker (block scope)
+    suffix_line: str | None       # the suffix's first non-blank line (block scope, FIM)
+    stops: list[str]
+    width: int
+    budget: int
+    at_line_start: bool           # the cursor's line is blank so far: no empty line
+    indented: bool = False        # the cursor follows an indent: code starts right here
+
+
+@dataclass
+class Found:
+    tokens: list[int]
+    logprobs: list[float]
+    text: str
+    finish: str                   # "stop": the scope ended; "length": the budget did
+    logprob: float
+
+
+@dataclass
+class _Beam:
+    session: Session
+    tokens: list[int]
+    logprobs: list[float]
+    logprob: float
+    required: bytes
+    data: bytes = b""
+    text: str = ""
+    exact: bool = True            # every token's text was whole UTF-8
+    block: BlockEnd | None = None
+
+
+def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
+           token_bytes: list[bytes], kernels: Kernels, plan: SearchPlan,
+           cancel: threading.Event | None = None) -> list[Found]:
+    """The finished candidates, unordered. ``base`` holds the prompt (healed) and is not
+    changed; ``sessions`` are 2 × width spare sessions of the same model."""
+    spare = list(sessions)
+    root = spare.pop()
+    root.copy_from(base)
+    beams = [_Beam(root, [], [], 0.0, plan.required,
+                   block=plan.block.copy() if plan.block else None)]
+    finished: list[Found] = []
+    width = plan.width
+    log = math.log
+    argmax = kernels.argmax
+    budget_spent = True
+    for _ in range(plan.budget):
+        if cancel is not None and cancel.is_set():
+            budget_spent = False
+            break
+        pool: list[tuple[float, int, int, float]] = []
+        for number, beam in enumerate(beams):
+            probs = beam.session.distribution()
+            if beam.required:
+                ids = index.compatible(beam.required)
+                values = probs[ids]
+            else:
+                ids = None
+                values = probs
+            # Until the completion shows its first character, more continuations are looked
+            # at: some of the likeliest (more indentation, an empty line) are not allowed.
+            wanted = width if beam.text.strip() else 4 * width
+            for j in _top(values, wanted, argmax):
+                p = float(values[j])
+                token = j if ids is None else int(ids[j])
+                lp = log(p)
+                pool.append((beam.logprob + lp, number, token, lp))
+        pool.sort(reverse=True)
+        ceiling = max((f.logprob for f in finished), default=-math.inf) - PRUNE_MARGIN
+        survivors: list[_Beam] = []
+        for score, number, token, lp in pool:
+            if len(survivors) >= width or score < ceiling:
+                break
+            parent = beams[number]
+            outcome = _extend(parent, token, lp, token_bytes, plan)
+            if outcome is None:
+                continue
+            if isinstance(outcome, Found):
+                finished.append(outcome)
+                continue
+            child_session = spare.pop()
+            child_session.copy_from(parent.session)
+            child_session.push(token)
+            outcome.session = child_session
+            survivors.append(outcome)
+        spare.extend(b.session for b in beams)
+        beams = survivors
+        if not beams:
+            budget_spent = False
+            break
+        if len(finished) >= width:
+            top = sorted((f.logprob for f in finished), reverse=True)[width - 1]
+            if max(b.logprob for b in beams) < top:
+                budget_spent = False
+                break
+    # Beams still open are partial lines: candidates only when the budget ran out first
+    # or nothing finished at all (a search stopped early keeps what reached the end).
+    if len(finished) < width or budget_spent:
+        for beam in beams:
+            text = beam.text
+            if beam.block is not None:
+                text = text[:beam.block.finish()]
+            finished.append(Found(beam.tokens, beam.logprobs, text, "length", beam.logprob))
+    spare.extend(b.session for b in beams)
+    return finished
+
+
+def _top(values: np.ndarray, k: int, argmax: Callable[[np.ndarray], int]) -> list[int]:
+    """Indices of the ``k`` largest values, best first. ``k`` calls of the native argmax
+    (each value found is set aside, then restored) cost a few microseconds where sorting
+    or partitioning the vocabulary costs tens."""
+    if len(values) <= k:
+        return sorted(range(len(values)), key=lambda i: -values[i])
+    found: list[int] = []
+    kept: list[float] = []
+    try:
+        for _ in range(k):
+            index = argmax(values)
+            found.append(index)
+            kept.append(float(values[index]))
+            values[index] = -1.0
+    finally:
+        values[found] = kept
+    return found
+
+
+def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
+            plan: SearchPlan) -> _Beam | Found | None:
+    """The parent with ``token`` appended: a live beam (its session still to be set), a
+    finished candidate, or None for a continuation that is not worth keeping."""
+    piece = token_bytes[token]
+    required = parent.required
+    if required:
+        if piece.startswith(required):
+            piece = piece[len(required):]
+            required = b""
+        else:
+            required = required[len(piece):]
+            piece = b""
+    try:
+        new = piece.decode("utf-8")
+        exact = parent.exact
+    except UnicodeDecodeError:
+        new = piece.decode("utf-8", errors="replace")
+        exact = False
+    tokens = [*parent.tokens, token]
+    logprobs = [*parent.logprobs, lp]
+    logprob = parent.logprob + lp
+    before = parent.text
+    text = before + new
+    if plan.indented and text and not text.strip() and not before:
+        return None  # the caller typed the indentation: no more of it
+    if len(text) >= 2 * _LOOP_MIN and new.strip():
+        logprob -= LOOP_PENALTY * _looping(text)
+    cut = _stop_at(before, new, plan.stops)
+    block = None
+    if plan.scope == "line":
+        newline = new.find("\n")
+        if newline >= 0:
+            line_cut = len(before) + newline
+            cut = line_cut if cut is None else min(cut, line_cut)
+    else:
+        block = parent.block.copy() if parent.block is not None else None
+        if block is not None:
+            block_cut = block.feed(new)
+            if block_cut is not None:
+                block_cut = len(text[:block_cut].rstrip(" \t\n"))
+                cut = block_cut if cut is None else min(cut, block_cut)
+        if plan.suffix_line is not None and "\n" in new:
+            taken = suffix_takeover(text, plan.suffix_line, complete=False)
+            if taken is not None:
+                taken = len(text[:taken].rstrip(" \t\n"))
+                cut = taken if cut is None else min(cut, taken)
+    if cut is not None:
+        if not exact:
+            text = (parent.data + piece).decode("utf-8", errors="replace")
+        done = text[:cut]
+        if not done.strip() and (plan.at_line_start or plan.scope == "block"):
+            return None  # an empty line or block: not a completion anyone wants
+        return Found(tokens, logprobs, done, "stop", logprob)
+    return _Beam(parent.session, tokens, logprobs, logprob, required, parent.data + piece, text,
+                 exact, block)
+
+
+def _looping(text: str) -> int:
+    """1 if the text ends with a piece of it written twice in a row (``"a", "a", "``), the
+    loop a model with a copy cache falls into; pieces without a letter (``0, 0, ``) and
+    shorter than _LOOP_MIN characters may repeat."""
+    for size in range(_LOOP_MIN, min(_LOOP_MAX, len(text) // 2) + 1):
+        unit = text[-size:]
+        if text[-2 * size:-size] == unit and any(c.isalpha() for c in unit):
+            return 1
+    return 0
+
+
+def _stop_at(before: str, new: str, stops: list[str]) -> int | None:
+    if not stops or not new:
+        return None
+    text = before + new
+    cuts = [text.find(stop, max(0, len(before) - len(stop) + 1)) for stop in stops]
+    cuts = [c for c in cuts if c >= 0]
+    return min(cuts) if cuts else None

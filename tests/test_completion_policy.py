@@ -1,0 +1,236 @@
+"""The generation policy over a real hypercube: token healing at every cut of real lines,
+line and block scopes, fill-in-the-middle that joins its suffix, honest usage."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.engine import Engine, SamplingParams, load_engine
+from app.engine.healing import heal
+from app.engine.language import resolve_language
+from app.engine.scope import BlockEnd, join_line, resolve_scope, suffix_takeover
+from app.engine.types import GenerationRequest
+from app.errors import InvalidRequest
+from app.ingest import IngestOptions, IngestRun, default_listeners
+from app.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+
+PYTHON = '''class Stack:
+    def __init__(self):
+        self.items = []
+
+    def push(self, item):
+        self.items.append(item)
+
+    def pop(self):
+        return self.items.pop()
+'''
+JAVASCRIPT = '''function total(values) {
+  let sum = 0;
+  for (const value of values) {
+    sum += value;
+  }
+  return sum;
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The repository's own `app/` package ingested (model and code index)."""
+    root = tmp_path_factory.mktemp("policy")
+    corpus = root / "corpus"
+    shutil.copytree(REPO / "app", corpus, ignore=shutil.ignore_patterns("__pycache__"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HYPERCUBE_DATA_DIR", str(root / "data"))
+        with Store(root / "h.db") as store:
+            IngestRun(store, IngestOptions(roots=[corpus]), listeners=default_listeners()).run()
+            yield load_engine(store)
+
+
+def request(engine: Engine, prompt: str, **fields: object) -> GenerationRequest:
+    params = SamplingParams(max_tokens=int(fields.pop("max_tokens", 12)),  # type: ignore[call-overload]
+                            temperature=float(fields.pop("temperature", 0.0)))  # type: ignore[arg-type]
+    return GenerationRequest(engine.tokenizer.encode(prompt), params, prompt_text=prompt,
+                             **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("source", [PYTHON, JAVASCRIPT], ids=["python", "javascript"])
+def test_healed_completions_at_every_cut_continue_exactly_after_the_prompt(
+        engine: Engine, source: str) -> None:
+    for cut in range(1, len(source)):
+        prompt = source[:cut]
+        result = engine.generate(request(engine, prompt, scope="line", max_tokens=6))
+        (choice,) = result.choices
+        written = "".join(t.text for t in choice.tokens)
+        kept = prompt[:len(prompt) - choice.healed]
+        # The tokens re-write the taken-back end of the prompt, then the completion: the
+        # text returned is exactly what follows the prompt, never the healed part again.
+        assert (kept + written).startswith(prompt + choice.text), (cut, choice)
+        assert "\n" not in choice.text
+        assert choice.healed == len(prompt) - len(kept) <= len(prompt)
+
+
+def test_a_cursor_at_a_line_start_or_after_an_indent_continues_the_indented_body(
+        engine: Engine) -> None:
+    # After a lone "\n" the corpus never has indentation (the tokenizer keeps "\n   " as one
+    # token): unhealed, a completion there cannot start indented; healed, it does.
+    for prompt in ("def parse(self, text):\n", "class Reader:\n    def read(self):\n"):
+        raw = engine.complete(engine.tokenizer.encode(prompt),
+                              SamplingParams(max_tokens=4, temperature=0))
+        healed = engine.generate(request(engine, prompt, scope="line")).choices[0]
+        assert not raw.text.startswith(" ")
+        assert healed.text.startswith("    ") and healed.text.strip(), healed
+    after_indent = engine.generate(request(engine, "def parse(self, text):\n    ",
+                                           scope="line")).choices[0]
+    assert after_indent.text.strip() and not after_indent.text.startswith("\n")
+
+
+def test_block_scope_ends_at_the_dedent(engine: Engine) -> None:
+    prompt = "def load(self, path):"
+    result = engine.generate(request(engine, prompt, scope="auto", max_tokens=80))
+    assert result.scope == "block"
+    (choice,) = result.choices
+    lines = choice.text.split("\n")
+    assert lines[0] == "" and len(lines) >= 2
+    assert all(line.startswith((" ", "\t")) for line in lines[1:] if line.strip())
+    assert choice.text == choice.text.rstrip()
+
+
+def test_line_scope_n_best_differ_and_rank_by_the_model(engine: Engine) -> None:
+    result = engine.generate(request(engine, "import os\n\npath = os.path.", scope="line",
+                                     n=3, best_of=3))
+    texts = [c.text for c in result.choices]
+    assert len(set(texts)) == 3
+    assert all("\n" not in t for t in texts)
+    assert result.completion_tokens == sum(len(c.tokens) for c in result.choices)
+
+
+def test_fill_in_the_middle_joins_the_suffix_and_reports_honest_usage(engine: Engine) -> None:
+    prefix = "def average(values):\n    total = "
+    suffix = "\n    return total / len(values)\n"
+    result = engine.generate(request(engine, prefix, suffix=suffix, max_tokens=16))
+    assert result.scope == "line"
+    (choice,) = result.choices
+    assert "return total" not in choice.text and "\n" not in choice.text
+    assert result.completion_tokens == len(choice.tokens) <= 16
+    assert result.prompt_tokens == (len(engine.tokenizer.encode(prefix))
+                                    + len(engine.tokenizer.encode(suffix)))
+    sampled = engine.generate(request(engine, prefix, suffix=suffix, max_tokens=16,
+                                      temperature=0.8, scope="free"))
+    assert sampled.completion_tokens == len(sampled.choices[0].tokens) <= 16
+    assert "return total / len(values)" not in sampled.choices[0].text
+
+
+def test_a_middle_on_the_suffix_line_stops_where_the_suffix_begins(engine: Engine) -> None:
+    result = engine.generate(request(engine, "values = sorted(", suffix=")\n", max_tokens=10))
+    (choice,) = result.choices
+    assert not choice.text.endswith(")")
+
+
+def test_streamed_choice_equals_the_generated_one(engine: Engine) -> None:
+    ask = request(engine, "class Reader:\n    def read(self):\n", scope="block", max_tokens=40)
+    whole = engine.generate(ask).choices[0]
+    deltas = list(engine.stream_choice(ask, 0))
+    assert "".join(d.text for d in deltas) == whole.text
+    assert deltas[-1].finish_reason == whole.finish_reason
+    sampled = request(engine, "def read(self):\n", scope="line", temperature=0.9)
+    again = ["".join(d.text for d in engine.stream_choice(sampled, 7)) for _ in range(2)]
+    assert again[0] == again[1] and "\n" not in again[0]
+
+
+def test_copied_sessions_predict_as_if_they_had_read_the_text(engine: Engine) -> None:
+    ids = engine.tokenizer.encode(PYTHON)
+    source, copy, fresh = (engine.model.session(64) for _ in range(3))
+    source.reset(ids[:-5])
+    copy.reset(ids[:3])  # a different, shorter history to be overwritten
+    copy.copy_from(source)
+    for token in ids[-5:].tolist():
+        copy.push(token)
+    fresh.reset(ids)
+    assert np.array_equal(copy.history, fresh.history)
+    assert np.allclose(copy.distribution(), fresh.distribution(), rtol=0, atol=0)
+
+
+def test_healing_takes_back_the_last_word_only() -> None:
+    class Bytes:
+        def token_bytes(self, token: int) -> bytes:
+            return [b"x", b" =", b" fo", b"o", b"\n"][token]
+
+        def decode_bytes(self, ids: np.ndarray) -> bytes:
+            return b"".join(self.token_bytes(int(i)) for i in ids)
+
+    healed = heal(Bytes(), np.array([0, 1, 2, 3]), "x = foo")  # type: ignore[arg-type]
+    assert healed.removed == b" foo" and healed.ids.tolist() == [0, 1]
+    assert heal(Bytes(), np.array([0, 4]), "x\n").removed == b"\n"  # type: ignore[arg-type]
+
+
+def test_scope_and_language_resolution() -> None:
+    assert resolve_scope(None, "x = 1", None) == "free"
+    assert resolve_scope(None, "x = f(", ")") == "block"
+    assert resolve_scope(None, "x = 1 + ", "") == "line"
+    assert resolve_scope("auto", "if ready:\n    ", None) == "block"
+    assert resolve_scope("auto", "items.map(x =>", None) == "block"
+    assert resolve_language(None, "src/main.go", "x") == "go"
+    assert resolve_language("rust", "a.py", "x") == "rust"
+    assert resolve_language(None, None, "import os\ndef f():\n") == "python"
+    with pytest.raises(InvalidRequest) as info:
+        resolve_language("cobol", None, "")
+    assert info.value.param == "language"
+
+
+def test_block_end_tracks_indentation_and_brackets() -> None:
+    python = BlockEnd.for_prompt("def f(x):")
+    assert python.feed("\n    y = x\n\n    return y\n") is None
+    assert python.feed("def g") == len("\n    y = x\n\n    return y")
+    braces = BlockEnd.for_prompt("function f() {")
+    text = "\n  if (a) { b(); }\n  return 1;\n}\nconst"
+    cut = braces.feed(text)
+    assert cut is not None and text[:cut] == "\n  if (a) { b(); }\n  return 1;\n}"
+    assert suffix_takeover("a = 1\n    return a\n", "return a", complete=False) == 5
+    assert join_line("total = sum(x)", ")\n") == "total = sum(x"
+    assert join_line("x + 1", "\nnext") == "x + 1"
+
+
+class DigitsOnly:
+    """A TokenConstraint: tokens made of digits, three of them, then done."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.ids = np.array([i for i in range(engine.tokenizer.vocab_size)
+                             if engine.token_bytes(i).isdigit()], dtype=np.int64)
+        self.taken = 0
+
+    def mask(self, allowed: np.ndarray) -> None:
+        allowed[self.ids] = True
+
+    def advance(self, token_id: int) -> None:
+        self.taken += 1
+
+    def done(self) -> bool:
+        return self.taken >= 3
+
+
+def test_a_token_constraint_restricts_every_choice_and_keeps_the_models_logprobs(
+        engine: Engine) -> None:
+    prompt = "def load(self, path):\n    return "
+    for temperature in (0.0, 0.9):
+        ask = request(engine, prompt, max_tokens=10, temperature=temperature, scope="line",
+                      heal=False, constraint=lambda: DigitsOnly(engine))
+        (choice,) = engine.generate(ask).choices
+        assert choice.text.isdigit() and len(choice.tokens) == 3
+        assert choice.finish_reason == "stop"
+        # The model's own log-probabilities (of its view for the prompt's language).
+        session = engine.model_for("python", None).session()
+        session.reset(engine.tokenizer.encode(prompt))
+        expected = []
+        for token in choice.tokens:
+            expected.append(math.log(session.distribution()[token.token_id]))
+            session.push(token.token_id)
+        assert [t.logprob for t in choice.tokens] == pytest.approx(expected, rel=1e-12)
