@@ -19,6 +19,8 @@ llvmlite, tree-sitter, OS) are translated where they enter our code, with ``rais
     ├── CannotListen              500 (the server cannot bind its address)
     ├── StoreError                500 server_error (the hypercube file is unusable)
     │   ├── StoreLocked           503 (another writer holds the file)
+    │   ├── DiskFull              507 (the disk holding the file is full; nothing was written)
+    │   ├── StoreCorrupt          500 (a stored blob fails its checksum)
     │   └── SchemaTooNew          500 (file written by a newer Hypercube)
     └── NotReady                  503 (model still loading, nothing ingested yet)
 """
@@ -125,6 +127,15 @@ class StoreError(HypercubeError):
 class StoreLocked(StoreError):
     status = 503
     code = "store_locked"
+
+
+class DiskFull(StoreError):
+    status = 507
+    code = "disk_full"
+
+
+class StoreCorrupt(StoreError):
+    code = "store_corrupt"
 
 
 class SchemaTooNew(StoreError):

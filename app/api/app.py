@@ -58,6 +58,7 @@ class ApiState:
 
     def close(self) -> None:
         self.batches.stop()
+        self.ingest.close()
         self.records.close()
         self.code_store.close()
 
@@ -120,7 +121,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
 
     completions = CompletionsResource(slot, services.completions)
     routes: list[tuple[str, object]] = [
-        ("/health", HealthResource(slot, path)),
+        ("/health", HealthResource(slot, path, workers=(worker.status,))),
         ("/metrics", MetricsResource(metrics)),
         ("/openapi.json", OpenApiResource()),
         ("/v1/models", ModelsResource(slot)),

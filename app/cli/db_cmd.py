@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, read_only_ok=True) as store:
         report = info(store)
     if args.json:
         print_json(report)
@@ -53,7 +53,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, read_only_ok=True) as store:
         findings = check(store)
     errors = [f for f in findings if f.severity == "error"]
     if args.json:

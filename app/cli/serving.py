@@ -39,8 +39,8 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from app.api import ApiSettings, EngineSlot, Server, create_app
+from app.api.model_loader import ModelLoader
 from app.engine.types import EngineProtocol
-from app.errors import HypercubeError
 from app.store import Store
 
 log = logging.getLogger("hypercube.server")
@@ -140,8 +140,9 @@ class ServingProcess:
         server = Server(app, host, port, threads=threads,
                         max_body_bytes=settings.max_body_bytes).start()
         self._started.callback(server.close)
-        threading.Thread(target=_load, args=(slot, path), name="hypercube-load",
-                         daemon=True).start()
+        loader = ModelLoader(slot, lambda: load_engine(path))
+        self._started.callback(loader.stop)
+        loader.start()  # retried with backoff until it succeeds: /health says why meanwhile
         self._check()
         return server
 
@@ -163,15 +164,3 @@ class ServingProcess:
                 signal.signal(signum, previous)
         # Stopping by a signal (or Ctrl+C) is how a server ends, not an error.
         return exc_type is KeyboardInterrupt
-
-
-def _load(slot: EngineSlot, path: Path) -> None:
-    try:
-        slot.set(load_engine(path))
-        log.info("hypercube: model loaded, ready")
-    except HypercubeError as exc:
-        slot.fail(exc.message)
-        log.error("hypercube: cannot load the model: %s", exc.message)
-    except Exception as exc:  # keep serving /health (and the UI) with the reason
-        slot.fail(f"cannot load the model: {exc}")
-        log.exception("hypercube: cannot load the model")

@@ -7,8 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.compositions import ATOM_LIMIT, composition_id
+from app.store.checksums import damaged_blobs
 from app.store.database import Store
 from app.store.schema import latest_version
+
+# The schema version that added blob checksums (migration 0005).
+CHECKSUMS_VERSION = 5
 
 # Tables whose row counts are content: a re-run of the same ingest gives the same numbers.
 COUNTED_TABLES = {
@@ -78,6 +82,8 @@ def check(store: Store) -> list[Finding]:
         findings += _check_compositions(store)
         findings += _check_vocabulary(store)
         findings += _check_documents(store)
+        if store.schema_version >= CHECKSUMS_VERSION:
+            findings += [Finding("error", problem) for problem in damaged_blobs(conn)]
         for run_id, status in conn.execute(
                 "SELECT id, status FROM runs WHERE status IN ('running', 'interrupted')"):
             findings.append(Finding("note", f"ingest run {run_id} was {status}: its whole "
