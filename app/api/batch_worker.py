@@ -149,7 +149,7 @@ class BatchWorker:
             except Exception as exc:
                 restarts += 1
                 delay = self.backoff.delay(restarts)
-                log.exception("the batch worker met a fault; restarting in %.0fs", delay)
+                log.exception("the batch worker met a fault; restarting in %.1fs", delay)
                 self.status.fault(f"the batch worker restarts after a fault: "
                                   f"{reason_of(exc)}", delay)
                 self._stop.wait(delay)
@@ -174,7 +174,7 @@ class BatchWorker:
                 transient = is_transient(exc)
                 if transient and attempt < self.attempts:
                     delay = self.backoff.delay(attempt)
-                    log.warning("batch %s: %s; retrying in %.0fs", batch_id, reason_of(exc),
+                    log.warning("batch %s: %s; retrying in %.1fs", batch_id, reason_of(exc),
                                 delay)
                     self.status.fault(f"batch {batch_id}: {reason_of(exc)}; retry "
                                       f"{attempt} of {self.attempts - 1}", delay)
@@ -202,7 +202,7 @@ class BatchWorker:
             except Exception as record_exc:
                 attempt += 1
                 delay = self.backoff.delay(attempt)
-                log.warning("cannot record that batch %s failed: %s; retrying in %.0fs",
+                log.warning("cannot record that batch %s failed: %s; retrying in %.1fs",
                             batch_id, reason_of(record_exc), delay)
                 self.status.fault(f"batch {batch_id} failed ({reason_of(exc)}) and that "
                                   f"cannot be recorded yet: {reason_of(record_exc)}", delay)
