@@ -86,6 +86,13 @@ def test_a_flipped_model_array_is_named_by_db_check_and_refused_on_load(
     with pytest.raises(StoreCorrupt, match=f"model segment {segment_id} array '{name}'"):
         load_engine(hypercube)
 
+    code, out, _ = cli("db", "check", "--repair", "--db", hypercube)
+    assert (code, out.splitlines()) == (0, [
+        f"repaired: dropped damaged model segment {segment_id}: the next model load rebuilds "
+        "it", "ok"])
+    engine = load_engine(hypercube)  # rebuilt from the documents' token streams
+    assert engine.info.id
+
 
 def test_a_damaged_token_stream_is_found_by_db_check(hypercube: Path) -> None:
     # A token stream's bytes also appear in the model's arrays, so the damage is done to its

@@ -198,10 +198,10 @@ class IngestManager:
             log.exception("ingest run %s failed", job.run_id)
             job.error = HypercubeError("the ingest run failed on the server; see its log")
         finally:
+            release_free_memory()
             job.changes += 1
             job.finished.set()
             job.registered.set()
-            release_free_memory()
 
     def _keep(self, job: IngestJob) -> None:
         assert job.run_id is not None

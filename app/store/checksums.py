@@ -57,3 +57,10 @@ def damaged_blobs(conn: apsw.Connection) -> list[str]:
             elif blob_checksum(data) != stored:
                 found.append(f"{label} does not match its checksum: the file is damaged")
     return found
+
+
+def damaged_segments(conn: apsw.Connection) -> list[int]:
+    """The model segments with an array that is damaged (or has no checksum)."""
+    return sorted({segment_id for segment_id, data, stored in conn.execute(
+        "SELECT segment_id, data, checksum FROM model_segment_arrays")
+        if stored is None or blob_checksum(data) != stored})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.compositions import ATOM_LIMIT, composition_id
-from app.store.checksums import damaged_blobs
+from app.store.checksums import damaged_blobs, damaged_segments
 from app.store.database import Store
 from app.store.schema import latest_version
 
@@ -153,6 +153,20 @@ def _check_documents(store: Store) -> list[Finding]:
     if orphans:
         findings.append(Finding("error", f"{orphans} token streams belong to no document"))
     return findings
+
+
+def repair(store: Store) -> list[str]:
+    """Drop the model segments whose arrays are damaged; what was done, one line each.
+
+    Segments are derived data: the next model load rebuilds the documents they counted from
+    their (checksummed) token streams. Damage to anything else is not repaired here: it is
+    the content itself, and re-ingesting its files replaces it.
+    """
+    with store.write() as conn:
+        segments = damaged_segments(conn)
+        conn.executemany("DELETE FROM model_segments WHERE id = ?", [(s,) for s in segments])
+    return [f"dropped damaged model segment {s}: the next model load rebuilds it"
+            for s in segments]
 
 
 def vacuum(store: Store) -> tuple[int, int]:
