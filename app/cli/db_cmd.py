@@ -63,9 +63,12 @@ def run_check(args: argparse.Namespace) -> int:
         findings = check(store)
     errors = [f for f in findings if f.severity == "error"]
     if args.json:
-        print_json({"ok": not errors, "repaired": repaired,
-                    "findings": [{"severity": f.severity, "message": f.message}
-                                 for f in findings]})
+        report: dict[str, object] = {"ok": not errors,
+                                     "findings": [{"severity": f.severity,
+                                                   "message": f.message} for f in findings]}
+        if args.repair:
+            report["repaired"] = repaired
+        print_json(report)
     else:
         for line in repaired:
             print(f"repaired: {line}")
