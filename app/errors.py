@@ -22,6 +22,7 @@ llvmlite, tree-sitter, OS) are translated where they enter our code, with ``rais
     │   ├── DiskFull              507 (the disk holding the file is full; nothing was written)
     │   ├── StoreCorrupt          500 (a stored blob fails its checksum)
     │   └── SchemaTooNew          500 (file written by a newer Hypercube)
+    ├── ReadOnly                  403 read_only (serve --read-only: nothing is written)
     └── NotReady                  503 (model still loading, nothing ingested yet)
 """
 
@@ -140,6 +141,14 @@ class StoreCorrupt(StoreError):
 
 class SchemaTooNew(StoreError):
     code = "schema_too_new"
+
+
+class ReadOnly(HypercubeError):
+    """What needs writing was asked of a server that serves a read-only hypercube."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "read_only"
 
 
 class NotReady(HypercubeError):

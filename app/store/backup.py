@@ -27,8 +27,13 @@ def copy_hypercube(source: str | os.PathLike[str], target: str | os.PathLike[str
         src = apsw.Connection(str(source), flags=apsw.SQLITE_OPEN_READONLY)
         dst = apsw.Connection(str(target))
         try:
+            src.set_busy_timeout(10_000)
             with dst.backup("main", src, "main") as backup:
-                backup.step(-1)  # every page, from one snapshot
+                # All pages in one step, so in one read transaction: in WAL mode it blocks no
+                # writer, while a copy in several steps starts over whenever another
+                # connection commits between them (on a busy server, possibly forever).
+                backup.step(-1)
+            # A rollback journal: the copy opens read-only with nothing beside it.
             dst.execute("PRAGMA journal_mode = DELETE")
         finally:
             dst.close()
