@@ -88,6 +88,7 @@ def test_rss_after_ingests_and_reloads_stays_near_a_fresh_process(tmp_path: Path
     mb = 1e6
     report = (f"RSS after each ingest + reload: {[round(a / mb) for a in after]} MB; "
               f"a fresh process on the same file: {round(int(fresh['rss']) / mb)} MB")  # type: ignore[call-overload]
+    print(report)  # the figures, with `pytest -s`
     assert served["generation"] == RUNS, report
     # No growth from one reload to the next (what a leaked engine, model or cache would add).
     assert max(after) - after[0] < 16 * mb, report
