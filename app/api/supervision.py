@@ -16,7 +16,7 @@ from typing import Any
 
 import apsw
 
-from app.errors import DiskFull, HypercubeError, StoreLocked
+from app.errors import HypercubeError, StoreFull, StoreLocked
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Backoff:
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying the same work later may succeed: the disk may get space, a lock may
     be released, an I/O error may be a passing one. Bugs and bad data are not transient."""
-    if isinstance(exc, DiskFull | StoreLocked):
+    if isinstance(exc, StoreFull | StoreLocked):
         return True
     if isinstance(exc, HypercubeError):
         return False

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import apsw
 
-from app.errors import DiskFull, StoreError
+from app.errors import StoreError, StoreFull
 
 
 def copy_hypercube(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
@@ -39,7 +39,7 @@ def copy_hypercube(source: str | os.PathLike[str], target: str | os.PathLike[str
             dst.close()
             src.close()
     except apsw.FullError as exc:
-        raise DiskFull(f"the disk holding {target} is full: free some space and try "
-                       "again") from exc
+        raise StoreFull(f"cannot write {target}: the disk is full (free some space and "
+                        "retry)") from exc
     except apsw.Error as exc:
         raise StoreError(f"cannot copy {source} to {target}: {exc}") from exc

@@ -3,8 +3,8 @@
 Everything that reads or writes the hypercube goes through :class:`Store`. Opening a store
 migrates it; writes happen inside :meth:`Store.write` (``BEGIN IMMEDIATE`` so two writers
 queue instead of failing half-way); reads that must see one consistent snapshot use
-:meth:`Store.snapshot`. A full disk surfaces as :class:`~app.errors.DiskFull` with the
-transaction rolled back, never as a raw APSW error.
+:meth:`Store.snapshot`. A full disk surfaces as :class:`~app.errors.StoreFull` with
+the transaction rolled back, never as a raw APSW error.
 
 :meth:`Store.for_reading` opens a file that may not be writable (a read-only file, folder or
 mount) for the commands that only read: see :func:`_readonly_uri` for how.
@@ -21,7 +21,7 @@ from typing import Any
 
 import apsw
 
-from app.errors import DiskFull, StoreError, StoreLocked
+from app.errors import StoreError, StoreFull, StoreLocked
 from app.store import checksums
 from app.store.runs import interrupt_dead_runs
 from app.store.schema import migrate
@@ -60,7 +60,7 @@ class Store:
         except apsw.BusyError as exc:
             raise StoreLocked(f"{self.path} is locked by another process") from exc
         except apsw.FullError as exc:
-            raise DiskFull(_full_message(self.path)) from exc
+            raise StoreFull(_full_message(self.path)) from exc
         except apsw.Error as exc:
             raise StoreError(f"cannot open hypercube {self.path}: {exc}") from exc
 
@@ -98,7 +98,7 @@ class Store:
                         self.conn.execute("ROLLBACK")
                     raise
             except apsw.FullError as exc:
-                raise DiskFull(_full_message(self.path)) from exc
+                raise StoreFull(_full_message(self.path)) from exc
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[apsw.Connection]:
@@ -173,5 +173,5 @@ def _readonly_uri(path: Path) -> str:
 
 
 def _full_message(path: Path) -> str:
-    return (f"the disk holding {path} is full: nothing was written; free some space and "
-            "try again")
+    # The wording of app.errors.store_error, with the file named; nothing was written.
+    return f"cannot write {path}: the disk is full (free some space and retry)"
