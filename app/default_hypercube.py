@@ -39,6 +39,7 @@ from app.ingest import IngestOptions, IngestRun, Progress, default_analyzers, de
 from app.resources import data_dir
 from app.settings import data_dir as user_data_dir
 from app.store import Store, latest_version
+from app.store.backup import copy_hypercube
 
 # The shipped folder (see app.resources.data_dir) an executable carries its prebuilt file in.
 PREBUILT_FOLDER = "prebuilt"
@@ -102,7 +103,7 @@ def ensure_default_hypercube(on_progress: Callable[[Progress], None] | None = No
         _remove_leftovers(partial)
         prebuilt = shipped_prebuilt(prebuilt_folder)
         if prebuilt is not None:
-            shutil.copyfile(prebuilt, partial)
+            copy_hypercube(prebuilt, partial)
             with Store(partial) as store:
                 _reroot(store, lambda p: _from_placeholder(p, corpus))
                 _finish(store)
@@ -130,7 +131,7 @@ def build_prebuilt(folder: Path) -> Path:
     source = ensure_default_hypercube(prebuilt_folder=folder)  # folder has none: it builds
     corpus = source.with_suffix(".corpus").resolve()
     partial = target.with_name(target.name + ".partial")
-    shutil.copyfile(source, partial)
+    copy_hypercube(source, partial)
     with Store(partial) as store:
         _reroot(store, lambda p: _to_placeholder(p, corpus))
         store.conn.execute("VACUUM")  # the old paths would linger in free pages

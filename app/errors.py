@@ -21,6 +21,7 @@ llvmlite, tree-sitter, OS) are translated where they enter our code, with ``rais
     ├── StoreError                500 server_error (the hypercube file is unusable)
     │   ├── StoreLocked           503 (another writer holds the file)
     │   ├── StoreFull             507 (the disk or the file's size limit is full)
+    │   ├── StoreCorrupt          500 (a stored blob fails its checksum)
     │   └── SchemaTooNew          500 (file written by a newer Hypercube)
     ├── ReadOnly                  403 read_only (serve --read-only: nothing is written)
     └── NotReady                  503 (model still loading, nothing ingested yet)
@@ -139,6 +140,10 @@ class StoreLocked(StoreError):
 class StoreFull(StoreError):
     status = 507
     code = "insufficient_storage"
+
+
+class StoreCorrupt(StoreError):
+    code = "store_corrupt"
 
 
 class SchemaTooNew(StoreError):

@@ -176,7 +176,7 @@ def test_sigkill_mid_ingest_leaves_a_consistent_file_that_resumes(tmp_path: Path
     with Store(db) as store:
         assert [f for f in check(store) if f.severity == "error"] == []
         statuses = [s for (s,) in store.conn.execute("SELECT status FROM runs")]
-    assert statuses == ["running"]
+    assert statuses == ["interrupted"]  # its process is gone: marked so on the first open
     resumed = ingest(db, corpus)
     assert resumed.unchanged >= documents and resumed.added == 900 - resumed.unchanged
     uninterrupted = tmp_path / "whole.db"

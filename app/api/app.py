@@ -69,6 +69,8 @@ class ApiState:
     def close(self) -> None:
         if self.batches is not None:
             self.batches.stop()
+        if self.ingest is not None:
+            self.ingest.close()
         if self.records is not None:
             self.records.close()
         self.code_store.close()
@@ -149,7 +151,8 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
 
     completions = CompletionsResource(slot, services.completions)
     routes: list[tuple[str, object]] = [
-        ("/health", HealthResource(slot, path)),
+        ("/health", HealthResource(slot, path,
+                                   workers=() if worker is None else (worker.status,))),
         ("/metrics", MetricsResource(metrics)),
         ("/v1/usage", UsageResource(metrics.usage)),
         ("/openapi.json", OpenApiResource()),

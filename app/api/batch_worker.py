@@ -4,6 +4,13 @@ A batch moves validating → in_progress → finalizing → completed (or failed
 cancelled). Each request's result is stored as soon as it is made (see
 :mod:`app.api.records`), so a server that stops mid-batch continues from the next unanswered
 line when it starts again. The output and error files are written at the end.
+
+The worker is supervised (see :mod:`app.api.supervision`): a fault that may pass (a full
+disk, a locked file) is retried with backoff while ``/health`` reports it; when the retries
+run out, or the fault will not pass, the batch is marked ``failed`` with an OpenAI error
+object (and the output and error files of the requests already answered, so nothing done is
+lost). If even that cannot be written, the worker keeps trying to record it, and a fault
+outside any batch restarts the worker's loop instead of ending its thread.
 """
 
 from __future__ import annotations
@@ -22,12 +29,14 @@ from app.api.engine_slot import EngineSlot
 from app.api.generation import ClientWatch
 from app.api.identity import new_id
 from app.api.records import ApiRecords
+from app.api.supervision import Backoff, WorkerStatus, is_transient, reason_of
 from app.engine.types import EngineProtocol
 from app.errors import HypercubeError, NotReady
 
 log = logging.getLogger("hypercube.batches")
 
 MAX_REQUESTS = 50_000
+DEFAULT_BACKOFF = Backoff(1.0, 60.0)
 
 
 class BatchInvalid(Exception):
@@ -89,19 +98,27 @@ def _problem(code: str, message: str, line: int | None,
 class BatchWorker:
     """One daemon thread that works through queued batches in order."""
 
-    def __init__(self, records: ApiRecords, slot: EngineSlot, services: Services) -> None:
+    def __init__(self, records: ApiRecords, slot: EngineSlot, services: Services, *,
+                 backoff: Backoff = DEFAULT_BACKOFF, attempts: int = 6) -> None:
+        """
+        Args:
+            backoff: the pauses between retries of a batch that met a passing fault.
+            attempts: how often a batch is tried before it is marked failed (with the
+                default backoff, about a minute of faults).
+        """
         self.records = records
         self.slot = slot
         self.services = services
+        self.backoff = backoff
+        self.attempts = attempts
+        self.status = WorkerStatus("batches")
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
     def start(self) -> None:
         """Resume unfinished batches, then take new ones."""
-        for batch_id in self.records.unfinished_batches():
-            self._queue.put(batch_id)
-        self._thread = threading.Thread(target=self._loop, name="hypercube-batches",
+        self._thread = threading.Thread(target=self._supervise, name="hypercube-batches",
                                         daemon=True)
         self._thread.start()
 
@@ -115,19 +132,81 @@ class BatchWorker:
     def submit(self, batch_id: str) -> None:
         self._queue.put(batch_id)
 
+    # -- supervision --------------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        """Run the loop; restart it after a pause whenever a fault escapes it."""
+        restarts = 0
+        resume = True
+        while not self._stop.is_set():
+            try:
+                if resume:  # reading the unfinished batches can fail too: then retry it
+                    for batch_id in self.records.unfinished_batches():
+                        self._queue.put(batch_id)
+                    resume = False
+                self._loop()
+                return
+            except Exception as exc:
+                restarts += 1
+                delay = self.backoff.delay(restarts)
+                log.exception("the batch worker met a fault; restarting in %.1fs", delay)
+                self.status.fault(f"the batch worker restarts after a fault: "
+                                  f"{reason_of(exc)}", delay)
+                self._stop.wait(delay)
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             batch_id = self._queue.get()
             if batch_id is None:
                 return
+            self._attempt(batch_id)
+
+    def _attempt(self, batch_id: str) -> None:
+        """Run one batch, retrying passing faults; a batch that cannot finish is failed."""
+        attempt = 0
+        while not self._stop.is_set():
+            attempt += 1
             try:
                 self._run(batch_id)
-            except Exception:  # one broken batch must not stop the others
-                log.exception("batch %s failed", batch_id)
-                self.records.update_batch(
-                    batch_id, status="failed", failed_at=int(time.time()),
-                    errors=orjson.dumps([_problem("server_error", "the batch failed on the "
-                                                  "server", None)]).decode())
+                self.status.recovered()
+                return
+            except Exception as exc:
+                transient = is_transient(exc)
+                if transient and attempt < self.attempts:
+                    delay = self.backoff.delay(attempt)
+                    log.warning("batch %s: %s; retrying in %.1fs", batch_id, reason_of(exc),
+                                delay)
+                    self.status.fault(f"batch {batch_id}: {reason_of(exc)}; retry "
+                                      f"{attempt} of {self.attempts - 1}", delay)
+                    self._stop.wait(delay)
+                    continue
+                if not transient:  # one broken batch must not stop the others
+                    log.exception("batch %s failed", batch_id)
+                self._fail(batch_id, exc)
+                return
+
+    def _fail(self, batch_id: str, exc: Exception) -> None:
+        """Mark the batch failed, trying again until that is written (or the worker stops:
+        then it resumes, and is retried, at the next start)."""
+        code = getattr(exc, "code", None) if is_transient(exc) else None
+        message = (f"the batch failed on the server: {reason_of(exc)}" if is_transient(exc)
+                   else "the batch failed on the server")
+        problem = _problem(code or "server_error", message, None)
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                self._finish(batch_id, failed=problem)
+                self.status.fault(f"batch {batch_id} failed: {reason_of(exc)}")
+                self.status.recovered()  # the worker works again; last_fault keeps the story
+                return
+            except Exception as record_exc:
+                attempt += 1
+                delay = self.backoff.delay(attempt)
+                log.warning("cannot record that batch %s failed: %s; retrying in %.1fs",
+                            batch_id, reason_of(record_exc), delay)
+                self.status.fault(f"batch {batch_id} failed ({reason_of(exc)}) and that "
+                                  f"cannot be recorded yet: {reason_of(record_exc)}", delay)
+                self._stop.wait(delay)
 
     def _run(self, batch_id: str) -> None:
         batch = self.records.batch(batch_id)
@@ -183,19 +262,18 @@ class BatchWorker:
                 self._stop.wait(0.2)
         return None
 
-    def _finish(self, batch_id: str, *, cancelled: bool) -> None:
-        fields: dict[str, Any] = {}
-        output = self.records.results(batch_id, ok=True)
-        errors = self.records.results(batch_id, ok=False)
-        if output:
-            fields["output_file_id"] = self.records.add_file(
-                f"{batch_id}_output.jsonl", "batch_output", output)["id"]
-        if errors:
-            fields["error_file_id"] = self.records.add_file(
-                f"{batch_id}_error.jsonl", "batch_output", errors)["id"]
+    def _finish(self, batch_id: str, *, cancelled: bool = False,
+                failed: dict[str, Any] | None = None) -> None:
+        """End the batch (completed, cancelled, or failed with ``failed`` as its error),
+        with the output and error files of every request answered."""
+        if self.records.batch(batch_id)["status"] in ("completed", "failed", "cancelled"):
+            return  # ended by an earlier attempt whose answer was lost
         now = int(time.time())
-        if cancelled:
-            fields.update(status="cancelled", cancelled_at=now)
+        if failed is not None:
+            fields: dict[str, Any] = dict(status="failed", failed_at=now,
+                                          errors=orjson.dumps([failed]).decode())
+        elif cancelled:
+            fields = dict(status="cancelled", cancelled_at=now)
         else:
-            fields.update(status="completed", completed_at=now)
-        self.records.update_batch(batch_id, **fields)
+            fields = dict(status="completed", completed_at=now)
+        self.records.end_batch(batch_id, fields)

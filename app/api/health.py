@@ -1,7 +1,17 @@
-"""``GET /health``: ready or loading, database reachable, model loaded, memory.
+"""``GET /health``: ready or loading, database reachable, model loaded, workers, memory.
 
-200 when the server can answer generation requests, 503 while the model loads or if the
-hypercube file cannot be read, so a load balancer sends traffic only to ready replicas.
+``status`` is one of
+
+- ``ok`` (200): everything works;
+- ``degraded`` (200): generation works, but something beside it is in a fault — a background
+  worker is retrying (the batch worker on a full disk), or the model could not be reloaded
+  after an ingest and the previous one still answers;
+- ``loading`` (503): the model is still loading;
+- ``error`` (503): generation cannot work — the hypercube file cannot be read, or the model
+  cannot be loaded (it is retried with backoff; ``error`` says why).
+
+Every fault is listed in ``faults`` (component, reason, since, retry_at), so an operator sees
+why, and a load balancer or OpenAI-style client backs off exactly when generation would fail.
 """
 
 from __future__ import annotations
@@ -12,11 +22,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import apsw
 import falcon
 
 from app import __version__
 from app.api.engine_slot import EngineSlot
+from app.api.supervision import WorkerStatus
+from app.errors import HypercubeError
+from app.store import Store
 
 
 def memory() -> dict[str, int]:
@@ -39,12 +51,9 @@ def memory() -> dict[str, int]:
 
 def database(path: Path) -> dict[str, Any]:
     try:
-        conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-        finally:
-            conn.close()
-    except apsw.Error as exc:
+        with Store(path, readonly=True) as store:
+            version = store.schema_version
+    except (HypercubeError, OSError) as exc:
         return {"reachable": False, "path": str(path), "error": str(exc)}
     return {"reachable": True, "path": str(path), "schema_version": version}
 
@@ -52,29 +61,41 @@ def database(path: Path) -> dict[str, Any]:
 class HealthResource:
     accepts = ()
 
-    def __init__(self, slot: EngineSlot, db_path: Path) -> None:
+    def __init__(self, slot: EngineSlot, db_path: Path,
+                 workers: tuple[WorkerStatus, ...] = ()) -> None:
         self.slot = slot
         self.db_path = db_path
+        self.workers = workers
         self.started = time.time()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         db = database(self.db_path)
         loaded = self.slot.loaded
+        faults: list[dict[str, Any]] = []
+        if not db["reachable"]:
+            faults.append({"component": "database", "reason": db["error"]})
+        if self.slot.error:
+            faults.append({"component": "model", "reason": self.slot.error})
+        faults += [fault for worker in self.workers if (fault := worker.current)]
         if not db["reachable"] or (self.slot.error and not loaded):
             status = "error"
+        elif not loaded:
+            status = "loading"
         else:
-            status = "ok" if loaded else "loading"
+            status = "degraded" if faults else "ok"
         body: dict[str, Any] = {
             "status": status,
             "model_loaded": loaded,
             "database": db,
+            "workers": {worker.component: worker.describe() for worker in self.workers},
+            "faults": faults,
             "memory": memory(),
             "uptime_seconds": round(time.time() - self.started, 3),
             "version": __version__,
         }
         if loaded:
             body["model"] = self.slot.get().info.id
-        if self.slot.error:
-            body["error"] = self.slot.error
+        if faults:
+            body["error"] = faults[0]["reason"]
         resp.media = body
-        resp.status = 200 if status == "ok" else 503
+        resp.status = 200 if status in ("ok", "degraded") else 503

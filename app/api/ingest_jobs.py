@@ -2,7 +2,14 @@
 
 The run writes through its own connection to the hypercube file while the server keeps
 answering from its engine. When a run changed anything, a new engine is loaded from the file
-and swapped into the :class:`EngineSlot`; requests already running finish on the old one.
+and swapped into the :class:`EngineSlot`; requests already running finish on the old one. If
+that load fails, the server keeps answering from the old engine, ``/health`` says it is
+degraded and why, and the load is retried with backoff (:class:`ModelLoader`).
+
+Memory: an ingest allocates and frees far more than the model it leaves behind (texts,
+tokenizer training, parse trees). The freed heap stays with the process unless it is handed
+back, so after every run the worker thread returns it (:func:`release_free_memory`); and only
+the last :data:`KEPT_JOBS` runs' progress objects are kept (older runs are read from the file).
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from typing import Any
 import orjson
 
 from app.api.engine_slot import EngineSlot
+from app.api.heap import release_free_memory
+from app.api.model_loader import ModelLoader
+from app.api.supervision import reason_of
 from app.engine.types import EngineProtocol
 from app.errors import HypercubeError, NotFound, StoreLocked
 from app.ingest import (
@@ -30,6 +40,7 @@ from app.ingest import (
     default_listeners,
 )
 from app.store import Store
+from app.store.runs import ingest_is_running
 
 log = logging.getLogger("hypercube.ingest")
 
@@ -38,6 +49,8 @@ RUN_COLUMNS = ("id", "started", "finished", "status", "roots", "files_added", "f
                "files_unchanged", "files_removed", "files_skipped", "bytes_ingested")
 # How long POST /v1/ingest waits for the run to be registered before answering.
 _START_TIMEOUT = 30.0
+# Runs whose live progress is kept in memory; older ones are described from their row.
+KEPT_JOBS = 16
 
 
 @dataclass
@@ -72,6 +85,12 @@ class IngestManager:
         self._jobs: dict[int, IngestJob] = {}
         self._active: IngestJob | None = None
         self._lock = threading.Lock()
+        self._retry: ModelLoader | None = None
+
+    def close(self) -> None:
+        """Stop retrying a failed reload (a run in progress is abandoned at exit)."""
+        if self._retry is not None:
+            self._retry.stop()
 
     def start(self, roots: list[Path], prune: bool) -> IngestJob:
         job = IngestJob([str(r) for r in roots])
@@ -121,6 +140,9 @@ class IngestManager:
 
     def _describe(self, row: dict[str, Any]) -> dict[str, Any]:
         job = self._jobs.get(row["id"])
+        if row["status"] == "running" and job is None and ingest_is_running(self.db_path) is False:
+            # Its process is gone (the next writable open records it); see app.store.runs.
+            row = dict(row, status="interrupted")
         result: dict[str, Any] = {
             "id": row["id"],
             "object": "ingest.run",
@@ -157,7 +179,7 @@ class IngestManager:
                         # We hold the ingest lock, so the one running run is ours.
                         job.run_id = store.scalar(
                             "SELECT id FROM runs WHERE status = 'running' ORDER BY id DESC")
-                        self._jobs[job.run_id] = job
+                        self._keep(job)
                         job.registered.set()
                     job.progress = dataclasses.replace(progress)
                     job.changes += 1
@@ -176,9 +198,18 @@ class IngestManager:
             log.exception("ingest run %s failed", job.run_id)
             job.error = HypercubeError("the ingest run failed on the server; see its log")
         finally:
+            release_free_memory()
             job.changes += 1
             job.finished.set()
             job.registered.set()
+
+    def _keep(self, job: IngestJob) -> None:
+        assert job.run_id is not None
+        with self._lock:
+            self._jobs[job.run_id] = job
+            for old in sorted(self._jobs)[:-KEPT_JOBS]:
+                if self._jobs[old].finished.is_set():
+                    del self._jobs[old]
 
     def _reload(self, job: IngestJob) -> None:
         if self.loader is None:
@@ -186,7 +217,20 @@ class IngestManager:
         job.progress = dataclasses.replace(job.progress, phase="loading model")
         job.changes += 1
         started = time.perf_counter()
-        self.slot.set(self.loader(self.db_path))
+        loader = self.loader
+        try:
+            engine = loader(self.db_path)
+        except Exception as exc:
+            # Keep answering from the engine we have, say so, and keep trying.
+            self.slot.fail(f"the model could not be reloaded after ingest run {job.run_id}: "
+                           f"{reason_of(exc)}; answering from the previous model meanwhile")
+            if self._retry is not None:
+                self._retry.stop()
+            self._retry = ModelLoader(self.slot, lambda: loader(self.db_path),
+                                      what="reload the model after an ingest")
+            self._retry.start()
+            raise
+        self.slot.set(engine)
         job.model_reloaded = True
         job.progress = dataclasses.replace(job.progress, phase="done")
         log.info("model reloaded after ingest run %s in %.2fs", job.run_id,

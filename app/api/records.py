@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 
-from app.errors import NotFound
+from app.errors import NotFound, StoreCorrupt
 from app.store import Store
+from app.store.checksums import blob_checksum
 
 BATCH_COLUMNS = (
     "id", "endpoint", "input_file_id", "completion_window", "status", "created_at",
@@ -48,8 +49,8 @@ class ApiRecords:
         with self.store.write() as conn:
             conn.execute(
                 "INSERT INTO api_files(id, filename, purpose, bytes, created_at, expires_at,"
-                " content) VALUES(?, ?, ?, ?, ?, ?, ?)",
-                (*record.values(), content),
+                " content, checksum) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                (*record.values(), content, blob_checksum(content)),
             )
         return record
 
@@ -63,10 +64,13 @@ class ApiRecords:
 
     def file_content(self, file_id: str) -> bytes:
         with self.store.snapshot() as conn:
-            row = conn.execute("SELECT content FROM api_files WHERE id = ?",
+            row = conn.execute("SELECT content, checksum FROM api_files WHERE id = ?",
                                (file_id,)).fetchone()
         if row is None:
             raise NotFound(f"No such File object: {file_id}", param="file_id")
+        if blob_checksum(row[0]) != row[1]:
+            raise StoreCorrupt(f"the stored content of file {file_id} is damaged (it does not "
+                               "match its checksum); upload it again")
         return bytes(row[0])
 
     def files(self, purpose: str | None, limit: int, ascending: bool,
@@ -123,6 +127,28 @@ class ApiRecords:
             conn.execute(f"UPDATE api_batches SET {assignments} WHERE id = ?",
                          (*fields.values(), batch_id))
 
+    def end_batch(self, batch_id: str, fields: dict[str, Any]) -> None:
+        """Store the batch's output and error files (of the results so far) and set
+        ``fields`` (its final status), in one transaction: a batch ends whole or not at all."""
+        with self.store.write() as conn:
+            for ok, kind, column in ((True, "output", "output_file_id"),
+                                     (False, "error", "error_file_id")):
+                lines = [r[0] for r in conn.execute(
+                    "SELECT result FROM api_batch_results WHERE batch_id = ? AND ok = ? "
+                    "ORDER BY line", (batch_id, int(ok)))]
+                if lines:
+                    content = "".join(line + "\n" for line in lines).encode()
+                    file_id = new_record_id("file-")
+                    conn.execute(
+                        "INSERT INTO api_files(id, filename, purpose, bytes, created_at,"
+                        " content, checksum) VALUES(?, ?, 'batch_output', ?, ?, ?, ?)",
+                        (file_id, f"{batch_id}_{kind}.jsonl", len(content), int(time.time()),
+                         content, blob_checksum(content)))
+                    fields = {**fields, column: file_id}
+            assignments = ", ".join(f"{name} = ?" for name in fields)
+            conn.execute(f"UPDATE api_batches SET {assignments} WHERE id = ?",
+                         (*fields.values(), batch_id))
+
     def set_status(self, batch_id: str, status: str, *, unless: Iterable[str] = ()) -> bool:
         """Move to ``status`` (stamping ``<status>_at``) unless the batch is in ``unless``."""
         blocked = list(unless)
@@ -152,13 +178,6 @@ class ApiRecords:
         with self.store.snapshot() as conn:
             return {r[0] for r in conn.execute(
                 "SELECT line FROM api_batch_results WHERE batch_id = ?", (batch_id,))}
-
-    def results(self, batch_id: str, ok: bool) -> bytes:
-        with self.store.snapshot() as conn:
-            lines = [r[0] for r in conn.execute(
-                "SELECT result FROM api_batch_results WHERE batch_id = ? AND ok = ? "
-                "ORDER BY line", (batch_id, int(ok)))]
-        return "".join(line + "\n" for line in lines).encode()
 
     # -- paging -------------------------------------------------------------------------
 

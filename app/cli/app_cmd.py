@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 from pathlib import Path
 from urllib.parse import quote
@@ -20,6 +19,7 @@ from app.cli.common import add_db_option
 from app.cli.serving import ServingProcess, say
 from app.errors import StoreError
 from app.settings import data_dir, user_db_path
+from app.store.backup import copy_hypercube
 
 LOOPBACK = "127.0.0.1"
 
@@ -53,7 +53,7 @@ def app_db_path(args: argparse.Namespace) -> Path:
         default = ensure_default_hypercube()
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
-        shutil.copyfile(default, partial)
+        copy_hypercube(default, partial)  # SQLite's backup API: WAL frames included
         partial.replace(path)
     return path
 

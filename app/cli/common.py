@@ -27,12 +27,14 @@ def db_path(args: argparse.Namespace) -> Path:
     return args.db if args.db is not None else user_db_path()
 
 
-def open_store(args: argparse.Namespace, *, must_exist: bool = True) -> Store:
-    """The store named by ``--db`` (or the environment / user default)."""
+def open_store(args: argparse.Namespace, *, must_exist: bool = True,
+               read_only_ok: bool = False) -> Store:
+    """The store named by ``--db`` (or the environment / user default); with
+    ``read_only_ok`` a file that cannot be written is opened read-only."""
     path = db_path(args)
     if must_exist and not path.exists():
         raise StoreError(f"no hypercube at {path}: run `hypercube ingest --db {path} PATH…` first")
-    return Store(path)
+    return Store.for_reading(path) if read_only_ok else Store(path)
 
 
 def print_json(value: object) -> None:
@@ -64,7 +66,7 @@ def read_db_path(args: argparse.Namespace) -> Path:
 
 
 def open_read_store(args: argparse.Namespace) -> Store:
-    return Store(read_db_path(args))
+    return Store.for_reading(read_db_path(args))
 
 
 def run_command(func: Callable[[argparse.Namespace], int | None],

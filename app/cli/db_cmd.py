@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from app.cli.common import add_db_option, add_json_option, open_store, print_json
-from app.store.inspect import check, info, vacuum
+from app.store.inspect import check, info, repair, vacuum
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     check_parser = actions.add_parser("check", help="verify integrity and invariants")
     add_db_option(check_parser)
+    check_parser.add_argument("--repair", action="store_true",
+                              help="first drop damaged model segments (rebuilt at the next "
+                                   "load from the documents)")
     add_json_option(check_parser)
     check_parser.set_defaults(func=run_check)
 
@@ -32,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    with open_store(args, read_only_ok=True) as store:
         report = info(store)
     if args.json:
         print_json(report)
@@ -53,14 +56,22 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    with open_store(args) as store:
+    repaired: list[str] = []
+    with open_store(args, read_only_ok=not args.repair) as store:
+        if args.repair:
+            repaired = repair(store)
         findings = check(store)
     errors = [f for f in findings if f.severity == "error"]
     if args.json:
-        print_json({"ok": not errors,
-                    "findings": [{"severity": f.severity, "message": f.message}
-                                 for f in findings]})
+        report: dict[str, object] = {"ok": not errors,
+                                     "findings": [{"severity": f.severity,
+                                                   "message": f.message} for f in findings]}
+        if args.repair:
+            report["repaired"] = repaired
+        print_json(report)
     else:
+        for line in repaired:
+            print(f"repaired: {line}")
         for finding in findings:
             print(f"{finding.severity}: {finding.message}")
         print("ok" if not errors else f"{len(errors)} problem(s) found",

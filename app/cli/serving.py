@@ -42,10 +42,10 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from app.api import ApiSettings, EngineSlot, Server, create_app
 from app.api.app import ApiApp
+from app.api.model_loader import ModelLoader
 from app.api.swap import SwappableApp
 from app.cli.replica import SnapshotWatcher
 from app.engine.types import EngineProtocol
-from app.errors import HypercubeError
 from app.store import Store
 from app.store.snapshot import manifest_path, verify_snapshot
 
@@ -159,8 +159,9 @@ class ServingProcess:
         server = Server(app, host, port, threads=threads,
                         max_body_bytes=settings.max_body_bytes).start()
         self._started.callback(server.close)
-        threading.Thread(target=_load, args=(slot, path), name="hypercube-load",
-                         daemon=True).start()
+        loader = ModelLoader(slot, lambda: load_engine(path))
+        self._started.callback(loader.stop)
+        loader.start()  # retried with backoff until it succeeds: /health says why meanwhile
         self._check()
         return server
 
@@ -191,8 +192,9 @@ class ServingProcess:
         def publish() -> None:
             apps.swap(build(EngineSlot(load_engine(path, read_only=True))))
 
-        threading.Thread(target=_load, args=(slot, path, True), name="hypercube-load",
-                         daemon=True).start()
+        loader = ModelLoader(slot, lambda: load_engine(path, read_only=True))
+        self._started.callback(loader.stop)
+        loader.start()
         watcher = SnapshotWatcher(path, publish).start()
         self._started.callback(watcher.stop)
         self._check()
@@ -216,15 +218,3 @@ class ServingProcess:
                 signal.signal(signum, previous)
         # Stopping by a signal (or Ctrl+C) is how a server ends, not an error.
         return exc_type is KeyboardInterrupt
-
-
-def _load(slot: EngineSlot, path: Path, read_only: bool = False) -> None:
-    try:
-        slot.set(load_engine(path, read_only))
-        log.info("hypercube: model loaded, ready")
-    except HypercubeError as exc:
-        slot.fail(exc.message)
-        log.error("hypercube: cannot load the model: %s", exc.message)
-    except Exception as exc:  # keep serving /health (and the UI) with the reason
-        slot.fail(f"cannot load the model: {exc}")
-        log.exception("hypercube: cannot load the model")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import threading
 import time
@@ -19,14 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import apsw
-import filelock
+from filelock import Timeout
 
 from app import geometry
 from app.detect import detect_language
-from app.errors import InvalidRequest, StoreLocked
+from app.errors import HypercubeError, InvalidRequest, StoreLocked
 from app.ingest.hooks import Analyzer, IngestedDocument, RunListener
 from app.ingest.walk import Candidate, Skipped, walk
 from app.store import Store
+from app.store.checksums import blob_checksum
+from app.store.runs import ingest_lock
 from app.tokenizer import (
     DEFAULT_VOCAB_SIZE,
     Tokenizer,
@@ -34,6 +37,8 @@ from app.tokenizer import (
     save_vocabulary,
     train_vocabulary,
 )
+
+log = logging.getLogger("hypercube.ingest")
 
 DEFAULT_MAX_FILE_SIZE = 8_000_000
 BATCH_BYTES = 2_000_000
@@ -117,15 +122,26 @@ class IngestRun:
         self.progress = Progress()
 
     def run(self) -> RunSummary:
-        lock = filelock.FileLock(str(self.store.path) + ".ingest.lock")
+        lock = ingest_lock(self.store.path)
         try:
             lock.acquire(timeout=0)
-        except filelock.Timeout as exc:
+        except Timeout as exc:
             raise StoreLocked(f"another ingest is running on {self.store.path}") from exc
         try:
             return self._run_locked()
         finally:
             lock.release()
+
+    def _mark_ended(self, run_id: int, status: str) -> None:
+        """Record that the run stopped early (its whole batches stay stored). If even that
+        cannot be written (a full disk), the row stays ``running`` and the next writable open
+        marks it ``interrupted``, since this process no longer holds the ingest lock."""
+        try:
+            with self.store.write() as conn:
+                conn.execute("UPDATE runs SET status = ?, finished = ? WHERE id = ?"
+                             " AND status = 'running'", (status, time.time(), run_id))
+        except (HypercubeError, apsw.Error):
+            log.warning("could not mark ingest run %s %s", run_id, status)
 
     # -- the run ------------------------------------------------------------------------
 
@@ -139,7 +155,14 @@ class IngestRun:
                 (started, json.dumps([str(r.resolve()) for r in self.options.roots])),
             )
             summary = RunSummary(run_id=conn.last_insert_rowid())
+        try:
+            return self._ingest(summary, started)
+        except BaseException as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
+            self._mark_ended(summary.run_id, "interrupted" if interrupted else "failed")
+            raise
 
+    def _ingest(self, summary: RunSummary, started: float) -> RunSummary:
         candidates = self._scan(summary)
         tokenizer = self._tokenizer(candidates)
         known = dict(
@@ -251,8 +274,9 @@ class IngestRun:
                      summary.run_id, len(tokens), now),
                 )
                 doc_id = conn.last_insert_rowid()
-                conn.execute("INSERT INTO document_tokens(doc_id, tokens) VALUES(?, ?)",
-                             (doc_id, tokens.astype("<u2").tobytes()))
+                stream = tokens.astype("<u2").tobytes()
+                conn.execute("INSERT INTO document_tokens(doc_id, tokens, checksum)"
+                             " VALUES(?, ?, ?)", (doc_id, stream, blob_checksum(stream)))
                 document = IngestedDocument(doc_id, summary.run_id, pending.path, pending.text,
                                             pending.language, tokens)
                 for analyzer in self.analyzers:

@@ -1,7 +1,8 @@
 """Segments and parameters in the hypercube file (tables of migration 0003).
 
 Arrays are stored as raw little-endian blobs and come back with ``np.frombuffer``: loading
-a model copies bytes once and computes nothing.
+a model copies bytes once and computes nothing but each array's checksum (migration 0005), so
+a damaged file is refused instead of answering from a corrupted model.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from dataclasses import dataclass
 import apsw
 import numpy as np
 
+from app.errors import StoreCorrupt
 from app.model.params import ModelParams
 from app.model.segment import KMAX, THRESH, Segment
+from app.store.checksums import blob_checksum
 
 _ARRAYS = ("r", "sa", "nxt", "first", "rowkey", "rowoff", "rowtok", "rowcnt", "unigram")
 
@@ -38,10 +41,11 @@ def save_segment(conn: apsw.Connection, segment: Segment, content_hashes: list[s
     segment_id = conn.last_insert_rowid()
     for name in _ARRAYS:
         array = getattr(segment, name)
-        little = array.astype(array.dtype.newbyteorder("<"), copy=False)
+        data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
         conn.execute(
-            "INSERT INTO model_segment_arrays(segment_id, name, dtype, data) VALUES(?, ?, ?, ?)",
-            (segment_id, name, little.dtype.str, little.tobytes()),
+            "INSERT INTO model_segment_arrays(segment_id, name, dtype, data, checksum)"
+            " VALUES(?, ?, ?, ?, ?)",
+            (segment_id, name, array.dtype.newbyteorder("<").str, data, blob_checksum(data)),
         )
     conn.executemany(
         "INSERT INTO model_segment_docs(doc_id, segment_id, content_hash) VALUES(?, ?, ?)",
@@ -56,17 +60,22 @@ def delete_segments(conn: apsw.Connection, segment_ids: list[int]) -> None:
 
 
 def load_segments(conn: apsw.Connection, vocab_size: int) -> list[Segment]:
-    """Every stored segment built for this vocabulary, KMAX and THRESH, in id order."""
+    """Every stored segment built for this vocabulary, KMAX and THRESH, in id order.
+
+    Raises:
+        StoreCorrupt: an array does not match its checksum (the file is damaged).
+    """
     segments: list[Segment] = []
     for segment_id, in conn.execute(
         "SELECT id FROM model_segments WHERE vocab_size = ? AND kmax = ? AND thresh = ?"
         " ORDER BY id", (vocab_size, KMAX, THRESH),
     ).fetchall():
         arrays: dict[str, np.ndarray] = {}
-        for name, dtype, data in conn.execute(
-            "SELECT name, dtype, data FROM model_segment_arrays WHERE segment_id = ?",
+        for name, dtype, data, checksum in conn.execute(
+            "SELECT name, dtype, data, checksum FROM model_segment_arrays WHERE segment_id = ?",
             (segment_id,),
         ):
+            verify_array(segment_id, name, data, checksum)
             # Native byte order for the kernels (a no-op view on little-endian machines).
             array = np.frombuffer(data, dtype=np.dtype(dtype))
             arrays[name] = array.astype(array.dtype.newbyteorder("="), copy=False)
@@ -76,6 +85,17 @@ def load_segments(conn: apsw.Connection, vocab_size: int) -> list[Segment]:
         segments.append(Segment(vocab_size=vocab_size, doc_ids=docs,
                                 **{name: arrays[name] for name in _ARRAYS}))
     return segments
+
+
+def verify_array(segment_id: int, name: str, data: bytes, checksum: bytes | None) -> None:
+    """Refuse an array that is not what was written (a missing checksum is damage too: every
+    array written since migration 0005, and every older one it converted, has one)."""
+    if checksum is None or blob_checksum(data) != checksum:
+        raise StoreCorrupt(
+            f"the hypercube file is damaged: model segment {segment_id} array {name!r} does not "
+            "match its checksum, so the model is not loaded; `hypercube db check` lists every "
+            "damaged part, and `hypercube db check --repair` drops damaged model segments so "
+            "the next start rebuilds them from the documents")
 
 
 def segment_sizes(conn: apsw.Connection) -> dict[int, int]:

@@ -7,8 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.compositions import ATOM_LIMIT, composition_id
+from app.store.checksums import damaged_blobs, damaged_segments
 from app.store.database import Store
 from app.store.schema import latest_version
+
+# The schema version that added blob checksums (migration 0005).
+CHECKSUMS_VERSION = 5
 
 # Tables whose row counts are content: a re-run of the same ingest gives the same numbers.
 COUNTED_TABLES = {
@@ -78,6 +82,8 @@ def check(store: Store) -> list[Finding]:
         findings += _check_compositions(store)
         findings += _check_vocabulary(store)
         findings += _check_documents(store)
+        if store.schema_version >= CHECKSUMS_VERSION:
+            findings += [Finding("error", problem) for problem in damaged_blobs(conn)]
         for run_id, status in conn.execute(
                 "SELECT id, status FROM runs WHERE status IN ('running', 'interrupted')"):
             findings.append(Finding("note", f"ingest run {run_id} was {status}: its whole "
@@ -147,6 +153,20 @@ def _check_documents(store: Store) -> list[Finding]:
     if orphans:
         findings.append(Finding("error", f"{orphans} token streams belong to no document"))
     return findings
+
+
+def repair(store: Store) -> list[str]:
+    """Drop the model segments whose arrays are damaged; what was done, one line each.
+
+    Segments are derived data: the next model load rebuilds the documents they counted from
+    their (checksummed) token streams. Damage to anything else is not repaired here: it is
+    the content itself, and re-ingesting its files replaces it.
+    """
+    with store.write() as conn:
+        segments = damaged_segments(conn)
+        conn.executemany("DELETE FROM model_segments WHERE id = ?", [(s,) for s in segments])
+    return [f"dropped damaged model segment {s}: the next model load rebuilds it"
+            for s in segments]
 
 
 def vacuum(store: Store) -> tuple[int, int]:

@@ -26,8 +26,8 @@ from pathlib import Path
 import apsw
 
 from app.errors import StoreError
+from app.store.backup import copy_hypercube
 
-_PAGES_PER_STEP = 4096
 _CHUNK = 1 << 20
 
 
@@ -59,7 +59,7 @@ def write_snapshot(source: Path, destination: Path) -> SnapshotManifest:
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
     try:
-        _backup(source, partial)
+        copy_hypercube(source, partial)
         digest, size = file_digest(partial)
         with contextlib.closing(apsw.Connection(
                 str(partial), flags=apsw.SQLITE_OPEN_READONLY)) as conn:
@@ -111,20 +111,6 @@ def file_digest(path: Path) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
-
-
-def _backup(source: Path, destination: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        destination.unlink()
-    with contextlib.closing(apsw.Connection(str(source),
-                                            flags=apsw.SQLITE_OPEN_READONLY)) as src, \
-            contextlib.closing(apsw.Connection(str(destination))) as dst:
-        src.set_busy_timeout(10_000)
-        with dst.backup("main", src, "main") as backup:
-            while not backup.done:
-                backup.step(_PAGES_PER_STEP)
-        # A rollback journal: the copy opens read-only with nothing beside it.
-        dst.execute("PRAGMA journal_mode = DELETE")
 
 
 def _fsync(path: Path) -> None:

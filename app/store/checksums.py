@@ -1,0 +1,66 @@
+"""Checksums of the blobs the hypercube stores (migration 0005).
+
+SQLite's ``integrity_check`` verifies pages and indexes, not what a blob holds: a flipped bit
+inside a model array passes it. Every blob column therefore has a ``checksum`` beside it, the
+16-byte BLAKE2b of the blob, written with it and verified where it is read (model arrays on
+load, everything by ``hypercube db check``).
+
+The same function is registered on every connection as the SQL function ``blob_checksum(x)``,
+so migration 0005 computes the checksums of an existing file in SQL, and the triggers it adds
+fill them for writers that leave them out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import apsw
+
+DIGEST_BYTES = 16
+
+# Every checksummed blob: its table, and a query of (what to call it, blob, checksum). A NULL
+# blob (code_fingerprints' minhash of a tiny definition) has a NULL checksum.
+CHECKSUMMED = {
+    "document_tokens": "SELECT 'the token stream of document ' || t.doc_id || ' (' || "
+                       "COALESCE(d.path, '?') || ')', t.tokens, t.checksum "
+                       "FROM document_tokens t LEFT JOIN documents d ON d.id = t.doc_id",
+    "model_segment_arrays": "SELECT 'model segment ' || segment_id || ' array ' || name, data,"
+                            " checksum FROM model_segment_arrays",
+    "api_files": "SELECT 'uploaded file ' || id, content, checksum FROM api_files",
+    "code_refs": "SELECT 'the code references row ' || id || ' of document ' || doc_id, sites,"
+                 " checksum FROM code_refs",
+    "code_fingerprints": "SELECT 'the code fingerprint of symbol ' || symbol_id, minhash,"
+                         " checksum FROM code_fingerprints",
+}
+
+
+def blob_checksum(data: bytes | memoryview | None) -> bytes | None:
+    if data is None:
+        return None
+    return hashlib.blake2b(data, digest_size=DIGEST_BYTES).digest()
+
+
+def register(conn: apsw.Connection) -> None:
+    """Make ``blob_checksum()`` callable from SQL on ``conn`` (the migration and triggers)."""
+    conn.create_scalar_function("blob_checksum", blob_checksum, 1, deterministic=True)
+
+
+def damaged_blobs(conn: apsw.Connection) -> list[str]:
+    """What is wrong with every stored blob whose checksum is missing or does not match."""
+    found: list[str] = []
+    for query in CHECKSUMMED.values():
+        for label, data, stored in conn.execute(query):
+            if data is None:
+                continue
+            if stored is None:
+                found.append(f"{label} has no checksum")
+            elif blob_checksum(data) != stored:
+                found.append(f"{label} does not match its checksum: the file is damaged")
+    return found
+
+
+def damaged_segments(conn: apsw.Connection) -> list[int]:
+    """The model segments with an array that is damaged (or has no checksum)."""
+    return sorted({segment_id for segment_id, data, stored in conn.execute(
+        "SELECT segment_id, data, checksum FROM model_segment_arrays")
+        if stored is None or blob_checksum(data) != stored})
