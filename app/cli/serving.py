@@ -41,7 +41,9 @@ from typing import Any
 from app.api import ApiSettings, EngineSlot, Server, create_app
 from app.engine.types import EngineProtocol
 from app.errors import HypercubeError
+from app.ingest import Progress
 from app.store import Store
+from app.ui.first_start import BuildProgress, SwitchableApp, building_app
 
 log = logging.getLogger("hypercube.server")
 
@@ -72,7 +74,7 @@ class ServingProcess:
     window closing) it stops everything it started::
 
         with ServingProcess() as process:
-            server = process.start(lambda: path, settings, host, port)
+            server = process.start(lambda on_progress: path, settings, host, port)
             process.wait()
     """
 
@@ -112,13 +114,15 @@ class ServingProcess:
             self._interruptible = False
         self._check()
 
-    def start(self, find_path: Callable[[], Path], settings: ApiSettings, host: str,
+    def start(self, find_path: Callable[[Callable[[Progress], None]], Path],
+              settings: ApiSettings, host: str,
               port: int, threads: int = 16) -> Server:
         """Serve a hypercube and start loading its model; returns the serving server.
 
         Args:
             find_path: names the hypercube to serve; called once the kernels are compiled,
-                since it may build the default hypercube (whose ingest would compile them).
+                since it may build the default hypercube (whose ingest would compile them),
+                with a function to give that build's progress to (the page shows it).
             settings: keys, CORS, rate and body limits for :func:`app.api.create_app`.
             host: the address to listen on.
             port: the port (0 for a free one).
@@ -130,16 +134,23 @@ class ServingProcess:
         from app.model.loading import default_kernels
 
         default_kernels()
-        with self._interrupting():
-            self.path = path = find_path()
-        store = Store(path)
-        self._started.callback(store.close)
-        slot = EngineSlot()
-        app = create_app(store, slot, settings, loader=load_engine)
-        self._started.callback(app.state.close)
-        server = Server(app, host, port, threads=threads,
+        # First start: the port answers at once, with the build's progress (app.ui.first_start)
+        # until the hypercube exists, then with the app. The server stops first, then the app.
+        serving = contextlib.ExitStack()
+        self._started.callback(serving.close)
+        building = BuildProgress()
+        switch = SwitchableApp(building_app(building))
+        server = Server(switch, host, port, threads=threads,
                         max_body_bytes=settings.max_body_bytes).start()
         self._started.callback(server.close)
+        with self._interrupting():
+            self.path = path = find_path(_announcing(building, server.url))
+        store = Store(path)
+        serving.callback(store.close)
+        slot = EngineSlot()
+        app = create_app(store, slot, settings, loader=load_engine)
+        serving.callback(app.state.close)
+        switch.target = app
         threading.Thread(target=_load, args=(slot, path), name="hypercube-load",
                          daemon=True).start()
         self._check()
@@ -163,6 +174,19 @@ class ServingProcess:
                 signal.signal(signum, previous)
         # Stopping by a signal (or Ctrl+C) is how a server ends, not an error.
         return exc_type is KeyboardInterrupt
+
+
+def _announcing(building: BuildProgress, url: str) -> Callable[[Progress], None]:
+    """``building.update``, which also tells the user where to watch, once the build starts."""
+    told = False
+
+    def update(progress: Progress) -> None:
+        nonlocal told
+        if not told:
+            told = True
+            say(f"{url}/ shows the progress of this first start")
+        building.update(progress)
+    return update
 
 
 def _load(slot: EngineSlot, path: Path) -> None:
