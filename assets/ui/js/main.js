@@ -3,6 +3,7 @@
 
 import { get, UI_POLL } from "./api.js";
 import { fmt, h } from "./dom.js";
+import { BACKGROUND_MS, sample } from "./metrics-history.js";
 import { applyTheme, loadSettings } from "./store.js";
 
 const PAGES = {
@@ -116,5 +117,11 @@ applyTheme(loadSettings().theme);
 window.addEventListener("hashchange", show);
 pollHealth().then(() => { if (!building) show(); });
 setInterval(() => pollHealth(), 5000);
+// The metrics history, whatever page is open (the Metrics page samples faster itself).
+const sampleMetrics = () => {
+  if (!building && document.getElementById("main").dataset.page !== "metrics") sample().catch(() => {});
+};
+setTimeout(sampleMetrics, 1000);
+setInterval(sampleMetrics, BACKGROUND_MS);
 // While building, look more often so the bar moves and the app opens soon after.
 setInterval(() => { if (building) pollHealth(); }, 1000);
