@@ -7,6 +7,7 @@ proves the UI reaches nothing outside this machine.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import urllib.request
@@ -288,3 +289,262 @@ def _counter(served: Running, name: str) -> float:
         text = response.read().decode()
     return sum(float(line.split()[-1]) for line in text.splitlines()
                if line.startswith(name + " ") or line.startswith(name + "{"))
+
+
+# -- chat -------------------------------------------------------------------------------------
+
+MARKDOWN_REPLY = (
+    "\n\nFound **one definition** of `zebra_total`, in `{shown}:1`.\n\n"
+    "```python\ndef zebra_total(items):\n    return sum(items)\n```\n\n"
+    "- a [safe link](#/code?mode=refs&q=zebra_total) and <script>alert(1)</script>\n"
+    "- an [unsafe link](javascript:alert(1))\n")
+
+
+def _sse(chunks: list[dict[str, Any]]) -> str:
+    return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+
+
+def grounded_reply(text: str, sources: list[dict[str, Any]]) -> str:
+    """A streamed reply shaped as the grounded chat sends it (contract 3): the sources in the
+    first chunk's delta, the Markdown in pieces after it."""
+    chunks: list[dict[str, Any]] = [{"object": "chat.completion.chunk", "choices": [
+        {"index": 0, "delta": {"role": "assistant", "content": "", "sources": sources},
+         "finish_reason": None}]}]
+    chunks += [{"object": "chat.completion.chunk", "choices": [
+        {"index": 0, "delta": {"content": text[i:i + 9]}, "finish_reason": None}]}
+        for i in range(0, len(text), 9)]
+    chunks += [{"object": "chat.completion.chunk", "choices": [
+        {"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {"object": "chat.completion.chunk", "choices": [],
+         "usage": {"prompt_tokens": 9, "completion_tokens": 31, "total_tokens": 40}}]
+    return _sse(chunks)
+
+
+def test_chat_renders_markdown_code_and_sources_that_open_the_code_page(
+        browser: Any, served: Running, corpus: Path) -> None:
+    tab = Page(browser, served.url)
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"],
+                                  origin=served.url)
+    try:
+        path = corpus / "zz_extra" / "many_uses.py"
+        shown = f"{corpus.name}/zz_extra/many_uses.py"
+        sources = [{"index": 1, "path": str(path), "display_path": shown, "line": 1,
+                    "end_line": 2, "kind": "definition", "name": MANY_USES,
+                    "language": "python"}]
+        body = grounded_reply(MARKDOWN_REPLY.format(shown=shown), sources)
+        tab.page.route("**/v1/chat/completions", lambda route: route.fulfill(
+            status=200, headers={"Content-Type": "text/event-stream"}, body=body))
+        page = tab.open("chat")
+        page.wait_for_function("() => document.querySelector('#chat-model').value !== ''")
+        page.get_by_label("Message", exact=True).fill(f"Where is {MANY_USES} defined?")
+        page.get_by_label("Message", exact=True).press("Enter")
+        reply = page.locator(".message.assistant[data-done]")
+        reply.wait_for()
+        assert reply.get_attribute("data-done") == "31 tokens · " + reply.get_attribute(
+            "data-done").split(" · ")[1] + " · finished"
+        md = reply.locator(".md")
+        # No leading blank line: the reply starts with its first words.
+        assert md.evaluate("el => el.firstElementChild.tagName") == "P"
+        assert md.locator("p").first.inner_text().startswith("Found one definition")
+        assert md.locator("strong").first.inner_text() == "one definition"
+        # The code block: highlighted, indentation kept, and Copy copies exactly the code.
+        code = md.locator(".code-block")
+        assert code.get_attribute("data-language") == "python"
+        assert code.locator(".tok-kw").first.inner_text() == "def"
+        assert code.locator("pre").text_content() == (
+            "def zebra_total(items):\n    return sum(items)\n")
+        code.get_by_role("button", name="Copy code").click()
+        playwright_api.expect(code.get_by_role("button", name="Copy code")).to_have_text("Copied")
+        assert page.evaluate("navigator.clipboard.readText()") == (
+            "def zebra_total(items):\n    return sum(items)")
+        # Untrusted text stays text; only safe links are links.
+        assert md.locator("script").count() == 0
+        assert "<script>alert(1)</script>" in md.inner_text()
+        assert md.locator("a[href^='javascript']").count() == 0
+        assert md.locator(".md-unsafe-link").count() == 1
+        assert md.locator("a", has_text="safe link").get_attribute("href") == (
+            "#/code?mode=refs&q=zebra_total")
+        # The citation in the text and the sources list both link to the code page.
+        assert md.locator("p code a.source-link").inner_text() == f"{shown}:1"
+        link = reply.locator(".sources a.source-link")
+        assert link.inner_text() == f"{shown}:1"
+        link.click()
+        viewer = page.locator("#code-viewer[data-ready]")
+        viewer.wait_for()
+        assert viewer.get_attribute("data-open-path") == str(path)
+        assert viewer.get_attribute("data-open-line") == "1"
+        assert page.locator("pre.viewer .ln.hit").first.get_attribute("data-line") == "1"
+    finally:
+        tab.close()
+
+
+def test_chat_regenerate_edit_rename_search_delete(tab: Page) -> None:
+    page = tab.open("chat")
+    page.wait_for_function("() => (document.querySelector('#chat-model')?.value || '') !== ''")
+    sent: list[dict[str, Any]] = []
+    page.on("request", lambda r: sent.append(json.loads(r.post_data))
+            if r.url.endswith("/v1/chat/completions") else None)
+    # Every sampling control reaches the request.
+    page.get_by_text("Advanced").click()
+    page.get_by_label("Top k").fill("7")
+    page.get_by_label("Top k").dispatch_event("change")
+    page.get_by_label("Stop sequences").fill("\\n\\n\\n")
+    page.get_by_label("Stop sequences").dispatch_event("change")
+    page.get_by_label("Max tokens").fill("24")
+    page.get_by_label("Max tokens").dispatch_event("change")
+    page.get_by_label("Seed").fill("3")
+    page.get_by_label("Seed").dispatch_event("change")
+    pasted = "def total_value(count):\n    "
+    page.get_by_label("Message", exact=True).fill(pasted)
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_selector(".message.assistant[data-done]")
+    assert sent[-1]["messages"][-1]["content"] == pasted  # pasted code kept its ending
+    assert sent[-1]["top_k"] == 7 and sent[-1]["stop"] == ["\n\n\n"]
+    assert sent[-1]["max_tokens"] == 24 and sent[-1]["seed"] == 3
+    stamp = page.locator(".message.user time")
+    assert re.match(r"\d{4}-\d\d-\d\dT", stamp.get_attribute("datetime"))
+    assert re.search(r"\d\d:\d\d", stamp.inner_text())
+
+    # Regenerate: the same question again, one reply.
+    page.get_by_role("button", name="Regenerate").click()
+    playwright_api.expect(page.locator(".message.assistant[data-done]")).to_have_count(1)
+    assert len(sent) == 2 and sent[1]["messages"] == sent[0]["messages"]
+    assert page.locator(".message").count() == 2
+
+    # Edit and resend: the conversation continues from the edited message.
+    page.locator(".message.user").get_by_role("button", name="Edit").click()
+    page.get_by_label("Edit message").fill("class Graph:")
+    page.get_by_label("Edit message").press("Enter")
+    playwright_api.expect(page.locator(".message.user .text")).to_have_text("class Graph:")
+    page.wait_for_selector(".message.assistant[data-done]")
+    assert page.locator(".message").count() == 2
+    assert sent[-1]["messages"][-1]["content"] == "class Graph:"
+
+    # Rename, search, delete.
+    history = page.locator(".chat-history")
+    history.get_by_role("button", name=re.compile("^Rename")).first.click()
+    page.get_by_label("Conversation name").fill("Totals")
+    page.get_by_label("Conversation name").press("Enter")
+    playwright_api.expect(history.locator("button.open .title")).to_have_text(["Totals"])
+    page.get_by_label("Search conversations").fill("graph")  # matches the messages too
+    playwright_api.expect(history.locator("button.open")).to_have_count(1)
+    page.get_by_label("Search conversations").fill("no such words")
+    playwright_api.expect(history.get_by_text("No conversation matches.")).to_be_visible()
+    page.get_by_label("Search conversations").fill("")
+    history.get_by_role("button", name="Delete “Totals”").click()
+    playwright_api.expect(history.locator("button.open")).to_have_count(0)
+
+
+def test_raw_completion_sends_prompt_and_suffix_as_typed(tab: Page) -> None:
+    page = tab.open("chat")
+    page.wait_for_function("() => (document.querySelector('#chat-model')?.value || '') !== ''")
+    sent: list[dict[str, Any]] = []
+    page.on("request", lambda r: sent.append(json.loads(r.post_data))
+            if r.url.endswith("/v1/completions") else None)
+    page.get_by_role("tab", name="Completion").click()
+    page.get_by_label("Max tokens").fill("16")
+    page.get_by_label("Max tokens").dispatch_event("change")
+    page.get_by_label("Prompt", exact=True).fill("def total_value(count):\n    ")
+    page.get_by_label("Suffix").fill("\n    return total\n")
+    page.get_by_role("button", name="Complete").click()
+    page.wait_for_selector("#raw-output[data-done]")
+    assert sent[0]["prompt"] == "def total_value(count):\n    "
+    assert sent[0]["suffix"] == "\n    return total\n"
+    assert page.locator("#raw-output .raw-prompt").inner_text() == sent[0]["prompt"]
+    assert page.locator("#raw-output mark.raw-generated").inner_text()
+    assert re.fullmatch(r"\d+ tokens? · \d+ tokens/s · (finished|reached the token limit)",
+                        page.locator("#raw-meta").inner_text())
+
+
+# -- code -------------------------------------------------------------------------------------
+
+def test_search_shows_every_hit_grouped_by_file(tab: Page, corpus: Path) -> None:
+    page = tab.open(f"code?mode=search&q={MANY_USES}")
+    page.wait_for_selector(".results[data-ready]", state="attached")
+    group = page.locator(".file-group").filter(has_text="many_uses.py")
+    assert group.locator("summary .path").inner_text() == f"{corpus.name}/zz_extra/many_uses.py"
+    # The definition, 8 uses and ZEBRA_TOTAL (the search ignores case unless told).
+    assert group.locator(".badge.count").inner_text() == "10"
+    assert group.locator(".result").count() == 10
+    assert re.fullmatch(r"\d+ match(es)? in \d+ files?", page.locator("#code-summary").inner_text())
+    # No absolute path of this machine anywhere in the results.
+    assert str(corpus) not in page.locator(".results").inner_text()
+
+    # Case: the upper-case use is found only without "Match case".
+    page.get_by_label("Search", exact=True).fill("ZEBRA_TOTAL")
+    page.get_by_label("Match case").check()
+    page.get_by_role("button", name="Go").click()
+    page.wait_for_selector(".results[data-ready]", state="attached")
+    assert page.locator(".file-group .badge.count").all_inner_texts() == ["1"]
+    page.get_by_label("Match case").uncheck()
+    page.get_by_role("button", name="Go").click()
+    playwright_api.expect(page.locator(".file-group .badge.count")).to_have_text(["10"])
+
+    # Regular expressions, and identifiers (definitions of matching names).
+    page.get_by_label("Match as").select_option("regex")
+    page.get_by_label("Search", exact=True).fill(r"value_[0-3] =")
+    page.get_by_role("button", name="Go").click()
+    playwright_api.expect(page.locator(".file-group .badge.count")).to_have_text(["4"])
+    page.get_by_label("Match as").select_option("identifier")
+    page.get_by_label("Search", exact=True).fill(MANY_USES)
+    page.get_by_role("button", name="Go").click()
+    page.wait_for_selector(".results[data-ready] .result")
+    assert "zz_extra/many_uses.py:1" in page.locator(".result .link-button").first.get_attribute(
+        "aria-label")
+    assert page.get_by_label("Language").locator("option").all_inner_texts() == [
+        "All languages", "python"]
+
+
+def test_definition_here_references_and_similar_from_the_viewer(tab: Page, corpus: Path) -> None:
+    page = tab.open(f"code?mode=search&q=value_3 %3D {MANY_USES}")
+    page.wait_for_selector(".results[data-ready] .result")
+    page.locator(".result .link-button").first.click()
+    page.wait_for_selector("#code-viewer[data-ready]")
+    # Click the name where it is used: it is picked; "Definition" finds where it is defined.
+    use = page.locator("pre.viewer .ln[data-line='8'] .tok-fn")
+    assert use.inner_text() == MANY_USES
+    use.click()
+    playwright_api.expect(page.locator(".picked")).to_have_text(f"Picked “{MANY_USES}”")
+    page.get_by_role("button", name="Definition", exact=True).click()
+    page.wait_for_selector(".results[data-ready]", state="attached")
+    first = page.locator(".result .link-button").first
+    assert first.get_attribute("aria-label") == f"{corpus.name}/zz_extra/many_uses.py:1"
+    assert "give a NAME" not in page.locator("#code-summary").inner_text()
+    # References of the picked name: every use.
+    page.locator("pre.viewer .ln[data-line='8'] .tok-fn").click()
+    page.get_by_role("button", name="References").click()
+    page.wait_for_selector(".results[data-ready] .result")
+    assert page.locator(".result").count() >= 8
+    # Double-click goes straight to the definition.
+    page.locator("pre.viewer .ln[data-line='9'] .tok-fn").dblclick()
+    playwright_api.expect(page.get_by_role("tab", name="Definitions")).to_have_attribute(
+        "aria-selected", "true")
+    page.wait_for_selector(".results[data-ready] .result")
+    # Similar takes a name, not only FILE:LINE.
+    page.get_by_role("tab", name="Similar").click()
+    page.get_by_label("Similar", exact=True).fill(MANY_USES)
+    page.get_by_role("button", name="Go").click()
+    page.wait_for_selector(".results[data-ready]", state="attached")
+    assert "No definition named" not in page.locator("#code-summary").inner_text()
+    assert re.fullmatch(r"(\d+ results?|No results\.)", page.locator("#code-summary").inner_text())
+
+
+def test_definitions_rank_the_exact_name_first(browser: Any, served: Running) -> None:
+    tab = Page(browser, served.url)
+    try:
+        page = tab.open("code")
+        ranked = page.evaluate("""async () => {
+            const { rankDefinitions } = await import('/ui/js/code.js');
+            const item = (name, title, kind, path) =>
+                ({ name, title, kind, path, snippet: 'x', score: null });
+            return rankDefinitions([
+                item('_load', 'a._load', 'variable', '/p/a/b/c.py'),
+                item('load', 'tests.load', 'variable', '/p/tests/t.py'),
+                item('load', 'Store.load', 'method', '/p/z/store.py'),
+                item('load', 'load', 'function', '/p/z/io.py'),
+            ], 'load').map((r) => r.title);
+        }""")
+        assert ranked[:2] == ["load", "Store.load"]
+        assert ranked[-1] == "a._load"
+    finally:
+        tab.close()

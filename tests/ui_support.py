@@ -92,9 +92,11 @@ OVERFLOWING = """() => {
         if (!box.width || !box.height || getComputedStyle(el).visibility === 'hidden') continue;
         if (el.closest('.sr-only, .skip-link')) continue;
         if ((box.right > width + 1 || box.left < -1) && !clipped(el)) {
-            out.push(`${el.tagName.toLowerCase()}.${el.className}: ${Math.round(box.left)}..${Math.round(box.right)}`);
+            const name = `${el.tagName.toLowerCase()}.${el.className}`;
+            out.push(`${name}: ${Math.round(box.left)}..${Math.round(box.right)}`);
         }
     }
-    if (document.documentElement.scrollWidth > width + 1) out.push(`page scrolls sideways: ${document.documentElement.scrollWidth} > ${width}`);
+    const scrolled = document.documentElement.scrollWidth;
+    if (scrolled > width + 1) out.push(`page scrolls sideways: ${scrolled} > ${width}`);
     return out;
 }"""
