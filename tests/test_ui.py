@@ -548,3 +548,117 @@ def test_definitions_rank_the_exact_name_first(browser: Any, served: Running) ->
         assert ranked[-1] == "a._load"
     finally:
         tab.close()
+
+
+# -- the picture --------------------------------------------------------------------------------
+
+def test_picture_colours_legend_and_fit(tab: Page) -> None:
+    page = tab.open("cube")
+    canvas = page.locator("canvas.cube[data-points]")
+    canvas.wait_for()
+    page.get_by_role("button", name="Pause rotation").click()
+    page.keyboard.press("Escape")
+    canvas.focus()
+    page.keyboard.press("0")  # the reset view
+    # The whole picture fits the canvas at the start.
+    assert float(canvas.get_attribute("data-inside")) >= 0.98
+    colours = page.locator(".legend button").evaluate_all("bs => bs.map(b => b.dataset.color)")
+    assert len(colours) >= 4 and len(set(colours)) == len(colours), colours
+    page.get_by_label("Colour by").select_option("language")
+    keys = page.locator(".legend button").evaluate_all("bs => bs.map(b => b.dataset.key)")
+    assert "python" in keys and "other" not in keys, keys
+    language_colours = page.locator(".legend button").evaluate_all(
+        "bs => bs.map(b => b.dataset.color)")
+    assert len(set(language_colours)) == len(language_colours)
+    assert "principal axes" in page.locator(".axes").inner_text()
+
+
+def test_picture_search_fly_click_and_open_the_code(tab: Page, corpus: Path) -> None:
+    page = tab.open("cube")
+    canvas = page.locator("canvas.cube[data-points]")
+    canvas.wait_for()
+    page.get_by_label("Find").fill(MANY_USES)
+    page.get_by_role("button", name="Fly to it").click()
+    details = page.locator(f"#cube-details[data-ready]:has(h2:text-is('\"{MANY_USES}\"'))")
+    details.wait_for()
+    playwright_api.expect(page.locator("#cube-find-status")).to_have_text("")
+    # Its composition tree goes down to the atoms it is spelt with.
+    assert details.locator(".tree-label").first.inner_text() == f'"{MANY_USES}"'
+    atoms = details.locator(".tree .kind-atom").all_inner_texts()
+    assert "".join(a.strip('"') for a in atoms) == MANY_USES
+    # The flight ends with the point in the middle, closer.
+    page.wait_for_function("() => Number(document.querySelector('canvas.cube').dataset.zoom) >= 4")
+    box = canvas.bounding_box()
+    x, y = (float(canvas.get_attribute(f"data-selected-{a}")) for a in "xy")
+    assert abs(x - box["width"] / 2) < 3 and abs(y - box["height"] / 2) < 3
+
+    # Zooming with the wheel keeps the spot under the pointer in place.
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    zoom = float(canvas.get_attribute("data-zoom"))
+    page.mouse.wheel(0, -200)
+    page.wait_for_function(
+        f"() => Number(document.querySelector('canvas.cube').dataset.zoom) > {zoom}")
+    x2, y2 = (float(canvas.get_attribute(f"data-selected-{a}")) for a in "xy")
+    assert abs(x2 - x) <= 2 and abs(y2 - y) <= 2
+    # The tooltip is for what is under the pointer now, and stays inside the canvas.
+    tip = page.locator("#cube-tip")
+    playwright_api.expect(tip).to_be_visible()
+    tip_box = tip.bounding_box()
+    assert box["x"] <= tip_box["x"] and tip_box["x"] + tip_box["width"] <= box["x"] + box["width"]
+
+    # Its occurrences open the code page at the line.
+    link = details.locator(".occurrences a").first
+    assert link.inner_text().startswith(f"{corpus.name}/zz_extra/many_uses.py:")
+    # Clicking a point opens the one the tooltip names.
+    page.get_by_role("button", name="Close").click()
+    page.wait_for_selector("#cube-details", state="hidden")
+    page.mouse.move(box["x"] + x + 1, box["y"] + y + 1)
+    playwright_api.expect(tip).to_be_visible()
+    label = tip.get_attribute("data-label")
+    page.mouse.click(box["x"] + x + 1, box["y"] + y + 1)
+    page.wait_for_selector("#cube-details[data-ready]")
+    assert page.locator("#cube-details h2").inner_text() == json.dumps(label, ensure_ascii=False)
+    page.get_by_role("button", name="Close").click()
+    page.get_by_label("Find").fill(MANY_USES)
+    page.get_by_role("button", name="Fly to it").click()
+    details.wait_for()
+    link.click()
+    viewer = page.locator("#code-viewer[data-ready]")
+    viewer.wait_for()
+    assert viewer.get_attribute("data-open-path") == str(corpus / "zz_extra" / "many_uses.py")
+
+
+def test_picture_pinch_zooms_and_one_finger_turns(browser: Any, served: Running) -> None:
+    tab = Page(browser, served.url, has_touch=True, is_mobile=True,
+               viewport={"width": 390, "height": 844})
+    try:
+        page = tab.open("cube")
+        canvas = page.locator("canvas.cube[data-points]")
+        canvas.wait_for()
+        page.get_by_role("button", name="Pause rotation").click()
+        box = canvas.bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        touch = page.context.new_cdp_session(page)
+
+        def fingers(kind: str, *points: tuple[float, float]) -> None:
+            touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+                {"x": x, "y": y, "id": i} for i, (x, y) in enumerate(points)]})
+
+        zoom = float(canvas.get_attribute("data-zoom"))
+        fingers("touchStart", (cx - 20, cy), (cx + 20, cy))
+        for d in range(30, 130, 10):
+            fingers("touchMove", (cx - d, cy), (cx + d, cy))
+        fingers("touchEnd")
+        page.wait_for_function(
+            f"() => Number(document.querySelector('canvas.cube').dataset.zoom) > {zoom * 3}")
+        # One finger turns the picture: the points move, the zoom stays.
+        zoom = float(canvas.get_attribute("data-zoom"))
+        before = canvas.evaluate("c => c.toDataURL()")
+        fingers("touchStart", (cx, cy))
+        for d in range(10, 90, 10):
+            fingers("touchMove", (cx + d, cy))
+        fingers("touchEnd")
+        assert canvas.evaluate("c => c.toDataURL()") != before
+        assert float(canvas.get_attribute("data-zoom")) == zoom
+    finally:
+        tab.close()

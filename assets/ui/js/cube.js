@@ -210,6 +210,10 @@ export async function render(root) {
       projected.push({ p, sx, sy, depth, k, color: paint(key) });
     }
     projected.sort((a, b) => a.depth - b.depth);  // far points first
+    // For tests and the curious: the zoom, and how many points the canvas shows whole.
+    const inside = projected.filter((q) => q.sx >= 0 && q.sx <= width && q.sy >= 0 && q.sy <= height).length;
+    canvas.dataset.zoom = zoom.toFixed(3);
+    canvas.dataset.inside = String(projected.length ? inside / projected.length : 1);
     for (const q of projected) {
       ctx.globalAlpha = Math.max(0.25, Math.min(0.95, 0.35 + q.depth * 0.4));
       ctx.fillStyle = q.color;
@@ -395,7 +399,7 @@ export async function render(root) {
   let moved = 0;
   const local = (e) => { const r = canvas.getBoundingClientRect(); return [e.clientX - r.left, e.clientY - r.top]; };
   canvas.addEventListener("pointerdown", (e) => {
-    canvas.setPointerCapture(e.pointerId);
+    try { canvas.setPointerCapture(e.pointerId); } catch { /* a pointer already gone */ }
     active.set(e.pointerId, local(e));
     moved = 0;
     if (active.size === 2) {
