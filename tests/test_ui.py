@@ -20,7 +20,15 @@ import pytest
 from app.api import ApiSettings
 from tests.api_helpers import Running, build_hypercube, start_server
 from tests.conftest import write_python_corpus
-from tests.ui_support import CHROMIUM, CHROMIUM_ARGS, Page, needs_chromium
+from tests.ui_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    OVERFLOWING,
+    PHONE,
+    Page,
+    distinct_colours,
+    needs_chromium,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -104,11 +112,21 @@ def test_ingest_a_folder_through_the_ui(tab: Page, tmp_path: Path) -> None:
     # expect() retries until the page has caught up: each of these is updated asynchronously.
     expect = playwright_api.expect
     expect(page.locator(".path-list li")).to_have_count(1)
+    # Every percentage shown while the run was not yet done.
+    page.evaluate("""() => {
+        window.percentsWhileRunning = [];
+        new MutationObserver(() => {
+            if (document.querySelector('#ingest-phase').textContent !== 'done')
+                window.percentsWhileRunning.push(document.querySelector('#ingest-percent').textContent);
+        }).observe(document.querySelector('#ingest-percent'), {childList: true, subtree: true,
+                                                              characterData: true});
+    }""")
     page.get_by_role("button", name="Start ingest").click()
     page.wait_for_function(
         "() => document.querySelector('#ingest-percent').textContent === '100%' && "
         "document.querySelector('#ingest-phase').textContent === 'done'", timeout=60_000)
     expect(page.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+    assert "100%" not in page.evaluate("window.percentsWhileRunning")
     expect(page.locator("#ingest-summary")).to_have_text(
         re.compile(r"Run \d+ done: 12 added, 0 changed, 0 unchanged"))
     page.wait_for_function(
@@ -284,11 +302,13 @@ def test_api_key_from_settings_unlocks_a_protected_server(browser: Any, served: 
         locked.stop()
 
 
-def _counter(served: Running, name: str) -> float:
+def _counter(served: Running, name: str, **labels: str) -> float:
     with urllib.request.urlopen(f"{served.url}/metrics") as response:
         text = response.read().decode()
+    wanted = [f'{key}="{value}"' for key, value in labels.items()]
     return sum(float(line.split()[-1]) for line in text.splitlines()
-               if line.startswith(name + " ") or line.startswith(name + "{"))
+               if (line.startswith(name + " ") or line.startswith(name + "{"))
+               and all(w in line for w in wanted))
 
 
 # -- chat -------------------------------------------------------------------------------------
@@ -660,5 +680,136 @@ def test_picture_pinch_zooms_and_one_finger_turns(browser: Any, served: Running)
         fingers("touchEnd")
         assert canvas.evaluate("c => c.toDataURL()") != before
         assert float(canvas.get_attribute("data-zoom")) == zoom
+    finally:
+        tab.close()
+
+
+# -- ingest -----------------------------------------------------------------------------------
+
+def test_ingest_a_bad_path_is_an_inline_error(tab: Page, tmp_path: Path) -> None:
+    page = tab.open("ingest")
+    missing = str(tmp_path / "no-such-folder")
+    page.get_by_label("File or folder path").fill(missing)
+    page.get_by_role("button", name="Add", exact=True).click()
+    page.get_by_role("button", name="Start ingest").click()
+    error = page.locator("#ingest-path-error")
+    playwright_api.expect(error).to_be_visible()
+    assert missing in error.inner_text() and "removed from the list" in error.inner_text()
+    playwright_api.expect(page.locator(".path-list li")).to_have_count(0)
+    assert page.get_by_label("File or folder path").get_attribute("aria-invalid") == "true"
+    assert page.locator(".toast").count() == 0
+
+
+def test_ingest_cancel_says_cancelling_at_once(tab: Page, tmp_path: Path) -> None:
+    folder = tmp_path / "big"
+    write_python_corpus(folder, files=120, seed=21, lines=80)
+    page = tab.open("ingest")
+    # Hold the cancel request back: the page must say "cancelling…" before any answer.
+    held: list[Any] = []
+    page.route("**/cancel", lambda route: held.append(route))
+    page.get_by_label("File or folder path").fill(str(folder))
+    page.get_by_role("button", name="Start ingest").click()
+    cancel = page.get_by_role("button", name="Cancel", exact=True)
+    playwright_api.expect(cancel).to_be_enabled()
+    cancel.click()
+    playwright_api.expect(page.locator("#ingest-phase")).to_have_text("cancelling…")
+    page.wait_for_function("() => true")
+    for route in held:
+        route.continue_()
+    page.unroute("**/cancel")
+    page.wait_for_function("() => ['cancelled', 'done'].includes("
+                           "document.querySelector('#ingest-phase').textContent)", timeout=120_000)
+
+
+def test_ingest_words_for_skips_and_progress(tab: Page) -> None:
+    page = tab.open("ingest")
+    words = page.evaluate("""async () => {
+        const { skipReason, progressOf } = await import('/ui/js/ingest.js');
+        const all = {bytes_done: 10, bytes_total: 10};
+        return {
+            reason: skipReason('larger than 1 MB (see --max-file-size)'),
+            running: progressOf({status: 'running', progress: all}).fraction,
+            done: progressOf({status: 'done', progress: all}).fraction,
+        };
+    }""")
+    assert words == {"reason": "larger than 1 MB (the size limit for one file)",
+                     "running": 0.9, "done": 1}
+
+
+# -- metrics ------------------------------------------------------------------------------------
+
+def test_metrics_keep_history_show_values_and_open_errors(tab: Page, served: Running) -> None:
+    health_before = _counter(served, "hypercube_http_requests_total", route="/health")
+    page = tab.open("chat")
+    # The shell samples /metrics in the background, whatever page is open.
+    page.wait_for_function("() => (JSON.parse(localStorage.getItem('hypercube.metrics') || '{}')"
+                           ".points || []).length >= 1", timeout=30_000)
+    playwright_api.expect(page.locator("#server-status")).to_have_attribute("data-state", "ok")
+    # An error to find in the Errors card.
+    assert page.evaluate("fetch('/v1/models/no-such-model').then(r => r.status)") == 404
+    page.reload()
+    page.goto(f"{served.url}/#/metrics")
+    page.wait_for_selector("main[data-ready='metrics']")
+    # A fresh page has no poll of its own yet, so a line on open is the kept history.
+    assert "no data" not in page.locator("canvas.chart").first.get_attribute("aria-label")
+    # The UI's own polling (health, metrics) is not API traffic.
+    assert _counter(served, "hypercube_http_requests_total", route="/health") == health_before
+    # Hovering a chart shows its values.
+    page.wait_for_function("() => document.querySelectorAll('.stat').length >= 6")
+    chart = page.locator("canvas.chart").first
+    box = chart.bounding_box()
+    page.mouse.move(box["x"] + box["width"] - 12, box["y"] + box["height"] / 2)
+    tip = page.locator(".chart-tip").first
+    playwright_api.expect(tip).to_be_visible()
+    assert re.search(r"requests: [\d.]+(k|M)?/s", tip.inner_text())
+    # Readable ticks.
+    assert page.evaluate("""async () => {
+        const { readable } = await import('/ui/js/charts.js');
+        return [readable(0.0063, ' s'), readable(2.5, ' s'), readable(0.5, '/s'), readable(1500)];
+    }""") == ["6.3 ms", "2.5 s", "0.5", "1.5k"]
+    # The Errors card opens its breakdown.
+    page.get_by_role("button", name=re.compile(r"^[\d,]+ Errors")).click()
+    breakdown = page.locator("#metrics-breakdown")
+    playwright_api.expect(breakdown).to_be_visible()
+    playwright_api.expect(breakdown.locator("td", has_text="/v1/models/{model}")).to_be_visible()
+    assert "404" in breakdown.inner_text()
+
+
+# -- phone width --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_phone_width_nothing_overflows(browser: Any, served: Running, scheme: str,
+                                       tmp_path: Path) -> None:
+    tab = Page(browser, served.url, color_scheme=scheme, viewport=PHONE, has_touch=True,
+               is_mobile=True)
+    try:
+        for name in PAGES:
+            page = tab.open(name)
+            if name == "code":
+                page.get_by_label("Search", exact=True).fill(MANY_USES)
+                page.get_by_role("button", name="Go").click()
+                page.wait_for_selector(".results[data-ready] .result")
+                page.locator(".result .link-button").first.click()
+                page.wait_for_selector("#code-viewer[data-ready]")
+            if name == "ingest":
+                page.wait_for_selector("tbody tr td")
+            if name == "metrics":
+                page.wait_for_function("() => document.querySelectorAll('.stat').length >= 6")
+            if name == "cube":
+                page.wait_for_selector("canvas.cube[data-points]")
+            assert page.evaluate(OVERFLOWING) == [], name
+            # Every section is reachable from the nav without scrolling it.
+            for link in page.locator(".nav a").all():
+                b = link.bounding_box()
+                assert b["x"] >= 0 and b["x"] + b["width"] <= PHONE["width"], link.inner_text()
+            shot = page.screenshot()
+            (tmp_path / f"{name}-{scheme}.png").write_bytes(shot)
+            assert distinct_colours(page, shot) > 20, f"{name} looks blank"
+        page = tab.open("code")
+        card = page.locator(".lookup").bounding_box()
+        for control in (page.get_by_role("button", name="Go"),
+                        page.get_by_role("tab", name="Similar")):
+            b = control.bounding_box()  # whole, inside the card (not clipped by its edge)
+            assert card["x"] <= b["x"] and b["x"] + b["width"] <= card["x"] + card["width"] - 8
     finally:
         tab.close()

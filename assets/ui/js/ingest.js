@@ -10,7 +10,7 @@ import { field, fmt, fmtBytes, fmtSeconds, h, toast } from "./dom.js";
 const POLL_MS = 400;
 
 /** A run as the server describes it: progress while it runs, counts once it is over. */
-function progressOf(run) {
+export function progressOf(run) {
   const p = run.progress || {};
   const total = p.bytes_total || 0;
   // Reading the files is the first 90%: after the last one the run still stores its last
