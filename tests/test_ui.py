@@ -549,6 +549,19 @@ def test_definition_here_references_and_similar_from_the_viewer(tab: Page, corpu
     assert re.fullmatch(r"(\d+ results?|No results\.)", page.locator("#code-summary").inner_text())
 
 
+def test_ctrl_k_jumps_to_a_symbol_from_any_page(tab: Page, corpus: Path) -> None:
+    page = tab.open("metrics")
+    page.keyboard.press("Control+k")
+    page.get_by_label("Jump to symbol").fill("zebra_tot")
+    option = page.get_by_role("option").filter(has_text=MANY_USES).first
+    playwright_api.expect(option).to_contain_text("zz_extra/many_uses.py:1")
+    page.keyboard.press("Enter")
+    viewer = page.locator("#code-viewer[data-ready]")
+    viewer.wait_for()
+    assert viewer.get_attribute("data-open-path") == str(corpus / "zz_extra" / "many_uses.py")
+    assert viewer.get_attribute("data-open-line") == "1"
+
+
 def test_definitions_rank_the_exact_name_first(browser: Any, served: Running) -> None:
     tab = Page(browser, served.url)
     try:

@@ -78,7 +78,7 @@ export async function render(root, params) {
 
   root.append(h("div", { class: "page" },
     h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Code"),
-      h("p", { class: "muted" }, "Search, definitions, references and similar code across everything ingested."))),
+      h("p", { class: "muted" }, "Search, definitions, references and similar code across everything ingested. Ctrl+K jumps to a symbol from any page."))),
     h("div", { class: "code-layout" },
       h("section", { class: "card grid lookup", "aria-label": "Lookup" },
         tabs,

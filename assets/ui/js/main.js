@@ -3,6 +3,7 @@
 
 import { get, UI_POLL } from "./api.js";
 import { fmt, h } from "./dom.js";
+import { installJumpShortcut } from "./jump.js";
 import { BACKGROUND_MS, sample } from "./metrics-history.js";
 import { applyTheme, loadSettings } from "./store.js";
 
@@ -113,6 +114,7 @@ function takeKeyFromLauncher() {
 }
 
 takeKeyFromLauncher();
+installJumpShortcut();
 applyTheme(loadSettings().theme);
 window.addEventListener("hashchange", show);
 pollHealth().then(() => { if (!building) show(); });
