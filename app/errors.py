@@ -20,6 +20,7 @@ llvmlite, tree-sitter, OS) are translated where they enter our code, with ``rais
     ├── StoreError                500 server_error (the hypercube file is unusable)
     │   ├── StoreLocked           503 (another writer holds the file)
     │   └── SchemaTooNew          500 (file written by a newer Hypercube)
+    ├── ReadOnly                  403 read_only (serve --read-only: nothing is written)
     └── NotReady                  503 (model still loading, nothing ingested yet)
 """
 
@@ -129,6 +130,14 @@ class StoreLocked(StoreError):
 
 class SchemaTooNew(StoreError):
     code = "schema_too_new"
+
+
+class ReadOnly(HypercubeError):
+    """What needs writing was asked of a server that serves a read-only hypercube."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "read_only"
 
 
 class NotReady(HypercubeError):

@@ -41,6 +41,15 @@ def _port(value: str) -> int:
     return port
 
 
+def _flag(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("use 1/true/yes/on or 0/false/no/off")
+
+
 SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("db", None, "hypercube file (default: your user data folder's hypercube.db, "
             "or the embedded default hypercube for commands that only read)"),
@@ -58,6 +67,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "applies", int),
     Setting("chat_max_tokens", 1024, "length of a chat reply when the request sets no "
             "max_tokens (0: up to the context window)", int),
+    Setting("read_only", False, "serve the hypercube without ever writing it (a snapshot on "
+            "a read-only mount, followed to each newer snapshot); files, batches and "
+            "ingestion are refused", _flag),
+    Setting("otlp_endpoint", None, "OpenTelemetry collector to send request traces to over "
+            "OTLP/HTTP (e.g. http://127.0.0.1:4318); unset: tracing off"),
     Setting("max_body_bytes", 100_000_000, "largest request body the server accepts "
             "(larger ones get 413)", int),
 ]}

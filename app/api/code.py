@@ -23,6 +23,7 @@ from typing import Any
 
 import falcon
 
+from app.api.tracing import span
 from app.code import CodeIndex
 from app.errors import InvalidRequest
 
@@ -98,7 +99,8 @@ class CodeQueryResource:
         if self.spec.one_of and not any(name in given for name in self.spec.one_of):
             names = " or ".join(f"'{n}'" for n in self.spec.one_of)
             raise InvalidRequest(f"you must provide {names}", param=self.spec.one_of[0])
-        result = self.query(**kwargs)
+        with span("code." + self.spec.method, **{"code.query": self.spec.method}):
+            result = self.query(**kwargs)
         if isinstance(result, list):
             resp.media = {"object": "list", "data": [item.to_dict() for item in result]}
         else:

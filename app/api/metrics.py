@@ -18,6 +18,7 @@ from prometheus_client import (
 )
 
 from app.api.finishing import when_finished
+from app.api.usage import UsageLedger
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                     10.0, 30.0, 60.0)
@@ -46,10 +47,12 @@ class ApiMetrics:
         self.cancelled = Counter("hypercube_generations_cancelled",
                                  "Generations stopped because the client went away",
                                  registry=r)
+        self.usage = UsageLedger(r)
 
     def count_tokens(self, prompt: int, completion: int) -> None:
         self.tokens.labels("prompt").inc(prompt)
         self.tokens.labels("completion").inc(completion)
+        self.usage.count_tokens(prompt, completion)
 
 
 class MetricsMiddleware:

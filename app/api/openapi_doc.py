@@ -292,6 +292,19 @@ PATHS: dict[str, Any] = {
         "description": "Prometheus text exposition",
         "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
     "/openapi.json": {"get": _op("This document", {"type": "object"})},
+    "/v1/usage": {"get": _op(
+        "Requests and tokens per API key id since the server started", {
+            "type": "object", "required": ["object", "data"],
+            "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": {
+                "type": "object",
+                "required": ["object", "key", "requests", "prompt_tokens",
+                             "completion_tokens", "total_tokens"],
+                "properties": {"object": {"const": "usage"}, "key": {"type": "string"},
+                               **{n: {"type": "integer"} for n in (
+                                   "requests", "prompt_tokens", "completion_tokens",
+                                   "total_tokens")}}}}}},
+        description="`key` is the key's id (`key_…`, never the key), `anonymous` without "
+                    "keys, `batch` for batches; needs the admin key when keys are set.")},
     "/v1/models": {"get": _op("The models this server offers", "ModelList")},
     "/v1/models/{model}": {"get": _op("One model", "Model"), "parameters": _path("model")},
     "/v1/completions": {"post": _op(

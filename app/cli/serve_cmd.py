@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=_help("rate_burst"))
     parser.add_argument("--chat-max-tokens", type=int, default=None, metavar="N",
                         help=_help("chat_max_tokens"))
+    parser.add_argument("--read-only", action="store_true", default=None,
+                        help=_help("read_only"))
+    parser.add_argument("--otlp-endpoint", default=None, metavar="URL",
+                        help=_help("otlp_endpoint"))
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no access log on stderr")
     parser.set_defaults(func=run)
@@ -63,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     port = env_value("port") if args.port is None else args.port
     threads = args.threads or env_value("threads")
     with ServingProcess() as process:
-        server = process.start(partial(read_db_path, args), settings, host, port, threads)
+        server = process.start(partial(read_db_path, args), settings, host, port, threads,
+                               otlp_endpoint=args.otlp_endpoint or env_value("otlp_endpoint"),
+                               read_only=bool(args.read_only or env_value("read_only")))
         say(f"serving {process.path} on {server.url} "
             f"({'API keys required' if settings.api_keys else 'no API key required'})")
         process.wait()

@@ -4,15 +4,15 @@ Building the default hypercube takes about a minute on a busy machine. Rather th
 connections for that long (the browser would show its own error page), the server listens at
 once and answers with :func:`building_app`: the UI's own page and files, whose shell sees
 ``/health`` say ``building`` and shows the build's progress, and an OpenAI error object (503,
-``Retry-After``) for every API call. When the build is done, :class:`SwitchableApp` hands every
-later request to the real app; the page notices ``/health`` changing and opens the app.
+``Retry-After``) for every API call. When the build is done, the serving process swaps in the
+real app (:class:`app.api.swap.SwappableApp`); the page notices ``/health`` change and opens
+the app.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ from app import __version__
 from app.ingest import Progress
 from app.ui.routes import add_ui_routes
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 RETRY_AFTER_SECONDS = 2
 
 
@@ -80,18 +79,3 @@ def building_app(progress: BuildProgress, ui_directory: Path | None = None) -> f
     app.add_route("/health", _BuildingHealth(progress))
     app.add_sink(_NotYet(), r"/(?!ui/|$|favicon\.ico$)")
     return app
-
-
-class SwitchableApp:
-    """A WSGI app that passes each request to its current target, which may be replaced while
-    serving (each request sees one target from start to end)."""
-
-    def __init__(self, target: WSGIApp) -> None:
-        self.target = target
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        return self.target(environ, start_response)
-
-    def __getattr__(self, name: str) -> Any:
-        # The real app's attributes (``state`` for tests and the stop path) stay reachable.
-        return getattr(self.target, name)
