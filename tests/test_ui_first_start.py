@@ -37,9 +37,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def fetch(url: str) -> tuple[int, dict[str, Any]]:
+def fetch(url: str, **headers: str) -> tuple[int, dict[str, Any]]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                    timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -61,6 +62,7 @@ def test_first_start_shows_the_build_then_opens_the_app(tmp_path: Path) -> None:
                                  bytes_total=4_000_000, current="x.py", phase="ingesting"))
             seen["health"] = fetch(f"{url}/health")
             seen["models"] = fetch(f"{url}/v1/models")
+            seen["rebound"] = fetch(f"{url}/health", Host="evil.example")
             page = tab.page  # the user's browser, pointed at the app meanwhile
             page.goto(f"{url}/#/chat")
             page.wait_for_selector("main[data-ready='building']")
@@ -91,6 +93,9 @@ def test_first_start_shows_the_build_then_opens_the_app(tmp_path: Path) -> None:
     assert health["building"]["files_done"] == 60 and "current" not in health["building"]
     status, models = seen["models"]
     assert status == 503 and models["error"]["code"] == "building"
+    # The page obeys the API's rules meanwhile: no answer to a name rebound to 127.0.0.1.
+    status, rebound = seen["rebound"]
+    assert status == 403 and rebound["error"]["code"] == "host_not_allowed"
     assert seen["heading"] == "Building the default hypercube"
     assert seen["percent"] == "22%"  # a quarter of the bytes read: 90% × ¼, rounded down
     assert seen["phase"] == "reading the files"

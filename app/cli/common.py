@@ -8,9 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import apsw
 import orjson
 
-from app.errors import StoreError
+from app.errors import StoreError, store_error
 from app.settings import SETTINGS, user_db_path
 from app.store import Store
 
@@ -70,3 +71,13 @@ def read_db_path(args: argparse.Namespace,
 
 def open_read_store(args: argparse.Namespace) -> Store:
     return Store(read_db_path(args))
+
+
+def run_command(func: Callable[[argparse.Namespace], int | None],
+                args: argparse.Namespace) -> int | None:
+    """Run a subcommand with SQLite's own errors (a full disk, a locked or damaged file)
+    turned into ours, so the CLI prints one line for them instead of a traceback."""
+    try:
+        return func(args)
+    except apsw.Error as exc:
+        raise store_error(exc, f"run 'hypercube {args.command}'") from exc

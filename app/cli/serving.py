@@ -160,7 +160,7 @@ class ServingProcess:
         closing_store = contextlib.ExitStack()
         self._started.callback(closing_store.close)
         building = BuildProgress()
-        apps = SwappableApp(building_app(building), _close_app)
+        apps = SwappableApp(building_app(building, settings), _close_app)
         self._started.callback(apps.close)
         server = Server(apps, host, port, threads=threads,
                         max_body_bytes=settings.max_body_bytes).start()

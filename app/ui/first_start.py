@@ -20,6 +20,9 @@ from typing import Any
 import falcon
 
 from app import __version__
+from app.api import errors
+from app.api.config import ApiSettings
+from app.api.middleware import HostGuard
 from app.ingest import Progress
 from app.ui.routes import add_ui_routes
 
@@ -72,9 +75,13 @@ class _NotYet:
             "type": "server_error", "param": None, "code": "building"}}
 
 
-def building_app(progress: BuildProgress, ui_directory: Path | None = None) -> falcon.App:
-    """The app the port serves while the default hypercube is built."""
-    app = falcon.App()
+def building_app(progress: BuildProgress, settings: ApiSettings,
+                 ui_directory: Path | None = None) -> falcon.App:
+    """The app the port serves while the default hypercube is built: the same Host and Origin
+    rules as the API (DNS rebinding), the same error objects."""
+    app = falcon.App(middleware=[HostGuard(settings.bind_host, settings.allowed_hosts,
+                                           settings.cors_origins)])
+    errors.install(app)
     add_ui_routes(app, ui_directory)
     app.add_route("/health", _BuildingHealth(progress))
     app.add_sink(_NotYet(), r"/(?!ui/|$|favicon\.ico$)")
