@@ -156,6 +156,60 @@ def test_first_start_creates_your_hypercube_from_the_default(isolated_user_dir: 
         assert app.stop() == 0
 
 
+def unused_display() -> str:
+    """An X display number with no server behind it: Qt's xcb plugin cannot start there."""
+    number = next(n for n in range(4321, 4400) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    return f":{number}"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Qt's xcb plugin is Linux's")
+def test_when_qt_cannot_start_it_opens_the_browser(hypercube: Path, isolated_user_dir: Path,
+                                                    tmp_path: Path) -> None:
+    pytest.importorskip("webview")
+    pytest.importorskip("PyQt6.QtWebEngineWidgets")
+    # A display is set but Qt cannot use it: the app used to abort (status 134) right here.
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    browser.chmod(0o755)
+    app = App("--db", str(hypercube),
+              env=app_env(isolated_user_dir, DISPLAY=unused_display(), BROWSER=str(browser)))
+    try:
+        line = app.wait_for(re.compile(r"no GUI available \(Qt cannot start here: .+\); "
+                                       r"opening the default browser")).group(0)
+        assert "xcb" in line or "display" in line, line
+        deadline = time.monotonic() + 10
+        while not opened.exists():
+            assert time.monotonic() < deadline, "".join(app.lines)
+            time.sleep(0.05)
+        assert opened.read_text().strip() == app.url
+    finally:
+        assert app.stop() == 0
+    assert sum("no GUI available" in line for line in app.lines) == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Qt's xcb plugin is Linux's")
+def test_doctor_says_when_the_window_cannot_open(isolated_user_dir: Path) -> None:
+    pytest.importorskip("PyQt6.QtWebEngineWidgets")
+    env = app_env(isolated_user_dir, DISPLAY=unused_display())
+    done = subprocess.run([sys.executable, "-m", "app", "doctor", "--json"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+    window = checks["desktop window"]
+    assert window["ok"] is False and window["required"] is False
+    assert window["detail"].startswith("Qt cannot start here: ")
+
+
+def test_the_window_fits_the_screen() -> None:
+    from app.ui.desktop import Screen, window_geometry
+
+    assert window_geometry(Screen(0, 0, 1920, 1080)) == (1280, 840, 320, 120)
+    # The 800-pixel screen the window used to spill off: fitted, margins kept, centred.
+    assert window_geometry(Screen(0, 0, 800, 800)) == (752, 752, 24, 24)
+    assert window_geometry(Screen(1920, 30, 1280, 720)) == (1232, 672, 1944, 54)
+    assert window_geometry(None) == (1280, 840, None, None)
+
+
 # -- the real window ------------------------------------------------------------------------
 
 XVFB = shutil.which("Xvfb")
@@ -213,3 +267,13 @@ def test_window_shows_the_ui_under_xvfb(hypercube: Path, isolated_user_dir: Path
         assert not any("no GUI available" in line for line in app.lines)
     finally:
         assert app.stop() == 0
+
+
+def test_qt_reports_the_screen_it_can_use(display: str, isolated_user_dir: Path) -> None:
+    pytest.importorskip("webview")
+    pytest.importorskip("PyQt6.QtWebEngineWidgets")
+    done = subprocess.run([sys.executable, "-c", "from app.ui.desktop import check_gui; "
+                           "print(check_gui())"], cwd=REPO, capture_output=True, text=True,
+                          env=app_env(isolated_user_dir, DISPLAY=display), timeout=120)
+    assert done.stdout.strip() == ("GuiCheck(reason=None, screen=Screen(x=0, y=0, width=1280, "
+                                   "height=860))"), done.stderr

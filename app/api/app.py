@@ -24,7 +24,7 @@ from app.api.embeddings import Embeddings, EmbeddingsResource
 from app.api.engine_slot import EngineSlot
 from app.api.files import FileContentResource, FileResource, FilesResource
 from app.api.health import HealthResource
-from app.api.hypercube import PointsResource, StatsResource
+from app.api.hypercube import PointResource, PointsResource, StatsResource
 from app.api.ingest import (
     IngestCancelResource,
     IngestEventsResource,
@@ -168,6 +168,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
         *_writing_routes(records, worker, ingest, settings.ingest_roots),
         ("/v1/hypercube/stats", StatsResource(path)),
         ("/v1/hypercube/points", PointsResource(path)),
+        ("/v1/hypercube/points/{point_id}", PointResource(path)),
         *((f"/v1/code/{name}", CodeQueryResource(code_index, name, code_gate))
           for name in QUERIES),
     ]

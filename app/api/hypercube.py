@@ -2,7 +2,11 @@
 
 - ``GET /v1/hypercube/stats``: documents, atoms, compositions, relations, tokens (the same
   report as ``hypercube db info --json``);
-- ``GET /v1/hypercube/points?limit=N``: a sample of the hypercube's points in 4D.
+- ``GET /v1/hypercube/points?limit=N``: a sample of the hypercube's points in 4D;
+  ``?q=TEXT`` instead finds the points whose text is (else contains) ``TEXT``, for the
+  picture's search;
+- ``GET /v1/hypercube/points/{id}``: one point and its composition tree (the ordered children
+  down to atoms, cut at :data:`TREE_NODES` nodes), for the picture's click.
 
 The points are atoms (codepoints, grouped by Unicode category), vocabulary tokens and
 identifiers (by the kind and language of the definitions that use the name), each with its
@@ -21,11 +25,15 @@ import falcon
 import orjson
 
 from app.api.body import query_int
+from app.errors import InvalidRequest, NotFound
 from app.store import Store, inspect
 
 DEFAULT_POINTS = 4000
 MAX_POINTS = 20000
 MAX_LABEL = 40
+MAX_FOUND = 50
+MAX_QUERY = 200
+TREE_NODES = 400
 
 # Unicode general categories folded into the groups a legend can show.
 _CATEGORY_GROUPS = {"L": "letter", "N": "digit", "P": "punctuation", "S": "symbol",
@@ -55,6 +63,94 @@ def sample_points(store: Store, limit: int) -> list[dict[str, Any]]:
                            "group": kind if tag == "ident" else "token", "language": language,
                            "label": text[:MAX_LABEL], "x": x, "y": y, "z": z, "w": w})
     return points
+
+
+def _atom_point(codepoint: int, x: float, y: float, z: float, w: float,
+                category: str) -> dict[str, Any]:
+    return {"id": f"U+{codepoint:04X}", "kind": "atom",
+            "group": _CATEGORY_GROUPS.get(category[:1], "other"), "language": None,
+            "label": chr(codepoint), "x": x, "y": y, "z": z, "w": w}
+
+
+def _composition_point(conn: apsw.Connection, node: int, tag: str, content: bytes, x: float,
+                       y: float, z: float, w: float) -> dict[str, Any]:
+    kind, language = _identifier_uses(conn, [node]).get(node, ("identifier", None)) \
+        if tag == "ident" else ("token", None)
+    return {"id": str(node), "kind": "identifier" if tag == "ident" else "token",
+            "group": kind if tag == "ident" else "token", "language": language,
+            "label": bytes(content).decode("utf-8", "replace")[:MAX_LABEL],
+            "x": x, "y": y, "z": z, "w": w}
+
+
+def find_points(store: Store, query: str, limit: int = MAX_FOUND) -> list[dict[str, Any]]:
+    """Points whose text is ``query`` first, then those containing it, shortest first."""
+    found: list[dict[str, Any]] = []
+    needle = query.encode("utf-8")
+    with store.snapshot() as conn:
+        if len(query) == 1:
+            row = conn.execute("SELECT codepoint, x, y, z, w, category FROM atoms "
+                               "WHERE codepoint = ?", (ord(query),)).fetchone()
+            if row:
+                found.append(_atom_point(*row))
+        for node, tag, content, x, y, z, w in conn.execute(
+                "SELECT id, tag, content, x, y, z, w FROM compositions WHERE tag != 'byte' "
+                "AND instr(content, ?) > 0 ORDER BY content != ?, length, id LIMIT ?",
+                (needle, needle, max(0, limit - len(found)))):
+            found.append(_composition_point(conn, node, tag, content, x, y, z, w))
+    return found
+
+
+def composition_tree(store: Store, point_id: str) -> dict[str, Any]:
+    """The point ``point_id`` (``U+0041`` or a composition id) with its children, recursively.
+
+    Raises:
+        NotFound: no such point.
+    """
+    with store.snapshot() as conn:
+        if point_id.startswith("U+"):
+            try:
+                codepoint = int(point_id[2:], 16)
+            except ValueError:
+                raise NotFound(f"no point {point_id!r}") from None
+            row = conn.execute("SELECT codepoint, x, y, z, w, category FROM atoms "
+                               "WHERE codepoint = ?", (codepoint,)).fetchone()
+            if row is None:
+                raise NotFound(f"no point {point_id!r}")
+            return {**_atom_point(*row), "children": []}
+        try:
+            node = int(point_id)
+        except ValueError:
+            raise NotFound(f"no point {point_id!r}") from None
+        row = conn.execute("SELECT id, tag, content, x, y, z, w FROM compositions WHERE id = ?",
+                           (node,)).fetchone()
+        if row is None:
+            raise NotFound(f"no point {point_id!r}")
+        budget = [TREE_NODES]
+        return {**_composition_point(conn, *row), "tag": row[1],
+                "children": _children(conn, node, budget)}
+
+
+def _children(conn: apsw.Connection, node: int, budget: list[int]) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = []
+    for (child,) in conn.execute("SELECT child FROM composition_children WHERE parent = ? "
+                                 "ORDER BY position", (node,)).fetchall():
+        budget[0] -= 1
+        if budget[0] < 0:
+            result.append({"truncated": True})
+            break
+        if child < 0x110000:  # an atom: children below that are codepoints
+            result.append({"id": f"U+{child:04X}", "kind": "atom", "label": chr(child),
+                           "children": []})
+            continue
+        row = conn.execute("SELECT tag, content FROM compositions WHERE id = ?",
+                           (child,)).fetchone()
+        if row is None:
+            continue
+        tag, content = row
+        result.append({"id": str(child), "kind": tag,
+                       "label": bytes(content).decode("utf-8", "replace")[:MAX_LABEL],
+                       "children": [] if tag == "byte" else _children(conn, child, budget)})
+    return result
 
 
 def _identifier_uses(conn: apsw.Connection, nodes: list[int]) -> dict[int, tuple[str, str]]:
@@ -90,6 +186,25 @@ class PointsResource:
         self.db_path = db_path
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        query = req.get_param("q")
+        if query is not None:
+            if not query or len(query) > MAX_QUERY or "\0" in query:
+                raise InvalidRequest(f"'q' must be 1 to {MAX_QUERY} characters", param="q")
+            limit = min(MAX_FOUND, query_int(req, "limit", MAX_FOUND, 1, MAX_POINTS))
+            with Store(self.db_path, readonly=True) as store:
+                resp.media = {"object": "list", "data": find_points(store, query, limit)}
+            return
         limit = query_int(req, "limit", DEFAULT_POINTS, 1, MAX_POINTS)
         with Store(self.db_path, readonly=True) as store:
             resp.media = {"object": "list", "data": sample_points(store, limit)}
+
+
+class PointResource:
+    accepts = ()
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, point_id: str) -> None:
+        with Store(self.db_path, readonly=True) as store:
+            resp.media = {"object": "hypercube.point", **composition_tree(store, point_id)}

@@ -67,6 +67,8 @@ class MetricsMiddleware:
         self.metrics = metrics
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.get_header("X-Hypercube-UI") == "poll":
+            return  # the UI's own background polling (health, metrics, progress) is not traffic
         req.context.metrics_started = time.perf_counter()
         self.metrics.in_flight.inc()
 

@@ -394,7 +394,13 @@ PATHS: dict[str, Any] = {
               "HypercubePoints"),
         "parameters": [{"in": "query", "name": "limit", "required": False, "schema": {
             "type": "integer", "minimum": 1, "maximum": MAX_POINTS,
-            "default": DEFAULT_POINTS}}]}},
+            "default": DEFAULT_POINTS}},
+            {"in": "query", "name": "q", "required": False, "description":
+             "find the points whose text is (else contains) this, instead of a sample",
+             "schema": {"type": "string", "minLength": 1, "maxLength": 200}}]}},
+    "/v1/hypercube/points/{point_id}": {"get": _op(
+        "One point (U+XXXX for an atom, else a composition id) and its composition tree",
+        {"type": "object"}), "parameters": _path("point_id")},
     **{f"/v1/code/{name}": {"get": {
         **_op(f"Code intelligence: {name}", _CODE_RESPONSES.get(name, _ref("CodeList")),
               description=CODE_DOC),

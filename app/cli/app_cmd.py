@@ -11,7 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from app.api import ApiSettings
@@ -20,6 +23,9 @@ from app.cli.serving import ServingProcess, say
 from app.errors import StoreError
 from app.settings import data_dir, user_db_path
 from app.store.backup import copy_hypercube
+
+if TYPE_CHECKING:
+    from app.ingest import Progress
 
 LOOPBACK = "127.0.0.1"
 
@@ -39,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def app_db_path(args: argparse.Namespace) -> Path:
+def app_db_path(args: argparse.Namespace,
+                on_progress: Callable[[Progress], None] | None = None) -> Path:
     """``--db``, else the user's own hypercube, created from the default one if missing."""
     if args.db is not None:
         if not args.db.exists():
@@ -50,7 +57,7 @@ def app_db_path(args: argparse.Namespace) -> Path:
         from app.default_hypercube import ensure_default_hypercube
 
         say("creating your hypercube from the starter corpus (once)…")
-        default = ensure_default_hypercube()
+        default = ensure_default_hypercube(on_progress)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
         copy_hypercube(default, partial)  # SQLite's backup API: WAL frames included
@@ -65,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     # HYPERCUBE_INGEST_ROOT says otherwise; the server is loopback-only.
     settings = ApiSettings.resolve(bind_host=LOOPBACK, default_ingest_roots=[Path.home()])
     with ServingProcess() as process:
-        server = process.start(lambda: app_db_path(args), settings, LOOPBACK, args.port)
+        server = process.start(partial(app_db_path, args), settings, LOOPBACK, args.port)
         url = f"{server.url}/"
         say(f"serving {process.path} with its UI at {url}")
         # A configured key reaches the page in the URL fragment, never sent over HTTP.

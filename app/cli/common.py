@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import apsw
 import orjson
@@ -13,6 +14,9 @@ import orjson
 from app.errors import StoreError, store_error
 from app.settings import SETTINGS, user_db_path
 from app.store import Store
+
+if TYPE_CHECKING:
+    from app.ingest import Progress
 
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
@@ -42,9 +46,11 @@ def print_json(value: object) -> None:
     sys.stdout.flush()
 
 
-def read_db_path(args: argparse.Namespace) -> Path:
+def read_db_path(args: argparse.Namespace,
+                 on_progress: Callable[[Progress], None] | None = None) -> Path:
     """The hypercube a reading command uses: ``--db``, else ``HYPERCUBE_DB``, else the user's
-    own hypercube if they have ingested anything, else the embedded default one."""
+    own hypercube if they have ingested anything, else the embedded default one (built first
+    if need be, telling ``on_progress`` how the build goes)."""
     if getattr(args, "db", None) is not None:
         if not args.db.exists():
             raise StoreError(f"no hypercube at {args.db}")
@@ -62,7 +68,7 @@ def read_db_path(args: argparse.Namespace) -> Path:
         doing = "copying the shipped" if shipped_prebuilt() else "building the"
         print(f"hypercube: {doing} default hypercube and its starter corpus (once)…",
               file=sys.stderr)
-    return ensure_default_hypercube()
+    return ensure_default_hypercube(on_progress)
 
 
 def open_read_store(args: argparse.Namespace) -> Store:

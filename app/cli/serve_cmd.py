@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     port = env_value("port") if args.port is None else args.port
     threads = args.threads or env_value("threads")
     with ServingProcess() as process:
-        server = process.start(lambda: read_db_path(args), settings, host, port, threads,
+        server = process.start(partial(read_db_path, args), settings, host, port, threads,
                                otlp_endpoint=args.otlp_endpoint or env_value("otlp_endpoint"),
                                read_only=bool(args.read_only or env_value("read_only")))
         say(f"serving {process.path} on {server.url} "

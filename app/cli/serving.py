@@ -46,8 +46,10 @@ from app.api.model_loader import ModelLoader
 from app.api.swap import SwappableApp
 from app.cli.replica import SnapshotWatcher
 from app.engine.types import EngineProtocol
+from app.ingest import Progress
 from app.store import Store
 from app.store.snapshot import manifest_path, verify_snapshot
+from app.ui.first_start import BuildProgress, building_app
 
 log = logging.getLogger("hypercube.server")
 
@@ -79,7 +81,7 @@ class ServingProcess:
     window closing) it stops everything it started::
 
         with ServingProcess() as process:
-            server = process.start(lambda: path, settings, host, port)
+            server = process.start(lambda on_progress: path, settings, host, port)
             process.wait()
     """
 
@@ -119,14 +121,15 @@ class ServingProcess:
             self._interruptible = False
         self._check()
 
-    def start(self, find_path: Callable[[], Path], settings: ApiSettings, host: str,
-              port: int, threads: int = 16, *, otlp_endpoint: str | None = None,
-              read_only: bool = False) -> Server:
+    def start(self, find_path: Callable[[Callable[[Progress], None]], Path],
+              settings: ApiSettings, host: str, port: int, threads: int = 16, *,
+              otlp_endpoint: str | None = None, read_only: bool = False) -> Server:
         """Serve a hypercube and start loading its model; returns the serving server.
 
         Args:
             find_path: names the hypercube to serve; called once the kernels are compiled,
-                since it may build the default hypercube (whose ingest would compile them).
+                since it may build the default hypercube (whose ingest would compile them),
+                with a function to give that build's progress to (the page shows it).
             settings: keys, CORS, rate and body limits for :func:`app.api.create_app`.
             host: the address to listen on.
             port: the port (0 for a free one).
@@ -141,8 +144,6 @@ class ServingProcess:
         from app.model.loading import default_kernels
 
         default_kernels()
-        with self._interrupting():
-            self.path = path = find_path()
         provider = None
         if otlp_endpoint:
             from app.api.tracing import otlp_provider
@@ -150,15 +151,27 @@ class ServingProcess:
             provider = otlp_provider(otlp_endpoint)
             self._started.callback(provider.shutdown)  # flushes the last spans
         if read_only:
+            with self._interrupting():
+                self.path = path = find_path(lambda progress: None)
             return self._start_replica(path, settings, host, port, threads, provider)
-        store = Store(path)
-        self._started.callback(store.close)
-        slot = EngineSlot()
-        app = create_app(store, slot, settings, loader=load_engine, tracer_provider=provider)
-        self._started.callback(app.state.close)
-        server = Server(app, host, port, threads=threads,
+        # First start: the port answers at once, with the build's progress (app.ui.first_start)
+        # until the hypercube exists, then with the app. The server stops first, then the app,
+        # then its store.
+        closing_store = contextlib.ExitStack()
+        self._started.callback(closing_store.close)
+        building = BuildProgress()
+        apps = SwappableApp(building_app(building, settings), _close_app)
+        self._started.callback(apps.close)
+        server = Server(apps, host, port, threads=threads,
                         max_body_bytes=settings.max_body_bytes).start()
         self._started.callback(server.close)
+        with self._interrupting():
+            self.path = path = find_path(_announcing(building, server.url))
+        store = Store(path)
+        closing_store.callback(store.close)
+        slot = EngineSlot()
+        apps.swap(create_app(store, slot, settings, loader=load_engine,
+                             tracer_provider=provider))
         loader = ModelLoader(slot, lambda: load_engine(path))
         self._started.callback(loader.stop)
         loader.start()  # retried with backoff until it succeeds: /health says why meanwhile
@@ -218,3 +231,23 @@ class ServingProcess:
                 signal.signal(signum, previous)
         # Stopping by a signal (or Ctrl+C) is how a server ends, not an error.
         return exc_type is KeyboardInterrupt
+
+
+def _close_app(app: object) -> None:
+    state = getattr(app, "state", None)  # the first start's page has nothing to close
+    if state is not None:
+        state.close()
+
+
+def _announcing(building: BuildProgress, url: str) -> Callable[[Progress], None]:
+    """``building.update``, which also tells the user where to watch, once the build starts."""
+    told = False
+
+    def update(progress: Progress) -> None:
+        nonlocal told
+        if not told:
+            told = True
+            say(f"{url}/ shows the progress of this first start")
+        building.update(progress)
+    return update
+

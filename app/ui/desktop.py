@@ -3,7 +3,10 @@
 pywebview uses Qt WebEngine on Linux and the system's web view on Windows (Edge WebView2)
 and macOS (WKWebView). Where there is no display or no web view, :func:`open_ui` says why and
 opens the user's browser instead, so ``hypercube app`` always ends with the UI in front of
-the user (or, on a headless box, with its URL on the terminal).
+the user (or, on a headless box, with its URL on the terminal). On Linux, Qt is first started
+in a child process (:func:`probe_qt`): a platform plugin that cannot load (xcb without its
+libraries, a display that refuses) aborts the process that tries, and that must not be ours.
+The same child reports the screen's size, which the window is fitted to.
 """
 
 from __future__ import annotations
@@ -13,15 +16,54 @@ import importlib.util
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import webbrowser
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 WINDOW_TITLE = "Hypercube"
 WINDOW_SIZE = (1280, 840)
+MIN_SIZE = (720, 480)
+SCREEN_MARGIN = 24  # px left free around the window on a screen smaller than WINDOW_SIZE
+PROBE_SECONDS = 40
+
+# Run in a child process: whether Qt can start its platform plugin (xcb, wayland) and
+# WebEngine here, and the primary screen's free area. A plugin that cannot load makes Qt
+# abort the whole process (status 134), so it is tried where an abort costs nothing.
+_QT_PROBE = """
+import sys
+from {qt}.QtWidgets import QApplication
+from {qt} import QtWebEngineWidgets  # must be imported before the application exists
+app = QApplication(sys.argv[:1])
+area = app.primaryScreen().availableGeometry()
+print("screen", area.x(), area.y(), area.width(), area.height(), flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class Screen:
+    """The part of the primary screen a window may use (without panels and docks)."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class GuiCheck:
+    """Whether a window can open here: ``reason`` says why not; ``screen`` when known."""
+
+    reason: str | None
+    screen: Screen | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
 
 
 def _installed(module: str) -> bool:
@@ -31,20 +73,78 @@ def _installed(module: str) -> bool:
         return False
 
 
-def gui_unavailable_reason() -> str | None:
-    """Why no window can be opened here, or None if pywebview should manage."""
+def _qt_binding() -> str | None:
+    for qt in ("PyQt6", "PySide6"):
+        if _installed(f"{qt}.QtWebEngineWidgets"):
+            return qt
+    return None
+
+
+def check_gui() -> GuiCheck:
+    """Whether a window can open here, tried for real where it matters (Linux: Qt)."""
     if not _installed("webview"):
         if "__compiled__" in globals():  # the Nuitka executable, built without the window
-            return "this executable has no built-in window"
-        return "pywebview is not installed (pip install 'hypercube[desktop]')"
-    if sys.platform.startswith("linux"):
-        offscreen = os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal")
-        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or offscreen):
-            return "no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"
-        if not (_installed("PyQt6.QtWebEngineWidgets")
-                or _installed("PySide6.QtWebEngineWidgets")):
-            return "Qt WebEngine is not installed (pip install 'hypercube[desktop]')"
-    return None
+            return GuiCheck("this executable has no built-in window")
+        return GuiCheck("pywebview is not installed (pip install 'hypercube[desktop]')")
+    if not sys.platform.startswith("linux"):
+        return GuiCheck(None)  # the system's web view (Edge WebView2, WKWebView)
+    offscreen = os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal")
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or offscreen):
+        return GuiCheck("no display (neither DISPLAY nor WAYLAND_DISPLAY is set)")
+    qt = _qt_binding()
+    if qt is None:
+        return GuiCheck("Qt WebEngine is not installed (pip install 'hypercube[desktop]')")
+    if "__compiled__" in globals():
+        return GuiCheck(None)  # no interpreter to run the probe with: the window will tell
+    return probe_qt(qt)
+
+
+def probe_qt(qt: str) -> GuiCheck:
+    """Start Qt and its WebEngine in a child process and report what happened."""
+    _prepare_qt()
+    try:
+        done = subprocess.run([sys.executable, "-c", _QT_PROBE.format(qt=qt)],
+                              capture_output=True, text=True, timeout=PROBE_SECONDS,
+                              env=os.environ.copy())
+    except subprocess.TimeoutExpired:
+        return GuiCheck(f"Qt did not start within {PROBE_SECONDS} s")
+    except OSError as exc:
+        return GuiCheck(f"cannot run the Qt check: {exc}")
+    for line in done.stdout.splitlines():
+        if done.returncode == 0 and line.startswith("screen "):
+            x, y, width, height = (int(n) for n in line.split()[1:5])
+            return GuiCheck(None, Screen(x, y, width, height))
+    return GuiCheck(f"Qt cannot start here: {_qt_failure(done.stderr, done.returncode)}")
+
+
+def _qt_failure(stderr: str, returncode: int) -> str:
+    """The one line of Qt's output that says what went wrong."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    telling = ("Could not load the Qt platform plugin", "could not connect to display")
+    for line in lines:
+        if any(text in line for text in telling):
+            return line.removeprefix("qt.qpa.plugin: ").removeprefix("qt.qpa.xcb: ").rstrip(".")
+    if lines:
+        return lines[-1]
+    return f"it ended with status {returncode}"
+
+
+def gui_unavailable_reason() -> str | None:
+    """Why no window can be opened here, or None if pywebview should manage."""
+    return check_gui().reason
+
+
+def window_geometry(screen: Screen | None) -> tuple[int, int, int | None, int | None]:
+    """The window's size and place: WINDOW_SIZE, shrunk to fit ``screen`` and centred on it
+    (None for the place when the screen is unknown: the system places it)."""
+    if screen is None:
+        return (*WINDOW_SIZE, None, None)
+    width = max(min(MIN_SIZE[0], screen.width),
+                min(WINDOW_SIZE[0], screen.width - 2 * SCREEN_MARGIN))
+    height = max(min(MIN_SIZE[1], screen.height),
+                 min(WINDOW_SIZE[1], screen.height - 2 * SCREEN_MARGIN))
+    return (width, height, screen.x + (screen.width - width) // 2,
+            screen.y + (screen.height - height) // 2)
 
 
 class DesktopBridge:
@@ -78,12 +178,14 @@ def _prepare_qt() -> None:
             os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = f"{flags} --no-sandbox".strip()
 
 
-def open_window(url: str, storage: Path) -> None:
+def open_window(url: str, storage: Path, screen: Screen | None = None) -> None:
     """Show ``url`` in a window and return when the user closes it.
 
     Args:
         url: the page to show.
         storage: where the web view keeps localStorage (chat history, settings) between runs.
+        screen: the screen's free area, to fit and centre the window on (else the system's
+            choice of place, at WINDOW_SIZE).
 
     Raises:
         RuntimeError: pywebview could not open a window (no usable GUI backend).
@@ -92,9 +194,11 @@ def open_window(url: str, storage: Path) -> None:
     import webview
 
     bridge = DesktopBridge()
+    width, height, x, y = window_geometry(screen)
     window = webview.create_window(WINDOW_TITLE, desktop_url(url), js_api=bridge,
-                                   width=WINDOW_SIZE[0], height=WINDOW_SIZE[1],
-                                   min_size=(720, 480), text_select=True, zoomable=True)
+                                   width=width, height=height, x=x, y=y,
+                                   min_size=(min(MIN_SIZE[0], width), min(MIN_SIZE[1], height)),
+                                   text_select=True, zoomable=True)
     bridge._window = window
     storage.mkdir(parents=True, exist_ok=True)
     gui = "qt" if sys.platform.startswith("linux") else None
@@ -150,10 +254,11 @@ def open_ui(url: str, storage: Path, *, say: Callable[[str], None],
         say: prints one line to the user.
         wait: blocks until the user stops the server (used when no window holds the process).
     """
-    reason = gui_unavailable_reason()
+    check = check_gui()
+    reason = check.reason
     if reason is None:
         try:
-            open_window(url, storage)
+            open_window(url, storage, check.screen)
             return
         except RuntimeError as exc:
             reason = f"the window could not open: {exc}"

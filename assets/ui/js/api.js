@@ -30,8 +30,12 @@ async function failure(response) {
   return new ApiError(message, response.status, body);
 }
 
-export async function request(method, path, body, { signal } = {}) {
-  const init = { method, headers: headers(), signal };
+/** Sent with the UI's own background polling, which the server's metrics leave out of API
+ * traffic (app/api/metrics.py). */
+export const UI_POLL = { "X-Hypercube-UI": "poll" };
+
+export async function request(method, path, body, { signal, headers: extra } = {}) {
+  const init = { method, headers: headers(extra), signal };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);

@@ -34,10 +34,26 @@ export function compact(value) {
   return value.toPrecision(2);
 }
 
-/** series: [{name, color, points: [[seconds, value], ...]}] */
+/** A readable tick or value: 0.0063 s reads "6.3 ms", 0.5/s reads "0.5". */
+export function readable(value, unit = "") {
+  if (unit === " s") {
+    if (value === 0) return "0";
+    if (value < 1) return `${+(value * 1000).toPrecision(2)} ms`;
+    return `${+value.toPrecision(3)} s`;
+  }
+  if (value !== 0 && Math.abs(value) < 10) return String(+value.toPrecision(2));
+  return compact(value);
+}
+
+const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+/**
+ * series: [{name, color, points: [[seconds, value], ...]}]. Hovering (or touching) the chart
+ * shows the values at that moment.
+ */
 export function lineChart(canvas, series, { unit = "", windowSeconds = 120 } = {}) {
   const { ctx, width, height } = setup(canvas);
-  const pad = { l: 40, r: 8, t: 8, b: 18 };
+  const pad = { l: 52, r: 8, t: 8, b: 18 };
   const now = Date.now() / 1000;
   const t0 = now - windowSeconds;
   const values = series.flatMap((s) => s.points.filter(([t]) => t >= t0).map(([, v]) => v));
@@ -53,10 +69,12 @@ export function lineChart(canvas, series, { unit = "", windowSeconds = 120 } = {
     ctx.moveTo(pad.l, Math.round(y(v)) + 0.5);
     ctx.lineTo(width - pad.r, Math.round(y(v)) + 0.5);
     ctx.stroke();
-    ctx.fillText(compact(v), 4, y(v) + 4);
+    const label = readable(v, unit);
+    ctx.fillText(label, pad.l - 6 - ctx.measureText(label).width, y(v) + 4);
   }
-  ctx.fillText(`−${windowSeconds}s`, pad.l, height - 4);
-  ctx.fillText("now", width - pad.r - 20, height - 4);
+  const minutes = windowSeconds >= 120 ? `${Math.round(windowSeconds / 60)} min ago` : `${windowSeconds} s ago`;
+  ctx.fillText(minutes, pad.l, height - 4);
+  ctx.fillText("now", width - pad.r - ctx.measureText("now").width, height - 4);
   for (const s of series) {
     const pts = s.points.filter(([t]) => t >= t0);
     if (!pts.length) continue;
@@ -75,14 +93,51 @@ export function lineChart(canvas, series, { unit = "", windowSeconds = 120 } = {
   }
   canvas.setAttribute("aria-label", series.map((s) => {
     const last = s.points[s.points.length - 1];
-    return `${s.name}: ${last ? compact(last[1]) : "no data"}${unit}`;
+    return `${s.name}: ${last ? readable(last[1], unit) : "no data"}${unit === " s" ? "" : unit}`;
   }).join("; "));
+  canvas._chart = { series, unit, t0, windowSeconds, x, y, pad, width };
+  if (!canvas._hover) attachHover(canvas);
+}
+
+function attachHover(canvas) {
+  canvas._hover = true;
+  const tip = document.createElement("div");
+  tip.className = "chart-tip";
+  tip.hidden = true;
+  canvas.parentElement.style.position = "relative";
+  canvas.after(tip);
+  const show = (clientX) => {
+    const chart = canvas._chart;
+    if (!chart) return;
+    const box = canvas.getBoundingClientRect();
+    const px = clientX - box.left;
+    const t = chart.t0 + ((px - chart.pad.l) / (chart.width - chart.pad.l - chart.pad.r)) * chart.windowSeconds;
+    const rows = [];
+    let at = null;
+    for (const s of chart.series) {
+      let best = null;
+      for (const p of s.points) if (!best || Math.abs(p[0] - t) < Math.abs(best[0] - t)) best = p;
+      if (best && Math.abs(best[0] - t) < chart.windowSeconds / 20) {
+        rows.push(`${s.name}: ${readable(best[1], chart.unit)}${chart.unit === " s" ? "" : chart.unit}`);
+        at = best[0];
+      }
+    }
+    if (!rows.length) { tip.hidden = true; return; }
+    tip.textContent = `${timeOfDay.format(new Date(at * 1000))}\n${rows.join("\n")}`;
+    tip.hidden = false;
+    const left = Math.min(Math.max(0, chart.x(at) + 8), box.width - tip.offsetWidth);
+    tip.style.left = `${canvas.offsetLeft + left}px`;
+    tip.style.top = `${canvas.offsetTop + 8}px`;
+  };
+  canvas.addEventListener("pointermove", (e) => show(e.clientX));
+  canvas.addEventListener("pointerdown", (e) => show(e.clientX));
+  canvas.addEventListener("pointerleave", () => { tip.hidden = true; });
 }
 
 /** bars: [{label, value, color?}] */
 export function barChart(canvas, bars, { unit = "", format = compact } = {}) {
   const { ctx, width, height } = setup(canvas);
-  const pad = { l: 40, r: 8, t: 8, b: 18 };
+  const pad = { l: 52, r: 8, t: 8, b: 18 };
   const top = niceMax(Math.max(0, ...bars.map((b) => b.value)));
   const slot = (width - pad.l - pad.r) / Math.max(1, bars.length);
   const y = (v) => height - pad.b - (v / top) * (height - pad.t - pad.b);
@@ -94,7 +149,8 @@ export function barChart(canvas, bars, { unit = "", format = compact } = {}) {
     ctx.moveTo(pad.l, Math.round(y(v)) + 0.5);
     ctx.lineTo(width - pad.r, Math.round(y(v)) + 0.5);
     ctx.stroke();
-    ctx.fillText(format(v), 4, y(v) + 4);
+    const label = format(v);
+    ctx.fillText(label, pad.l - 6 - ctx.measureText(label).width, y(v) + 4);
   }
   bars.forEach((b, i) => {
     const bx = pad.l + i * slot + slot * 0.15;

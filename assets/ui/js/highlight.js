@@ -40,7 +40,7 @@ export function tokenize(text, language) {
   const kw = keywords(language);
   const hash = HASH_COMMENT.has(language);
   const source = hash
-    ? String.raw`("""[\s\S]*?(?:"""|$)|'''[\s\S]*?(?:'''|$)|[rbfuRBFU]{0,2}"(?:\\.|[^"\\\n])*"?|[rbfuRBFU]{0,2}'(?:\\.|[^'\\\n])*'?)|(#.*)`
+    ? String.raw`([rbfuRBFU]{0,2}"""[\s\S]*?(?:"""|$)|[rbfuRBFU]{0,2}'''[\s\S]*?(?:'''|$)|[rbfuRBFU]{0,2}"(?:\\.|[^"\\\n])*"?|[rbfuRBFU]{0,2}'(?:\\.|[^'\\\n])*'?)|(#.*)`
     : String.raw`("(?:\\.|[^"\\\n])*"?|'(?:\\.|[^'\\\n])*'?|` + "`(?:\\\\.|[^`\\\\])*`?" + String.raw`)|(\/\/.*|\/\*[\s\S]*?(?:\*\/|$))`;
   const re = new RegExp(`${source}|(\\b\\d[\\d_]*(?:\\.\\d+)?(?:[eE][+-]?\\d+)?[a-zA-Z]*\\b|\\b0[xX][\\da-fA-F_]+\\b)|([A-Za-z_$][\\w$]*)(\\s*\\()?`, "g");
   const tokens = [];

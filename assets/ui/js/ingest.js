@@ -3,17 +3,25 @@
 // native file dialog fills in paths (pywebview's bridge); in a browser you type them, since a
 // web page cannot learn the real path of a file the user picks.
 
-import { get, post } from "./api.js";
+import { get, post, UI_POLL } from "./api.js";
+import { loadRoots } from "./paths.js";
 import { field, fmt, fmtBytes, fmtSeconds, h, toast } from "./dom.js";
 
 const POLL_MS = 400;
 
 /** A run as the server describes it: progress while it runs, counts once it is over. */
-function progressOf(run) {
+export function progressOf(run) {
   const p = run.progress || {};
   const total = p.bytes_total || 0;
-  const fraction = run.status === "done" ? 1 : total ? p.bytes_done / total : 0;
-  return { ...p, status: run.status, fraction: Math.max(0, Math.min(1, fraction)) };
+  // Reading the files is the first 90%: after the last one the run still stores its last
+  // batch and rebuilds the model, so only a finished run reads 100%.
+  const fraction = run.status === "done" ? 1 : total ? 0.9 * (p.bytes_done / total) : 0;
+  return { ...p, status: run.status, fraction: Math.max(0, Math.min(run.status === "done" ? 1 : 0.9, fraction)) };
+}
+
+/** A skip reason in the UI's words: the CLI's flag names mean nothing here. */
+export function skipReason(reason) {
+  return String(reason).replace(/\s*\(see --max-file-size\)/, " (the size limit for one file)").replace(/\s*\(see --[\w-]+\)/, "");
 }
 
 function runId(run) {
@@ -53,6 +61,7 @@ export async function render(root) {
   const paths = [];
   let active = null;
   let timer = null;
+  let cancelling = false;
 
   const pathInput = h("input", { type: "text", id: "ingest-path", placeholder: "/home/me/project or C:\\src\\repo", autocomplete: "off", spellcheck: "false" });
   const pathList = h("ul", { class: "path-list", "aria-label": "Paths to ingest" });
@@ -69,13 +78,21 @@ export async function render(root) {
   const statsBox = h("div", { id: "ingest-stats" }, h("p", { class: "muted" }, "Loading…"));
   const languagesBox = h("div");
 
+  const pathError = h("p", { class: "field-error", id: "ingest-path-error", role: "alert", hidden: true });
   const addPath = (value) => {
     const clean = value.trim();
     if (clean && !paths.includes(clean)) paths.push(clean);
+    showPathError("");
     drawPaths();
   };
+  function showPathError(message) {
+    pathError.textContent = message;
+    pathError.hidden = !message;
+    if (message) pathInput.setAttribute("aria-invalid", "true");
+    else pathInput.removeAttribute("aria-invalid");
+  }
   function drawPaths() {
-    pathList.replaceChildren(...paths.map((p, i) => h("li", {}, p,
+    pathList.replaceChildren(...paths.map((p, i) => h("li", {}, h("span", { class: "path-text" }, p),
       h("button", { class: "small", type: "button", "aria-label": `Remove ${p}`, onclick: () => { paths.splice(i, 1); drawPaths(); } }, "Remove"))));
     start.disabled = !paths.length && !pathInput.value.trim();
   }
@@ -104,7 +121,7 @@ export async function render(root) {
           h("label", { for: "ingest-path" }, "File or folder path"),
           h("div", { class: "row" }, pathInput,
             h("button", { type: "button", onclick: () => { addPath(pathInput.value); pathInput.value = ""; pathInput.focus(); } }, "Add"), pickers),
-          h("span", { class: "hint" }, "Paths are read by the server, on this machine. Press Enter to add another.")),
+          h("span", { class: "hint" }, "Paths are read by the server, on this machine. Press Enter to add another."), pathError),
         pathList,
         h("div", { class: "row", style: "margin-top:12px" }, prune, h("label", { for: "ingest-prune" }, "Remove documents whose files are gone")),
         h("div", { class: "row", style: "margin-top:12px" }, start, cancel)),
@@ -116,7 +133,7 @@ export async function render(root) {
       h("h2", { id: "ingest-stats-h" }, "Hypercube"), statsBox, languagesBox),
     h("section", { class: "card", "aria-labelledby": "ingest-runs-h" },
       h("h2", { id: "ingest-runs-h" }, "Runs"),
-      h("table", {}, h("thead", {}, h("tr", {}, ["Run", "Status", "Added", "Changed", "Unchanged", "Removed", "Skipped", "Bytes", "Time"].map((t, i) => h("th", { class: i > 1 ? "num" : "" }, t)))), runsBody))));
+      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Run", "Status", "Added", "Changed", "Unchanged", "Removed", "Skipped", "Bytes", "Time"].map((t, i) => h("th", { class: i > 1 ? "num" : "" }, t)))), runsBody)))));
   drawPaths();
 
   function showProgress(run) {
@@ -125,7 +142,9 @@ export async function render(root) {
     bar.style.width = `${pct}%`;
     progress.setAttribute("aria-valuenow", String(pct));
     percent.textContent = `${pct}%`;
-    phase.textContent = p.status && p.status !== "running" ? p.status : p.phase || "running";
+    const reading = p.bytes_total && p.bytes_done >= p.bytes_total;
+    phase.textContent = p.status && p.status !== "running" ? p.status
+      : cancelling ? "cancelling…" : reading ? "finishing: storing and building the model" : p.phase || "running";
     detail.firstChild.textContent = p.current || "";
     detail.lastChild.textContent = p.files_total ? `${fmt(p.files_done)} / ${fmt(p.files_total)} files · ${fmtBytes(p.bytes_done)} / ${fmtBytes(p.bytes_total)}` : "";
   }
@@ -139,14 +158,14 @@ export async function render(root) {
         run.model_reloaded ? " · model reloaded" : ""),
       run.error ? h("p", { class: "badge err" }, run.error.message) : null,
       skipped.length ? h("details", {}, h("summary", {}, "Skipped files"),
-        h("ul", {}, skipped.slice(0, 200).map((k) => h("li", { class: "mono" }, `${k.path} — ${k.reason}`)))) : null,
+        h("ul", {}, skipped.slice(0, 200).map((k) => h("li", { class: "mono" }, `${k.path} — ${skipReason(k.reason)}`)))) : null,
     ].filter(Boolean));
   }
 
   async function poll() {
     if (!active) return;
     try {
-      const run = await get(`/v1/ingest/${encodeURIComponent(active)}`);
+      const run = await get(`/v1/ingest/${encodeURIComponent(active)}`, { headers: UI_POLL });
       showProgress(run);
       if (run.status !== "running") {
         showSummary(run);
@@ -163,8 +182,10 @@ export async function render(root) {
 
   function finish() {
     active = null;
+    cancelling = false;
     cancel.disabled = true;
     drawPaths();
+    loadRoots(true);  // the code page shows paths relative to the new roots
     refresh();
   }
 
@@ -175,12 +196,22 @@ export async function render(root) {
     summary.replaceChildren();
     try {
       const run = await post("/v1/ingest", { paths: [...paths], prune: prune.checked });
+      cancelling = false;
       active = runId(run);
       cancel.disabled = false;
       showProgress(run);
       poll();
     } catch (error) {
-      toast(error.message);
+      // A path the server cannot read: say so under the field and take it off the list.
+      const bad = paths.find((p) => error.message.includes(p));
+      if (error.status === 400 && bad) {
+        paths.splice(paths.indexOf(bad), 1);
+        showPathError(error.message.replace(/^no such file or folder on the server: .*$/, `No file or folder ${bad} on this machine — removed from the list.`));
+        pathInput.value = bad;
+        pathInput.focus();
+      } else {
+        showPathError(error.message);
+      }
       drawPaths();
     }
   });
@@ -188,6 +219,8 @@ export async function render(root) {
   cancel.addEventListener("click", async () => {
     if (!active) return;
     cancel.disabled = true;
+    cancelling = true;
+    phase.textContent = "cancelling…";  // at once: the run stops at its next file
     try { await post(`/v1/ingest/${encodeURIComponent(active)}/cancel`); } catch (error) { toast(error.message); }
   });
 

@@ -13,6 +13,12 @@ const DEFAULTS = {
   maxTokens: 256,
   seed: "",
   system: "",
+  topK: "",
+  minP: 0,
+  presencePenalty: 0,
+  frequencyPenalty: 0,
+  dryMultiplier: "",
+  stop: "",
 };
 
 function read(key, fallback) {
