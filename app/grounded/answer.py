@@ -108,6 +108,6 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 
 
 def site_label(site: Site) -> str:
-    where = f"in {site.enclosing}" if site.enclosing else "at the top level of the file"
+    where = f"in `{site.enclosing}`" if site.enclosing else "at the top level of the file"
     verb = {"call": "call", "type": "use as a type"}.get(site.kind, "reference")
     return f"{verb} {where}"

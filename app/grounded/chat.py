@@ -164,15 +164,13 @@ class GroundedChat:
             return self._nothing(retriever, found.kind,
                                  f"Nothing in the hypercube calls or uses `{name}`.{defined}")
         calls = sites[0].kind == "call"
-        files = len({s.path for s in sites})
         meant = "" if name == typed.split(".")[-1].split("::")[-1] else \
             f" (the closest defined name to `{typed}`)"
         what = "called" if calls else "used (never called directly)"
-        shown = min(SHOWN, len(sites))
-        out.say(f"`{name}`{meant} is {what} in {plural(total, 'place')}"
-                + (f" in {plural(files, 'file')} shown here" if total <= len(sites) else "")
-                + f"; the first {shown}:" if total > shown else
-                f"`{name}`{meant} is {what} in {plural(total, 'place')}:")
+        files = len({s.path for s in sites})
+        spread = f" ({plural(files, 'file')})" if total == len(sites) else ""
+        lead = f"`{name}`{meant} is {what} in {plural(total, 'place')}{spread}"
+        out.say(f"{lead}; the first {SHOWN}:" if total > SHOWN else f"{lead}:")
         for site in sites[:SHOWN]:
             document = retriever.document_at(site.path)
             if document is None:

@@ -51,8 +51,9 @@ _CODE_LINE = re.compile(
     r"^\s*(?:(?:async\s+)?def\s+\w|class\s+\w|import\s+\w|from\s+[\w.]+\s+import\b"
     r"|function\s*\w*\s*\(|(?:export\s+)?(?:const|let|var)\s+\w+\s*=|func\s+|fn\s+\w"
     r"|pub\s+|(?:public|private|protected|static)\s+\w|#include\b|package\s+\w|using\s+\w"
-    r"|return\b|@\w+|(?:if|for|while|switch)\s*\(?.*[:{]\s*$|}|\w[\w.]*\s*=[^=].*|\w[\w.]*\(.*\)\s*;?\s*$)"
-    r"|.*[:{(,;]\s*$")
+    r"|return\b|@\w+|(?:if|for|while|switch)\s*\(?.*[:{]\s*$|}|\w[\w.]*\s*=[^=].*"
+    r"|\w[\w.]*\(.*\)\s*;?\s*$|(?:else|try|finally|elif\b.*|except\b.*|with\b.*)\s*:\s*$)"
+    r"|.*[{(,;]\s*$|.*\)\s*:\s*$")
 _GREETING = re.compile(
     r"^(?:hi|hello|hey|hiya|howdy|yo|good\s+(?:morning|afternoon|evening|day)|greetings|thanks?"
     r"|thank\s+you|cheers|ok(?:ay)?|cool|great|bye|goodbye|who\s+are\s+you|what\s+are\s+you"
@@ -68,12 +69,13 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [(kind, re.compile(p, re.I)) for kin
               + _S + "$"),
     (CALLERS, r"\b(?:callers|usages?|uses|references|call\s*sites?|invocations|calls)\s+"
               r"(?:of|to|for)\s+" + _S + "$"),
-    (CALLERS, r"\bwhere\s+(?:is|are|'s|was|were|do\s+we|does\s+\w+)\s+" + _S
+    (CALLERS, r"\bwhere(?:'s|\s+(?:is|are|was|were|do\s+we|does\s+\w+))\s+" + _S
               + r"\s+(?:called|used|invoked|referenced|call(?:ed)?|use[ds]?)\b"),
     (CALLERS, r"\b(?:is|are)\s+" + _S + r"\s+(?:used|called|invoked)\b"),
     (CALLERS, r"^(?:and\s+)?(?:its|their|the)\s+(?:callers|usages|uses|call\s*sites)$"),
-    (DEFINITION, r"\bwhere\s+(?:is|are|'s|was|were|does|do)\s+" + _S + r"\s+(?:defined|declared|"
-                 r"implemented|located|written|live|lives|come\s+from|kept|set\s+up)\b"),
+    (DEFINITION, r"\bwhere(?:'s|\s+(?:is|are|was|were|does|do))\s+" + _S
+                 + r"\s+(?:defined|declared|implemented|located|written|live|lives|"
+                   r"come\s+from|kept|set\s+up)\b"),
     (DEFINITION, r"\b(?:definition|declaration|source(?:\s+code)?|implementation|code)\s+"
                  r"(?:of|for)\s+" + _S + "$"),
     (DEFINITION, r"\b(?:which|what)\s+(?:file|module|class|package)\s+(?:defines|declares|has|"
@@ -91,14 +93,14 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [(kind, re.compile(p, re.I)) for kin
             r"(?:function|method|class|code|snippet|helper|example)s?\s+(?:that|which|to|for|"
             r"of)\s+(?P<q>.+)$"),
     (HOWTO, r"\b(?:example|examples)\s+(?:of|for)\s+(?P<q>.+)$"),
-    (EXPLAIN, r"\bwhat\s+(?:function|method|class|code|type)s?\s+(?P<q>.+)$"),
+    (EXPLAIN, r"\b(?:what|which)\s+(?:function|method|class|code|type)s?\s+(?P<q>.+)$"),
     (EXPLAIN, r"\b(?:explain|describe|summari[sz]e|document)\s+(?:to\s+me\s+)?(?:what\s+)?"
               + _S + r"(?:\s+(?:does|is|do))?$"),
     (EXPLAIN, r"\btell\s+me\s+(?:more\s+)?about\s+" + _S + "$"),
     (EXPLAIN, r"^(?:and\s+)?what\s+(?:is|are|'s)\s+(?:the\s+)?(?:purpose|point|meaning|role|"
               r"job)\s+of\s+" + _S + "$"),
-    (DEFINITION, r"^(?:and\s+)?where\s+(?:is|are|'s|can\s+i\s+find|do\s+i\s+find|would\s+i\s+find)"
-                 r"\s+" + _S + "$"),
+    (DEFINITION, r"^(?:and\s+)?where(?:'s|\s+(?:is|are|can\s+i\s+find|do\s+i\s+find|"
+                 r"would\s+i\s+find))\s+" + _S + "$"),
     (DEFINITION, r"^(?:show|find|get|give)\s+(?:me\s+)?" + _S + "$"),
     (EXPLAIN, r"^(?:and\s+)?what\s+(?:is|are|'s)\s+" + _S + "$"),
 ]]
@@ -137,13 +139,22 @@ def clean_subject(text: str) -> tuple[str, str | None]:
             kind = kind or _KIND_WORDS[words[0].lower()]
             subject = " ".join(words[1:])
             subject = re.sub(r"^(?:called|named)\s+", "", subject, flags=re.I)
-        elif len(words) > 1 and words[-1].lower().rstrip("s") in _KIND_WORDS:
-            kind = kind or _KIND_WORDS[words[-1].lower().rstrip("s")]
+        elif len(words) > 1 and _kind_word(words[-1]) is not False:
+            kind = kind or _kind_word(words[-1]) or None
             subject = " ".join(words[:-1])
         if subject == before:
             break
     subject = re.sub(r"\(\s*\)$", "", subject).strip()
     return subject, kind
+
+
+def _kind_word(word: str) -> str | bool | None:
+    """The kind a word names ("methods" → "method"; None for "symbol"), False if none."""
+    word = word.lower()
+    for form in (word, word[:-1] if word.endswith("s") else None):
+        if form is not None and form in _KIND_WORDS:
+            return _KIND_WORDS[form]
+    return False
 
 
 def _looks_like_code(line: str) -> bool:

@@ -8,7 +8,8 @@ is tried in that order of certainty, the first kind that finds anything winning:
 2. folded: equal once case and separators are dropped (:func:`app.code.names.fold`), which
    is how naming conventions meet (``get_user_name`` = ``getUserName`` = ``GetUserName``);
 3. typo: within a small edit distance of a defined name's folded form (one edit for short
-   names, up to three for long ones; RapidFuzz's Levenshtein over every folded name).
+   names, up to three for long ones; an edit is an insertion, deletion, substitution or a
+   swap of neighbours: RapidFuzz's optimal string alignment distance over every name).
 
 A qualified name (``Class.method``, ``ns::f``, ``pkg.module.func``) resolves its last part
 and keeps the rest as a qualifier, which the retrieval uses to narrow the definitions.
@@ -109,7 +110,7 @@ class Lexicon:
         limit = max_edits(folded)
         if limit == 0:
             return []
-        near = process.extract(folded, self._folded, scorer=distance.Levenshtein.distance,
+        near = process.extract(folded, self._folded, scorer=distance.OSA.distance,
                                score_cutoff=limit, limit=CANDIDATES)
         near.sort(key=lambda hit: (hit[1], -sum(self.counts[n] for n in self.by_folded[hit[0]]),
                                    hit[0]))
