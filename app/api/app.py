@@ -104,6 +104,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
     metrics = ApiMetrics()
     # Grounded chat reads the code index through its own connection (one question at a time).
     grounded = GroundedChat.open(path)
+    grounded.start_warming()
     chat = ChatCompletions(metrics, settings.chat_max_tokens or None, grounded)
     services = Services(Completions(metrics), chat,
                         Embeddings(EmbedderCache(str(path)), metrics))

@@ -10,11 +10,15 @@ caller runs the completion engine on it.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import apsw
+
 from app.chat_template import Message
 from app.code.symbols import StoredSymbol
+from app.errors import HypercubeError
 from app.grounded import intent as intents
 from app.grounded.answer import (
     CONTEXT_LINES,
@@ -49,12 +53,30 @@ class GroundedChat:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.retriever = Retriever(store)
+        self._warming: threading.Thread | None = None
 
     @classmethod
     def open(cls, path: str | Path) -> GroundedChat:
         return cls(Store(path, readonly=True))
 
+    def start_warming(self) -> None:
+        """Build the name lexicon and the word index in the background now (seconds on a
+        large hypercube), so that the first question does not wait for them."""
+        self._warming = threading.Thread(target=self._warm, name="grounded-warm-up",
+                                         daemon=True)
+        self._warming.start()
+
+    def _warm(self) -> None:
+        try:
+            with self.retriever.reading() as retriever:
+                retriever.lexicon  # noqa: B018 - built on first use
+                retriever.text_index  # noqa: B018
+        except (apsw.Error, HypercubeError):
+            pass  # the first question builds them instead, and reports what is wrong
+
     def close(self) -> None:
+        if self._warming is not None:
+            self._warming.join()
         self.store.close()
 
     def answer(self, messages: Sequence[Message]) -> Answer:

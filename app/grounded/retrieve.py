@@ -26,7 +26,14 @@ from app.code.symbols import StoredSymbol, symbols_by_id, symbols_named, symbols
 from app.code.texts import DocumentTexts
 from app.errors import HypercubeError
 from app.grounded.names import Lexicon, Resolved
-from app.grounded.textindex import PROSE_LANGUAGES, Entry, TextIndex, paragraphs, terms
+from app.grounded.textindex import (
+    NAME_WEIGHT,
+    PROSE_LANGUAGES,
+    Entry,
+    TextIndex,
+    paragraphs,
+    terms,
+)
 from app.store import Store
 
 # How much each kind of definition is worth as "the" definition of an ambiguous name.
@@ -34,6 +41,9 @@ KIND_PRIOR = {"class": 1.0, "function": 1.0, "interface": 1.0, "struct": 1.0, "t
               "enum": 0.9, "type": 0.9, "method": 0.8, "module": 0.7, "macro": 0.7,
               "constant": 0.5, "variable": 0.3, "field": 0.3}
 MAX_SITES = 2000
+# A docstring's opening says what the code does; the rest (parameters, examples) mostly adds
+# words that match everything.
+MAX_DOC_CHARS = 600
 # Suffix given to a pasted snippet written out for the similarity query, by language.
 SUFFIXES = {"python": ".py", "py": ".py", "javascript": ".js", "js": ".js", "jsx": ".jsx",
             "typescript": ".ts", "ts": ".ts", "tsx": ".tsx", "go": ".go", "golang": ".go",
@@ -130,9 +140,9 @@ class Retriever:
                 " JOIN code_names n ON n.id = s.name_id"
                 " LEFT JOIN code_symbols p ON p.id = s.parent_id ORDER BY s.id"):
             parameters = signature[signature.find("("):] if "(" in signature else ""
+            described = f"{parent or ''} {doc[:MAX_DOC_CHARS]} {parameters}"
             index.add(Entry(symbol_id, doc_id, start, end),
-                      [(terms(name), 3), (terms(parent or ""), 1), (terms(doc), 1),
-                       (terms(parameters), 1)])
+                      [(terms(name), NAME_WEIGHT), (terms(described), 1)])
         marks = ",".join("?" * len(PROSE_LANGUAGES))
         for (doc_id,) in conn.execute(f"SELECT id FROM documents WHERE language IN ({marks})",
                                       PROSE_LANGUAGES).fetchall():

@@ -2,8 +2,8 @@
 
 The trigram index finds substrings; a question in words needs words. Each definition is a
 small document of the words of its name (``parse_http_response`` → parse, http, response;
-counted three times: a name is the best summary of what code does), its owner's name, its
-docstring and its signature's parameter names. Each paragraph of a prose document
+counted three times: a name is the best summary of what code does), its owner's name, the
+opening of its docstring and its signature's parameter names. Each paragraph of a prose document
 (Markdown, reStructuredText, plain text) is a document too. Words are lower-cased, stemmed
 (Snowball's English stemmer, through PyStemmer: "returns", "returned" and "returning"
 meet) and stop words dropped; documents are ranked by BM25 (k1 1.2, b 0.75) with numpy
@@ -21,8 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 import Stemmer  # PyStemmer: the Snowball stemmers in C, with a cache
 
-from app.code.names import words as identifier_words
-
 K1, B = 1.2, 0.75
 NAME_WEIGHT = 3
 PROSE_LANGUAGES = ("markdown", "restructuredtext", "text")
@@ -37,21 +35,30 @@ all each every such own same other more most much many few only please thanks th
 like got way code function method class python file using
 """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
-_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_$]*|\d+")
+# Words of prose and of identifiers in every naming convention at once (what
+# app.code.names.words does per identifier): parseHTTPResponse_v2 → parse HTTP Response v 2.
+_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _stemmer = Stemmer.Stemmer("english")
+# Each distinct word's term ("" for a stop word); words repeat across definitions endlessly.
+_TERMS: dict[str, str] = {}
+MAX_CACHED_WORDS = 200_000
 
 
 def terms(text: str) -> list[str]:
     """The index terms of ``text``: identifiers split into words, stemmed, stop words out."""
     found: list[str] = []
-    for token in _TOKEN.findall(text):
-        for word in identifier_words(token) if not token.isdigit() else [token]:
-            if len(word) < 2 and not word.isdigit():
-                continue
-            if word in STOP_WORDS:
-                continue
-            found.append(word)
-    return _stemmer.stemWords(found)
+    cache = _TERMS
+    for word in _WORDS.findall(text):
+        term = cache.get(word)
+        if term is None:
+            lower = word.lower()
+            term = "" if (len(lower) < 2 and not lower.isdigit()) or lower in STOP_WORDS \
+                else _stemmer.stemWord(lower)
+            if len(cache) < MAX_CACHED_WORDS:
+                cache[word] = term
+        if term:
+            found.append(term)
+    return found
 
 
 @dataclass(frozen=True)
@@ -73,17 +80,17 @@ class TextIndex:
         self._length_array = np.zeros(0)
 
     def add(self, entry: Entry, weighted_terms: Iterable[tuple[list[str], int]]) -> None:
-        counts: Counter[str] = Counter()
+        all_terms: list[str] = []
         for words, weight in weighted_terms:
-            for word in words:
-                counts[word] += weight
-        if not counts:
+            all_terms.extend(words * weight)
+        if not all_terms:
             return
         index = len(self.entries)
         self.entries.append(entry)
-        self._lengths.append(sum(counts.values()))
-        for word, count in counts.items():
-            ids, tfs = self._postings[word]
+        self._lengths.append(len(all_terms))
+        postings = self._postings
+        for word, count in Counter(all_terms).items():
+            ids, tfs = postings[word]
             ids.append(index)
             tfs.append(count)
 

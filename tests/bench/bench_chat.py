@@ -22,7 +22,8 @@ each kind, spread over the projects' languages:
 
 Latency is GroundedChat's whole answer (routing, retrieval, Markdown) plus counting its
 tokens with the real tokenizer, one question at a time after a warm-up question (the first
-question of a hypercube builds its word index; that time is reported apart).
+question of a hypercube builds its word index, which a server does as it starts; that
+time is reported apart).
 
 Usage: python tests/bench/bench_chat.py [--cache DIR] [--languages go,rust] [--per-kind 200]
        [--work DIR] [--json PATH]
@@ -46,6 +47,7 @@ os.environ.setdefault("RAYON_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app.chat_template import Message
+from app.code.names import fold
 from app.code.packing import CALL
 from app.default_hypercube import ensure_default_hypercube
 from app.grounded import GroundedChat
@@ -60,6 +62,7 @@ from tests.bench.common import report
 
 KINDS = ("defined-where", "who-calls", "what-does", "how-do-i")
 TARGETS = {"defined-where": 0.90, "who-calls": 0.90, "what-does": 0.70, "how-do-i": 0.70}
+IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 DEFINED_KINDS = ("function", "method", "class", "interface", "struct", "trait", "enum",
                  "type", "macro", "constant", "variable", "field")
 
@@ -103,14 +106,17 @@ def _other_convention(name: str) -> str:
 
 
 def defined_where(conn, docs: set[int], rng: random.Random, count: int) -> list[dict]:  # type: ignore[no-untyped-def]
-    marks = ",".join("?" * len(DEFINED_KINDS))
     rows = conn.execute(
         "SELECT s.doc_id, n.name, s.qualified_name, s.kind, f.language FROM code_symbols s"
         " JOIN code_names n ON n.id = s.name_id JOIN code_files f ON f.doc_id = s.doc_id"
-        f" WHERE s.kind IN ({marks})", DEFINED_KINDS).fetchall()
+        ).fetchall()
     defined = Counter(r[1] for r in rows)
-    candidates = [r for r in rows if r[0] in docs and len(r[1]) >= 3
-                  and not r[1].startswith("__")]
+    spellings = Counter(fold(n) for n in defined)
+    # Names as a user would type them: identifiers (not `"eol-last"` keys or `operator <<`).
+    candidates = [r for r in rows if r[0] in docs and r[3] in DEFINED_KINDS
+                  and IDENTIFIER.fullmatch(r[1]) and len(r[1]) >= 3
+                  and not r[1].startswith("__")
+                  and all(IDENTIFIER.fullmatch(p) for p in re.split(r"\.|::", r[2]))]
     wordings = ["Where is `{n}` defined?", "where is {n} defined", "Where's the {k} {n}?",
                 "Show me the definition of {n}", "go to {n}", "Find the definition of `{n}`.",
                 "where is {n} declared?"]
@@ -118,7 +124,7 @@ def defined_where(conn, docs: set[int], rng: random.Random, count: int) -> list[
     for _, name, qualified, kind, language in _spread(candidates, rng, count, key=4):
         asked = name if defined[name] == 1 else qualified.replace("::", ".")
         roll = rng.random()
-        if defined[name] == 1 and roll < 0.2:
+        if defined[name] == 1 and spellings[fold(name)] == 1 and roll < 0.2:
             asked = _other_convention(name)
         elif defined[name] == 1 and roll < 0.4:
             asked = _typo(name, rng)
@@ -135,7 +141,8 @@ def who_calls(conn, docs: set[int], rng: random.Random, count: int) -> list[dict
         f" WHERE r.kind = {CALL} AND r.doc_id IN (SELECT value FROM json_each(?))"
         " AND EXISTS (SELECT 1 FROM code_symbols s WHERE s.name_id = r.name_id)",
         (_json(docs),)).fetchall()
-    candidates = [r for r in rows if len(r[0]) >= 3 and not r[0].startswith("__")]
+    candidates = [r for r in rows if len(r[0]) >= 3 and not r[0].startswith("__")
+                  and IDENTIFIER.fullmatch(r[0])]
     wordings = ["Who calls `{n}`?", "who calls {n}", "Where is {n} called?",
                 "Find the callers of {n}", "what calls {n}?", "Show me the call sites of `{n}`"]
     return [{"kind": "who-calls", "language": language, "expect": name,
@@ -288,7 +295,8 @@ def main() -> None:
 
     chat = GroundedChat.open(db)
     warm = time.perf_counter()
-    chat.answer([Message("user", "where is main defined?")])
+    # The first question needing the word index builds it (a server builds it at start-up).
+    chat.answer([Message("user", "how do I read a file?")])
     warm_seconds = time.perf_counter() - warm
     outcomes: dict[str, list[bool]] = defaultdict(list)
     by_language: dict[tuple[str, str], list[bool]] = defaultdict(list)
