@@ -25,6 +25,9 @@ tokens with the real tokenizer, one question at a time after a warm-up question 
 question of a hypercube builds its word index, which a server does as it starts; that
 time is reported apart).
 
+The same questions are also generated about, and asked of, the default hypercube alone (its
+starter corpus), for the latency target there.
+
 Usage: python tests/bench/bench_chat.py [--cache DIR] [--languages go,rust] [--per-kind 200]
        [--work DIR] [--json PATH]
 """
@@ -255,6 +258,70 @@ def call_sites(conn, name: str) -> dict[str, set[int]]:  # type: ignore[no-untyp
     return found
 
 
+def questions_for(db: Path, paths: set[str] | None, rng: random.Random,
+                  per_kind: int) -> tuple[list[dict], Tokenizer]:  # type: ignore[type-arg]
+    """Questions about the documents at ``paths`` (None: every document) of ``db``."""
+    with Store(db, readonly=True) as store:
+        conn = store.conn
+        ours = {i: p for i, p in conn.execute("SELECT id, path FROM documents")
+                if paths is None or p in paths}
+        docs = set(ours)
+        questions = defined_where(conn, docs, rng, per_kind)
+        questions += who_calls(conn, docs, rng, per_kind)
+        what, how = docstring_questions(conn, set(ours.values()), rng, per_kind)
+        questions += what + how
+        for question in questions:
+            if question["kind"] == "who-calls":
+                question["sites"] = call_sites(conn, question["expect"])
+        vocabulary = load_vocabulary(conn)
+        assert vocabulary is not None
+    return questions, Tokenizer(vocabulary)
+
+
+def ask_all(db: Path, questions: list[dict], tokenizer: Tokenizer) -> dict:  # type: ignore[type-arg]
+    chat = GroundedChat.open(db)
+    warm = time.perf_counter()
+    # The first question needing the word index builds it (a server builds it at start-up).
+    chat.answer([Message("user", "how do I read a file?")])
+    warm_seconds = time.perf_counter() - warm
+    outcomes: dict[str, list[bool]] = defaultdict(list)
+    by_language: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    latencies: list[float] = []
+    misses: dict[str, list[str]] = defaultdict(list)
+    try:
+        for question in questions:
+            begin = time.perf_counter()
+            answer = chat.answer([Message("user", question["question"])])
+            tokenizer.count(answer.text)
+            latencies.append(time.perf_counter() - begin)
+            ok = right(question, answer.sources)
+            outcomes[question["kind"]].append(ok)
+            by_language[question["kind"], question["language"]].append(ok)
+            if not ok and len(misses[question["kind"]]) < 8:
+                got = answer.sources[0] if answer.sources else None
+                misses[question["kind"]].append(
+                    f"{question['question']!r} → expected {question['expect']}, got "
+                    + (f"{got.kind} {got.name} {got.display_path}:{got.line}" if got
+                       else "nothing"))
+    finally:
+        chat.close()
+    return {
+        "hypercube": str(db), "first_question_seconds": round(warm_seconds, 3),
+        "questions": len(questions),
+        "kinds": {kind: {"questions": len(outcomes[kind]),
+                         "first_source_right": round(sum(outcomes[kind]) /
+                                                     max(1, len(outcomes[kind])), 4),
+                         "target": TARGETS[kind],
+                         "by_language": {lang: round(sum(v) / len(v), 4) for (k, lang), v
+                                         in sorted(by_language.items()) if k == kind}}
+                  for kind in KINDS},
+        "latency_ms": {"p50": round(statistics.median(latencies) * 1000, 2),
+                       "p90": round(statistics.quantiles(latencies, n=10)[-1] * 1000, 2),
+                       "max": round(max(latencies) * 1000, 2)},
+        "misses_sample": misses,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -275,72 +342,29 @@ def main() -> None:
     db = build(args.work, args.cache, languages)
     build_seconds = time.perf_counter() - started
     projects_root = str((args.work / "projects").resolve()) + "/"
-
-    rng = random.Random(args.seed)
     with Store(db, readonly=True) as store:
-        conn = store.conn
-        ours = {i: p for i, p in conn.execute("SELECT id, path FROM documents")
-                if p.startswith(projects_root)}
-        docs = set(ours)
-        questions = defined_where(conn, docs, rng, args.per_kind)
-        questions += who_calls(conn, docs, rng, args.per_kind)
-        what, how = docstring_questions(conn, set(ours.values()), rng, args.per_kind)
-        questions += what + how
-        for question in questions:
-            if question["kind"] == "who-calls":
-                question["sites"] = call_sites(conn, question["expect"])
-        vocabulary = load_vocabulary(conn)
-        assert vocabulary is not None
-        tokenizer = Tokenizer(vocabulary)
+        paths = {p for (p,) in store.conn.execute("SELECT path FROM documents")
+                 if p.startswith(projects_root)}
+    questions, tokenizer = questions_for(db, paths, random.Random(args.seed), args.per_kind)
+    results = {"build_seconds": round(build_seconds, 1),
+               "projects": ask_all(db, questions, tokenizer)}
+    # The same kinds of question about the default hypercube alone (its starter corpus).
+    default = ensure_default_hypercube()
+    questions, tokenizer = questions_for(default, None, random.Random(args.seed),
+                                         args.per_kind)
+    results["default_hypercube"] = ask_all(default, questions, tokenizer)
 
-    chat = GroundedChat.open(db)
-    warm = time.perf_counter()
-    # The first question needing the word index builds it (a server builds it at start-up).
-    chat.answer([Message("user", "how do I read a file?")])
-    warm_seconds = time.perf_counter() - warm
-    outcomes: dict[str, list[bool]] = defaultdict(list)
-    by_language: dict[tuple[str, str], list[bool]] = defaultdict(list)
-    latencies: list[float] = []
-    misses: dict[str, list[str]] = defaultdict(list)
-    for question in questions:
-        begin = time.perf_counter()
-        answer = chat.answer([Message("user", question["question"])])
-        tokenizer.count(answer.text)
-        latencies.append(time.perf_counter() - begin)
-        ok = right(question, answer.sources)
-        outcomes[question["kind"]].append(ok)
-        by_language[question["kind"], question["language"]].append(ok)
-        if not ok and len(misses[question["kind"]]) < 8:
-            got = answer.sources[0] if answer.sources else None
-            misses[question["kind"]].append(
-                f"{question['question']!r} → expected {question['expect']}, got "
-                + (f"{got.kind} {got.name} {got.display_path}:{got.line}" if got else "nothing"))
-    chat.close()
-
-    results = {
-        "hypercube": str(db), "build_seconds": round(build_seconds, 1),
-        "first_question_seconds": round(warm_seconds, 3),
-        "questions": len(questions),
-        "kinds": {kind: {"questions": len(outcomes[kind]),
-                         "first_source_right": round(sum(outcomes[kind]) /
-                                                     max(1, len(outcomes[kind])), 4),
-                         "target": TARGETS[kind],
-                         "by_language": {lang: round(sum(v) / len(v), 4) for (k, lang), v
-                                         in sorted(by_language.items()) if k == kind}}
-                  for kind in KINDS},
-        "latency_ms": {"p50": round(statistics.median(latencies) * 1000, 2),
-                       "p90": round(statistics.quantiles(latencies, n=10)[-1] * 1000, 2),
-                       "max": round(max(latencies) * 1000, 2)},
-        "misses_sample": misses,
-    }
-    print(f"{'kind':<15} {'questions':>9} {'first source right':>19} {'target':>7}")
-    for kind in KINDS:
-        row = results["kinds"][kind]  # type: ignore[index]
-        print(f"{kind:<15} {row['questions']:>9} {row['first_source_right']:>19.1%} "
-              f"{row['target']:>7.0%}")
-    latency = results["latency_ms"]
-    print(f"latency p50 {latency['p50']} ms, p90 {latency['p90']} ms "  # type: ignore[index]
-          f"(first question, building the word index: {warm_seconds:.2f} s)")
+    for label in ("projects", "default_hypercube"):
+        part = results[label]
+        print(f"\n{label}: {part['questions']} questions")  # type: ignore[index]
+        print(f"{'kind':<15} {'questions':>9} {'first source right':>19} {'target':>7}")
+        for kind in KINDS:
+            row = part["kinds"][kind]  # type: ignore[index]
+            print(f"{kind:<15} {row['questions']:>9} {row['first_source_right']:>19.1%} "
+                  f"{row['target']:>7.0%}")
+        latency = part["latency_ms"]  # type: ignore[index]
+        print(f"latency p50 {latency['p50']} ms, p90 {latency['p90']} ms (first question, "
+              f"building the word index: {part['first_question_seconds']:.2f} s)")  # type: ignore[index]
     report(results, args.json)
 
 
