@@ -77,7 +77,8 @@ class Retriever:
         self._lock = threading.RLock()
         self.texts = DocumentTexts(store.conn)
         self.navigator = Navigator(store.conn, self.texts)
-        self._similar = SimilarFinder(store.conn)
+        # Reads no file but the temporary one it writes a pasted snippet to (see similar()).
+        self._similar = SimilarFinder(store.conn, read_local_files=True)
         self._version: tuple[int, int] | None = None
         self._lexicon: Lexicon | None = None
         self._index: TextIndex | None = None
