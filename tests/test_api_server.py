@@ -394,12 +394,15 @@ def test_chat_stream_raw(server: Running) -> None:
         validate_openai("CreateChatCompletionStreamResponse", chunk)
         assert chunk["object"] == "chat.completion.chunk"
     assert len({c["id"] for c in events[:-1]}) == 1
-    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    whole = chat(server, max_tokens=10, temperature=0)
+    # A grounded answer's first delta also carries its sources (contract 3).
+    assert chunks[0]["choices"][0]["delta"] == {
+        "role": "assistant", "content": "",
+        "sources": whole["choices"][0]["message"]["sources"]}
     assert chunks[-1]["choices"][0]["delta"] == {}
     assert all(c["choices"][0]["finish_reason"] is None for c in chunks[:-1])
     assert all(c["usage"] is None for c in chunks)
     assert usage_chunk["choices"] == []
-    whole = chat(server, max_tokens=10, temperature=0)
     assert chunks[-1]["choices"][0]["finish_reason"] == whole["choices"][0]["finish_reason"]
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
     assert text == whole["choices"][0]["message"]["content"]

@@ -46,6 +46,7 @@ from app.api.usage import UsageMiddleware, UsageResource
 from app.api.vectors import EmbedderCache
 from app.code import CodeIndex
 from app.engine.types import EngineProtocol
+from app.grounded import GroundedChat
 from app.store import Store
 from app.ui import add_ui_routes
 
@@ -106,7 +107,10 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
     slot = engine if isinstance(engine, EngineSlot) else EngineSlot(engine)
     path = Path(store.path)
     metrics = ApiMetrics()
-    chat = ChatCompletions(metrics, settings.chat_max_tokens or None)
+    # Grounded chat reads the code index through its own connection (one question at a time).
+    grounded = GroundedChat.open(path)
+    grounded.start_warming()
+    chat = ChatCompletions(metrics, settings.chat_max_tokens or None, grounded)
     services = Services(Completions(metrics), chat,
                         Embeddings(EmbedderCache(str(path)), metrics))
     records = None if read_only else ApiRecords(path)
@@ -178,7 +182,8 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
 
     if worker is not None:
         worker.start()
-    app.state = ApiState(slot, metrics, records, worker, ingest, code_store)
+    app.state = ApiState(slot, metrics, records, worker, ingest, code_store,
+                         [grounded.close])
     return app
 
 

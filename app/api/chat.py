@@ -1,4 +1,10 @@
-"""``POST /v1/chat/completions``: a conversation, rendered by the chat template, continued.
+"""``POST /v1/chat/completions``: a conversation answered from the code index, or continued.
+
+A plain conversation is answered by grounded chat (:mod:`app.grounded`: the definitions,
+call sites, passages or similar code the question asks for, cited by file and line; see
+:mod:`app.api.grounded_reply` for what ``n``, ``stop``, ``max_tokens`` and ``logprobs`` mean
+for such an answer); a request to continue code, JSON mode and requests declaring ``tools``
+go to the model, the conversation rendered by the chat template.
 
 Messages of every text role, ``n``, ``seed``, ``stop``, ``max_tokens`` /
 ``max_completion_tokens``, ``logprobs`` / ``top_logprobs``, ``response_format``
@@ -18,7 +24,7 @@ import falcon
 import numpy as np
 
 from app import chat_template
-from app.api import json_mode, sse
+from app.api import grounded_reply, json_mode, sse
 from app.api.body import Fields, read_json
 from app.api.completions import usage
 from app.api.engine_slot import EngineSlot
@@ -31,9 +37,11 @@ from app.api.models import resolve_model
 from app.api.sampling import check_stream_options, read_n, read_sampling, read_stop
 from app.api.watch import client_watch
 from app.api.work import chat_work, request_limit
+from app.chat_template import Message
 from app.engine.policy import check_context, choice_seeds
 from app.engine.types import EngineProtocol, GenerationRequest, SamplingParams
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
+from app.grounded import Answer, GroundedChat
 
 MAX_TOP_LOGPROBS = 20
 CHUNK = "chat.completion.chunk"
@@ -50,6 +58,9 @@ class ChatRequest:
     json_object: bool
     stream: bool
     include_usage: bool
+    messages: list[Message]
+    grounded: bool  # answered from the code index (not JSON mode, no tools declared)
+    user_stops: list[str]
 
     def generation(self, params: SamplingParams | None = None) -> GenerationRequest:
         """The engine's request: the rendered conversation continued as it is (the
@@ -82,23 +93,55 @@ def parse_request(body: dict[str, Any], engine: EngineProtocol,
     params = read_sampling(f, vocab_size=engine.tokenizer.vocab_size, max_tokens=max_tokens,
                            logprobs=(top or 0) if logprobs else None)
     check_context(engine.info, len(prompt_ids), max_tokens, "messages")
-    return ChatRequest(model, prompt_ids, params, read_stop(f) + chat_template.STOPS,
-                       read_n(f), logprobs, json_mode.requested(f), stream,
-                       check_stream_options(f, stream))
+    stops = read_stop(f)
+    json_object = json_mode.requested(f)
+    grounded = not json_object and not f.present("tools") and not f.present("functions")
+    return ChatRequest(model, prompt_ids, params, stops + chat_template.STOPS,
+                       read_n(f), logprobs, json_object, stream,
+                       check_stream_options(f, stream), messages, grounded, stops)
 
 
 class ChatCompletions:
     """The chat service, shared by the HTTP resource and the batch API."""
 
-    def __init__(self, metrics: ApiMetrics, default_max_tokens: int | None = None) -> None:
+    def __init__(self, metrics: ApiMetrics, default_max_tokens: int | None = None,
+                 grounded: GroundedChat | None = None) -> None:
         self.metrics = metrics
         self.default_max_tokens = default_max_tokens
+        self.grounded = grounded
 
     def parse(self, body: dict[str, Any], engine: EngineProtocol) -> ChatRequest:
         return parse_request(body, engine, self.default_max_tokens)
 
+    def _route(self, engine: EngineProtocol,
+               request: ChatRequest) -> tuple[ChatRequest, Answer | None]:
+        """The grounded answer, or the request for the model: as it came, or, when the
+        question is code to continue, with that code as the prompt."""
+        if not request.grounded or self.grounded is None:
+            return request, None
+        answer = self.grounded.answer(request.messages)
+        if answer.code is None:
+            return request, answer
+        return replace(request, prompt_ids=engine.tokenizer.encode(answer.code)), None
+
+    def _grounded_reply(self, engine: EngineProtocol, request: ChatRequest,
+                        answer: Answer) -> grounded_reply.Reply:
+        return grounded_reply.shape(engine, answer, request.prompt_ids,
+                                    request.params.max_tokens, request.user_stops,
+                                    request.params.logprobs if request.logprobs else None)
+
     def respond(self, engine: EngineProtocol, request: ChatRequest,
                 watch: ClientWatch) -> dict[str, Any]:
+        request, answer = self._route(engine, request)
+        if answer is not None:
+            reply = self._grounded_reply(engine, request, answer)
+            prompt_tokens, generated = len(request.prompt_ids), request.n * len(reply.ids)
+            self.metrics.count_tokens(prompt_tokens, generated)
+            return {**self._head(engine, request, new_id("chatcmpl-"), int(time.time()),
+                                 "chat.completion"),
+                    "choices": grounded_reply.choices(engine.tokenizer, reply, answer,
+                                                      request.n, request.logprobs),
+                    "usage": usage(prompt_tokens, generated)}
         choices, generated = self._generate_all(engine, request, watch)
         prompt_tokens = len(request.prompt_ids)
         self.metrics.count_tokens(prompt_tokens, generated)
@@ -136,9 +179,18 @@ class ChatCompletions:
 
     def stream(self, engine: EngineProtocol, request: ChatRequest, watch: ClientWatch,
                started: float) -> Iterator[bytes]:
+        request, answer = self._route(engine, request)
         head = self._head(engine, request, new_id("chatcmpl-"), int(time.time()), CHUNK)
         if request.include_usage:
             head["usage"] = None  # every chunk but the last carries "usage": null
+        if answer is not None:
+            reply = self._grounded_reply(engine, request, answer)
+            self.metrics.first_token.observe(time.perf_counter() - started)
+            self.metrics.count_tokens(len(request.prompt_ids), request.n * len(reply.ids))
+            yield from grounded_reply.stream(engine.tokenizer, reply, answer, head, request.n,
+                                             request.logprobs, request.include_usage,
+                                             len(request.prompt_ids))
+            return
         tokenizer = engine.tokenizer
         generated = 0
         finished = False

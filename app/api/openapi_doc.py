@@ -14,10 +14,12 @@ import falcon
 from app import __version__
 from app.api.code import QUERIES
 from app.api.code import __doc__ as CODE_DOC
+from app.api.grounded_reply import __doc__ as GROUNDED_REPLY_DOC
 from app.api.hypercube import DEFAULT_POINTS, MAX_POINTS
 from app.chat_template import __doc__ as CHAT_TEMPLATE_DOC
 from app.engine.language import LANGUAGES
 from app.engine.types import SCOPES
+from app.grounded.intent import __doc__ as GROUNDED_CHAT_DOC
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
@@ -78,14 +80,24 @@ SCHEMAS: dict[str, Any] = {
             "index": {"type": "integer"},
             "message": _obj({"role": {"const": "assistant"}, "content": {"type": "string"},
                              "refusal": {"type": "null"},
-                             "annotations": {"type": "array", "maxItems": 0}}),
+                             "annotations": {"type": "array", "maxItems": 0},
+                             "sources": {"type": "array", "items": _ref("ChatSource")}},
+                            ["role", "content", "refusal", "annotations"]),
             "logprobs": _CHAT_LOGPROBS, "finish_reason": _FINISH})},
         "usage": _USAGE}),
+    # What a grounded answer cites (app/grounded/answer.py Source; app/api/grounded_reply.py).
+    "ChatSource": _obj({
+        "index": {"type": "integer", "minimum": 1}, "path": {"type": "string"},
+        "display_path": {"type": "string"}, "line": {"type": "integer", "minimum": 1},
+        "end_line": {"type": "integer", "minimum": 1},
+        "kind": {"enum": ["definition", "reference", "call", "passage", "doc", "similar"]},
+        "name": _NULLABLE_STRING, "language": {"type": "string"}}),
     "ChatCompletionChunk": _obj({
         **_HEAD, "object": {"const": "chat.completion.chunk"},
         "choices": {"type": "array", "items": _obj({
             "index": {"type": "integer"},
-            "delta": _obj({"role": {"const": "assistant"}, "content": {"type": "string"}}, []),
+            "delta": _obj({"role": {"const": "assistant"}, "content": {"type": "string"},
+                           "sources": {"type": "array", "items": _ref("ChatSource")}}, []),
             "logprobs": _CHAT_LOGPROBS,
             "finish_reason": {"type": ["string", "null"], "enum": ["stop", "length", None]}})},
         "usage": {"anyOf": [_USAGE, {"type": "null"}]}},
@@ -346,7 +358,8 @@ PATHS: dict[str, Any] = {
         request="CompletionBatchRequest")},
     "/v1/chat/completions": {"post": _op(
         "Chat completion", "ChatCompletion", request="ChatCompletionRequest",
-        stream="<ChatCompletionChunk>", description=CHAT_TEMPLATE_DOC)},
+        stream="<ChatCompletionChunk>",
+        description=f"{GROUNDED_CHAT_DOC}\n\n{GROUNDED_REPLY_DOC}\n\n{CHAT_TEMPLATE_DOC}")},
     "/v1/embeddings": {"post": _op("Embeddings from the hypercube's statistics",
                                    "EmbeddingList", request="EmbeddingRequest")},
     "/tokenize": {"post": _op("Text or a chat to token ids", "Tokenized",

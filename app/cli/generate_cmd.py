@@ -8,11 +8,8 @@ import argparse
 import math
 import secrets
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -24,9 +21,6 @@ from app.errors import InvalidRequest
 from app.ingest.pipeline import DEFAULT_MAX_FILE_SIZE
 from app.ingest.walk import Candidate, walk
 from app.model.context import ProjectContext
-
-if TYPE_CHECKING:
-    from app.chat_template import Message
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,16 +63,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     chat = subparsers.add_parser(
         "chat", help="talk with the model on standard input",
-        description="Each line read from standard input is a user message; the reply is "
-                    "printed as it is generated. The conversation is written with the same "
-                    "chat template as /v1/chat/completions. An empty line or /reset starts "
-                    "over; /exit or end of input quits. With --json, each reply is printed "
-                    "as one JSON document when it is complete.")
+        description="Each line read from standard input is a user message. Questions "
+                    "about the code (where is X defined, what does X do, who calls X, how "
+                    "do I …, code like this) are answered from the code index in Markdown, "
+                    "citing file and line, as /v1/chat/completions answers them; code to "
+                    "continue is continued by the model, printed as it is generated. An "
+                    "empty line or /reset starts over; /exit or end of input quits. With "
+                    "--json, each reply is printed as one JSON document (with its sources) "
+                    "when it is complete.")
     add_db_option(chat)
     add_json_option(chat)
     chat.add_argument("--system", metavar="TEXT", help="a system message opening the chat")
     chat.add_argument("--max-tokens", type=int, default=256, metavar="N",
-                      help="most tokens per reply (default 256)")
+                      help="most tokens per reply the model writes (default 256)")
     chat.add_argument("--temperature", type=float, default=0.7,
                       help="0 is greedy (deterministic); higher is more varied (default 0.7)")
     chat.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
@@ -157,67 +154,76 @@ def run_complete(args: argparse.Namespace) -> int:
 
 
 def run_chat(args: argparse.Namespace) -> int:
-    # Imported here: the template lives with the HTTP API, whose imports take ~0.5 s.
-    from app.chat_template import STOPS, Message, render
+    # Imported here: grounded chat and the template pull in the code index (~0.3 s).
+    from app.chat_template import STOPS, Message
+    from app.grounded import GroundedChat
 
     params = _params(args)
     params.stop = list(STOPS)
     with open_read_store(args) as store:
         engine = load_engine(store)
+        grounded = GroundedChat.open(store.path)
     opening = [Message("system", args.system)] if args.system else []
     messages = list(opening)
     interactive = sys.stdin.isatty()
     out = sys.stdout
     turn = 0
-    while True:
-        if interactive:
-            print("> ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
-        if not line or line.strip() == "/exit":
-            return 0
-        text = line.rstrip("\n")
-        if not text.strip() or text.strip() == "/reset":
-            messages = list(opening)
-            continue
-        messages.append(Message("user", text))
-        prompt = _fit_window(engine, messages, params.max_tokens or 0, render)
-        if params.seed is not None:
-            # Each turn its own seed, so a replayed conversation replays exactly.
-            params.seed = args.seed + turn
-        pieces: list[str] = []
-        finish = "length"
-        for delta in engine.stream(prompt, params):
-            pieces.append(delta.text)
-            if not args.json:
-                out.write(delta.text)
-                out.flush()
-            if delta.finish_reason is not None:
-                finish = delta.finish_reason
-        reply = "".join(pieces).strip("\n")
-        if args.json:
-            print_json({"role": "assistant", "content": reply, "finish_reason": finish})
-        else:
-            out.write("\n")
+    try:
+        while True:
+            if interactive:
+                print("> ", end="", file=sys.stderr, flush=True)
+            line = sys.stdin.readline()
+            if not line or line.strip() == "/exit":
+                return 0
+            text = line.rstrip("\n")
+            if not text.strip() or text.strip() == "/reset":
+                messages = list(opening)
+                continue
+            messages.append(Message("user", text))
+            answer = grounded.answer(messages)
+            if answer.code is None:
+                reply = answer.text.strip("\n")
+                if args.json:
+                    print_json({"role": "assistant", "content": reply, "finish_reason": "stop",
+                                "sources": [s.to_dict() for s in answer.sources]})
+                else:
+                    out.write(reply + "\n")
+                    out.flush()
+            else:
+                if params.seed is not None:
+                    # Each turn its own seed, so a replayed conversation replays exactly.
+                    params.seed = args.seed + turn
+                reply = _continue_code(engine, answer.code, params, args.json)
+            messages.append(Message("assistant", reply))
+            turn += 1
+    finally:
+        grounded.close()
+
+
+def _continue_code(engine: Engine, code: str, params: SamplingParams, as_json: bool) -> str:
+    """The model's continuation of ``code`` (its end, when too long for the window),
+    streamed to standard output as it is generated unless printing JSON."""
+    budget = CONTEXT_LENGTH - (params.max_tokens or 0)
+    prompt = engine.tokenizer.encode(code)[-budget:] if budget > 0 else \
+        engine.tokenizer.encode(code)
+    out = sys.stdout
+    pieces: list[str] = []
+    finish = "length"
+    for delta in engine.stream(prompt, params):
+        pieces.append(delta.text)
+        if not as_json:
+            out.write(delta.text)
             out.flush()
-        messages.append(Message("assistant", reply))
-        turn += 1
-
-
-def _fit_window(engine: Engine, messages: list[Message], max_tokens: int,
-                render: Callable[[list[Message]], str]) -> np.ndarray:
-    """The rendered conversation's tokens, oldest turns dropped (a system message kept)
-    until prompt and reply fit the context window."""
-    while True:
-        prompt = engine.tokenizer.encode(render(messages))
-        if len(prompt) + max_tokens <= CONTEXT_LENGTH:
-            return prompt
-        first = 1 if messages and messages[0].role == "system" else 0
-        if len(messages) - first <= 1:
-            # The last message alone is too long: keep its end (the engine then refuses
-            # only if even that cannot fit, with its usual message).
-            return prompt[-(CONTEXT_LENGTH - max_tokens):] if max_tokens < CONTEXT_LENGTH \
-                else prompt
-        del messages[first]
+        if delta.finish_reason is not None:
+            finish = delta.finish_reason
+    reply = "".join(pieces).strip("\n")
+    if as_json:
+        print_json({"role": "assistant", "content": reply, "finish_reason": finish,
+                    "sources": []})
+    else:
+        out.write("\n")
+        out.flush()
+    return reply
 
 
 def run_eval(args: argparse.Namespace) -> int:
