@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.engine.constrained import TokenConstraint
 from app.engine.stops import StopMatcher
 from app.engine.types import Delta, EngineProtocol, ModelInfo, SamplingParams, TokenLogprob
 from app.errors import ClientDisconnected, ContextLengthExceeded
@@ -88,7 +89,8 @@ def choice_seeds(seed: int | None, count: int) -> list[int]:
 
 
 def generate(engine: EngineProtocol, prompt_ids: np.ndarray, params: SamplingParams,
-             stops: Sequence[str], watch: ClientWatch) -> Iterator[Delta]:
+             stops: Sequence[str], watch: ClientWatch,
+             constraint: TokenConstraint | None = None) -> Iterator[Delta]:
     """The engine's deltas with stop sequences applied; the last one has ``finish_reason``.
 
     The API matches stop sequences itself (the engine gets none) because it also ends
@@ -99,7 +101,8 @@ def generate(engine: EngineProtocol, prompt_ids: np.ndarray, params: SamplingPar
         ClientDisconnected: the client went away (the engine has been told to stop).
     """
     scanner = StopMatcher(stops)
-    inner = engine.stream(prompt_ids, params, cancel=watch.event)
+    inner = (engine.stream(prompt_ids, params, cancel=watch.event) if constraint is None
+             else engine.stream(prompt_ids, params, cancel=watch.event, constraint=constraint))
     try:
         for delta in inner:
             if watch.gone():

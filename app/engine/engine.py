@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from app.engine.constrained import TokenConstraint, constrained_picker
 from app.engine.sampling import Sampler, breaker_mask, make_rng, repetition_factors
 from app.engine.stops import StopMatcher
 from app.engine.types import (
@@ -73,7 +74,8 @@ class Engine:
     # -- the protocol -------------------------------------------------------------------
 
     def stream(self, prompt_ids: np.ndarray, params: SamplingParams, *,
-               cancel: threading.Event | None = None) -> Iterator[Delta]:
+               cancel: threading.Event | None = None,
+               constraint: TokenConstraint | None = None) -> Iterator[Delta]:
         prompt = self._check_ids(prompt_ids, "prompt")
         budget = self._budget(len(prompt), params.max_tokens)
         top = self._check_top(params.logprobs)
@@ -85,14 +87,15 @@ class Engine:
         rng = None if params.temperature == 0.0 else make_rng(params.seed)
         sampler = Sampler(params, rng, self.model.kernels, self.model.vocab_size)
         tables = self._repetition_tables(params)
-        return self._generate(prompt, budget, sampler, tables, top, cancel)
+        return self._generate(prompt, budget, sampler, tables, top, cancel, constraint)
 
     def complete(self, prompt_ids: np.ndarray, params: SamplingParams, *,
-                 cancel: threading.Event | None = None) -> Completion:
+                 cancel: threading.Event | None = None,
+                 constraint: TokenConstraint | None = None) -> Completion:
         texts: list[str] = []
         tokens: list[TokenLogprob] = []
         finish = "length"
-        for delta in self.stream(prompt_ids, params, cancel=cancel):
+        for delta in self.stream(prompt_ids, params, cancel=cancel, constraint=constraint):
             texts.append(delta.text)
             tokens.extend(delta.tokens)
             if delta.finish_reason is not None:
@@ -151,7 +154,8 @@ class Engine:
 
     def _generate(self, prompt: np.ndarray, budget: int, sampler: Sampler,
                   tables: RepetitionTables | None, top: int | None,
-                  cancel: threading.Event | None) -> Iterator[Delta]:
+                  cancel: threading.Event | None,
+                  constraint: TokenConstraint | None = None) -> Iterator[Delta]:
         # One loop with everything it calls per token held in locals: a 16-token request
         # is mostly this loop's overhead around the kernels, so it is kept lean.
         session = self._acquire(prompt)
@@ -167,6 +171,11 @@ class Engine:
             texts, whole, data = self._texts, self._whole, self._bytes
             dist, push, choose = session.bound.dist, session.push, sampler.picker()
             probs = session.probs
+            if constraint is not None:
+                # Constrained decoding (contract 4, app/engine/constrained.py): the choice
+                # sees only the tokens the constraint allows, and the reply ends once the
+                # constraint is done.
+                choose = constrained_picker(choose, probs, constraint)
             log = math.log
             last = budget - 1
             for step in range(budget):
@@ -191,7 +200,8 @@ class Engine:
                     if stops.stopped:
                         yield Delta(text, [entry], "stop")
                         return
-                if step == last:
+                ended = constraint is not None and constraint.done()
+                if step == last or ended:
                     tail = utf8.decode(b"", final=True)
                     if matching:
                         tail = stops.push(tail)
@@ -199,7 +209,7 @@ class Engine:
                             yield Delta(text + tail, [entry], "stop")
                             return
                         tail += stops.flush()
-                    yield Delta(text + tail, [entry], "length")
+                    yield Delta(text + tail, [entry], "stop" if ended else "length")
                     return
                 yield Delta(text, [entry])
             yield Delta("", [], "length")  # budget 0: nothing to generate

@@ -1,0 +1,284 @@
+"""Constrained decoding: only tokens a grammar allows may come next (contract 4).
+
+The engine's per-token loop takes an optional :class:`TokenConstraint`. Before each choice it
+asks the constraint which token ids may come next (:meth:`TokenConstraint.mask`), zeroes the
+others in the model's distribution, lets the sampler choose as usual (temperature, top_p,
+seed, the repetition penalty: all of it applies among the allowed tokens), puts the
+distribution back (reported log-probabilities stay the model's own), and tells the constraint
+which token was chosen (:meth:`TokenConstraint.advance`). The generation ends with
+finish_reason ``"stop"`` once the constraint is :meth:`TokenConstraint.done`.
+
+:class:`GrammarConstraint` is the implementation: llguidance's ``LLMatcher`` over our own
+vocabulary (byte-level BPE with 256 byte fallbacks, handed to llguidance as the bytes of each
+token), compiled from a JSON schema by llguidance's own JSON-schema compiler; nothing here
+parses JSON. Grammars are compact JSON (``", "`` and ``": "`` separators, no other
+whitespace outside strings), so a statistical model of code cannot spend its budget on blank
+lines. Our vocabulary has no end-of-text token; llguidance needs one, so an extra id
+``vocab_size`` stands for it and is never offered to the model: a grammar is done when it
+allows nothing else.
+
+A statistical model of code rarely closes a string or an array of its own accord, so
+strings and arrays the schema leaves unbounded are bounded here (:func:`bounded`: at most
+:data:`MAX_STRING` characters, :data:`MAX_ITEMS` items); anything valid under the bounded
+schema is valid under the caller's, and objects finish within a small token budget.
+
+A budget can still run out mid-object. In the last :func:`reserve` tokens of the budget a
+constraint made with ``budget`` prefers the tokens that close something (only ``"``, ``]``,
+``}`` in them) whenever the grammar allows one, so most replies close in time; one that
+still does not ends with finish_reason ``"length"``.
+
+Bounds: a schema's JSON text may be at most :data:`MAX_SCHEMA_BYTES`; compiling and every
+mask step run under llguidance's parser limits (:data:`LIMITS`), which cap the lexer states,
+Earley items and grammar size, so no schema can take unbounded time or memory.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import llguidance
+import numpy as np
+
+from app.errors import InvalidRequest
+from app.tokenizer import Tokenizer
+
+# A schema larger than this is refused before it is compiled (OpenAI's own limits are of the
+# same order: 5,000 properties, 15,000 characters of names and enum values).
+MAX_SCHEMA_BYTES = 64 * 1024
+LIMITS = llguidance.LLParserLimits(max_grammar_size=200_000, max_lexer_states=100_000,
+                                   verbose_errors=False)
+MAX_STRING = 48
+MAX_ITEMS = 8
+# Compact JSON: the separators a model of Python source has seen in dicts, nothing else.
+COMPILE_OPTIONS: llguidance.JsonCompileOptions = {
+    "item_separator": ", ", "key_separator": ": ", "whitespace_flexible": False}
+
+
+class TokenConstraint(Protocol):
+    """What the engine's per-token loop asks of a constraint."""
+
+    def mask(self, allowed: np.ndarray) -> None:
+        """Fill ``allowed`` (bool, one entry per token id) with which tokens may come next."""
+
+    def advance(self, token_id: int) -> None:
+        """Take the token that was chosen (always one :meth:`mask` allowed)."""
+
+    def done(self) -> bool:
+        """True once the text so far is complete and nothing may follow it."""
+
+
+_CLOSERS = frozenset(b'"]}')
+
+
+def reserve(budget: int) -> int:
+    """How many of a budget's last tokens are spent closing what is open."""
+    return min(16, budget // 4)
+
+
+class _Vocabulary:
+    """Our tokenizer as llguidance's ``TokenizerWrapper`` expects it."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        size = tokenizer.vocab_size
+        # 0xFF starts no UTF-8 text: llguidance's marker for a special token.
+        self.tokens = [tokenizer.token_bytes(i) for i in range(size)] + [b"\xff<|end|>"]
+        self.eos_token_id = size
+        self.bos_token_id = None
+        self.special_token_ids = [size]
+        self._tokenizer = tokenizer
+
+    def __call__(self, text: str | bytes) -> list[int]:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        return [int(i) for i in self._tokenizer.encode(text)]
+
+
+class _GrammarVocabulary:
+    """What every grammar over one tokenizer shares."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        vocabulary = _Vocabulary(tokenizer)
+        self.tokenizer = llguidance.LLTokenizer(llguidance.TokenizerWrapper(vocabulary))
+        self.closers = np.array([bool(t) and _CLOSERS.issuperset(t)
+                                 for t in vocabulary.tokens[:-1]])
+
+
+_vocabularies: weakref.WeakKeyDictionary[Tokenizer, _GrammarVocabulary] = (
+    weakref.WeakKeyDictionary())
+_lock = threading.Lock()
+
+
+def _vocabulary(tokenizer: Tokenizer) -> _GrammarVocabulary:
+    with _lock:
+        found = _vocabularies.get(tokenizer)
+        if found is None:
+            found = _vocabularies[tokenizer] = _GrammarVocabulary(tokenizer)
+        return found
+
+
+def grammar_tokenizer(tokenizer: Tokenizer) -> llguidance.LLTokenizer:
+    """llguidance's view of ``tokenizer`` (built once per tokenizer, ~50 ms for 8k tokens)."""
+    return _vocabulary(tokenizer).tokenizer
+
+
+class Grammar:
+    """A compiled, checked grammar; :meth:`constraint` starts one generation under it."""
+
+    def __init__(self, tokenizer: Tokenizer, text: str) -> None:
+        self._vocabulary = _vocabulary(tokenizer)
+        self._vocab_size = tokenizer.vocab_size
+        self._text = text
+
+    def constraint(self, budget: int | None = None) -> GrammarConstraint:
+        """A fresh constraint; with ``budget`` (the generation's max_tokens), its last tokens
+        close what is open (see the module)."""
+        matcher = llguidance.LLMatcher(self._vocabulary.tokenizer, self._text, limits=LIMITS,
+                                       log_level=0)
+        closing = None if budget is None else (budget - reserve(budget), self._vocabulary.closers)
+        return GrammarConstraint(matcher, self._vocab_size, closing)
+
+
+def json_schema_grammar(schema: Any, tokenizer: Tokenizer, param: str) -> Grammar:
+    """The grammar of JSON texts valid under ``schema``.
+
+    Raises:
+        InvalidRequest: naming ``param``, if the schema is not an object, too large, or
+            not one llguidance can compile (invalid, or using an unsupported keyword).
+    """
+    if not isinstance(schema, dict):
+        raise InvalidRequest(f"'{param}' must be a JSON schema object", param=param)
+    text = json.dumps(schema)
+    if len(text.encode("utf-8")) > MAX_SCHEMA_BYTES:
+        raise InvalidRequest(f"'{param}' is too large: at most {MAX_SCHEMA_BYTES} bytes of "
+                             "JSON schema are accepted", param=param)
+    try:
+        grammar = llguidance.LLMatcher.grammar_from_json_schema(json.dumps(bounded(schema)),
+                                                                overrides=COMPILE_OPTIONS)
+    except ValueError as exc:
+        raise InvalidRequest(f"'{param}' is not a valid JSON schema: {exc}",
+                             param=param) from exc
+    llg_tokenizer = grammar_tokenizer(tokenizer)
+    failed, messages = llguidance.LLMatcher.validate_grammar_with_warnings(
+        grammar, llg_tokenizer, limits=LIMITS)
+    if failed:
+        raise InvalidRequest(f"'{param}' cannot be enforced: {messages[0]}", param=param)
+    return Grammar(tokenizer, grammar)
+
+
+def _any_object() -> dict[str, Any]:
+    # Keys look like names (a model of code writes identifiers there anyway) and are short.
+    return {"type": "object", "additionalProperties": False, "maxProperties": MAX_ITEMS,
+            "patternProperties": {"^[A-Za-z_][A-Za-z0-9_ -]{0,31}$": {"$ref": "#/$defs/value"}}}
+
+
+# Any JSON object, as bounded as the schemas of :func:`bounded`.
+ANY_OBJECT: dict[str, Any] = {
+    "$defs": {"value": {"anyOf": [
+        {"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"},
+        {"type": "array", "items": {"$ref": "#/$defs/value"}}, _any_object()]}},
+    **_any_object()}
+
+
+def json_object_grammar(tokenizer: Tokenizer) -> Grammar:
+    """Any JSON object (``response_format: json_object``)."""
+    return json_schema_grammar(ANY_OBJECT, tokenizer, "response_format")
+
+
+# Keywords whose values are data, not schemas: never rewritten.
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "example"})
+_FIXED_STRING = ("maxLength", "enum", "const", "pattern", "format")
+
+
+def bounded(schema: Any) -> Any:
+    """``schema`` with every unbounded string and array bounded (a copy; see the module)."""
+    if isinstance(schema, list):
+        return [bounded(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: value if key in _DATA_KEYWORDS else bounded(value)
+           for key, value in schema.items()}
+    kinds = schema.get("type")
+    kinds = {kinds} if isinstance(kinds, str) else set(kinds) if isinstance(kinds, list) else set()
+    if "string" in kinds and not any(k in schema for k in _FIXED_STRING):
+        minimum = schema.get("minLength")
+        out["maxLength"] = max(MAX_STRING, minimum if isinstance(minimum, int) else 0)
+    if "array" in kinds and "maxItems" not in schema:
+        minimum = schema.get("minItems")
+        out["maxItems"] = max(MAX_ITEMS, minimum if isinstance(minimum, int) else 0)
+    return out
+
+
+class GrammarConstraint:
+    """:class:`TokenConstraint` backed by one llguidance ``LLMatcher``."""
+
+    def __init__(self, matcher: llguidance.LLMatcher, vocab_size: int,
+                 closing: tuple[int, np.ndarray] | None = None) -> None:
+        if matcher.is_error():
+            raise InvalidRequest(f"the grammar cannot be enforced: {matcher.get_error()}",
+                                 param="response_format")
+        self._matcher = matcher
+        self._size = vocab_size
+        # One bit per token id, the end-of-text id included, as llguidance writes it.
+        self._bits = np.zeros((vocab_size + 1 + 31) // 32, dtype=np.int32)
+        self._allowed: np.ndarray | None = None  # the mask for the next token, once computed
+        self._closing = closing                  # (from which token on, the closing tokens)
+        self._count = 0
+
+    def _next(self) -> np.ndarray:
+        if self._allowed is None:
+            bits = self._bits
+            self._matcher.unsafe_compute_mask_ptr(bits.ctypes.data, bits.nbytes)
+            self._allowed = np.unpackbits(bits.view(np.uint8),
+                                          bitorder="little")[:self._size].view(bool)
+        return self._allowed
+
+    def mask(self, allowed: np.ndarray) -> None:
+        allowed[:] = self._next()
+        if self._closing is not None and self._count >= self._closing[0]:
+            closers = allowed & self._closing[1]
+            if closers.any():
+                allowed[:] = closers
+
+    def advance(self, token_id: int) -> None:
+        if not self._matcher.consume_token(token_id):
+            raise InvalidRequest(f"token {token_id} does not fit the grammar: "
+                                 f"{self._matcher.get_error()}", param="response_format")
+        self._allowed = None
+        self._count += 1
+
+    def done(self) -> bool:
+        matcher = self._matcher
+        return (matcher.is_stopped() or matcher.is_error()
+                or not self._next().any())
+
+
+def constrained_picker(choose: Callable[[], int], probs: np.ndarray,
+                       constraint: TokenConstraint) -> Callable[[], int]:
+    """``choose`` restricted to what ``constraint`` allows, for the engine's loop.
+
+    The disallowed entries of ``probs`` (the distribution ``choose`` reads) are zeroed while
+    the sampler chooses, then restored. Should the repetition penalty have driven every
+    allowed token to zero (a forced token that repeats earlier text), the most likely
+    allowed token is taken instead.
+    """
+    allowed = np.empty(len(probs), dtype=bool)
+    saved = np.empty_like(probs)
+
+    def pick() -> int:
+        constraint.mask(allowed)
+        np.copyto(saved, probs)
+        np.multiply(probs, allowed, out=probs)
+        try:
+            token = choose()
+        finally:
+            np.copyto(probs, saved)
+        if not allowed[token]:
+            token = int(np.argmax(np.where(allowed, probs, -1.0)))
+        constraint.advance(token)
+        return token
+
+    return pick
