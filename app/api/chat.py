@@ -76,7 +76,7 @@ def parse_request(body: dict[str, Any], engine: EngineProtocol,
     messages = read_messages(f)
     prompt_ids = engine.tokenizer.encode(chat_template.render(messages))
     tool = tools.choose_tool(f, tools.read_tools(f, engine.tokenizer), messages)
-    grammar = json_mode.read_grammar(f, engine.tokenizer)
+    grammar = json_mode.read_grammar(f, engine.tokenizer, messages)
     if tool is not None:
         grammar = tool.grammar
     max_tokens = f.integer("max_completion_tokens", minimum=0)

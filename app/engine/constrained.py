@@ -22,10 +22,13 @@ strings and arrays the schema leaves unbounded are bounded here (:func:`bounded`
 :data:`MAX_STRING` characters, :data:`MAX_ITEMS` items); anything valid under the bounded
 schema is valid under the caller's, and objects finish within a small token budget.
 
-A budget can still run out mid-object. In the last :func:`reserve` tokens of the budget a
-constraint made with ``budget`` prefers the tokens that close something (only ``"``, ``]``,
-``}`` in them) whenever the grammar allows one, so most replies close in time; one that
-still does not ends with finish_reason ``"length"``.
+A budget can still run out mid-object. A constraint made with ``budget`` keeps an estimate of
+how many tokens the shortest way to finish takes (:meth:`GrammarConstraint._finish_path`:
+follow the grammar taking a closing token — only ``"``, ``]``, ``}`` in it — where one is
+allowed, else a separator, else the longest allowed token (a single digit in a number), on
+the matcher itself, then roll back). Once the tokens left are within :data:`MARGIN` of that,
+the reply follows that path, so it closes within the budget whenever the budget can hold it;
+otherwise it ends with finish_reason ``"length"``.
 
 Bounds: a schema's JSON text may be at most :data:`MAX_SCHEMA_BYTES`; compiling and every
 mask step run under llguidance's parser limits (:data:`LIMITS`), which cap the lexer states,
@@ -51,7 +54,7 @@ from app.tokenizer import Tokenizer
 MAX_SCHEMA_BYTES = 64 * 1024
 LIMITS = llguidance.LLParserLimits(max_grammar_size=200_000, max_lexer_states=100_000,
                                    verbose_errors=False)
-MAX_STRING = 48
+MAX_STRING = 32
 MAX_ITEMS = 8
 # Compact JSON: the separators a model of Python source has seen in dicts, nothing else.
 COMPILE_OPTIONS: llguidance.JsonCompileOptions = {
@@ -72,11 +75,14 @@ class TokenConstraint(Protocol):
 
 
 _CLOSERS = frozenset(b'"]}')
-
-
-def reserve(budget: int) -> int:
-    """How many of a budget's last tokens are spent closing what is open."""
-    return min(16, budget // 4)
+_SEPARATORS = frozenset(b", :")
+# The finishing estimate is redone every this many tokens, and at every token once the
+# tokens left come within SLACK of it.
+RECHECK = 8
+SLACK = 16
+# The path is taken this many tokens early: one free choice (``, "`` opening another item)
+# can lengthen it by a few.
+MARGIN = 4
 
 
 class _Vocabulary:
@@ -97,14 +103,29 @@ class _Vocabulary:
         return [int(i) for i in self._tokenizer.encode(text)]
 
 
+def _finish_rank(token: bytes) -> int:
+    """How much the finishing path likes a token: closing ones most, then separators, then
+    the longest text (fewest tokens for a forced key or word), except digits: one digit
+    ends a number soonest."""
+    if not token:
+        return -1
+    if _CLOSERS.issuperset(token):
+        return 3000 + len(token)
+    if _SEPARATORS.issuperset(token):
+        return 2000 + len(token)
+    if token.isdigit():
+        return 1000 - len(token)
+    return 1000 + len(token)
+
+
 class _GrammarVocabulary:
     """What every grammar over one tokenizer shares."""
 
     def __init__(self, tokenizer: Tokenizer) -> None:
         vocabulary = _Vocabulary(tokenizer)
         self.tokenizer = llguidance.LLTokenizer(llguidance.TokenizerWrapper(vocabulary))
-        self.closers = np.array([bool(t) and _CLOSERS.issuperset(t)
-                                 for t in vocabulary.tokens[:-1]])
+        self.finish_rank = np.array([_finish_rank(t) for t in vocabulary.tokens[:-1]],
+                                    dtype=np.int64)
 
 
 _vocabularies: weakref.WeakKeyDictionary[Tokenizer, _GrammarVocabulary] = (
@@ -138,8 +159,8 @@ class Grammar:
         close what is open (see the module)."""
         matcher = llguidance.LLMatcher(self._vocabulary.tokenizer, self._text, limits=LIMITS,
                                        log_level=0)
-        closing = None if budget is None else (budget - reserve(budget), self._vocabulary.closers)
-        return GrammarConstraint(matcher, self._vocab_size, closing)
+        return GrammarConstraint(matcher, self._vocab_size, budget,
+                                 self._vocabulary.finish_rank)
 
 
 def json_schema_grammar(schema: Any, tokenizer: Tokenizer, param: str) -> Grammar:
@@ -216,7 +237,7 @@ class GrammarConstraint:
     """:class:`TokenConstraint` backed by one llguidance ``LLMatcher``."""
 
     def __init__(self, matcher: llguidance.LLMatcher, vocab_size: int,
-                 closing: tuple[int, np.ndarray] | None = None) -> None:
+                 budget: int | None = None, finish_rank: np.ndarray | None = None) -> None:
         if matcher.is_error():
             raise InvalidRequest(f"the grammar cannot be enforced: {matcher.get_error()}",
                                  param="response_format")
@@ -225,23 +246,56 @@ class GrammarConstraint:
         # One bit per token id, the end-of-text id included, as llguidance writes it.
         self._bits = np.zeros((vocab_size + 1 + 31) // 32, dtype=np.int32)
         self._allowed: np.ndarray | None = None  # the mask for the next token, once computed
-        self._closing = closing                  # (from which token on, the closing tokens)
-        self._count = 0
+        self._budget = budget if finish_rank is not None else None
+        self._rank = finish_rank
+        self._count = 0                          # tokens taken so far
+        self._finish: tuple[int, int] = (0, -1)  # (tokens to finish, the first of them)
+        self._checked = -RECHECK
+
+    def _compute(self) -> np.ndarray:
+        bits = self._bits
+        self._matcher.unsafe_compute_mask_ptr(bits.ctypes.data, bits.nbytes)
+        return np.unpackbits(bits.view(np.uint8), bitorder="little")[:self._size].view(bool)
 
     def _next(self) -> np.ndarray:
         if self._allowed is None:
-            bits = self._bits
-            self._matcher.unsafe_compute_mask_ptr(bits.ctypes.data, bits.nbytes)
-            self._allowed = np.unpackbits(bits.view(np.uint8),
-                                          bitorder="little")[:self._size].view(bool)
+            self._allowed = self._compute()
         return self._allowed
+
+    def _finish_path(self, limit: int) -> tuple[int, int]:
+        """(tokens, first token) of the shortest-looking way to finish, at most ``limit``
+        tokens looked at; the matcher is left as it was."""
+        matcher, rank = self._matcher, self._rank
+        assert rank is not None
+        allowed, steps, first = self._next(), 0, -1
+        while steps < limit and not (matcher.is_stopped() or matcher.is_error()):
+            if steps:
+                allowed = self._compute()
+            if not allowed.any():
+                break
+            token = int(np.argmax(np.where(allowed, rank, -1)))
+            if steps == 0:
+                first = token
+            if not matcher.consume_token(token):
+                break
+            steps += 1
+        if steps:
+            matcher.rollback(steps)
+        return steps, first
 
     def mask(self, allowed: np.ndarray) -> None:
         allowed[:] = self._next()
-        if self._closing is not None and self._count >= self._closing[0]:
-            closers = allowed & self._closing[1]
-            if closers.any():
-                allowed[:] = closers
+        if self._budget is None:
+            return
+        left = self._budget - self._count
+        if self._count - self._checked >= RECHECK or left <= self._finish[0] + SLACK:
+            self._finish = self._finish_path(left + 1)
+            self._checked = self._count
+        needed, first = self._finish
+        if left <= needed + MARGIN and first >= 0:
+            # Only just enough budget left: finish the shortest way.
+            allowed[:] = False
+            allowed[first] = True
 
     def advance(self, token_id: int) -> None:
         if not self._matcher.consume_token(token_id):
@@ -273,7 +327,9 @@ def constrained_picker(choose: Callable[[], int], probs: np.ndarray,
         np.copyto(saved, probs)
         np.multiply(probs, allowed, out=probs)
         try:
-            token = choose()
+            # A penalty that zeroes every allowed token makes the sampler's logits all -inf.
+            with np.errstate(invalid="ignore"):
+                token = choose()
         finally:
             np.copyto(probs, saved)
         if not allowed[token]:
