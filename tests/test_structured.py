@@ -279,6 +279,10 @@ def test_bounded_keeps_the_schema_and_bounds_open_strings_and_arrays() -> None:
     assert props["d"]["maxLength"] == 100
     assert props["e"] == {"enum": [{"type": "string"}]}  # data is never rewritten
     assert schema["properties"]["a"] == {"type": "string"}  # the caller's is left alone
+    assert out["additionalProperties"] is False  # only the named properties
+    assert "additionalProperties" not in schema
+    combined = bounded({"allOf": [{"properties": {"a": {}}}, {"properties": {"b": {}}}]})
+    assert all("additionalProperties" not in part for part in combined["allOf"])
 
 
 def test_schema_limits() -> None:

@@ -20,7 +20,9 @@ allows nothing else.
 A statistical model of code rarely closes a string or an array of its own accord, so
 strings and arrays the schema leaves unbounded are bounded here (:func:`bounded`: at most
 :data:`MAX_STRING` characters, :data:`MAX_ITEMS` items); anything valid under the bounded
-schema is valid under the caller's, and objects finish within a small token budget.
+schema is valid under the caller's, and objects finish within a small token budget. For the
+same reason an object schema that names its properties gets no others (JSON Schema would
+allow any; a model of code would fill them with noise).
 
 A budget can still run out mid-object. A constraint made with ``budget`` keeps an estimate of
 how many tokens the shortest way to finish takes (:meth:`GrammarConstraint._finish_path`:
@@ -214,13 +216,15 @@ _DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples", "example"})
 _FIXED_STRING = ("maxLength", "enum", "const", "pattern", "format")
 
 
-def bounded(schema: Any) -> Any:
-    """``schema`` with every unbounded string and array bounded (a copy; see the module)."""
+def bounded(schema: Any, combined: bool = False) -> Any:
+    """``schema`` with every unbounded string and array bounded, and no properties beyond
+    those an object schema names (a copy; see the module). Objects under ``allOf`` keep
+    their ``additionalProperties`` as they are (closing one would refuse its siblings')."""
     if isinstance(schema, list):
-        return [bounded(item) for item in schema]
+        return [bounded(item, combined) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {key: value if key in _DATA_KEYWORDS else bounded(value)
+    out = {key: value if key in _DATA_KEYWORDS else bounded(value, key == "allOf")
            for key, value in schema.items()}
     kinds = schema.get("type")
     kinds = {kinds} if isinstance(kinds, str) else set(kinds) if isinstance(kinds, list) else set()
@@ -230,6 +234,10 @@ def bounded(schema: Any) -> Any:
     if "array" in kinds and "maxItems" not in schema:
         minimum = schema.get("minItems")
         out["maxItems"] = max(MAX_ITEMS, minimum if isinstance(minimum, int) else 0)
+    if (isinstance(schema.get("properties"), dict) and not combined
+            and "allOf" not in schema
+            and not any(k in schema for k in ("additionalProperties", "patternProperties"))):
+        out["additionalProperties"] = False
     return out
 
 
