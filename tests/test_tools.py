@@ -17,12 +17,14 @@ from langchain_openai import ChatOpenAI
 from tests.api_helpers import (
     Running,
     error_of,
+    get_json,
     post_json,
     shared_engine,
     shared_hypercube,
     sse_events,
     start_server,
     validate_openai,
+    validate_ours,
 )
 
 WEATHER = {"type": "function", "function": {
@@ -59,6 +61,7 @@ def chat(server: Running, **body: Any) -> dict[str, Any]:
                                {"model": server.model, "max_tokens": 64, **body})
     assert status == 200, result
     validate_openai("CreateChatCompletionResponse", result)
+    validate_ours(get_json(server.url, "/openapi.json")[1], "ChatCompletion", result)
     return result
 
 
@@ -138,8 +141,10 @@ def test_streamed_call_follows_openais_chunk_shape(server: Running) -> None:
             "stream_options": {"include_usage": True}}
     status, _, events = sse_events(server.url, "/v1/chat/completions", body)
     assert status == 200 and events[-1] == "[DONE]"
+    ours = get_json(server.url, "/openapi.json")[1]
     for event in events[:-1]:
         validate_openai("CreateChatCompletionStreamResponse", event)
+        validate_ours(ours, "ChatCompletionChunk", event)
     chunks = [e["choices"][0] for e in events[:-2]]
     first = chunks[0]["delta"]
     assert first["role"] == "assistant"
