@@ -78,10 +78,9 @@ class TokenConstraint(Protocol):
 
 _CLOSERS = frozenset(b'"]}')
 _SEPARATORS = frozenset(b", :")
-# The finishing estimate is redone every this many tokens, and at every token once the
-# tokens left come within SLACK of it.
-RECHECK = 8
-SLACK = 16
+# The finishing estimate is redone at every token once the tokens left come within SLACK of
+# it (a path being followed stays valid as it is), now and then before that.
+SLACK = 8
 # The path is taken this many tokens early: one free choice (``, "`` opening another item)
 # can lengthen it by a few.
 MARGIN = 4
@@ -125,7 +124,10 @@ class _GrammarVocabulary:
 
     def __init__(self, tokenizer: Tokenizer) -> None:
         vocabulary = _Vocabulary(tokenizer)
-        self.tokenizer = llguidance.LLTokenizer(llguidance.TokenizerWrapper(vocabulary))
+        # JSON slices: llguidance's token-trie partition for JSON strings, which cut the mask
+        # of a bounded string several times over here.
+        self.tokenizer = llguidance.LLTokenizer(llguidance.TokenizerWrapper(vocabulary),
+                                                slices=llguidance.LLTokenizer.json_slices())
         self.finish_rank = np.array([_finish_rank(t) for t in vocabulary.tokens[:-1]],
                                     dtype=np.int64)
 
@@ -257,8 +259,10 @@ class GrammarConstraint:
         self._budget = budget if finish_rank is not None else None
         self._rank = finish_rank
         self._count = 0                          # tokens taken so far
-        self._finish: tuple[int, int] = (0, -1)  # (tokens to finish, the first of them)
-        self._checked = -RECHECK
+        self._path: list[int] = []               # the shortest-looking way to finish
+        self._needed = 0                         # tokens it takes (estimated when stale)
+        self._valid = False                      # whether it starts from the current state
+        self._check_at = 0                       # when to look again while far from the end
 
     def _compute(self) -> np.ndarray:
         bits = self._bits
@@ -270,40 +274,46 @@ class GrammarConstraint:
             self._allowed = self._compute()
         return self._allowed
 
-    def _finish_path(self, limit: int) -> tuple[int, int]:
-        """(tokens, first token) of the shortest-looking way to finish, at most ``limit``
-        tokens looked at; the matcher is left as it was."""
+    def _finish_path(self, limit: int) -> tuple[list[int], bool]:
+        """The tokens of the shortest-looking way to finish (at most ``limit``) and whether
+        they do finish; the matcher is left as it was."""
         matcher, rank = self._matcher, self._rank
         assert rank is not None
-        allowed, steps, first = self._next(), 0, -1
-        while steps < limit and not (matcher.is_stopped() or matcher.is_error()):
-            if steps:
+        allowed, path, finishes = self._next(), [], False
+        while len(path) < limit:
+            if matcher.is_stopped() or matcher.is_error():
+                finishes = True
+                break
+            if path:
                 allowed = self._compute()
             if not allowed.any():
+                finishes = True
                 break
             token = int(np.argmax(np.where(allowed, rank, -1)))
-            if steps == 0:
-                first = token
             if not matcher.consume_token(token):
                 break
-            steps += 1
-        if steps:
-            matcher.rollback(steps)
-        return steps, first
+            path.append(token)
+        if path:
+            matcher.rollback(len(path))
+        return path, finishes
 
     def mask(self, allowed: np.ndarray) -> None:
         allowed[:] = self._next()
         if self._budget is None:
             return
         left = self._budget - self._count
-        if self._count - self._checked >= RECHECK or left <= self._finish[0] + SLACK:
-            self._finish = self._finish_path(left + 1)
-            self._checked = self._count
-        needed, first = self._finish
-        if left <= needed + MARGIN and first >= 0:
+        if not self._valid and (self._count >= self._check_at
+                                or left <= self._needed + SLACK):
+            self._path, finishes = self._finish_path(left + 1)
+            self._needed = len(self._path) if finishes else left + 1
+            self._valid = True
+            # Far from the end, look again only once the budget could have run down to it
+            # (a free token lengthens the way to finish by two tokens or so).
+            self._check_at = self._count + max(1, (left - self._needed - SLACK) // 2)
+        if self._valid and self._path and left <= self._needed + MARGIN:
             # Only just enough budget left: finish the shortest way.
             allowed[:] = False
-            allowed[first] = True
+            allowed[self._path[0]] = True
 
     def advance(self, token_id: int) -> None:
         if not self._matcher.consume_token(token_id):
@@ -311,6 +321,12 @@ class GrammarConstraint:
                                  f"{self._matcher.get_error()}", param="response_format")
         self._allowed = None
         self._count += 1
+        if self._valid and self._path and self._path[0] == token_id:
+            # The path's first token taken: the rest of it is still the way to finish.
+            self._path.pop(0)
+            self._needed -= 1
+        else:
+            self._valid = False
 
     def done(self) -> bool:
         matcher = self._matcher
