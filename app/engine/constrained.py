@@ -33,33 +33,50 @@ the reply follows that path, so it closes within the budget whenever the budget 
 otherwise it ends with finish_reason ``"length"``.
 
 Bounds: a schema's JSON text may be at most :data:`MAX_SCHEMA_BYTES`; compiling and every
-mask step run under llguidance's parser limits (:data:`LIMITS`), which cap the lexer states,
+mask step run under llguidance's parser limits (:func:`limits`), which cap the lexer states,
 Earley items and grammar size, so no schema can take unbounded time or memory.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import llguidance
 import numpy as np
 
 from app.errors import InvalidRequest
 from app.tokenizer import Tokenizer
 
+if TYPE_CHECKING:
+    import llguidance
+
 # A schema larger than this is refused before it is compiled (OpenAI's own limits are of the
 # same order: 5,000 properties, 15,000 characters of names and enum values).
 MAX_SCHEMA_BYTES = 64 * 1024
-LIMITS = llguidance.LLParserLimits(max_grammar_size=200_000, max_lexer_states=100_000,
-                                   verbose_errors=False)
+
+
+def _llguidance() -> Any:
+    """llguidance, imported on first use: the engine (and so every command's start) need not
+    pay for it until a request asks for a grammar."""
+    import llguidance
+
+    return llguidance
+
+
+@functools.cache
+def limits() -> llguidance.LLParserLimits:
+    return _llguidance().LLParserLimits(max_grammar_size=200_000, max_lexer_states=100_000,
+                                        verbose_errors=False)
+
+
 MAX_STRING = 32
 MAX_ITEMS = 8
 # Compact JSON: the separators a model of Python source has seen in dicts, nothing else.
-COMPILE_OPTIONS: llguidance.JsonCompileOptions = {
+COMPILE_OPTIONS: dict[str, Any] = {
     "item_separator": ", ", "key_separator": ": ", "whitespace_flexible": False}
 
 
@@ -126,8 +143,9 @@ class _GrammarVocabulary:
         vocabulary = _Vocabulary(tokenizer)
         # JSON slices: llguidance's token-trie partition for JSON strings, which cut the mask
         # of a bounded string several times over here.
-        self.tokenizer = llguidance.LLTokenizer(llguidance.TokenizerWrapper(vocabulary),
-                                                slices=llguidance.LLTokenizer.json_slices())
+        llg = _llguidance()
+        self.tokenizer = llg.LLTokenizer(llg.TokenizerWrapper(vocabulary),
+                                         slices=llg.LLTokenizer.json_slices())
         self.finish_rank = np.array([_finish_rank(t) for t in vocabulary.tokens[:-1]],
                                     dtype=np.int64)
 
@@ -161,8 +179,8 @@ class Grammar:
     def constraint(self, budget: int | None = None) -> GrammarConstraint:
         """A fresh constraint; with ``budget`` (the generation's max_tokens), its last tokens
         close what is open (see the module)."""
-        matcher = llguidance.LLMatcher(self._vocabulary.tokenizer, self._text, limits=LIMITS,
-                                       log_level=0)
+        matcher = _llguidance().LLMatcher(self._vocabulary.tokenizer, self._text,
+                                          limits=limits(), log_level=0)
         return GrammarConstraint(matcher, self._vocab_size, budget,
                                  self._vocabulary.finish_rank)
 
@@ -181,14 +199,14 @@ def json_schema_grammar(schema: Any, tokenizer: Tokenizer, param: str) -> Gramma
         raise InvalidRequest(f"'{param}' is too large: at most {MAX_SCHEMA_BYTES} bytes of "
                              "JSON schema are accepted", param=param)
     try:
-        grammar = llguidance.LLMatcher.grammar_from_json_schema(json.dumps(bounded(schema)),
+        grammar = _llguidance().LLMatcher.grammar_from_json_schema(json.dumps(bounded(schema)),
                                                                 overrides=COMPILE_OPTIONS)
     except ValueError as exc:
         raise InvalidRequest(f"'{param}' is not a valid JSON schema: {exc}",
                              param=param) from exc
     llg_tokenizer = grammar_tokenizer(tokenizer)
-    failed, messages = llguidance.LLMatcher.validate_grammar_with_warnings(
-        grammar, llg_tokenizer, limits=LIMITS)
+    failed, messages = _llguidance().LLMatcher.validate_grammar_with_warnings(
+        grammar, llg_tokenizer, limits=limits())
     if failed:
         raise InvalidRequest(f"'{param}' cannot be enforced: {messages[0]}", param=param)
     return Grammar(tokenizer, grammar)
