@@ -18,6 +18,7 @@ import numpy as np
 from app.engine import SamplingParams, load_engine
 from app.engine.types import EngineProtocol
 from app.store import Store
+from app.store.tokens import unpack_tokens
 from jit import kernels
 
 
@@ -53,7 +54,7 @@ def _prompt(store: Store, engine: EngineProtocol, length: int) -> np.ndarray:
     """The opening tokens of the hypercube's longest document: text the model knows."""
     row = store.conn.execute("SELECT tokens FROM document_tokens t JOIN documents d "
                              "ON d.id = t.doc_id ORDER BY d.n_tokens DESC, d.path LIMIT 1")
-    tokens = np.frombuffer(row.fetchone()[0], dtype="<u2").astype(np.int64)
+    tokens = unpack_tokens(row.fetchone()[0], np.int64)
     return tokens[:length] if len(tokens) else engine.tokenizer.encode("def ")
 
 

@@ -17,10 +17,6 @@ _COMPOSITION_BIT = 1 << 62
 _PERSON = b"hypercube.v1"
 
 
-def is_atom(node: int) -> bool:
-    return 0 <= node < ATOM_LIMIT
-
-
 def composition_id(tag: str, children: Sequence[int]) -> int:
     """The content address of a composition of ``children`` (atom or composition ids)."""
     digest = hashlib.blake2b(digest_size=8, person=_PERSON)

@@ -41,6 +41,15 @@ def _port(value: str) -> int:
     return port
 
 
+def _flag(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("use 1/true/yes/on or 0/false/no/off")
+
+
 SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("db", None, "hypercube file (default: your user data folder's hypercube.db, "
             "or the embedded default hypercube for commands that only read)"),
@@ -58,8 +67,25 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "applies", int),
     Setting("chat_max_tokens", 1024, "length of a chat reply when the request sets no "
             "max_tokens (0: up to the context window)", int),
+    Setting("read_only", False, "serve the hypercube without ever writing it (a snapshot on "
+            "a read-only mount, followed to each newer snapshot); files, batches and "
+            "ingestion are refused", _flag),
+    Setting("otlp_endpoint", None, "OpenTelemetry collector to send request traces to over "
+            "OTLP/HTTP (e.g. http://127.0.0.1:4318); unset: tracing off"),
     Setting("max_body_bytes", 100_000_000, "largest request body the server accepts "
             "(larger ones get 413)", int),
+    Setting("allowed_host", None, "host name a loopback-bound server also answers to "
+            "besides loopback addresses, localhost and *.localhost (against DNS rebinding; "
+            "comma-separated in the environment)"),
+    Setting("ingest_root", None, "folder POST /v1/ingest may read from; none means HTTP "
+            f"ingestion is off ({os.pathsep}-separated in the environment)"),
+    Setting("admin_key", None, "key for ingestion, batches and files when API keys are set "
+            "(client keys are refused there)"),
+    Setting("admin_key_file", None, "file with one admin key per line"),
+    Setting("max_json_bytes", 16_000_000, "largest JSON request body (larger ones get 413 "
+            "before any decoding)", int),
+    Setting("max_request_tokens", 65536, "most tokens one request may ask to generate: "
+            "prompts × n × best_of × max_tokens (larger requests get 400)", int),
 ]}
 
 

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 
 from llvmlite import ir
 
-I1 = ir.IntType(1)
 I8 = ir.IntType(8)
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)

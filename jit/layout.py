@@ -76,7 +76,7 @@ S_ROWOFF = 7       # -> int64[nrows + 1]
 S_ROWTOK = 8       # -> uint32[...] distinct next tokens of each row
 S_ROWCNT = 9       # -> uint32[...] their counts
 S_WEIGHT = 10      # what each of the segment's counts counts for (1 for training data; more
-                   # for a project's own files, see app/engine/context.py)
+                   # for a project's own files, see app/model/context.py)
 SEG_FIELDS = 11
 
 # Info slots written by the distribution and stats kernels.

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import falcon
 import falcon.media
+from opentelemetry.sdk.trace import TracerProvider
 
-from app.api import errors
+from app.api import errors, tracing
 from app.api.auth import ApiKeyAuth
 from app.api.batch_worker import BatchWorker
 from app.api.batches import BatchCancelResource, BatchesResource, BatchResource
 from app.api.chat import ChatCompletions, ChatCompletionsResource
-from app.api.code import QUERIES, CodeQueryResource
+from app.api.code import QUERIES, CodeQueryResource, QueryGate
 from app.api.completions import Completions, CompletionsResource
 from app.api.completions_batch import CompletionsBatchResource
 from app.api.config import ApiSettings
@@ -32,17 +34,23 @@ from app.api.ingest import (
 from app.api.ingest_jobs import EngineLoader, IngestManager
 from app.api.json_media import json_handler
 from app.api.metrics import ApiMetrics, MetricsMiddleware, MetricsResource
-from app.api.middleware import RequestContext, RequestLimits
+from app.api.middleware import HostGuard, RequestContext, RequestLimits
 from app.api.models import ModelResource, ModelsResource
 from app.api.openapi_doc import OpenApiResource
 from app.api.ratelimit import RateLimit
+from app.api.read_only import ReadOnlyResource
 from app.api.records import ApiRecords
 from app.api.tokenize import DetokenizeResource, TokenizeResource
+from app.api.tracing import TracingMiddleware
+from app.api.usage import UsageMiddleware, UsageResource
 from app.api.vectors import EmbedderCache
 from app.code import CodeIndex
 from app.engine.types import EngineProtocol
 from app.store import Store
 from app.ui import add_ui_routes
+
+# Run ids are SQLite integers: a larger number in the URL is an unknown URL (404), not a 500.
+RUN = f"{{run_id:int(min=0, max={2**63 - 1})}}"
 
 
 @dataclass
@@ -51,15 +59,21 @@ class ApiState:
 
     slot: EngineSlot
     metrics: ApiMetrics
-    records: ApiRecords
-    batches: BatchWorker
-    ingest: IngestManager
+    records: ApiRecords | None      # None on a read-only server, as are the next two
+    batches: BatchWorker | None
+    ingest: IngestManager | None
     code_store: Store
+    # What the app's owner opened for it and wants closed with it (a replica's store).
+    extra_close: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
-        self.batches.stop()
-        self.records.close()
+        if self.batches is not None:
+            self.batches.stop()
+        if self.records is not None:
+            self.records.close()
         self.code_store.close()
+        for close in self.extra_close:
+            close()
 
 
 class ApiApp(falcon.App):
@@ -69,7 +83,9 @@ class ApiApp(falcon.App):
 
 
 def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
-               settings: ApiSettings, *, loader: EngineLoader | None = None) -> ApiApp:
+               settings: ApiSettings, *, loader: EngineLoader | None = None,
+               tracer_provider: TracerProvider | None = None,
+               read_only: bool = False) -> ApiApp:
     """The WSGI app serving ``store`` with ``engine``.
 
     Args:
@@ -79,33 +95,46 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
             then answers ``/health`` with ``loading`` and generation requests with 503).
         settings: keys, CORS, rate limits and body limits.
         loader: loads a fresh engine from the file after an ingest run changed it.
+        tracer_provider: where request spans go (None: tracing off, see app/api/tracing.py).
+        read_only: never write to ``store`` (``serve --read-only``): files, batches and
+            ingestion answer 403 ``read_only`` (see app/api/read_only.py).
 
     The app's :class:`ApiState` is ``app.state``; call ``app.state.close()`` when done.
     """
     slot = engine if isinstance(engine, EngineSlot) else EngineSlot(engine)
     path = Path(store.path)
     metrics = ApiMetrics()
-    records = ApiRecords(path)
     chat = ChatCompletions(metrics, settings.chat_max_tokens or None)
     services = Services(Completions(metrics), chat,
                         Embeddings(EmbedderCache(str(path)), metrics))
-    worker = BatchWorker(records, slot, services)
-    ingest = IngestManager(path, slot, loader)
+    records = None if read_only else ApiRecords(path)
+    worker = None if records is None else BatchWorker(records, slot, services)
+    ingest = None if read_only else IngestManager(path, slot, loader)
     # Code queries get their own read connection: they hold it for a whole query.
     code_store = Store(path, readonly=True)
     code_index = CodeIndex(code_store)
+    code_gate = QueryGate()
 
-    middleware: list[object] = [RequestContext(settings.max_body_bytes),
-                                MetricsMiddleware(metrics)]
+    middleware: list[object] = [
+        RequestContext(settings.max_body_bytes, settings.max_json_bytes,
+                       settings.max_request_tokens),
+        MetricsMiddleware(metrics),
+    ]
+    if tracer_provider is not None:
+        tracing.install(tracer_provider)
+        middleware.append(TracingMiddleware(tracer_provider))
+    middleware.append(HostGuard(settings.bind_host, settings.allowed_hosts,
+                                settings.cors_origins))
     if settings.cors_origins:
         middleware.append(falcon.CORSMiddleware(
             allow_origins=list(settings.cors_origins),
             expose_headers=["x-request-id", "retry-after", "retry-after-ms"]))
     if settings.api_keys:
-        middleware.append(ApiKeyAuth(settings.api_keys))
+        middleware.append(ApiKeyAuth(settings.api_keys, settings.admin_keys))
+    middleware.append(UsageMiddleware(metrics.usage))   # after auth: it names the key
     if settings.rate_limit > 0:
         middleware.append(RateLimit(settings.rate_limit, settings.rate_burst))
-    middleware.append(RequestLimits(settings.max_body_bytes))
+    middleware.append(RequestLimits(settings.max_body_bytes, settings.max_json_bytes))
 
     app = ApiApp(middleware=middleware)
     handlers = falcon.media.Handlers({
@@ -122,6 +151,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
     routes: list[tuple[str, object]] = [
         ("/health", HealthResource(slot, path)),
         ("/metrics", MetricsResource(metrics)),
+        ("/v1/usage", UsageResource(metrics.usage)),
         ("/openapi.json", OpenApiResource()),
         ("/v1/models", ModelsResource(slot)),
         ("/v1/models/{model}", ModelResource(slot)),
@@ -132,24 +162,48 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
         ("/v1/embeddings", EmbeddingsResource(slot, services.embeddings)),
         ("/tokenize", TokenizeResource(slot)),
         ("/detokenize", DetokenizeResource(slot)),
+        *_writing_routes(records, worker, ingest, settings.ingest_roots),
+        ("/v1/hypercube/stats", StatsResource(path)),
+        ("/v1/hypercube/points", PointsResource(path)),
+        *((f"/v1/code/{name}", CodeQueryResource(code_index, name, code_gate))
+          for name in QUERIES),
+    ]
+    for template, resource in routes:
+        app.add_route(template, resource)
+    add_ui_routes(app)  # the web UI at / (app/ui)
+
+    if worker is not None:
+        worker.start()
+    app.state = ApiState(slot, metrics, records, worker, ingest, code_store)
+    return app
+
+
+def _writing_routes(records: ApiRecords | None, worker: BatchWorker | None,
+                    ingest: IngestManager | None,
+                    ingest_roots: tuple[Path, ...]) -> list[tuple[str, object]]:
+    """Files, batches and ingestion: the routes that write to the hypercube, or on a
+    read-only server the same routes refusing with the reason."""
+    if records is None or worker is None or ingest is None:
+        files, batches = ReadOnlyResource("files"), ReadOnlyResource("batches")
+        ingesting = ReadOnlyResource("ingestion")
+        return [
+            *((t, files) for t in ("/v1/files", "/v1/files/{file_id}",
+                                   "/v1/files/{file_id}/content")),
+            *((t, batches) for t in ("/v1/batches", "/v1/batches/{batch_id}",
+                                     "/v1/batches/{batch_id}/cancel")),
+            *((t, ingesting) for t in ("/v1/ingest", f"/v1/ingest/{RUN}",
+                                       f"/v1/ingest/{RUN}/events",
+                                       f"/v1/ingest/{RUN}/cancel")),
+        ]
+    return [
         ("/v1/files", FilesResource(records)),
         ("/v1/files/{file_id}", FileResource(records)),
         ("/v1/files/{file_id}/content", FileContentResource(records)),
         ("/v1/batches", BatchesResource(records, worker)),
         ("/v1/batches/{batch_id}", BatchResource(records)),
         ("/v1/batches/{batch_id}/cancel", BatchCancelResource(records)),
-        ("/v1/ingest", IngestResource(ingest)),
-        ("/v1/ingest/{run_id:int}", IngestRunResource(ingest)),
-        ("/v1/ingest/{run_id:int}/events", IngestEventsResource(ingest)),
-        ("/v1/ingest/{run_id:int}/cancel", IngestCancelResource(ingest)),
-        ("/v1/hypercube/stats", StatsResource(path)),
-        ("/v1/hypercube/points", PointsResource(path)),
-        *((f"/v1/code/{name}", CodeQueryResource(code_index, name)) for name in QUERIES),
+        ("/v1/ingest", IngestResource(ingest, ingest_roots)),
+        (f"/v1/ingest/{RUN}", IngestRunResource(ingest)),
+        (f"/v1/ingest/{RUN}/events", IngestEventsResource(ingest)),
+        (f"/v1/ingest/{RUN}/cancel", IngestCancelResource(ingest)),
     ]
-    for template, resource in routes:
-        app.add_route(template, resource)
-    add_ui_routes(app)  # the web UI at / (app/ui)
-
-    worker.start()
-    app.state = ApiState(slot, metrics, records, worker, ingest, code_store)
-    return app

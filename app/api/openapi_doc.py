@@ -344,6 +344,19 @@ PATHS: dict[str, Any] = {
         "description": "Prometheus text exposition",
         "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
     "/openapi.json": {"get": _op("This document", {"type": "object"})},
+    "/v1/usage": {"get": _op(
+        "Requests and tokens per API key id since the server started", {
+            "type": "object", "required": ["object", "data"],
+            "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": {
+                "type": "object",
+                "required": ["object", "key", "requests", "prompt_tokens",
+                             "completion_tokens", "total_tokens"],
+                "properties": {"object": {"const": "usage"}, "key": {"type": "string"},
+                               **{n: {"type": "integer"} for n in (
+                                   "requests", "prompt_tokens", "completion_tokens",
+                                   "total_tokens")}}}}}},
+        description="`key` is the key's id (`key_…`, never the key), `anonymous` without "
+                    "keys, `batch` for batches; needs the admin key when keys are set.")},
     "/v1/models": {"get": _op("The models this server offers", "ModelList")},
     "/v1/models/{model}": {"get": _op("One model", "Model"), "parameters": _path("model")},
     "/v1/completions": {"post": _op(
@@ -420,6 +433,17 @@ PATHS: dict[str, Any] = {
 }
 
 
+def _with_error_responses(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation may answer an OpenAI error object (any route can meet a bad key, a
+    foreign Host, a rate limit…), so each documents one as its ``default``."""
+    error = {"description": "an OpenAI error object", **_json(_ref("Error"))}
+    for item in paths.values():
+        for method, operation in item.items():
+            if method != "parameters":
+                operation["responses"].setdefault("default", error)
+    return paths
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -428,7 +452,7 @@ def document() -> dict[str, Any]:
                                 "hypercube. Errors are OpenAI error objects."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {"apiKey": []}],
-        "paths": PATHS,
+        "paths": _with_error_responses(PATHS),
         "components": {
             "schemas": {**SCHEMAS, **REQUESTS},
             "securitySchemes": {

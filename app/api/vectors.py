@@ -15,6 +15,7 @@ import threading
 import numpy as np
 
 from app.store import Store
+from app.store.tokens import DTYPE, unpack_tokens
 
 _ORDERS = ((1, 1.0), (2, 0.8), (3, 0.6))  # (n-gram order, weight)
 _SALT = np.uint64(0x9E3779B97F4A7C15)
@@ -33,7 +34,7 @@ def inverse_document_frequency(store: Store, vocab_size: int) -> np.ndarray:
     df = np.zeros(vocab_size, dtype=np.int64)
     documents = 0
     for (blob,) in store.conn.execute("SELECT tokens FROM document_tokens"):
-        ids = np.frombuffer(blob, dtype="<u2")
+        ids = unpack_tokens(blob, DTYPE)
         df[np.unique(ids[ids < vocab_size])] += 1
         documents += 1
     return (np.log((documents + 1) / (df + 1)) + 1.0).astype(np.float32)

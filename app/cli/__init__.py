@@ -20,15 +20,16 @@ COMMAND_MODULES = [
     "app.cli.tokenize_cmd",
     "app.cli.generate_cmd",
     "app.cli.db_cmd",
+    "app.cli.snapshot_cmd",
     "app.cli.doctor_cmd",
     "app.cli.bench_cmd",
     "app.cli.serve_cmd",
+    "app.cli.health_cmd",
     "app.cli.app_cmd",
     "app.cli.code_cmd",
 ]
 
 EXIT_ERROR = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
@@ -51,7 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.settings import check_environment
 
         check_environment()
-        result = args.func(args)
+        from app.cli.common import run_command
+
+        result = run_command(args.func, args)
     except HypercubeError as exc:
         print(f"hypercube: error: {exc.message}", file=sys.stderr)
         return EXIT_ERROR

@@ -38,10 +38,16 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
+from opentelemetry.sdk.trace import TracerProvider
+
 from app.api import ApiSettings, EngineSlot, Server, create_app
+from app.api.app import ApiApp
+from app.api.swap import SwappableApp
+from app.cli.replica import SnapshotWatcher
 from app.engine.types import EngineProtocol
 from app.errors import HypercubeError
 from app.store import Store
+from app.store.snapshot import manifest_path, verify_snapshot
 
 log = logging.getLogger("hypercube.server")
 
@@ -52,15 +58,16 @@ def say(line: str) -> None:
     print(f"hypercube: {line}", file=sys.stderr, flush=True)
 
 
-def load_engine(path: Path) -> EngineProtocol:
+def load_engine(path: Path, read_only: bool = False) -> EngineProtocol:
     """The engine for the hypercube at ``path`` (also used to reload after an ingest).
 
-    The store is writable because loading brings a stale model up to date first; the loaded
-    model lives in memory, so the connection is closed again.
+    The store is writable unless ``read_only``, because loading brings a stale model up to
+    date first (read-only, a stale model is an error); the loaded model lives in memory, so
+    the connection is closed again.
     """
     from app.engine import load_engine as load
 
-    with Store(path) as store:
+    with Store(path, readonly=read_only) as store:
         return load(store)
 
 
@@ -113,7 +120,8 @@ class ServingProcess:
         self._check()
 
     def start(self, find_path: Callable[[], Path], settings: ApiSettings, host: str,
-              port: int, threads: int = 16) -> Server:
+              port: int, threads: int = 16, *, otlp_endpoint: str | None = None,
+              read_only: bool = False) -> Server:
         """Serve a hypercube and start loading its model; returns the serving server.
 
         Args:
@@ -123,6 +131,9 @@ class ServingProcess:
             host: the address to listen on.
             port: the port (0 for a free one).
             threads: Waitress worker threads.
+            otlp_endpoint: where to send request traces (None: tracing off).
+            read_only: never write the hypercube, and follow its newer snapshots (see
+                :mod:`app.cli.replica`).
         """
         # Rule 1, before anything can ask for the kernels: the loader, an ingest run started
         # over HTTP, the default hypercube's build. ~0.4 s the first time; the kernel cache
@@ -132,16 +143,58 @@ class ServingProcess:
         default_kernels()
         with self._interrupting():
             self.path = path = find_path()
+        provider = None
+        if otlp_endpoint:
+            from app.api.tracing import otlp_provider
+
+            provider = otlp_provider(otlp_endpoint)
+            self._started.callback(provider.shutdown)  # flushes the last spans
+        if read_only:
+            return self._start_replica(path, settings, host, port, threads, provider)
         store = Store(path)
         self._started.callback(store.close)
         slot = EngineSlot()
-        app = create_app(store, slot, settings, loader=load_engine)
+        app = create_app(store, slot, settings, loader=load_engine, tracer_provider=provider)
         self._started.callback(app.state.close)
         server = Server(app, host, port, threads=threads,
                         max_body_bytes=settings.max_body_bytes).start()
         self._started.callback(server.close)
         threading.Thread(target=_load, args=(slot, path), name="hypercube-load",
                          daemon=True).start()
+        self._check()
+        return server
+
+    def _start_replica(self, path: Path, settings: ApiSettings, host: str, port: int,
+                       threads: int, provider: TracerProvider | None) -> Server:
+        """Serve ``path`` read-only, swapping in each newer snapshot of it."""
+        if manifest_path(path).exists():
+            verify_snapshot(path)   # never serve a snapshot that is not what was published
+
+        def build(slot: EngineSlot) -> ApiApp:
+            store = Store(path, readonly=True)
+            try:
+                app = create_app(store, slot, settings, tracer_provider=provider,
+                                 read_only=True)
+            except BaseException:
+                store.close()
+                raise
+            app.state.extra_close.append(store.close)
+            return app
+
+        slot = EngineSlot()
+        apps = SwappableApp(build(slot), lambda app: app.state.close())
+        self._started.callback(apps.close)
+        server = Server(apps, host, port, threads=threads,
+                        max_body_bytes=settings.max_body_bytes).start()
+        self._started.callback(server.close)
+
+        def publish() -> None:
+            apps.swap(build(EngineSlot(load_engine(path, read_only=True))))
+
+        threading.Thread(target=_load, args=(slot, path, True), name="hypercube-load",
+                         daemon=True).start()
+        watcher = SnapshotWatcher(path, publish).start()
+        self._started.callback(watcher.stop)
         self._check()
         return server
 
@@ -165,9 +218,9 @@ class ServingProcess:
         return exc_type is KeyboardInterrupt
 
 
-def _load(slot: EngineSlot, path: Path) -> None:
+def _load(slot: EngineSlot, path: Path, read_only: bool = False) -> None:
     try:
-        slot.set(load_engine(path))
+        slot.set(load_engine(path, read_only))
         log.info("hypercube: model loaded, ready")
     except HypercubeError as exc:
         slot.fail(exc.message)

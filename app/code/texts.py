@@ -14,6 +14,7 @@ import apsw
 import numpy as np
 
 from app.errors import NotFound, StoreError
+from app.store.tokens import DTYPE, unpack_tokens
 
 CACHED_DOCUMENTS = 128
 
@@ -81,7 +82,7 @@ class DocumentTexts:
                                  (doc_id,)).fetchone()
         if row is None:
             raise NotFound(f"document {doc_id} is not in the hypercube")
-        tokens = np.frombuffer(row[0], dtype="<u2")
+        tokens = unpack_tokens(row[0], DTYPE)
         data = b"".join(self._vocabulary()[tokens].tolist())
         document = DocumentText(data.decode("utf-8", "replace"))
         self._cache[doc_id] = document

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from app.errors import NotReady, StoreError
-from app.model.maintain import plan_update, update_model, vocab_size
+from app.model.maintain import plan_update, segment_families, update_model, vocab_size
 from app.model.params import ModelParams
 from app.model.runtime import Model
 from app.model.storage import load_params, load_segments
@@ -42,7 +43,10 @@ def load_model(store: Store, kernel_set: Kernels | None = None) -> Model:
     with store.snapshot() as conn:
         size = vocab_size(conn)
         segments = load_segments(conn, size)
+        families = segment_families(conn, [segment.doc_ids for segment in segments])
         stored = load_params(conn)
+    segments = [dataclasses.replace(segment, family=family)
+                for segment, family in zip(segments, families, strict=True)]
     params = stored.params if stored is not None else ModelParams.default()
     return Model(segments, params, size, kernel_set)
 

@@ -1,11 +1,12 @@
 """Keeping the stored model equal to the documents currently in the hypercube.
 
 Like a search engine's index, the model is a few segments: each ingest run's new documents
-become one new segment, so ingesting a few files never rebuilds the rest. A segment that
-counts a document that has since been deleted or replaced is rebuilt from its surviving
-documents; when there are more than ``MAX_SEGMENTS``, the smallest are merged into one
-(queries visit every segment, so fewer is faster). Parameters are refitted when the corpus
-has grown or shrunk by ``REFIT_FACTOR`` since they were fitted.
+become one new segment per language family (app/model/families.py: a completion in one
+language is predicted from its family's segments only), so ingesting a few files never
+rebuilds the rest. A segment that counts a document that has since been deleted or replaced
+is rebuilt from its surviving documents; when a family has more than ``MAX_SEGMENTS``, its
+smallest are merged into one (queries visit every segment, so fewer is faster). Parameters
+are refitted when the corpus has grown or shrunk by ``REFIT_FACTOR`` since they were fitted.
 
 The model is stale exactly when the set of (document id, content hash) pairs its segments
 count differs from the documents table; :func:`plan_update` computes that difference, so a
@@ -15,6 +16,7 @@ update (on load, or after the next run).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -24,11 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from app.errors import NotReady
+from app.model.families import family_of
 from app.model.fit import fit_on_documents
 from app.model.params import ModelParams
 from app.model.segment import KMAX, THRESH, build_segment
 from app.model.storage import delete_segments, load_params, save_params, save_segment
 from app.store import Store
+from app.store.tokens import unpack_tokens
 from jit import Kernels
 
 MAX_SEGMENTS = 4
@@ -47,7 +51,8 @@ _RETRIES = 3
 class UpdatePlan:
     vocab_size: int
     remove: list[int] = field(default_factory=list)      # segment ids to delete
-    build: list[int] = field(default_factory=list)       # doc ids of the one new segment
+    # family -> doc ids of that family's one new segment
+    build: dict[str, list[int]] = field(default_factory=dict)
     corpus_tokens: int = 0
     documents: int = 0
 
@@ -71,11 +76,12 @@ def vocab_size(conn) -> int:
 
 
 def plan_update(conn) -> UpdatePlan:
-    """What to rebuild so the model counts exactly the current documents."""
+    """What to rebuild so the model counts exactly the current documents, each document in
+    a segment of its language family."""
     size = vocab_size(conn)
-    current = {d: (h, n) for d, h, n in conn.execute(
-        "SELECT id, content_hash, n_tokens FROM documents")}
-    plan = UpdatePlan(size, corpus_tokens=sum(n for _, n in current.values()),
+    current = {d: (h, n, family_of(language)) for d, h, n, language in conn.execute(
+        "SELECT id, content_hash, n_tokens, language FROM documents")}
+    plan = UpdatePlan(size, corpus_tokens=sum(n for _, n, _ in current.values()),
                       documents=len(current))
     segments = {sid: (v, k, t, tokens) for sid, v, k, t, tokens in conn.execute(
         "SELECT id, vocab_size, kmax, thresh, tokens FROM model_segments")}
@@ -83,27 +89,44 @@ def plan_update(conn) -> UpdatePlan:
     for doc_id, sid, digest in conn.execute(
             "SELECT doc_id, segment_id, content_hash FROM model_segment_docs"):
         members.setdefault(sid, []).append((doc_id, digest))
-    keep: dict[int, int] = {}
+    keep: dict[str, dict[int, int]] = {}       # family -> kept segment id -> tokens
     covered: set[int] = set()
     for sid, (v, k, t, tokens) in segments.items():
-        fresh = (v, k, t) == (size, KMAX, THRESH) and all(
+        fresh = (v, k, t) == (size, KMAX, THRESH) and bool(members[sid]) and all(
             current.get(doc_id, (None,))[0] == digest for doc_id, digest in members[sid])
-        if fresh:
-            keep[sid] = tokens
+        families = {current[doc_id][2] for doc_id, _ in members[sid]} if fresh else set()
+        if fresh and len(families) == 1:
+            keep.setdefault(families.pop(), {})[sid] = tokens
             covered.update(doc_id for doc_id, _ in members[sid])
         else:
+            # Stale, or written before segments were split by family: rebuilt.
             plan.remove.append(sid)
-    pending = sorted(set(current) - covered)
-    if pending:
-        # Room for the new segment: merge the smallest kept ones into it.
-        smallest = sorted(keep, key=lambda sid: (keep[sid], sid))
-        while len(keep) + 1 > MAX_SEGMENTS:
+    pending: dict[str, list[int]] = {}
+    for doc_id in sorted(set(current) - covered):
+        pending.setdefault(current[doc_id][2], []).append(doc_id)
+    for family, doc_ids in pending.items():
+        # Room for the family's new segment: merge its smallest kept ones into it.
+        kept = keep.get(family, {})
+        smallest = sorted(kept, key=lambda sid: (kept[sid], sid))
+        while len(kept) + 1 > MAX_SEGMENTS:
             sid = smallest.pop(0)
-            del keep[sid]
+            del kept[sid]
             plan.remove.append(sid)
-            pending.extend(doc_id for doc_id, _ in members[sid])
-        plan.build = sorted(pending)
+            doc_ids.extend(doc_id for doc_id, _ in members[sid])
+        plan.build[family] = sorted(doc_ids)
     return plan
+
+
+def segment_families(conn, segment_doc_ids: list[np.ndarray]) -> list[str | None]:
+    """The language family of each loaded segment (from its documents; None if they are of
+    several families, which only a stale model has)."""
+    families: list[str | None] = []
+    for doc_ids in segment_doc_ids:
+        found = {family_of(language) for language, in conn.execute(
+            "SELECT DISTINCT language FROM documents WHERE id IN (SELECT value FROM"
+            " json_each(?))", (json.dumps([int(d) for d in doc_ids]),))}
+        families.append(found.pop() if len(found) == 1 else None)
+    return families
 
 
 def update_model(store: Store, kernels: Kernels, *,
@@ -118,20 +141,22 @@ def update_model(store: Store, kernels: Kernels, *,
             plan = plan_update(conn)
             if plan.vocab_size == 0 or plan.documents == 0:
                 break  # nothing to index; _drop_orphans clears what is left
-            streams, hashes = _read_documents(conn, plan.build)
-        segment = None
-        if plan.build:
-            say(f"indexing {len(plan.build)} documents")
-            segment = build_segment(streams, plan.vocab_size, plan.build)
+            documents = {family: _read_documents(conn, doc_ids)
+                         for family, doc_ids in plan.build.items()}
+        built = []
+        for family, doc_ids in sorted(plan.build.items()):
+            streams, hashes = documents[family]
+            say(f"indexing {len(doc_ids)} {family} documents")
+            built.append((build_segment(streams, plan.vocab_size, doc_ids), hashes))
         with store.write() as conn:
             if _plan_key(plan_update(conn)) != _plan_key(plan):
                 continue  # documents changed while we built: plan again
             delete_segments(conn, plan.remove)
-            if segment is not None:
+            for segment, hashes in built:
                 save_segment(conn, segment, hashes)
-        report.segments_built += segment is not None
+        report.segments_built += len(built)
         report.segments_removed += len(plan.remove)
-        report.documents_indexed += len(plan.build)
+        report.documents_indexed += sum(len(ids) for ids in plan.build.values())
         break
     else:
         raise NotReady("the documents kept changing while the model was being updated; "
@@ -146,7 +171,7 @@ def update_model(store: Store, kernels: Kernels, *,
 
 
 def _plan_key(plan: UpdatePlan) -> tuple:
-    return (plan.vocab_size, sorted(plan.remove), plan.build)
+    return (plan.vocab_size, sorted(plan.remove), sorted(plan.build.items()))
 
 
 def _read_documents(conn, doc_ids: list[int]) -> tuple[list[np.ndarray], list[str]]:
@@ -156,7 +181,7 @@ def _read_documents(conn, doc_ids: list[int]) -> tuple[list[np.ndarray], list[st
         row = conn.execute(
             "SELECT t.tokens, d.content_hash FROM document_tokens t JOIN documents d"
             " ON d.id = t.doc_id WHERE t.doc_id = ?", (doc_id,)).fetchone()
-        streams.append(np.frombuffer(row[0], dtype="<u2").astype(np.uint32))
+        streams.append(unpack_tokens(row[0]))
         hashes.append(row[1])
     return streams, hashes
 
@@ -206,7 +231,7 @@ def refit(store: Store, kernels: Kernels) -> float:
         rows = conn.execute(
             "SELECT t.tokens, d.content_hash, d.path FROM document_tokens t JOIN documents d"
             " ON d.id = t.doc_id ORDER BY d.path").fetchall()
-    streams = [np.frombuffer(blob, dtype="<u2").astype(np.uint32) for blob, _, _ in rows]
+    streams = [unpack_tokens(blob) for blob, _, _ in rows]
     hashes = [digest for _, digest, _ in rows]
     # Always from the defaults, so the result depends on the documents only.
     params, bits = fit_on_documents(

@@ -66,7 +66,7 @@ class ModelParams:
     mix: np.ndarray     # float64[NMIX * NMIXC] (hierarchy, ∞-gram, cache, most recent longest
                         # cache match, most recent cache match) weights; each bucket's sum to 1
     # How many times a count from the project's own earlier files counts (project context,
-    # app/engine/context.py), relative to a count from training data.
+    # app/model/context.py), relative to a count from training data.
     context_weight: int = 1
 
     @classmethod

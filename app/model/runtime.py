@@ -8,10 +8,12 @@ history and scratch buffers of one text being scored or generated.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Sequence
 
 import numpy as np
 
+from app.model.families import code_family
 from app.model.params import (
     NCB,
     NKB,
@@ -111,6 +113,8 @@ class Model:
         self.kbucket = kcache_buckets()
         self._views = [s.kernel_view() for s in self.segments]
         self.no_repetition_penalty = RepetitionTables.off(vocab_size)
+        self._focused: dict[str, Model] = {}
+        self._focused_lock = threading.Lock()
 
     @property
     def tokens(self) -> int:
@@ -121,6 +125,28 @@ class Model:
         (e.g. the earlier files of the project a document belongs to); same parameters."""
         extra = [dataclasses.replace(s, weight=weight) for s in segments]
         return Model([*self.segments, *extra], self.params, self.vocab_size, self.kernels)
+
+    def for_language(self, language: str | None) -> Model:
+        """This model predicting code of ``language`` from its language family's segments
+        only (see app/model/families.py), so a completion stays in the file's language.
+
+        Returns the model itself when ``language`` is None, not a code language, or a
+        family nothing has been ingested for (then all the corpus is the best guess), and
+        when every segment is of that family already. Views are built once and kept.
+        """
+        family = code_family(language)
+        if family is None:
+            return self
+        view = self._focused.get(family)
+        if view is not None:
+            return view
+        same = [s for s in self.segments if s.family == family]
+        if not same or len(same) == len(self.segments):
+            view = self
+        else:
+            view = Model(same, self.params, self.vocab_size, self.kernels)
+        with self._focused_lock:
+            return self._focused.setdefault(family, view)
 
     def session(self, capacity: int = 4096) -> Session:
         return Session(self, capacity)

@@ -59,6 +59,9 @@ class Segment:
     # Each count of this segment counts this many times (exactly as if its documents were
     # indexed that often); only project context uses more than 1, and it is never stored.
     weight: int = 1
+    # The language family of its documents (app/model/families.py), None if unknown or
+    # mixed (segments built outside the stored model: fitting, project context).
+    family: str | None = None
 
     @property
     def n(self) -> int:

@@ -1,0 +1,139 @@
+"""Snapshots: a consistent, self-contained, checksummed copy of a live hypercube.
+
+A replica serves a copy of the hypercube, so the copy must be exactly one committed state.
+A byte copy of the file is not: in WAL mode the newest commits may still sit in the
+``-wal`` file, and a copy taken while a writer checkpoints can tear. SQLite's online backup
+API copies page by page inside a read transaction, so the result is one committed state
+even while ``serve`` or an ingest keeps writing the source.
+
+The copy is switched from WAL to a rollback journal, so it opens on a read-only mount with
+no ``-wal``/``-shm`` beside it, written to a temporary name and renamed into place only when
+complete (a kill leaves either no snapshot or the old one), and described by a manifest
+beside it (``OUT.json``: BLAKE2b-256 of the file, size, schema version, counts). Replicas
+verify the manifest before serving (:func:`verify_snapshot`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import apsw
+
+from app.errors import StoreError
+
+_PAGES_PER_STEP = 4096
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class SnapshotManifest:
+    file: str
+    bytes: int
+    blake2b: str
+    schema_version: int
+    documents: int
+    vocabulary: int
+    created: float
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+
+def manifest_path(snapshot: Path) -> Path:
+    return snapshot.with_name(snapshot.name + ".json")
+
+
+def write_snapshot(source: Path, destination: Path) -> SnapshotManifest:
+    """Copy the hypercube at ``source`` to ``destination`` (replacing it atomically) and
+    write its manifest. ``source`` may be in use by other processes."""
+    if not source.exists():
+        raise StoreError(f"no hypercube at {source}")
+    if destination.resolve() == source.resolve():
+        raise StoreError("the snapshot must be written to another file than its source")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
+    try:
+        _backup(source, partial)
+        digest, size = file_digest(partial)
+        with contextlib.closing(apsw.Connection(
+                str(partial), flags=apsw.SQLITE_OPEN_READONLY)) as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            documents = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            vocabulary = conn.execute("SELECT COUNT(*) FROM vocabulary").fetchone()[0]
+        manifest = SnapshotManifest(destination.name, size, digest, version, documents,
+                                    vocabulary, time.time())
+        _fsync(partial)
+        os.replace(partial, destination)
+        _write_atomically(manifest_path(destination), manifest.to_json())
+        return manifest
+    except apsw.Error as exc:
+        raise StoreError(f"cannot snapshot {source}: {exc}") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot write the snapshot {destination}: {exc.strerror}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+
+
+def verify_snapshot(snapshot: Path) -> SnapshotManifest:
+    """The manifest of ``snapshot`` once its checksum and size are confirmed.
+
+    Raises:
+        StoreError: no manifest, or the file differs from it (corrupted or replaced).
+    """
+    try:
+        data = json.loads(manifest_path(snapshot).read_text("utf-8"))
+        manifest = SnapshotManifest(**data)
+    except FileNotFoundError as exc:
+        raise StoreError(f"{snapshot} has no manifest ({manifest_path(snapshot).name}): "
+                         "write snapshots with `hypercube snapshot`") from exc
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"the manifest of {snapshot} is not valid: {exc}") from exc
+    digest, size = file_digest(snapshot)
+    if (digest, size) != (manifest.blake2b, manifest.bytes):
+        raise StoreError(f"{snapshot} does not match its manifest (checksum or size differ): "
+                         "it is corrupted or was changed after it was written")
+    return manifest
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """BLAKE2b-256 of a file's bytes and its size."""
+    digest = hashlib.blake2b(digest_size=32)
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _backup(source: Path, destination: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        destination.unlink()
+    with contextlib.closing(apsw.Connection(str(source),
+                                            flags=apsw.SQLITE_OPEN_READONLY)) as src, \
+            contextlib.closing(apsw.Connection(str(destination))) as dst:
+        src.set_busy_timeout(10_000)
+        with dst.backup("main", src, "main") as backup:
+            while not backup.done:
+                backup.step(_PAGES_PER_STEP)
+        # A rollback journal: the copy opens read-only with nothing beside it.
+        dst.execute("PRAGMA journal_mode = DELETE")
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(text, "utf-8")
+    _fsync(partial)
+    os.replace(partial, path)
