@@ -98,7 +98,8 @@ def main() -> int:
         from app.default_hypercube import ensure_default_hypercube
 
         args.db = ensure_default_hypercube()
-    with Store(args.db, readonly=True) as store:
+    # Writable, as `serve` opens it: a model older than its documents is brought up to date.
+    with Store(args.db) as store:
         engine = load_engine(store)
     results = {"db": str(args.db), "seeds": args.seeds, "tokens": args.tokens,
                "schemas": {name: measure(engine, name, schema, args.seeds, args.tokens)
