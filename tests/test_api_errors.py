@@ -102,7 +102,7 @@ BAD_CHATS = [
     (chat_body(top_logprobs=2), "top_logprobs"),
     (chat_body(logprobs=True, top_logprobs=21), "top_logprobs"),
     (chat_body(max_completion_tokens="x"), "max_completion_tokens"),
-    (chat_body(response_format={"type": "json_schema"}), "response_format.type"),
+    (chat_body(response_format={"type": "json_schema"}), "response_format.json_schema"),
     (chat_body(response_format={"type": "xml"}), "response_format.type"),
     (chat_body(response_format="json"), "response_format"),
     (chat_body(n=2.5), "n"),

@@ -1,18 +1,13 @@
-"""The API's pure parts: the JSON recogniser, the chat template, fields,
+"""The API's pure parts: the chat template, fields,
 seeds, context checks, batch input parsing and embedding vectors."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from app.api.batch_worker import BatchInvalid, parse_input
 from app.api.body import Fields
-from app.api.json_prefix import JsonPrefix
 from app.api.messages import read_messages
 from app.api.sampling import read_sampling
 from app.api.vectors import Embedder
@@ -20,54 +15,6 @@ from app.chat_template import Message, render
 from app.engine.policy import check_context, choice_seeds
 from app.engine.types import ModelInfo
 from app.errors import ContextLengthExceeded, InvalidRequest
-
-# -- JSON -----------------------------------------------------------------------------------
-
-_json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False,
-                                                          allow_infinity=False)
-    | st.text(max_size=10),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.text(max_size=6), children, max_size=4),
-    max_leaves=12)
-
-
-@given(value=st.dictionaries(st.text(max_size=6), _json, max_size=4),
-       indent=st.sampled_from([None, 1]))
-def test_every_json_object_is_accepted_and_every_prefix_completes(value: dict[str, object],
-                                                                  indent: int | None) -> None:
-    text = json.dumps(value, indent=indent)
-    state = JsonPrefix()
-    for i, ch in enumerate(text):
-        if state.complete:
-            break
-        closing = state.copy().closing()
-        assert isinstance(json.loads(text[:i] + closing), dict)
-        assert state.feed(ch), (text, i)
-    assert state.complete
-    assert state.closing() == ""
-
-
-@pytest.mark.parametrize("text", ['[1]', '"x"', '{"a" 1}', '{"a": 01}', '{"a": tru}',
-                                  '{"a": 1,}', '{"a": "\x01"}', '{} {}', '{"a": 1]',
-                                  '{' + ' ' * 10])
-def test_invalid_json_is_refused(text: str) -> None:
-    assert not JsonPrefix().feed(text)
-
-
-@given(steps=st.integers(0, 200))
-def test_nudges_always_finish_an_object(steps: int) -> None:
-    state = JsonPrefix()
-    text = ""
-    for _ in range(steps):
-        if state.complete:
-            break
-        forced = state.nudge()
-        assert state.feed(forced)
-        text += forced
-    text += state.closing()
-    assert isinstance(json.loads(text), dict)
-
 
 # -- chat template, fields ------------------------------------------------------------------
 

@@ -7,10 +7,16 @@ for such an answer); a request to continue code, JSON mode and requests declarin
 go to the model, the conversation rendered by the chat template.
 
 Messages of every text role, ``n``, ``seed``, ``stop``, ``max_tokens`` /
-``max_completion_tokens``, ``logprobs`` / ``top_logprobs``, ``response_format``
-``{"type": "json_object"}`` (the reply is always valid JSON), and streams whose first delta
+``max_completion_tokens``, ``logprobs`` / ``top_logprobs``, and streams whose first delta
 carries the role, whose last choice chunk carries the ``finish_reason`` and which end with the
 usage chunk when asked, then ``[DONE]``.
+
+Structured replies: ``response_format`` ``json_object`` or ``json_schema``
+(:mod:`app.api.json_mode`) and tool calls (:mod:`app.api.tools`) are decoded under a grammar,
+so they always parse and validate. Such a reply ends where its grammar does: stop sequences
+do not apply to it, and without ``max_tokens`` it gets
+:data:`app.api.json_mode.DEFAULT_MAX_TOKENS`. If ``max_tokens`` runs out first, the reply is
+cut there with finish_reason ``"length"`` (and is then not complete JSON).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import falcon
 import numpy as np
 
 from app import chat_template
-from app.api import grounded_reply, json_mode, sse
+from app.api import grounded_reply, json_mode, sse, tools
 from app.api.body import Fields, read_json
 from app.api.completions import usage
 from app.api.engine_slot import EngineSlot
@@ -38,6 +44,7 @@ from app.api.sampling import check_stream_options, read_n, read_sampling, read_s
 from app.api.watch import client_watch
 from app.api.work import chat_work, request_limit
 from app.chat_template import Message
+from app.engine.constrained import Grammar
 from app.engine.policy import check_context, choice_seeds
 from app.engine.types import EngineProtocol, GenerationRequest, SamplingParams
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
@@ -55,19 +62,25 @@ class ChatRequest:
     stops: list[str]
     n: int
     logprobs: bool
-    json_object: bool
     stream: bool
     include_usage: bool
     messages: list[Message]
-    grounded: bool  # answered from the code index (not JSON mode, no tools declared)
+    grounded: bool  # answered from the code index (no grammar, no tools declared)
     user_stops: list[str]
+    grammar: Grammar | None = None   # the reply is decoded under it (JSON, tool arguments)
+    tool: tools.Tool | None = None   # the reply is a call of this tool
 
     def generation(self, params: SamplingParams | None = None) -> GenerationRequest:
         """The engine's request: the rendered conversation continued as it is (the
-        template's end is not a word to heal), ``free`` to a stop or the budget."""
-        return GenerationRequest(prompt_ids=self.prompt_ids, params=params or self.params,
+        template's end is not a word to heal), ``free`` to a stop or the budget; under the
+        grammar, when there is one (a fresh constraint per choice)."""
+        params = params or self.params
+        grammar = self.grammar
+        constraint = (None if grammar is None
+                      else lambda: grammar.constraint(params.max_tokens))
+        return GenerationRequest(prompt_ids=self.prompt_ids, params=params,
                                  stops=self.stops, n=self.n, best_of=self.n, scope="free",
-                                 heal=False)
+                                 heal=False, constraint=constraint)
 
 
 def parse_request(body: dict[str, Any], engine: EngineProtocol,
@@ -79,11 +92,18 @@ def parse_request(body: dict[str, Any], engine: EngineProtocol,
     model = resolve_model(f, engine)
     messages = read_messages(f)
     prompt_ids = engine.tokenizer.encode(chat_template.render(messages))
+    tool = tools.choose_tool(f, tools.read_tools(f, engine.tokenizer), messages)
+    grammar = json_mode.read_grammar(f, engine.tokenizer, messages)
+    if tool is not None:
+        grammar = tool.grammar
     max_tokens = f.integer("max_completion_tokens", minimum=0)
     if max_tokens is None:
         max_tokens = f.integer("max_tokens", minimum=0)
     if max_tokens is None:
         max_tokens = default_max_tokens
+        if grammar is not None:
+            max_tokens = min(max_tokens or json_mode.DEFAULT_MAX_TOKENS,
+                             json_mode.DEFAULT_MAX_TOKENS)
     logprobs = f.boolean("logprobs")
     top = f.integer("top_logprobs", None, minimum=0, maximum=MAX_TOP_LOGPROBS)
     if top is not None and not logprobs:
@@ -93,12 +113,12 @@ def parse_request(body: dict[str, Any], engine: EngineProtocol,
     params = read_sampling(f, vocab_size=engine.tokenizer.vocab_size, max_tokens=max_tokens,
                            logprobs=(top or 0) if logprobs else None)
     check_context(engine.info, len(prompt_ids), max_tokens, "messages")
-    stops = read_stop(f)
-    json_object = json_mode.requested(f)
-    grounded = not json_object and not f.present("tools") and not f.present("functions")
-    return ChatRequest(model, prompt_ids, params, stops + chat_template.STOPS,
-                       read_n(f), logprobs, json_object, stream,
-                       check_stream_options(f, stream), messages, grounded, stops)
+    user_stops = read_stop(f)
+    stops = user_stops + chat_template.STOPS if grammar is None else []
+    grounded = grammar is None and not f.present("tools") and not f.present("functions")
+    return ChatRequest(model, prompt_ids, params, stops, read_n(f), logprobs, stream,
+                       check_stream_options(f, stream), messages, grounded, user_stops,
+                       grammar, tool)
 
 
 class ChatCompletions:
@@ -148,25 +168,24 @@ class ChatCompletions:
         return {
             **self._head(engine, request, new_id("chatcmpl-"), int(time.time()),
                          "chat.completion"),
-            "choices": [
-                {"index": i,
-                 "message": {"role": "assistant", "content": c.text, "refusal": None,
-                             "annotations": []},
-                 "logprobs": (chat_logprobs(engine.tokenizer, c.tokens)
-                              if request.logprobs else None),
-                 "finish_reason": c.finish_reason}
-                for i, c in enumerate(choices)
-            ],
+            "choices": [self._choice(engine, request, i, c) for i, c in enumerate(choices)],
             "usage": usage(prompt_tokens, generated),
         }
 
+    def _choice(self, engine: EngineProtocol, request: ChatRequest, index: int,
+                choice: Choice) -> dict[str, Any]:
+        if request.tool is not None:
+            return {"index": index, "message": tools.call_message(request.tool, choice.text),
+                    "logprobs": None, "finish_reason": _call_finish(choice.finish_reason)}
+        return {"index": index,
+                "message": {"role": "assistant", "content": choice.text, "refusal": None,
+                            "annotations": []},
+                "logprobs": (chat_logprobs(engine.tokenizer, choice.tokens)
+                             if request.logprobs else None),
+                "finish_reason": choice.finish_reason}
+
     def _generate_all(self, engine: EngineProtocol, request: ChatRequest,
                       watch: ClientWatch) -> tuple[list[Choice], int]:
-        if request.json_object:
-            choices = [json_mode.generate(engine, request.prompt_ids,
-                                          replace(request.params, seed=seed), watch)
-                       for seed in choice_seeds(request.params.seed, request.n)]
-            return choices, sum(len(c.tokens) for c in choices)
         result = engine.generate(request.generation(), cancel=watch.event)
         if watch.gone():
             raise ClientDisconnected("the client closed the connection")
@@ -203,19 +222,24 @@ class ChatCompletions:
                                                    "logprobs": logprobs,
                                                    "finish_reason": finish}]})
         try:
+            tool = request.tool
             for index, seed in enumerate(choice_seeds(request.params.seed, request.n)):
-                yield chunk(index, {"role": "assistant", "content": ""})
+                yield chunk(index, {"role": "assistant", "content": ""} if tool is None
+                            else tools.first_delta(tool))
                 if index == 0:
                     self.metrics.first_token.observe(time.perf_counter() - started)
                 finish = "stop"
                 for delta in self._deltas(engine, request, replace(request.params, seed=seed),
                                           watch):
                     generated += len(delta.tokens)
-                    if delta.text or (request.logprobs and delta.tokens):
+                    if tool is not None:
+                        if delta.text:
+                            yield chunk(index, tools.arguments_delta(delta.text))
+                    elif delta.text or (request.logprobs and delta.tokens):
                         yield chunk(index, {"content": delta.text}, None, delta.tokens)
                     if delta.finish_reason is not None:
                         finish = delta.finish_reason
-                yield chunk(index, {}, finish)
+                yield chunk(index, {}, finish if tool is None else _call_finish(finish))
             if request.include_usage:
                 yield sse.event({**head, "choices": [],
                                  "usage": usage(len(request.prompt_ids), generated)})
@@ -234,13 +258,13 @@ class ChatCompletions:
 
     def _deltas(self, engine: EngineProtocol, request: ChatRequest, params: SamplingParams,
                 watch: ClientWatch) -> Iterator[Any]:
-        if request.json_object:
-            # JSON mode decides the whole reply before any of it is sure to be valid.
-            choice = json_mode.generate(engine, request.prompt_ids, params, watch)
-            yield from json_mode.as_deltas(choice)
-        else:
-            yield from watched(engine.stream_choice(request.generation(params), params.seed or 0,
-                                                    cancel=watch.event), watch)
+        yield from watched(engine.stream_choice(request.generation(params), params.seed or 0,
+                                                cancel=watch.event), watch)
+
+
+def _call_finish(finish: str) -> str:
+    """A call whose arguments are complete ends with "tool_calls"; one cut short, "length"."""
+    return "tool_calls" if finish == "stop" else finish
 
 
 class ChatCompletionsResource:

@@ -1,91 +1,84 @@
-"""``response_format: {"type": "json_object"}``: replies that are always one valid JSON object.
+"""``response_format``: plain text, any JSON object, or JSON valid under a given schema.
 
-Constrained decoding on top of the engine's public contract: at each step the engine scores
-the text so far and returns its most likely next tokens (:meth:`EngineProtocol.score` with
-``top``); tokens whose text would break JSON are dropped (:class:`JsonPrefix` decides), and
-one of the rest is chosen with the request's temperature and seed. When no likely token fits,
-the one character that moves the object forward is written instead (open a key, end a string,
-close the object: see :meth:`JsonPrefix.nudge`), and when the token budget runs out the
-shortest text that completes the object is appended. The
-reply's tokens are finally scored once more so their log-probabilities are the model's own.
+``{"type": "json_object"}`` and ``{"type": "json_schema", "json_schema": {"name", "schema",
+"strict", "description"}}`` (strict or not: the schema is always enforced) both become a
+grammar the engine decodes under (:mod:`app.engine.constrained`): every token is sampled from
+the model's distribution among the tokens the grammar allows, so the reply always parses and
+validates. A schema that is invalid, too large or uses a keyword that cannot be enforced is
+a 400 naming ``response_format.json_schema.schema``.
+
+``json_object`` with a JSON Schema written in a system message (as Instructor's JSON mode
+and similar clients write one, asking for an object that matches it) is decoded under that
+schema, so those clients get an object of the shape they asked for; without one, under
+any JSON object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import numpy as np
+import json
+from typing import Any
 
 from app.api.body import Fields
-from app.api.generation import Choice, ClientWatch
-from app.api.json_prefix import JsonPrefix
-from app.engine.types import Delta, EngineProtocol, SamplingParams
-from app.errors import ClientDisconnected, InvalidRequest
+from app.chat_template import Message
+from app.engine.constrained import Grammar, json_object_grammar, json_schema_grammar
+from app.errors import InvalidRequest
+from app.tokenizer import Tokenizer
 
-# Next-token alternatives examined per step (the most the engine reports).
-CANDIDATES = 20
-# Budget when the caller sets none: a JSON reply needs no more, and each step rescans.
+# Budget when the caller sets none: a structured reply needs no more.
 DEFAULT_MAX_TOKENS = 256
+KINDS = ("text", "json_object", "json_schema")
+# Looking for a schema in the instructions is bounded: this much text, this many tries.
+SCAN_CHARS = 64 * 1024
+SCAN_TRIES = 64
 
 
-def requested(fields: Fields) -> bool:
-    """Whether the request asks for JSON mode (``text`` is the default; schemas are refused
-    rather than silently not enforced)."""
+def read_grammar(fields: Fields, tokenizer: Tokenizer,
+                 messages: list[Message] | None = None) -> Grammar | None:
+    """The grammar ``response_format`` asks for, or None for plain text."""
     response_format = fields.nested("response_format")
     if response_format is None:
-        return False
-    kind = response_format.string("type", "text",
-                                  choices=("text", "json_object", "json_schema"))
+        return None
+    kind = response_format.string("type", "text", choices=KINDS)
+    if kind == "json_object":
+        schema = schema_in_instructions(messages or [])
+        if schema is not None:
+            try:
+                return json_schema_grammar(schema, tokenizer, "messages")
+            except InvalidRequest:
+                pass  # not one we can enforce: any object, as asked
+        return json_object_grammar(tokenizer)
     if kind == "json_schema":
-        raise InvalidRequest("response_format 'json_schema' is not supported; use "
-                             "{\"type\": \"json_object\"} for valid JSON",
-                             param="response_format.type")
-    return kind == "json_object"
+        spec = response_format.nested("json_schema")
+        if spec is None:
+            raise response_format.fail("json_schema", "is required when 'type' is "
+                                                      "'json_schema'")
+        spec.string("name", required=True)
+        spec.string("description")
+        spec.boolean("strict")
+        schema = spec.object("schema")
+        return json_schema_grammar(schema if schema is not None else {"type": "object"},
+                                   tokenizer, spec.path("schema"))
+    return None
 
 
-def generate(engine: EngineProtocol, prompt_ids: np.ndarray, params: SamplingParams,
-             watch: ClientWatch) -> Choice:
-    tokenizer = engine.tokenizer
-    budget = params.max_tokens if params.max_tokens is not None else DEFAULT_MAX_TOKENS
-    rng = np.random.default_rng(params.seed)
-    state = JsonPrefix()
-    context = [int(i) for i in prompt_ids]
-    # The reply is an object: its first character is not the model's to choose.
-    out = [int(i) for i in tokenizer.encode("{")]
-    state.feed("{")
-    while not state.complete and len(out) < budget:
-        if watch.gone():
-            raise ClientDisconnected("the client closed the connection")
-        # The last position's alternatives are the next-token distribution; the appended
-        # token itself (any id) is not used.
-        top = engine.score([*context, *out, 0], CANDIDATES)[-1].top
-        options = []
-        for token_id, _, logprob in top:
-            trial = state.copy()
-            if trial.feed(tokenizer.decode([token_id])):
-                options.append((token_id, logprob, trial))
-        if options:
-            token_id, _, state = _choose(options, params.temperature, rng)
-            out.append(token_id)
-        else:
-            forced = state.nudge()
-            state.feed(forced)
-            out.extend(int(i) for i in tokenizer.encode(forced))
-    finish = "stop" if state.complete else "length"
-    if not state.complete:
-        out.extend(int(i) for i in tokenizer.encode(state.closing()))
-    tokens = engine.score([*context, *out], params.logprobs or 0)[len(context):]
-    return Choice(tokenizer.decode(out), tokens, finish)
-
-
-def _choose(options: list[tuple[int, float, JsonPrefix]], temperature: float,
-            rng: np.random.Generator) -> tuple[int, float, JsonPrefix]:
-    if temperature <= 0:
-        return max(options, key=lambda o: o[1])
-    logits = np.array([o[1] for o in options]) / temperature
-    weights = np.exp(logits - logits.max())
-    return options[int(rng.choice(len(options), p=weights / weights.sum()))]
-
-
-def as_deltas(choice: Choice) -> Iterator[Delta]:
-    yield Delta(choice.text, choice.tokens, choice.finish_reason)  # type: ignore[arg-type]
+def schema_in_instructions(messages: list[Message]) -> dict[str, Any] | None:
+    """The first JSON Schema of an object written in a system message, if there is one."""
+    decoder = json.JSONDecoder()
+    tries = 0
+    for message in messages:
+        if message.role != "system":
+            continue
+        text = message.content[:SCAN_CHARS]
+        start = text.find("{")
+        while start >= 0 and tries < SCAN_TRIES:
+            tries += 1
+            try:
+                value, end = decoder.raw_decode(text, start)
+            except ValueError:
+                start = text.find("{", start + 1)
+                continue
+            if (isinstance(value, dict) and isinstance(value.get("properties"), dict)
+                    and value.get("type", "object") == "object"):
+                return value
+            start = text.find("{", end)
+    return None

@@ -1,4 +1,10 @@
-"""Reading a chat request's ``messages`` into :class:`app.chat_template.Message` values."""
+"""Reading a chat request's ``messages`` into :class:`app.chat_template.Message` values.
+
+Tool use in the history is accepted: an assistant message may carry ``tool_calls`` (and no
+content), written into the conversation as ``name(arguments)`` lines so the model sees what
+was called; a ``tool`` message (with its ``tool_call_id``) contributes its content, the
+tool's result.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +32,31 @@ def _message(item: Any, where: str) -> Message:
     role = f.string("role", required=True)
     if role not in ROLES:
         raise f.fail("role", f"must be one of {', '.join(map(repr, ROLES))}, not {role!r}")
-    return Message(ROLES[role], _content(f), f.string("name"))
+    if role == "tool":
+        f.string("tool_call_id")
+    content = _content(f)
+    if role == "assistant":
+        calls = _tool_calls(f)
+        content = "\n".join(part for part in (content, *calls) if part)
+    return Message(ROLES[role], content, f.string("name"))
+
+
+def _tool_calls(f: Fields) -> list[str]:
+    """An assistant message's earlier calls, one ``name(arguments)`` each."""
+    raw = f.array("tool_calls") or []
+    calls = []
+    for j, item in enumerate(raw):
+        where = f"{f.path('tool_calls')}[{j}]"
+        if not isinstance(item, dict):
+            raise InvalidRequest(f"'{where}' must be an object, not {json_type(item)}",
+                                 param=where)
+        call = Fields(item, where)
+        function = call.nested("function")
+        if function is None:
+            raise call.fail("function", "is required")
+        name = function.string("name", required=True)
+        calls.append(f"{name}({function.string('arguments', '') or ''})")
+    return calls
 
 
 def _content(f: Fields) -> str:

@@ -54,6 +54,19 @@ _CHAT_LOGPROBS = {"type": ["object", "null"], "properties": {
 _HEAD = {"id": {"type": "string"}, "created": {"type": "integer"}, "model": {"type": "string"},
          "system_fingerprint": {"type": "string"}}
 _FINISH = {"type": "string", "enum": ["stop", "length"]}
+_TOOL_CALL = _obj({"id": {"type": "string"}, "type": {"const": "function"},
+                   "function": _obj({"name": {"type": "string"},
+                                     "arguments": {"type": "string"}})})
+_TOOL_CALL_DELTA = _obj({"index": {"type": "integer"}, "id": {"type": "string"},
+                         "type": {"const": "function"},
+                         "function": _obj({"name": {"type": "string"},
+                                           "arguments": {"type": "string"}}, [])}, ["index"])
+_SCHEMA_NOTE = ("Decoded under the schema (llguidance), strict or not, so the reply always "
+                "parses and validates; unbounded strings are at most 32 characters and "
+                "arrays 8 items, objects get only the properties they name. Stop sequences do "
+                "not apply; without max_tokens the reply gets at most 256 tokens; if "
+                "max_tokens ends first, finish_reason is 'length'. An invalid or too large "
+                "(over 64 KiB) schema is a 400 naming it.")
 
 SCHEMAS: dict[str, Any] = {
     "Error": _obj({"error": _obj({"message": {"type": "string"}, "type": {"type": "string"},
@@ -78,12 +91,16 @@ SCHEMAS: dict[str, Any] = {
         **_HEAD, "object": {"const": "chat.completion"},
         "choices": {"type": "array", "items": _obj({
             "index": {"type": "integer"},
-            "message": _obj({"role": {"const": "assistant"}, "content": {"type": "string"},
+            "message": _obj({"role": {"const": "assistant"},
+                             "content": {"type": ["string", "null"]},
                              "refusal": {"type": "null"},
                              "annotations": {"type": "array", "maxItems": 0},
-                             "sources": {"type": "array", "items": _ref("ChatSource")}},
+                             "sources": {"type": "array", "items": _ref("ChatSource")},
+                             "tool_calls": {"type": "array", "items": _TOOL_CALL,
+                                            "minItems": 1, "maxItems": 1}},
                             ["role", "content", "refusal", "annotations"]),
-            "logprobs": _CHAT_LOGPROBS, "finish_reason": _FINISH})},
+            "logprobs": _CHAT_LOGPROBS,
+            "finish_reason": {**_FINISH, "enum": ["stop", "length", "tool_calls"]}})},
         "usage": _USAGE}),
     # What a grounded answer cites (app/grounded/answer.py Source; app/api/grounded_reply.py).
     "ChatSource": _obj({
@@ -96,10 +113,13 @@ SCHEMAS: dict[str, Any] = {
         **_HEAD, "object": {"const": "chat.completion.chunk"},
         "choices": {"type": "array", "items": _obj({
             "index": {"type": "integer"},
-            "delta": _obj({"role": {"const": "assistant"}, "content": {"type": "string"},
-                           "sources": {"type": "array", "items": _ref("ChatSource")}}, []),
+            "delta": _obj({"role": {"const": "assistant"},
+                           "content": {"type": ["string", "null"]},
+                           "sources": {"type": "array", "items": _ref("ChatSource")},
+                           "tool_calls": {"type": "array", "items": _TOOL_CALL_DELTA}}, []),
             "logprobs": _CHAT_LOGPROBS,
-            "finish_reason": {"type": ["string", "null"], "enum": ["stop", "length", None]}})},
+            "finish_reason": {"type": ["string", "null"],
+                              "enum": ["stop", "length", "tool_calls", None]}})},
         "usage": {"anyOf": [_USAGE, {"type": "null"}]}},
         ["id", "object", "created", "model", "choices"]),
     "EmbeddingList": _obj({
@@ -256,8 +276,39 @@ REQUESTS: dict[str, Any] = {
         "max_completion_tokens": {"type": "integer", "minimum": 0},
         "logprobs": {"type": "boolean"},
         "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20},
-        "response_format": {"type": "object", "properties": {
-            "type": {"enum": ["text", "json_object"]}}}, **_SAMPLING}},
+        "response_format": {"type": "object", "required": ["type"], "properties": {
+            "type": {"enum": ["text", "json_object", "json_schema"]},
+            "json_schema": {"type": "object", "required": ["name"], "properties": {
+                "name": {"type": "string"}, "description": {"type": "string"},
+                "schema": {"type": "object"}, "strict": {"type": ["boolean", "null"]}}}},
+            "description": ("json_object: any JSON object (under the JSON Schema a system "
+                            "message spells out, if one does). json_schema: " + _SCHEMA_NOTE)},
+        "tools": {"type": "array", "maxItems": 128, "items": {
+            "type": "object", "required": ["type", "function"], "properties": {
+                "type": {"const": "function"},
+                "function": {"type": "object", "required": ["name"], "properties": {
+                    "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                    "description": {"type": "string"}, "parameters": {"type": "object"},
+                    "strict": {"type": ["boolean", "null"]}}}}},
+                  "description": ("Functions the reply may call. A call's arguments are "
+                                  "decoded under the function's parameters: " + _SCHEMA_NOTE)},
+        "tool_choice": {"oneOf": [
+            {"enum": ["none", "auto", "required"]},
+            {"type": "object", "required": ["type", "function"], "properties": {
+                "type": {"const": "function"}, "function": {
+                    "type": "object", "required": ["name"],
+                    "properties": {"name": {"type": "string"}}}}}],
+            "description": ("none: text. auto (the default with tools): a call only if a "
+                            "tool's name, parameter names or description match the last user "
+                            "message's words, else text. required: the best-matching tool "
+                            "(the first if none matches). A named function: that one. A call "
+                            "answers with message.tool_calls (one call, content null) and "
+                            "finish_reason 'tool_calls'; streamed, the first delta carries the "
+                            "role and the call's index, id, type and name, the next ones "
+                            "fragments of its arguments.")},
+        "parallel_tool_calls": {"type": "boolean",
+                                "description": "Accepted; one call is made per choice."},
+        **_SAMPLING}},
     "EmbeddingRequest": {"type": "object", "required": ["model", "input"], "properties": {
         "model": {"type": "string"}, "input": _PROMPT,
         "encoding_format": {"enum": ["float", "base64"]},

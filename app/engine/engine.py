@@ -89,7 +89,8 @@ class Engine:
     # -- the protocol -------------------------------------------------------------------
 
     def stream(self, prompt_ids: np.ndarray, params: SamplingParams, *,
-               cancel: threading.Event | None = None) -> Iterator[Delta]:
+               cancel: threading.Event | None = None,
+               constraint: TokenConstraint | None = None) -> Iterator[Delta]:
         prompt = self._check_ids(prompt_ids, "prompt")
         budget = self._budget(len(prompt), params.max_tokens)
         top = self._check_top(params.logprobs)
@@ -102,14 +103,16 @@ class Engine:
         sampler = Sampler(params, rng, self.model.kernels, self.model.vocab_size)
         tables = self._repetition_tables(params)
         ends: list[TextEnd] = [StopMatcher(params.stop)] if params.stop else []
-        return self._generate(self.model, prompt, budget, sampler, tables, top, cancel, ends)
+        return self._generate(self.model, prompt, budget, sampler, tables, top, cancel, ends,
+                              None, constraint)
 
     def complete(self, prompt_ids: np.ndarray, params: SamplingParams, *,
-                 cancel: threading.Event | None = None) -> Completion:
+                 cancel: threading.Event | None = None,
+                 constraint: TokenConstraint | None = None) -> Completion:
         texts: list[str] = []
         tokens: list[TokenLogprob] = []
         finish = "length"
-        for delta in self.stream(prompt_ids, params, cancel=cancel):
+        for delta in self.stream(prompt_ids, params, cancel=cancel, constraint=constraint):
             texts.append(delta.text)
             tokens.extend(delta.tokens)
             if delta.finish_reason is not None:
@@ -221,7 +224,15 @@ class Engine:
                         alternatives = probs.copy()
                     _restrict(probs, allowed, heal if healing else None,  # type: ignore[arg-type]
                               constraint if constrained else None)
-                token = choose()
+                if constrained:
+                    # A repetition penalty may zero every allowed token (a forced token that
+                    # repeats earlier text): then the most likely allowed one is taken.
+                    with np.errstate(invalid="ignore"):
+                        token = choose()
+                    if not allowed[token]:  # type: ignore[index]
+                        token = int(np.argmax(np.where(allowed, alternatives, -1.0)))  # type: ignore[arg-type]
+                else:
+                    token = choose()
                 if top:
                     entry = self._entry(token, alternatives, alternatives, top)
                 else:

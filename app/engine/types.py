@@ -9,11 +9,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
 from app.tokenizer import Tokenizer
+
+if TYPE_CHECKING:
+    from app.engine.constrained import TokenConstraint
 
 FinishReason = Literal["stop", "length"]
 # How far a completion runs (see app/engine/scope.py): to max_tokens/stop ("free"), to the
@@ -177,9 +180,12 @@ class EngineProtocol(Protocol):
     info: ModelInfo
 
     def stream(self, prompt_ids: np.ndarray, params: SamplingParams, *,
-               cancel: threading.Event | None = None) -> Iterator[Delta]:
+               cancel: threading.Event | None = None,
+               constraint: TokenConstraint | None = None) -> Iterator[Delta]:
         """Generate after ``prompt_ids``; stops early (finish_reason "stop") if ``cancel``
-        is set. Raises ContextLengthExceeded if prompt + max_tokens exceed the window."""
+        is set; with ``constraint``, only tokens it allows are chosen and the generation
+        ends (finish_reason "stop") once it is done. Raises ContextLengthExceeded if
+        prompt + max_tokens exceed the window."""
 
     def complete(self, prompt_ids: np.ndarray, params: SamplingParams, *,
                  cancel: threading.Event | None = None) -> Completion:
