@@ -65,10 +65,11 @@ class ChatRequest:
     stream: bool
     include_usage: bool
     messages: list[Message]
-    grounded: bool  # answered from the code index (no grammar, no tools declared)
+    grounded: bool  # answered from the code index (no grammar, no tool call)
     user_stops: list[str]
     grammar: Grammar | None = None   # the reply is decoded under it (JSON, tool arguments)
     tool: tools.Tool | None = None   # the reply is a call of this tool
+    completion: bool = False         # code to continue: a completion of it, healed
 
     def generation(self, params: SamplingParams | None = None) -> GenerationRequest:
         """The engine's request: the rendered conversation continued as it is (the
@@ -80,7 +81,7 @@ class ChatRequest:
                       else lambda: grammar.constraint(params.max_tokens))
         return GenerationRequest(prompt_ids=self.prompt_ids, params=params,
                                  stops=self.stops, n=self.n, best_of=self.n, scope="free",
-                                 heal=False, constraint=constraint)
+                                 heal=self.completion, constraint=constraint)
 
 
 def parse_request(body: dict[str, Any], engine: EngineProtocol,
@@ -115,7 +116,9 @@ def parse_request(body: dict[str, Any], engine: EngineProtocol,
     check_context(engine.info, len(prompt_ids), max_tokens, "messages")
     user_stops = read_stop(f)
     stops = user_stops + chat_template.STOPS if grammar is None else []
-    grounded = grammar is None and not f.present("tools") and not f.present("functions")
+    # Everything that is not decoded under a grammar or as a tool call (tool_choice "none",
+    # or "auto" when no declared tool fits) is answered from the code index.
+    grounded = grammar is None and tool is None
     return ChatRequest(model, prompt_ids, params, stops, read_n(f), logprobs, stream,
                        check_stream_options(f, stream), messages, grounded, user_stops,
                        grammar, tool)
@@ -142,7 +145,8 @@ class ChatCompletions:
         answer = self.grounded.answer(request.messages)
         if answer.code is None:
             return request, answer
-        return replace(request, prompt_ids=engine.tokenizer.encode(answer.code)), None
+        return replace(request, prompt_ids=engine.tokenizer.encode(answer.code),
+                       completion=True), None
 
     def _grounded_reply(self, engine: EngineProtocol, request: ChatRequest,
                         answer: Answer) -> grounded_reply.Reply:
