@@ -264,3 +264,11 @@ def test_ollama_npm_client(server: Running, node_client: Path) -> None:
     assert report["chat_stream"] == report["chat"]["content"]
     assert report["embed"] == [512, 512]
     assert report["error"] == {"status": 404, "message": "model 'llama3' not found"}
+
+
+def test_num_predict_zero_generates_nothing(client: ollama.Client) -> None:
+    whole = client.generate(model="hypercube", prompt=PROMPT, options={"num_predict": 0})
+    parts = list(client.generate(model="hypercube", prompt=PROMPT,
+                                 options={"num_predict": 0}, stream=True))
+    assert whole.response == "" and whole.eval_count == 0
+    assert [(p.response, p.done, p.eval_count) for p in parts] == [("", True, 0)]

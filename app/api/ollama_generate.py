@@ -10,7 +10,9 @@ output live. ``/api/chat`` is ``/v1/chat/completions`` with Ollama's fields. Bot
 NDJSON by default (``"stream": false`` for one object) and end with Ollama's statistics
 (durations in nanoseconds, ``prompt_eval_count``, ``eval_count``); ``keep_alive`` is
 accepted (the model never unloads), a request without a prompt or messages is Ollama's
-"load the model" call and answers at once.
+"load the model" call and answers at once. A streamed ``suffix`` request sends the first
+middle drawn, where the whole answer ranks several candidates by how well they join the
+suffix (app/api/fim.py), as ``/v1/completions`` streamed and not do.
 """
 
 from __future__ import annotations
@@ -198,9 +200,10 @@ class GenerateRun:
         prompt = self.request.prompts[0]
         generated: list[int] = []
         finish = "stop"
+        deltas = (generate(self.engine, prompt.ids, self.request.params, self.request.stops,
+                           self.watch) if self.request.params.max_tokens != 0 else iter(()))
         try:
-            for delta in generate(self.engine, prompt.ids, self.request.params,
-                                  self.request.stops, self.watch):
+            for delta in deltas:
                 self.timing.mark()
                 generated.extend(t.token_id for t in delta.tokens)
                 if delta.finish_reason is not None:
