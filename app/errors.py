@@ -10,6 +10,7 @@ llvmlite, tree-sitter, OS) are translated where they enter our code, with ``rais
     │   ├── InvalidText           400 (lone surrogates, invalid UTF-8)
     │   └── ContextLengthExceeded 400 context_length_exceeded
     ├── AuthenticationFailed      401 invalid_api_key
+    ├── PermissionDenied          403 (host, origin, ingest root or admin key refused)
     ├── NotFound                  404 not_found_error
     │   └── ModelNotFound         404 model_not_found
     ├── PayloadTooLarge           413
@@ -19,6 +20,7 @@ llvmlite, tree-sitter, OS) are translated where they enter our code, with ``rais
     ├── CannotListen              500 (the server cannot bind its address)
     ├── StoreError                500 server_error (the hypercube file is unusable)
     │   ├── StoreLocked           503 (another writer holds the file)
+    │   ├── StoreFull             507 (the disk or the file's size limit is full)
     │   └── SchemaTooNew          500 (file written by a newer Hypercube)
     ├── ReadOnly                  403 read_only (serve --read-only: nothing is written)
     └── NotReady                  503 (model still loading, nothing ingested yet)
@@ -70,6 +72,12 @@ class AuthenticationFailed(HypercubeError):
     status = 401
     type = "invalid_request_error"
     code = "invalid_api_key"
+
+
+class PermissionDenied(HypercubeError):
+    status = 403
+    type = "invalid_request_error"
+    code = "permission_denied"
 
 
 class NotFound(HypercubeError):
@@ -128,6 +136,11 @@ class StoreLocked(StoreError):
     code = "store_locked"
 
 
+class StoreFull(StoreError):
+    status = 507
+    code = "insufficient_storage"
+
+
 class SchemaTooNew(StoreError):
     code = "schema_too_new"
 
@@ -144,3 +157,27 @@ class NotReady(HypercubeError):
     status = 503
     type = "server_error"
     code = "not_ready"
+
+
+def store_error(exc: Exception, doing: str) -> StoreError:
+    """An APSW (SQLite) failure as one of ours, for the API's and the CLI's boundaries.
+
+    ``doing`` completes "cannot …" (e.g. ``"write the hypercube"``).
+    """
+    import apsw
+
+    if isinstance(exc, apsw.FullError):
+        return StoreFull(f"cannot {doing}: the disk is full (free some space and retry)")
+    if isinstance(exc, apsw.BusyError | apsw.LockedError):
+        return StoreLocked(f"cannot {doing}: another process is writing the hypercube; "
+                           "retry when it is done")
+    if isinstance(exc, apsw.ReadOnlyError):
+        return StoreError(f"cannot {doing}: the hypercube file is read-only",
+                          code="read_only")
+    if isinstance(exc, apsw.CorruptError | apsw.NotADBError):
+        return StoreError(f"cannot {doing}: the hypercube file is damaged "
+                          "(run 'hypercube db check')", code="corrupt")
+    if isinstance(exc, apsw.IOError):
+        return StoreError(f"cannot {doing}: the disk reported an I/O error ({exc})",
+                          code="io_error")
+    return StoreError(f"cannot {doing}: {exc}")

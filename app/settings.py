@@ -74,6 +74,18 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
             "OTLP/HTTP (e.g. http://127.0.0.1:4318); unset: tracing off"),
     Setting("max_body_bytes", 100_000_000, "largest request body the server accepts "
             "(larger ones get 413)", int),
+    Setting("allowed_host", None, "host name a loopback-bound server also answers to "
+            "besides loopback addresses, localhost and *.localhost (against DNS rebinding; "
+            "comma-separated in the environment)"),
+    Setting("ingest_root", None, "folder POST /v1/ingest may read from; none means HTTP "
+            f"ingestion is off ({os.pathsep}-separated in the environment)"),
+    Setting("admin_key", None, "key for ingestion, batches and files when API keys are set "
+            "(client keys are refused there)"),
+    Setting("admin_key_file", None, "file with one admin key per line"),
+    Setting("max_json_bytes", 16_000_000, "largest JSON request body (larger ones get 413 "
+            "before any decoding)", int),
+    Setting("max_request_tokens", 65536, "most tokens one request may ask to generate: "
+            "prompts × n × best_of × max_tokens (larger requests get 400)", int),
 ]}
 
 

@@ -163,24 +163,55 @@ def test_serve_stops_cleanly_at_any_moment_of_its_start(stale_hypercube: Path,
     # SIGTERM at moments spread over the start: importing, compiling the kernels (a cold
     # kernel cache each time), binding, building the model. Before the fix, a signal while the
     # loader thread was inside LLVM aborted the process (-6) or crashed it (-11).
+    # The moments are found from the start itself, not from fixed delays (which all landed
+    # in the imports on a loaded machine): the "serving" line (bound, the model building),
+    # /health saying ok (ready), and fractions of the times these took in the first rounds.
     db = Path(shutil.copy(stale_hypercube, tmp_path / "h.hypercube"))
     outcomes = []
-    for number, delay in enumerate((0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0, 1.3)):
+
+    def round_(number: int, when: str, fraction: float = 0.0,
+               timings: tuple[float, float] | None = None) -> tuple[float, float]:
         env = {**os.environ, "HYPERCUBE_DATA_DIR": str(tmp_path / f"data-{number}")}
+        spawned = time.monotonic()
         child = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", "0", "-q",
                                   "--db", str(db)], cwd=REPO, env=env, stderr=subprocess.PIPE,
                                  text=True)
-        time.sleep(delay)
+        assert child.stderr is not None
+        to_serving = to_ready = 0.0
+        if when == "before serving":
+            assert timings is not None
+            time.sleep(fraction * timings[0])  # a moment inside the imports or the compiling
+        else:
+            line = child.stderr.readline()  # blocks until the port is bound
+            match = LISTENING.search(line)
+            assert match, line
+            to_serving = time.monotonic() - spawned
+            if when == "loading":
+                assert timings is not None
+                time.sleep(fraction * timings[1])  # a moment of the model's build
+            elif when == "ready":
+                wait_healthy(match.group(1))
+                to_ready = time.monotonic() - spawned - to_serving
         child.send_signal(signal.SIGTERM)
         _, err = child.communicate(timeout=60)
         lines = [line for line in err.splitlines() if not line.startswith("hypercube: serving")]
-        outcomes.append((delay, child.returncode, lines))
-    for _, status, lines in outcomes:
+        outcomes.append((when, fraction, child.returncode, lines))
+        return to_serving, to_ready
+
+    timings = (round_(0, "serving")[0], round_(1, "ready")[1])
+    number = 2
+    for when, fractions in (("before serving", (0.2, 0.5, 0.8)),
+                            ("loading", (0.25, 0.5, 0.75))):
+        for fraction in fractions:
+            round_(number, when, fraction, timings)
+            number += 1
+    for when, _, status, lines in outcomes:
         # Killed by the signal's default action only while Python was still importing,
         # before the command ran (and before anything was open): no output at all.
         assert (status, lines) in ((0, ["hypercube: stopping"]), (-signal.SIGTERM, [])), \
             outcomes
-    assert any(status == 0 for _, status, _ in outcomes), outcomes
+        if when != "before serving":
+            assert (status, lines) == (0, ["hypercube: stopping"]), outcomes
     check = run_hypercube("db", "check", "--db", db)
     assert check.returncode == 0, check.stderr
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.api import ApiSettings
 from tests.api_helpers import (
     Running,
     error_of,
@@ -26,7 +28,10 @@ MODEL = "hypercube"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Running]:
-    running = start_server(shared_hypercube(), engine=shared_engine())
+    # Ingestion allowed anywhere, so its field checks can be seen (tests/test_security_*
+    # test the roots themselves).
+    running = start_server(shared_hypercube(), ApiSettings(ingest_roots=(Path("/"),)),
+                           engine=shared_engine())
     assert running.model == MODEL
     yield running
     running.stop()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from app.api import ApiSettings
 from tests.api_helpers import (
     Running,
     error_of,
@@ -29,7 +30,9 @@ from tests.api_helpers import (
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     db = tmp_path_factory.mktemp("ingest") / "i.db"
     shutil.copy(shared_hypercube(), db)
-    running = start_server(db)  # its own engine: this module replaces it
+    # Its own engine (this module replaces it); ingestion from the tests' temporary folders.
+    root = tmp_path_factory.getbasetemp()
+    running = start_server(db, ApiSettings(ingest_roots=(root.resolve(),)))
     yield running
     running.stop()
 

@@ -198,7 +198,10 @@ def test_similar_accepts_a_file_that_is_not_ingested(index: CodeIndex, tmp_path:
     outside = tmp_path / "scratch.py"
     outside.write_text("def add_up(things):\n    s = 0\n    for t in things:\n"
                        "        if t is not None:\n            s += t.area()\n    return s\n")
-    result = index.similar(f"{outside}:3")
+    with pytest.raises(NotFound):  # by default (the API) only ingested files are read
+        index.similar(f"{outside}:3")
+    local = CodeIndex(index.store, read_local_files=True)  # the CLI's user owns the machine
+    result = local.similar(f"{outside}:3")
     assert result.query.name == "add_up"
     assert {h.symbol.name for h in result.hits if h.exact} >= {"total_area", "sum_of_areas"}
 

@@ -219,8 +219,9 @@ def test_tokenize_in_both_shapes(server: Running) -> None:
     assert native(server, "/detokenize", tokens=ids) == {"prompt": text, "content": text}
 
 
-def test_content_type_is_not_required(server: Running) -> None:
+def test_a_body_that_is_not_json_is_refused_in_llamacpp_shape(server: Running) -> None:
     status, _, content = request(server.url, "POST", "/completion",
                                  raw=json.dumps({"prompt": PROMPT, "n_predict": 2}).encode(),
                                  headers={"Content-Type": "text/plain"})
-    assert status == 200 and json.loads(content)["stop"] is True
+    assert status == 415
+    assert json.loads(content)["error"]["code"] == 415

@@ -44,7 +44,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Iterator[Running]:
     db = tmp_path_factory.mktemp("ui") / "ui.hypercube"
-    running = start_server(build_hypercube(db, corpus))
+    # The UI's ingest page may ingest from the tests' temporary folders.
+    roots = (tmp_path_factory.getbasetemp().resolve(),)
+    running = start_server(build_hypercube(db, corpus), ApiSettings(ingest_roots=roots))
     yield running
     running.stop()
 

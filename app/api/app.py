@@ -15,7 +15,7 @@ from app.api.auth import ApiKeyAuth
 from app.api.batch_worker import BatchWorker
 from app.api.batches import BatchCancelResource, BatchesResource, BatchResource
 from app.api.chat import ChatCompletions, ChatCompletionsResource
-from app.api.code import QUERIES, CodeQueryResource
+from app.api.code import QUERIES, CodeQueryResource, QueryGate
 from app.api.completions import Completions, CompletionsResource
 from app.api.completions_batch import CompletionsBatchResource
 from app.api.config import ApiSettings
@@ -36,7 +36,7 @@ from app.api.ingest import (
 from app.api.ingest_jobs import EngineLoader, IngestManager
 from app.api.json_media import json_handler
 from app.api.metrics import ApiMetrics, MetricsMiddleware, MetricsResource
-from app.api.middleware import RequestContext, RequestLimits
+from app.api.middleware import HostGuard, RequestContext, RequestLimits
 from app.api.models import ModelResource, ModelsResource
 from app.api.openapi_doc import OpenApiResource
 from app.api.ratelimit import RateLimit
@@ -50,6 +50,9 @@ from app.code import CodeIndex
 from app.engine.types import EngineProtocol
 from app.store import Store
 from app.ui import add_ui_routes
+
+# Run ids are SQLite integers: a larger number in the URL is an unknown URL (404), not a 500.
+RUN = f"{{run_id:int(min=0, max={2**63 - 1})}}"
 
 
 @dataclass
@@ -112,22 +115,29 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
     # Code queries get their own read connection: they hold it for a whole query.
     code_store = Store(path, readonly=True)
     code_index = CodeIndex(code_store)
+    code_gate = QueryGate()
 
-    middleware: list[object] = [RequestContext(settings.max_body_bytes),
-                                MetricsMiddleware(metrics), DialectErrors()]
+    middleware: list[object] = [
+        RequestContext(settings.max_body_bytes, settings.max_json_bytes,
+                       settings.max_request_tokens),
+        MetricsMiddleware(metrics),
+        DialectErrors(),
+    ]
     if tracer_provider is not None:
         tracing.install(tracer_provider)
         middleware.append(TracingMiddleware(tracer_provider))
+    middleware.append(HostGuard(settings.bind_host, settings.allowed_hosts,
+                                settings.cors_origins))
     if settings.cors_origins:
         middleware.append(falcon.CORSMiddleware(
             allow_origins=list(settings.cors_origins),
             expose_headers=["x-request-id", "retry-after", "retry-after-ms"]))
     if settings.api_keys:
-        middleware.append(ApiKeyAuth(settings.api_keys))
+        middleware.append(ApiKeyAuth(settings.api_keys, settings.admin_keys))
     middleware.append(UsageMiddleware(metrics.usage))   # after auth: it names the key
     if settings.rate_limit > 0:
         middleware.append(RateLimit(settings.rate_limit, settings.rate_burst))
-    middleware.append(RequestLimits(settings.max_body_bytes))
+    middleware.append(RequestLimits(settings.max_body_bytes, settings.max_json_bytes))
 
     app = ApiApp(middleware=middleware)
     handlers = falcon.media.Handlers({
@@ -156,10 +166,11 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
         ("/tokenize", TokenizeResource(slot)),
         ("/detokenize", DetokenizeResource(slot)),
         *dialect_routes(slot, services, path),  # Ollama, llama.cpp, Responses, harnesses
-        *_writing_routes(records, worker, ingest),
+        *_writing_routes(records, worker, ingest, settings.ingest_roots),
         ("/v1/hypercube/stats", StatsResource(path)),
         ("/v1/hypercube/points", PointsResource(path)),
-        *((f"/v1/code/{name}", CodeQueryResource(code_index, name)) for name in QUERIES),
+        *((f"/v1/code/{name}", CodeQueryResource(code_index, name, code_gate))
+          for name in QUERIES),
     ]
     for template, resource in routes:
         app.add_route(template, resource)
@@ -172,7 +183,8 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
 
 
 def _writing_routes(records: ApiRecords | None, worker: BatchWorker | None,
-                    ingest: IngestManager | None) -> list[tuple[str, object]]:
+                    ingest: IngestManager | None,
+                    ingest_roots: tuple[Path, ...]) -> list[tuple[str, object]]:
     """Files, batches and ingestion: the routes that write to the hypercube, or on a
     read-only server the same routes refusing with the reason."""
     if records is None or worker is None or ingest is None:
@@ -183,9 +195,9 @@ def _writing_routes(records: ApiRecords | None, worker: BatchWorker | None,
                                    "/v1/files/{file_id}/content")),
             *((t, batches) for t in ("/v1/batches", "/v1/batches/{batch_id}",
                                      "/v1/batches/{batch_id}/cancel")),
-            *((t, ingesting) for t in ("/v1/ingest", "/v1/ingest/{run_id:int}",
-                                       "/v1/ingest/{run_id:int}/events",
-                                       "/v1/ingest/{run_id:int}/cancel")),
+            *((t, ingesting) for t in ("/v1/ingest", f"/v1/ingest/{RUN}",
+                                       f"/v1/ingest/{RUN}/events",
+                                       f"/v1/ingest/{RUN}/cancel")),
         ]
     return [
         ("/v1/files", FilesResource(records)),
@@ -194,8 +206,8 @@ def _writing_routes(records: ApiRecords | None, worker: BatchWorker | None,
         ("/v1/batches", BatchesResource(records, worker)),
         ("/v1/batches/{batch_id}", BatchResource(records)),
         ("/v1/batches/{batch_id}/cancel", BatchCancelResource(records)),
-        ("/v1/ingest", IngestResource(ingest)),
-        ("/v1/ingest/{run_id:int}", IngestRunResource(ingest)),
-        ("/v1/ingest/{run_id:int}/events", IngestEventsResource(ingest)),
-        ("/v1/ingest/{run_id:int}/cancel", IngestCancelResource(ingest)),
+        ("/v1/ingest", IngestResource(ingest, ingest_roots)),
+        (f"/v1/ingest/{RUN}", IngestRunResource(ingest)),
+        (f"/v1/ingest/{RUN}/events", IngestEventsResource(ingest)),
+        (f"/v1/ingest/{RUN}/cancel", IngestCancelResource(ingest)),
     ]

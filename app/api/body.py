@@ -13,9 +13,10 @@ from app.errors import InvalidRequest, PayloadTooLarge
 DEFAULT_MAX_BODY = 100_000_000
 
 
-def read_raw(req: falcon.Request) -> bytes:
-    """The whole body, refusing more than the configured limit even without Content-Length."""
-    limit = req.context.get("max_body_bytes", DEFAULT_MAX_BODY)
+def read_raw(req: falcon.Request, limit_name: str = "max_body_bytes") -> bytes:
+    """The whole body, refusing more than the configured limit even without Content-Length
+    (a chunked body is read up to one byte past the limit, never further)."""
+    limit = req.context.get(limit_name) or req.context.get("max_body_bytes", DEFAULT_MAX_BODY)
     data = req.bounded_stream.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes")
@@ -23,8 +24,9 @@ def read_raw(req: falcon.Request) -> bytes:
 
 
 def read_json(req: falcon.Request) -> dict[str, Any]:
-    """The body as a JSON object."""
-    return parse_json_object(read_raw(req))
+    """The body as a JSON object, no larger than the JSON limit (checked before decoding:
+    decoding multiplies a body's size in memory many times over)."""
+    return parse_json_object(read_raw(req, "max_json_bytes"))
 
 
 def parse_json_object(data: bytes | str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from app.api.metrics import ApiMetrics
 from app.api.models import resolve_model
 from app.api.sampling import check_stream_options, read_n, read_sampling, read_stop
 from app.api.watch import client_watch
+from app.api.work import chat_work, request_limit
 from app.engine.types import EngineProtocol, SamplingParams
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
 
@@ -196,6 +197,7 @@ class ChatCompletionsResource:
         body = read_json(req)
         engine = self.slot.get()
         request = self.service.parse(body, engine)
+        chat_work(request, engine.info.context_length, request_limit(req))
         watch = client_watch(req, self.service.metrics)
         if request.stream:
             sse.start(resp)

@@ -13,10 +13,16 @@ Each query is a GET with query-string parameters, answered with ``{"object": "li
     /v1/code/analogy?example=NAME&to_type=T   code like an example, for another type
     /v1/code/file?path=src/app.py             an ingested file's whole text (a unique suffix
                                               of its path will do; 404 for anything else)
+
+Only ingested documents are read (``similar?at=`` too): a client can neither read nor probe
+other files of the server. Queries run one at a time on the index; a few more may wait, and
+the rest get 429 at once, so code queries never take every serving thread (``/health`` and
+generation keep answering).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +31,10 @@ import falcon
 
 from app.api.tracing import span
 from app.code import CodeIndex
-from app.errors import InvalidRequest
+from app.errors import InvalidRequest, RateLimited
+
+# Code queries running or waiting at once; more get 429.
+MAX_QUEUED_QUERIES = 4
 
 
 @dataclass(frozen=True)
@@ -79,18 +88,37 @@ def _convert(name: str, raw: str, kind: type) -> Any:
                              param=name) from None
 
 
+class QueryGate:
+    """Admits at most ``size`` code queries at once (one runs, the others wait for it)."""
+
+    def __init__(self, size: int = MAX_QUEUED_QUERIES) -> None:
+        self._slots = threading.BoundedSemaphore(size)
+
+    def __enter__(self) -> QueryGate:
+        if not self._slots.acquire(blocking=False):
+            raise RateLimited("too many code queries at once; retry in a moment",
+                              retry_after=1.0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._slots.release()
+
+
 class CodeQueryResource:
     accepts = ()
 
-    def __init__(self, index: CodeIndex, route: str) -> None:
+    def __init__(self, index: CodeIndex, route: str, gate: QueryGate | None = None) -> None:
         self.spec = QUERIES[route]
         self.query: Callable[..., Any] = getattr(index, self.spec.method)
+        self.gate = gate or QueryGate()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         given: dict[str, Any] = {}
         kwargs: dict[str, Any] = {}
         for name, keyword, kind in self.spec.params:
             raw = req.get_param(name)
+            if raw and "\x00" in raw:
+                raise InvalidRequest(f"'{name}' must not contain NUL bytes", param=name)
             if raw:
                 given[name] = kwargs[keyword] = _convert(name, raw, kind)
         missing = [name for name in self.spec.required if name not in given]
@@ -99,7 +127,7 @@ class CodeQueryResource:
         if self.spec.one_of and not any(name in given for name in self.spec.one_of):
             names = " or ".join(f"'{n}'" for n in self.spec.one_of)
             raise InvalidRequest(f"you must provide {names}", param=self.spec.one_of[0])
-        with span("code." + self.spec.method, **{"code.query": self.spec.method}):
+        with self.gate, span("code." + self.spec.method, **{"code.query": self.spec.method}):
             result = self.query(**kwargs)
         if isinstance(result, list):
             resp.media = {"object": "list", "data": [item.to_dict() for item in result]}

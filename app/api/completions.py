@@ -32,6 +32,7 @@ from app.api.models import resolve_model
 from app.api.prompts import Prompt, read_prompts
 from app.api.sampling import check_stream_options, read_n, read_sampling, read_stop
 from app.api.watch import client_watch
+from app.api.work import completion_work, request_limit
 from app.engine.types import EngineProtocol, SamplingParams
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
 
@@ -65,7 +66,7 @@ def parse_request(body: dict[str, Any], engine: EngineProtocol,
     f = Fields(body)
     model = resolve_model(f, engine, path_model)
     tokenizer = engine.tokenizer
-    prompts = read_prompts(f, "prompt", tokenizer)
+    prompts = read_prompts(f, "prompt", tokenizer, max_length=engine.info.context_length)
     suffix_text = f.string("suffix")
     suffix = None if suffix_text is None else Prompt(tokenizer.encode(suffix_text), suffix_text)
     max_tokens = f.integer("max_tokens", 16, minimum=0)
@@ -252,6 +253,7 @@ class CompletionsResource:
         body = read_json(req)
         engine = self.slot.get()
         request = parse_request(body, engine, model)
+        completion_work(request, engine.info.context_length, request_limit(req))
         watch = client_watch(req, self.service.metrics)
         if request.stream:
             sse.start(resp)

@@ -3,6 +3,9 @@
 Body: ``{"requests": [<a /v1/completions body>, ...]}``. Answer: ``{"object": "list",
 "data": [...]}`` in the same order, each item a ``text_completion`` object or, for a request
 that was invalid, an OpenAI error object, so one bad request does not void the others.
+
+At most ``MAX_REQUESTS`` requests, and their work together (``app.api.work``) must fit one
+request's limit: every request is checked before any is generated.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from app.api.body import Fields, read_json
 from app.api.completions import Completions
 from app.api.engine_slot import EngineSlot
 from app.api.watch import client_watch
+from app.api.work import completion_work, request_limit
+from app.engine.types import EngineProtocol
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
 
-MAX_REQUESTS = 1024
+MAX_REQUESTS = 256
 
 
 class CompletionsBatchResource:
@@ -34,19 +39,40 @@ class CompletionsBatchResource:
         if len(requests) > MAX_REQUESTS:
             raise f.fail("requests", f"may hold at most {MAX_REQUESTS} requests")
         engine = self.slot.get()  # one engine for the whole call
-        watch = client_watch(req, self.service.metrics)
-        data: list[dict[str, Any]] = []
+        limit = request_limit(req)
+        parsed: list[completions.CompletionRequest | HypercubeError] = []
+        total = 0
         for i, body in enumerate(requests):
             try:
-                if not isinstance(body, dict):
-                    raise InvalidRequest("each request must be an object",
-                                         param=f"requests[{i}]")
-                request = completions.parse_request(body, engine)
-                if request.stream:
-                    raise InvalidRequest("'stream' is not supported here", param="stream")
-                data.append(self.service.respond(engine, request, watch))
+                parsed.append(self._parse(i, body, engine, limit))
+                total += completion_work(parsed[-1], engine.info.context_length, limit)
+            except HypercubeError as exc:
+                parsed.append(exc)
+        if total > limit:
+            raise InvalidRequest(
+                f"these requests ask for up to {total} generated tokens together, more than "
+                f"this server's limit of {limit} per call: send fewer or shorter ones",
+                param="requests", code="request_too_large")
+        watch = client_watch(req, self.service.metrics)
+        data: list[dict[str, Any]] = []
+        for item in parsed:
+            if isinstance(item, HypercubeError):
+                data.append(item.to_openai())
+                continue
+            try:
+                data.append(self.service.respond(engine, item, watch))
             except ClientDisconnected:
                 raise
             except HypercubeError as exc:
                 data.append(exc.to_openai())
         resp.media = {"object": "list", "data": data}
+
+    @staticmethod
+    def _parse(i: int, body: object, engine: EngineProtocol,
+               limit: int) -> completions.CompletionRequest:
+        if not isinstance(body, dict):
+            raise InvalidRequest("each request must be an object", param=f"requests[{i}]")
+        request = completions.parse_request(body, engine)
+        if request.stream:
+            raise InvalidRequest("'stream' is not supported here", param="stream")
+        return request

@@ -29,7 +29,8 @@ class Embeddings:
     def respond(self, engine: EngineProtocol, body: dict[str, Any]) -> dict[str, Any]:
         f = Fields(body)
         model = resolve_model(f, engine)
-        inputs = read_prompts(f, "input", engine.tokenizer, allow_empty_text=False)
+        inputs = read_prompts(f, "input", engine.tokenizer, allow_empty_text=False,
+                              max_length=engine.info.context_length)
         if len(inputs) > MAX_INPUTS:
             raise f.fail("input", f"may hold at most {MAX_INPUTS} items")
         encoding = f.string("encoding_format", "float", choices=("float", "base64"))

@@ -12,9 +12,13 @@ from __future__ import annotations
 import logging
 import math
 
+import apsw
 import falcon
+import orjson
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
-from app.errors import HypercubeError, RateLimited
+from app.errors import HypercubeError, RateLimited, store_error
 
 log = logging.getLogger("hypercube.api")
 
@@ -70,6 +74,31 @@ def handle_http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTT
     _respond(req, resp, status, error_body(message, type_, code=_FALCON_CODES.get(status)))
 
 
+def root_store_error(ex: BaseException) -> apsw.Error | None:
+    """The SQLite error that started it: a failed ROLLBACK after a full disk ("cannot
+    rollback - no transaction is active") is about the full disk, not the rollback."""
+    found: apsw.Error | None = None
+    seen: set[int] = set()
+    current: BaseException | None = ex
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, apsw.Error):
+            found = current
+            if isinstance(current, apsw.FullError):
+                return current
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def handle_store_error(req: falcon.Request, resp: falcon.Response, ex: apsw.Error,
+                       params: dict[str, object]) -> None:
+    """SQLite failures that reached a request: a full disk is 507 and says so."""
+    root = root_store_error(ex) or ex
+    translated = store_error(root, "store this request's data")
+    log.error("request %s failed in SQLite: %s", req.context.get("request_id"), root)
+    _respond(req, resp, translated.status, translated.to_openai())
+
+
 def handle_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception,
                       params: dict[str, object]) -> None:
     request_id = req.context.get("request_id")
@@ -82,5 +111,33 @@ def handle_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception,
 def install(app: falcon.App) -> None:
     """Register the handlers; Falcon picks the most specific one for each exception."""
     app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(apsw.Error, handle_store_error)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(HypercubeError, handle_hypercube_error)
+
+
+# -- errors Waitress answers itself, before the app sees the request ------------------------
+
+_WAITRESS_CODES = {400: "invalid_request", 413: "payload_too_large",
+                   431: "request_header_fields_too_large", 500: None}
+
+
+class JsonErrorTask(ErrorTask):
+    """Waitress's own error answers (a body over its size limit, a malformed chunked body,
+    headers too large) as OpenAI error objects instead of plain text."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        message = str(error.body or error.reason).strip() or error.reason
+        type_ = "invalid_request_error" if error.code < 500 else "server_error"
+        body = orjson.dumps(error_body(f"{error.reason}: {message}", type_,
+                                       code=_WAITRESS_CODES.get(error.code)))
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class JsonErrorChannel(HTTPChannel):
+    error_task_class = JsonErrorTask

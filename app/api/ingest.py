@@ -1,7 +1,8 @@
 """Ingestion over HTTP (admin; the desktop UI uses it).
 
 - ``POST /v1/ingest`` ``{"paths": [...], "prune": false}``: start a run over server-local
-  paths (202 with the run);
+  paths (202 with the run), only inside the operator's ``--ingest-root`` folders (none by
+  default: then 403 saying how to allow one);
 - ``GET /v1/ingest``: recent runs with their summaries;
 - ``GET /v1/ingest/{run_id}``: one run, with live progress while it runs;
 - ``GET /v1/ingest/{run_id}/events``: its progress as server-sent events, then ``[DONE]``;
@@ -19,22 +20,31 @@ import falcon
 from app.api import sse
 from app.api.body import Fields, query_int, read_json
 from app.api.ingest_jobs import IngestManager
-from app.errors import InvalidRequest
+from app.errors import InvalidRequest, PermissionDenied
+from app.paths import is_within, resolve_user_path
 
 # How often a progress stream looks for news.
 _POLL_SECONDS = 0.2
 
 
 class IngestResource:
-    def __init__(self, manager: IngestManager) -> None:
+    """Starts runs over folders inside ``allowed_roots`` (resolved folders) only."""
+
+    def __init__(self, manager: IngestManager, allowed_roots: tuple[Path, ...] = ()) -> None:
         self.manager = manager
+        self.allowed_roots = allowed_roots
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if not self.allowed_roots:
+            raise PermissionDenied(
+                "ingestion over HTTP is off: start the server with --ingest-root FOLDER "
+                "(or HYPERCUBE_INGEST_ROOT) to allow ingesting from that folder, or run "
+                "'hypercube ingest PATH' on the server", code="ingest_disabled")
         f = Fields(read_json(req))
         paths = f.array("paths", required=True) or []
         if not paths or not all(isinstance(p, str) and p for p in paths):
             raise f.fail("paths", "must be a non-empty array of paths")
-        roots = [Path(p).expanduser() for p in paths]
+        roots = [self._allowed(p) for p in paths]
         missing = [str(p) for p in roots if not p.exists()]
         if missing:
             raise InvalidRequest(f"no such file or folder on the server: {missing[0]}",
@@ -43,6 +53,18 @@ class IngestResource:
         assert job.run_id is not None
         resp.status = falcon.HTTP_202
         resp.media = self.manager.run(job.run_id)
+
+    def _allowed(self, text: str) -> Path:
+        """The path resolved (``~user``, ``..``, symlinks) before it is compared, so no
+        spelling of it leads outside the roots. Nothing is said of whether a path outside
+        exists."""
+        path = resolve_user_path(text, param="paths")
+        if not any(is_within(path, root) for root in self.allowed_roots):
+            shown = ", ".join(str(r) for r in self.allowed_roots)
+            raise PermissionDenied(f"{text} is outside the folders this server may ingest "
+                                   f"from ({shown}); see --ingest-root", param="paths",
+                                   code="outside_ingest_roots")
+        return path
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = {"object": "list",

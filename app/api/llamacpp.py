@@ -168,7 +168,7 @@ class NativeRun:
 
 
 class _NativeResource:
-    accepts = ()  # llama.cpp reads JSON whatever the Content-Type says
+    """What ``/completion`` and ``/infill`` share: JSON bodies, the run, the answer."""
 
     def __init__(self, slot: EngineSlot, service: Completions) -> None:
         self.slot = slot

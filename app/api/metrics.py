@@ -20,6 +20,11 @@ from prometheus_client import (
 from app.api.finishing import when_finished
 from app.api.usage import UsageLedger
 
+# Label values come from these sets only: a label per arbitrary method or URL would let any
+# client grow /metrics (and the server's memory) without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                     10.0, 30.0, 60.0)
 
@@ -69,12 +74,14 @@ class MetricsMiddleware:
                          resource: object, req_succeeded: bool) -> None:
         if "metrics_started" not in req.context:
             return
-        route = req.uri_template or "unmatched"
+        # uri_template is one of our route templates, or None for a URL no route matched.
+        route = req.uri_template or OTHER
+        method = req.method if req.method in KNOWN_METHODS else OTHER
 
         def record() -> None:
             m = self.metrics
             m.in_flight.dec()
-            m.requests.labels(req.method, route, str(resp.status_code)).inc()
+            m.requests.labels(method, route, str(resp.status_code)).inc()
             m.latency.labels(route).observe(time.perf_counter() - req.context.metrics_started)
             error = req.context.get("error")
             if error is not None:

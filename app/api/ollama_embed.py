@@ -19,7 +19,7 @@ from app.api.ollama_models import resolve_ollama_model
 
 
 class OllamaEmbedResource:
-    accepts = ()
+    """``POST /api/embed``."""
 
     def __init__(self, slot: EngineSlot, service: Embeddings) -> None:
         self.slot = slot
@@ -42,7 +42,7 @@ class OllamaEmbedResource:
 
 
 class OllamaEmbeddingsResource:
-    accepts = ()
+    """``POST /api/embeddings``."""
 
     def __init__(self, slot: EngineSlot, service: Embeddings) -> None:
         self.slot = slot

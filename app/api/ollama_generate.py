@@ -105,8 +105,6 @@ def ollama_logprobs(tokens: list[TokenLogprob]) -> list[dict[str, Any]]:
 class OllamaGenerateResource:
     """``POST /api/generate``."""
 
-    accepts = ()  # Ollama reads JSON whatever the Content-Type says (curl -d sends form)
-
     def __init__(self, slot: EngineSlot, completions_service: Completions,
                  chat: ChatCompletions) -> None:
         self.slot = slot
@@ -292,8 +290,6 @@ def _chat_messages(fields: Fields) -> list[dict[str, Any]]:
 
 class OllamaChatResource:
     """``POST /api/chat``."""
-
-    accepts = ()
 
     def __init__(self, slot: EngineSlot, chat: ChatCompletions) -> None:
         self.slot = slot

@@ -101,8 +101,6 @@ class OllamaPsResource:
 class OllamaShowResource:
     """``POST /api/show``: details, template, parameters and capabilities of the model."""
 
-    accepts = ()  # Ollama reads JSON whatever the Content-Type says (curl -d sends form)
-
     def __init__(self, slot: EngineSlot) -> None:
         self.slot = slot
 

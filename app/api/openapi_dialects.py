@@ -74,6 +74,9 @@ SCHEMAS: dict[str, Any] = {
     "OllamaError": _obj({"error": _STR}),
     "LlamaError": _obj({"error": _obj({"code": _INT, "message": _STR, "type": _STR})}),
     "OllamaTags": _obj({"models": {"type": "array", "items": _OLLAMA_MODEL}}),
+    "OllamaPs": _obj({"models": {"type": "array", "items": _obj({
+        **{k: v for k, v in _OLLAMA_MODEL["properties"].items() if k != "modified_at"},
+        "expires_at": _STR, "size_vram": _INT, "context_length": _INT})}}),
     "OllamaGenerateRequest": _obj({**_OLLAMA_COMMON, "prompt": _STR, "suffix": _STR,
                                    "system": _STR, "raw": {"type": "boolean"},
                                    "context": {"type": "array", "items": _INT},
@@ -136,7 +139,7 @@ _NDJSON = "application/x-ndjson one JSON object a line, the last with \"done\": 
 PATHS: dict[str, Any] = {
     "/api/tags": {"get": _op("Ollama: the models offered", _ref("OllamaTags"),
                              "OllamaError")},
-    "/api/ps": {"get": _op("Ollama: the models loaded", _ref("OllamaTags"), "OllamaError")},
+    "/api/ps": {"get": _op("Ollama: the models loaded", _ref("OllamaPs"), "OllamaError")},
     "/api/version": {"get": _op("Ollama: the API version served", _obj({"version": _STR}),
                                 "OllamaError")},
     "/api/show": {"post": _op("Ollama: the model's details, template and capabilities",

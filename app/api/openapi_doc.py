@@ -388,6 +388,17 @@ PATHS: dict[str, Any] = {
 }
 
 
+def _with_error_responses(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation may answer an OpenAI error object (any route can meet a bad key, a
+    foreign Host, a rate limit…), so each documents one as its ``default``."""
+    error = {"description": "an OpenAI error object", **_json(_ref("Error"))}
+    for item in paths.values():
+        for method, operation in item.items():
+            if method != "parameters":
+                operation["responses"].setdefault("default", error)
+    return paths
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -396,7 +407,7 @@ def document() -> dict[str, Any]:
                                 "hypercube. Errors are OpenAI error objects."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {"apiKey": []}],
-        "paths": PATHS,
+        "paths": _with_error_responses(PATHS),
         "components": {
             "schemas": {**SCHEMAS, **REQUESTS, **DIALECT_SCHEMAS},
             "securitySchemes": {

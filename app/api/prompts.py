@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from app.api.body import Fields, json_type
-from app.errors import InvalidRequest, InvalidText
+from app.errors import ContextLengthExceeded, InvalidRequest, InvalidText
 from app.tokenizer import Tokenizer
 
 
@@ -24,12 +24,15 @@ def _is_token(value: object) -> bool:
 
 
 def read_prompts(fields: Fields, name: str, tokenizer: Tokenizer, *,
-                 allow_empty_text: bool = True) -> list[Prompt]:
+                 allow_empty_text: bool = True, max_length: int | None = None) -> list[Prompt]:
+    """The prompts; a token array longer than ``max_length`` (the context window) is refused
+    before its ids are checked or copied."""
     value: Any = fields.raw(name)
     if value is None:
         raise InvalidRequest(f"you must provide '{name}'", param=name)
     single = isinstance(value, str) or (
         isinstance(value, list) and bool(value) and all(_is_token(v) for v in value))
+    _check_lengths(value, name, max_length)
     if single:
         items: list[Any] = [value]
     elif isinstance(value, list) and value:
@@ -44,6 +47,18 @@ def read_prompts(fields: Fields, name: str, tokenizer: Tokenizer, *,
         where = name if single else f"{name}[{i}]"
         prompts.append(_one(item, where, tokenizer, allow_empty_text))
     return prompts
+
+
+def _check_lengths(value: Any, name: str, max_length: int | None) -> None:
+    if max_length is None or not isinstance(value, list) or not value:
+        return
+    single = not isinstance(value[0], list)
+    for i, item in enumerate([value] if single else value):
+        if isinstance(item, list) and len(item) > max_length:
+            where = name if single else f"{name}[{i}]"
+            raise ContextLengthExceeded(
+                f"This model's maximum context length is {max_length} tokens. However, "
+                f"'{where}' holds {len(item)} token ids. Please reduce its length.", param=where)
 
 
 def _one(item: object, where: str, tokenizer: Tokenizer, allow_empty_text: bool) -> Prompt:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import waitress
 from waitress.server import BaseWSGIServer, MultiSocketServer
 
+from app.api.errors import JsonErrorChannel
 from app.errors import CannotListen
 
 log = logging.getLogger("hypercube.server")
@@ -40,6 +41,12 @@ class Server:
         except OSError as exc:
             raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc} "
                                "(choose another --port, or 0 for a free one)") from exc
+        # Waitress's own error answers (oversized or malformed bodies) as OpenAI errors.
+        listeners = getattr(self._server, "map", {}).values() if isinstance(
+            self._server, MultiSocketServer) else [self._server]
+        for listener in listeners:
+            if isinstance(listener, BaseWSGIServer):
+                listener.channel_class = JsonErrorChannel
         self._thread: threading.Thread | None = None
 
     @property

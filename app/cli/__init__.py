@@ -52,7 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.settings import check_environment
 
         check_environment()
-        result = args.func(args)
+        from app.cli.common import run_command
+
+        result = run_command(args.func, args)
     except HypercubeError as exc:
         print(f"hypercube: error: {exc.message}", file=sys.stderr)
         return EXIT_ERROR

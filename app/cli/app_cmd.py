@@ -61,13 +61,17 @@ def app_db_path(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(message)s", stream=sys.stderr)
-    settings = ApiSettings.resolve()
+    # The desktop user may ingest from their own home folder (the UI's ingest page) unless
+    # HYPERCUBE_INGEST_ROOT says otherwise; the server is loopback-only.
+    settings = ApiSettings.resolve(bind_host=LOOPBACK, default_ingest_roots=[Path.home()])
     with ServingProcess() as process:
         server = process.start(lambda: app_db_path(args), settings, LOOPBACK, args.port)
         url = f"{server.url}/"
         say(f"serving {process.path} with its UI at {url}")
         # A configured key reaches the page in the URL fragment, never sent over HTTP.
-        page = f"{url}#/chat?key={quote(settings.api_keys[0])}" if settings.api_keys else url
+        # The admin key if there is one: the UI also ingests.
+        key = (settings.admin_keys or settings.api_keys or ("",))[0]
+        page = f"{url}#/chat?key={quote(key)}" if key else url
 
         def wait() -> None:
             say("press Ctrl+C to stop")

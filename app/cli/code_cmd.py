@@ -116,7 +116,7 @@ def _common_filters(parser: argparse.ArgumentParser, *, limit: int) -> None:
 
 def _run(runner: Runner, args: argparse.Namespace) -> int:
     with open_read_store(args) as store:
-        result = runner(CodeIndex(store), args)
+        result = runner(CodeIndex(store, read_local_files=True), args)
     if args.json:
         print_json(_plain(result))
         return 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import apsw
 import orjson
 
-from app.errors import StoreError
+from app.errors import StoreError, store_error
 from app.settings import SETTINGS, user_db_path
 from app.store import Store
 
@@ -63,3 +65,13 @@ def read_db_path(args: argparse.Namespace) -> Path:
 
 def open_read_store(args: argparse.Namespace) -> Store:
     return Store(read_db_path(args))
+
+
+def run_command(func: Callable[[argparse.Namespace], int | None],
+                args: argparse.Namespace) -> int | None:
+    """Run a subcommand with SQLite's own errors (a full disk, a locked or damaged file)
+    turned into ours, so the CLI prints one line for them instead of a traceback."""
+    try:
+        return func(args)
+    except apsw.Error as exc:
+        raise store_error(exc, f"run 'hypercube {args.command}'") from exc

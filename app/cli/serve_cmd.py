@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.api import ApiSettings
 from app.cli.common import add_db_option, read_db_path
@@ -44,9 +45,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=_help("read_only"))
     parser.add_argument("--otlp-endpoint", default=None, metavar="URL",
                         help=_help("otlp_endpoint"))
+    add_security_options(parser)
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no access log on stderr")
     parser.set_defaults(func=run)
+
+
+def add_security_options(parser: argparse.ArgumentParser) -> None:
+    """Flags of the server's guards, shared by ``serve`` and ``app``."""
+    parser.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                        help=_help("allowed_host") + " (repeatable)")
+    parser.add_argument("--ingest-root", action="append", default=[], metavar="FOLDER",
+                        help=_help("ingest_root") + " (repeatable)")
+    parser.add_argument("--admin-key", action="append", default=[], metavar="KEY",
+                        help=_help("admin_key") + " (repeatable)")
+    parser.add_argument("--admin-key-file", type=Path, metavar="FILE",
+                        help=_help("admin_key_file"))
+    parser.add_argument("--max-request-tokens", type=int, default=None, metavar="N",
+                        help=_help("max_request_tokens"))
 
 
 def _help(name: str) -> str:
@@ -55,14 +71,33 @@ def _help(name: str) -> str:
     return f"{setting.help}{default}; env {setting.env}"
 
 
+def security_settings(args: argparse.Namespace, host: str) -> dict[str, Any]:
+    """The :meth:`ApiSettings.resolve` arguments of :func:`add_security_options`."""
+    return {"bind_host": host, "allowed_hosts": args.allowed_host,
+            "ingest_roots": args.ingest_root, "admin_keys": args.admin_key,
+            "admin_key_file": args.admin_key_file,
+            "max_request_tokens": args.max_request_tokens}
+
+
+def describe(settings: ApiSettings) -> str:
+    """What the start-up line says about keys and ingestion."""
+    keys = "API keys required" if settings.api_keys else "no API key required"
+    if settings.admin_keys:
+        keys += ", admin key for ingest, batches and files"
+    roots = ", ".join(str(r) for r in settings.ingest_roots)
+    ingest = f"HTTP ingestion under {roots}" if roots else "HTTP ingestion off"
+    return f"{keys}; {ingest}"
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(message)s", stream=sys.stderr)
+    host = args.host or env_value("host")
     settings = ApiSettings.resolve(api_keys=args.api_key, api_key_file=args.api_key_file,
                                    cors_origins=args.cors_origin, rate_limit=args.rate_limit,
                                    rate_burst=args.rate_burst,
-                                   chat_max_tokens=args.chat_max_tokens)
-    host = args.host or env_value("host")
+                                   chat_max_tokens=args.chat_max_tokens,
+                                   **security_settings(args, host))
     port = env_value("port") if args.port is None else args.port
     threads = args.threads or env_value("threads")
     with ServingProcess() as process:
@@ -70,6 +105,6 @@ def run(args: argparse.Namespace) -> int:
                                otlp_endpoint=args.otlp_endpoint or env_value("otlp_endpoint"),
                                read_only=bool(args.read_only or env_value("read_only")))
         say(f"serving {process.path} on {server.url} "
-            f"({'API keys required' if settings.api_keys else 'no API key required'})")
+            f"({describe(settings)})")
         process.wait()
     return 0

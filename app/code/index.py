@@ -51,13 +51,16 @@ def _limit(value: int) -> int:
 class CodeIndex:
     """Queries over the code facts of one hypercube (thread-safe; one query at a time)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, read_local_files: bool = False) -> None:
+        """``read_local_files`` lets ``similar`` take a position in a file that was never
+        ingested (the CLI's user owns the machine); the API leaves it off, so a client can
+        neither read nor probe files of the server."""
         self.store = store
         self._lock = threading.RLock()
         self._texts = DocumentTexts(store.conn)
         self._navigator = Navigator(store.conn, self._texts)
         self._searcher = Searcher(store.conn, self._texts)
-        self._similar = SimilarFinder(store.conn)
+        self._similar = SimilarFinder(store.conn, read_local_files=read_local_files)
         self._seen_version: tuple[int, int] | None = None
 
     @contextmanager
@@ -132,8 +135,9 @@ class CodeIndex:
 
     def similar(self, at: str | Position, *, limit: int = 10, min_score: float = 0.5,
                 language: str | None = None, cross_language: bool = False) -> SimilarResult:
-        """Definitions shaped like the one around ``at`` (``FILE:LINE``; the file need not be
-        ingested), across languages unless filtered."""
+        """Definitions shaped like the one around ``at`` (``FILE:LINE``; with
+        ``read_local_files`` the file need not be ingested), across languages unless
+        filtered."""
         position = _position(at)
         assert position is not None
         return self._run(lambda: self._similar.similar(

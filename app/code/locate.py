@@ -44,6 +44,8 @@ class Document:
 
 def find_document(conn: apsw.Connection, path: str) -> Document:
     """The indexed document for ``path``: exact (after resolving), else a unique suffix."""
+    if "\x00" in path:
+        raise InvalidRequest("a path must not contain NUL bytes", param="path")
     candidates = [str(Path(path).resolve())] if path else []
     if path and not os.path.isabs(path):
         candidates.append(path)

@@ -1,20 +1,28 @@
-"""Code search: substring, regular expression and identifier modes.
+r"""Code search: substring, regular expression and identifier modes.
 
 Substring and regex searches ask the trigram index for documents containing every trigram
 of the query's literal parts (a superset of the matches: the index keeps no positions),
 best BM25 first, then confirm each match in the document's text. Identifier search finds
 definitions whose name matches in any naming convention (``get_user_name`` finds
 ``getUserName``), so one query searches Python, JavaScript, Go… alike.
+
+Regular expressions run on RE2 (``google-re2``), whose matching time is linear in the text:
+Python's backtracking ``re`` took 50+ minutes on ``(\s+)+[^\s\w]{9}`` and held the GIL
+all along. RE2 refuses what needs backtracking (backreferences, lookaround) with a clear 400.
+Every query also has a budget of time and of text scanned.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from re import _constants as sre_constants
 from re import _parser as sre_parse  # the stdlib's own regex parser, to find literal runs
+from typing import Any
 
 import apsw
+import re2
 
 from app.code.locate import escape_like
 from app.code.names import fold
@@ -26,6 +34,54 @@ from app.errors import InvalidRequest
 MODES = ("substring", "regex", "identifier")
 CANDIDATE_DOCUMENTS = 400
 SNIPPET_CHARS = 200
+MAX_PATTERN_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much one search may do before it is refused (400 ``query_too_expensive``)."""
+
+    seconds: float = 5.0
+    text_bytes: int = 256_000_000
+
+
+class _Spending:
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.deadline = time.monotonic() + budget.seconds
+        self.scanned = 0
+
+    def spend(self, chars: int) -> None:
+        self.scanned += chars
+        if self.scanned > self.budget.text_bytes or time.monotonic() > self.deadline:
+            raise InvalidRequest(
+                f"this search needs more than its budget ({self.budget.seconds:g} s, "
+                f"{self.budget.text_bytes // 1_000_000} MB of text): give a longer literal "
+                "part, or narrow it with language=", param="query", code="query_too_expensive")
+
+
+def _re2_options(case_sensitive: bool) -> Any:
+    options = re2.Options()
+    options.case_sensitive = case_sensitive
+    options.log_errors = False  # RE2 would print every refused pattern on stderr
+    options.max_mem = 64 << 20  # a pattern whose automaton needs more is refused
+    return options
+
+
+def compile_regex(pattern: str, case_sensitive: bool) -> Any:
+    """``pattern`` as an RE2 regex with ``^``/``$`` matching at line ends."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise InvalidRequest(f"the regular expression is longer than {MAX_PATTERN_CHARS} "
+                             "characters", param="query")
+    try:
+        return re2.compile("(?m)" + pattern, _re2_options(case_sensitive))
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise InvalidRequest(
+            f"invalid regular expression: {reason} (the regex search uses RE2 syntax: no "
+            "backreferences or lookaround)", param="query") from exc
 
 
 def trigram_query(literals: list[str]) -> str | None:
@@ -36,11 +92,15 @@ def trigram_query(literals: list[str]) -> str | None:
 
 
 def regex_literals(pattern: str, flags: int = 0) -> list[str]:
-    """Literal runs every match of ``pattern`` must contain (for the trigram prefilter)."""
+    """Literal runs every match of ``pattern`` must contain (for the trigram prefilter).
+
+    Python's parser reads the syntax RE2 shares with it; for RE2-only syntax it finds
+    nothing and every document is a candidate (still correct, only slower).
+    """
     try:
         parsed = sre_parse.parse(pattern, flags)
-    except re.error as exc:
-        raise InvalidRequest(f"invalid regular expression: {exc}", param="query") from exc
+    except (re.error, RecursionError, OverflowError):
+        return []
     runs: list[str] = []
     _collect(list(parsed), runs)
     return [r for r in runs if len(r) >= 3]
@@ -65,9 +125,11 @@ def _collect(items: list, runs: list[str]) -> None:
 
 
 class Searcher:
-    def __init__(self, conn: apsw.Connection, texts: DocumentTexts) -> None:
+    def __init__(self, conn: apsw.Connection, texts: DocumentTexts,
+                 budget: Budget | None = None) -> None:
         self.conn = conn
         self.texts = texts
+        self.budget = budget or Budget()
 
     def search(self, query: str, *, mode: str = "substring", case_sensitive: bool = False,
                language: str | None = None, limit: int = 50, per_file: int = 5,
@@ -79,21 +141,20 @@ class Searcher:
                                  param="mode")
         if mode == "identifier":
             return self._identifier(query, language, limit)
-        flags = 0 if case_sensitive else re.IGNORECASE
+        if "\x00" in query:
+            raise InvalidRequest("the search query must not contain NUL bytes", param="query")
         if mode == "regex":
-            literals = regex_literals(query, flags)
-            try:
-                pattern = re.compile(query, flags | re.MULTILINE)
-            except re.error as exc:
-                raise InvalidRequest(f"invalid regular expression: {exc}",
-                                     param="query") from exc
+            pattern = compile_regex(query, case_sensitive)
+            literals = regex_literals(query, 0 if case_sensitive else re.IGNORECASE)
         else:
             literals = [query]
-            pattern = re.compile(re.escape(query), flags)
+            pattern = re2.compile(re2.escape(query), _re2_options(case_sensitive))
+        spending = _Spending(self.budget)
         hits: list[SearchHit] = []
         for rank, (doc_id, path, doc_language) in enumerate(
                 self._candidates(literals, language)):
             text = self.texts.get(doc_id)
+            spending.spend(len(text.text))
             found = self._matches(text, pattern, path, doc_language, rank, per_file, context)
             hits.extend(found)
             if len(hits) >= limit * 3:
@@ -117,7 +178,7 @@ class Searcher:
             f" ORDER BY code_fts.rank LIMIT {CANDIDATE_DOCUMENTS}", (match, *extra))
 
     @staticmethod
-    def _matches(text: DocumentText, pattern: re.Pattern[str], path: str, language: str,
+    def _matches(text: DocumentText, pattern: Any, path: str, language: str,
                  rank: int, per_file: int, context: int) -> list[SearchHit]:
         hits: list[SearchHit] = []
         last_line = 0

@@ -58,8 +58,9 @@ class _Query:
 
 
 class SimilarFinder:
-    def __init__(self, conn: apsw.Connection) -> None:
+    def __init__(self, conn: apsw.Connection, *, read_local_files: bool = False) -> None:
         self.conn = conn
+        self.read_local_files = read_local_files
         self._signatures: _Signatures | None = None
 
     def invalidate(self) -> None:
@@ -120,7 +121,7 @@ class SimilarFinder:
         try:
             doc = find_document(self.conn, at.path)
         except NotFound:
-            if Path(at.path).is_file():
+            if self.read_local_files and Path(at.path).is_file():
                 return _query_from_file(Path(at.path), at.line)
             raise
         found = symbols_where(
