@@ -131,9 +131,17 @@ def _check_display() -> Check:
                  required=False)
 
 
+def _check_dialects() -> Check:
+    """The API dialects ``hypercube serve`` speaks, from the routes it registers."""
+    from app.api.dialect_routes import DIALECTS
+
+    names = ["OpenAI (/v1)", *(f"{name}: {what}" for name, what in DIALECTS.items())]
+    return Check("api dialects", True, "; ".join(names), required=False)
+
+
 CHECKS: list[Callable[[], Check]] = [
     _check_python, _check_sqlite, _check_llvm, _check_grammars, _check_data_dir,
-    _check_default, _check_user_db, _check_display,
+    _check_default, _check_user_db, _check_display, _check_dialects,
 ]
 
 

@@ -19,6 +19,8 @@ from app.api.code import QUERIES, CodeQueryResource, QueryGate
 from app.api.completions import Completions, CompletionsResource
 from app.api.completions_batch import CompletionsBatchResource
 from app.api.config import ApiSettings
+from app.api.dialect_errors import DialectErrors
+from app.api.dialect_routes import dialect_routes
 from app.api.dispatch import Services
 from app.api.embeddings import Embeddings, EmbeddingsResource
 from app.api.engine_slot import EngineSlot
@@ -125,6 +127,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
         RequestContext(settings.max_body_bytes, settings.max_json_bytes,
                        settings.max_request_tokens),
         MetricsMiddleware(metrics),
+        DialectErrors(),
     ]
     if tracer_provider is not None:
         tracing.install(tracer_provider)
@@ -169,6 +172,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
         ("/v1/embeddings", EmbeddingsResource(slot, services.embeddings)),
         ("/tokenize", TokenizeResource(slot)),
         ("/detokenize", DetokenizeResource(slot)),
+        *dialect_routes(slot, services, path),  # Ollama, llama.cpp, Responses, harnesses
         *_writing_routes(records, worker, ingest, settings.ingest_roots),
         ("/v1/hypercube/stats", StatsResource(path)),
         ("/v1/hypercube/points", PointsResource(path)),

@@ -140,6 +140,13 @@ class Completions:
             "usage": usage(request.prompt_tokens, generated),
         }
 
+    def generate_choices(self, engine: EngineProtocol, request: CompletionRequest,
+                         prompt: Prompt, watch: ClientWatch) -> tuple[list[Choice], int]:
+        """The choices for one prompt as the engine made them (tokens with ids, bytes and
+        log-probabilities) and the tokens generated: what the dialect adapters
+        (app/api/ollama*.py, app/api/llamacpp*.py) render in their own shapes."""
+        return self._choices(engine, request, prompt, watch)
+
     def _choices(self, engine: EngineProtocol, request: CompletionRequest, prompt: Prompt,
                  watch: ClientWatch) -> tuple[list[Choice], int]:
         if request.params.max_tokens == 0:

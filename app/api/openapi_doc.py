@@ -16,6 +16,8 @@ from app.api.code import QUERIES
 from app.api.code import __doc__ as CODE_DOC
 from app.api.grounded_reply import __doc__ as GROUNDED_REPLY_DOC
 from app.api.hypercube import DEFAULT_POINTS, MAX_POINTS
+from app.api.openapi_dialects import PATHS as DIALECT_PATHS
+from app.api.openapi_dialects import SCHEMAS as DIALECT_SCHEMAS
 from app.chat_template import __doc__ as CHAT_TEMPLATE_DOC
 from app.engine.language import LANGUAGES
 from app.engine.types import SCOPES
@@ -134,7 +136,8 @@ SCHEMAS: dict[str, Any] = {
                        "count": {"type": "integer"}, "max_model_len": {"type": "integer"},
                        "pieces": {"type": "array", "items": {"type": "string"}}},
                       ["tokens", "count", "max_model_len"]),
-    "Detokenized": _obj({"prompt": {"type": "string"}}),
+    "Detokenized": _obj({"prompt": {"type": "string"},
+                         "content": {"type": "string", "description": "llama.cpp's name"}}),
     "File": _obj({"id": {"type": "string"}, "object": {"const": "file"},
                   "bytes": {"type": "integer"}, "created_at": {"type": "integer"},
                   "expires_at": {"type": "integer"}, "filename": {"type": "string"},
@@ -315,6 +318,8 @@ REQUESTS: dict[str, Any] = {
         "dimensions": {"type": "integer", "minimum": 1, "maximum": 8192, "default": 512}}},
     "TokenizeRequest": {"type": "object", "properties": {
         "model": {"type": "string"}, "prompt": {"type": "string"}, "messages": _MESSAGES,
+        "content": {"type": "string", "description": "llama.cpp's field: answered in its "
+                                                     "shape"},
         "with_pieces": {"type": "boolean"}}},
     "DetokenizeRequest": {"type": "object", "required": ["tokens"], "properties": {
         "model": {"type": "string"},
@@ -413,7 +418,8 @@ PATHS: dict[str, Any] = {
         description=f"{GROUNDED_CHAT_DOC}\n\n{GROUNDED_REPLY_DOC}\n\n{CHAT_TEMPLATE_DOC}")},
     "/v1/embeddings": {"post": _op("Embeddings from the hypercube's statistics",
                                    "EmbeddingList", request="EmbeddingRequest")},
-    "/tokenize": {"post": _op("Text or a chat to token ids", "Tokenized",
+    "/tokenize": {"post": _op("Text or a chat to token ids (llama.cpp's shape for content)",
+                              {"oneOf": [_ref("Tokenized"), _ref("LlamaTokenized")]},
                               request="TokenizeRequest")},
     "/detokenize": {"post": _op("Token ids to text", "Detokenized",
                                 request="DetokenizeRequest")},
@@ -472,6 +478,7 @@ PATHS: dict[str, Any] = {
                         "schema": {"type": _JSON_TYPES[kind]}}
                        for param, _, kind in query.params]}}
        for name, query in QUERIES.items()},
+    **DIALECT_PATHS,
 }
 
 
@@ -496,7 +503,7 @@ def document() -> dict[str, Any]:
         "security": [{"bearer": []}, {"apiKey": []}],
         "paths": _with_error_responses(PATHS),
         "components": {
-            "schemas": {**SCHEMAS, **REQUESTS},
+            "schemas": {**SCHEMAS, **REQUESTS, **DIALECT_SCHEMAS},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
