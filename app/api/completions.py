@@ -34,6 +34,7 @@ from app.engine.policy import check_context, choice_seeds
 from app.engine.types import (
     SCOPES,
     Choice,
+    Delta,
     EngineProtocol,
     GenerationRequest,
     SamplingParams,
@@ -146,6 +147,17 @@ class Completions:
         log-probabilities) and the tokens generated: what the dialect adapters
         (app/api/ollama*.py, app/api/llamacpp*.py) render in their own shapes."""
         return self._choices(engine, request, prompt, watch)
+
+    def stream_deltas(self, engine: EngineProtocol, request: CompletionRequest,
+                      prompt: Prompt, watch: ClientWatch) -> Iterator[Delta]:
+        """The first choice for one prompt, delta by delta, as the dialect adapters stream
+        it in their own shapes; nothing when ``max_tokens`` is 0."""
+        if request.params.max_tokens == 0:
+            return iter(())
+        seed = choice_seeds(request.params.seed, 1)[0]
+        deltas = engine.stream_choice(request.generation(prompt), seed, index=0,
+                                      cancel=watch.event)
+        return watched(deltas, watch)
 
     def _choices(self, engine: EngineProtocol, request: CompletionRequest, prompt: Prompt,
                  watch: ClientWatch) -> tuple[list[Choice], int]:

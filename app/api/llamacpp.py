@@ -33,7 +33,6 @@ from app.api.body import Fields, json_type, read_json
 from app.api.completions import Completions
 from app.api.dialect_errors import llamacpp_error_of
 from app.api.engine_slot import EngineSlot
-from app.api.generation import Choice, check_context, generate
 from app.api.llamacpp_request import (
     CompletionExtensions,
     NativeRequest,
@@ -44,7 +43,8 @@ from app.api.llamacpp_request import (
 from app.api.prompts import Prompt
 from app.api.watch import client_watch
 from app.chat_template import SEPARATOR
-from app.engine.types import EngineProtocol, TokenLogprob
+from app.engine.policy import check_context
+from app.engine.types import Choice, EngineProtocol, TokenLogprob
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
 
 SNIPPET = "\n\n--- snippet ---\n\n"
@@ -141,23 +141,22 @@ class NativeRun:
         tokens: list[TokenLogprob] = []
         finish = "length"
         try:
-            if request.params.max_tokens != 0:
-                for delta in generate(self.engine, prompt.ids, request.params, request.stops,
-                                      self.watch):
-                    self.first = self.first or time.perf_counter()
-                    tokens.extend(delta.tokens)
-                    if delta.finish_reason is not None:
-                        finish = delta.finish_reason
-                    if not delta.text and not delta.tokens:
-                        continue
-                    event: dict[str, Any] = {
-                        "index": 0, "content": delta.text,
-                        "tokens": [t.token_id for t in delta.tokens], "stop": False,
-                        "id_slot": -1, "tokens_predicted": len(tokens),
-                        "tokens_evaluated": len(prompt.ids)}
-                    if self.native.n_probs:
-                        event["completion_probabilities"] = _probs(delta.tokens)
-                    yield sse.event(event)
+            for delta in self.service.stream_deltas(self.engine, request, prompt,
+                                                    self.watch):
+                self.first = self.first or time.perf_counter()
+                tokens.extend(delta.tokens)
+                if delta.finish_reason is not None:
+                    finish = delta.finish_reason
+                if not delta.text and not delta.tokens:
+                    continue
+                event: dict[str, Any] = {
+                    "index": 0, "content": delta.text,
+                    "tokens": [t.token_id for t in delta.tokens], "stop": False,
+                    "id_slot": -1, "tokens_predicted": len(tokens),
+                    "tokens_evaluated": len(prompt.ids)}
+                if self.native.n_probs:
+                    event["completion_probabilities"] = _probs(delta.tokens)
+                yield sse.event(event)
             yield sse.event(self.final(prompt, 0, "", tokens, finish))
         except ClientDisconnected:
             return

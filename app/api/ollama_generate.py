@@ -30,7 +30,6 @@ from app.api.chat import ChatCompletions
 from app.api.completions import Completions
 from app.api.dialect_streams import iso_time, nanoseconds, ndjson_line, sse_payloads, start_ndjson
 from app.api.engine_slot import EngineSlot
-from app.api.generation import generate
 from app.api.ollama_models import resolve_ollama_model
 from app.api.ollama_options import sampling_fields
 from app.api.watch import client_watch
@@ -198,8 +197,7 @@ class GenerateRun:
         prompt = self.request.prompts[0]
         generated: list[int] = []
         finish = "stop"
-        deltas = (generate(self.engine, prompt.ids, self.request.params, self.request.stops,
-                           self.watch) if self.request.params.max_tokens != 0 else iter(()))
+        deltas = self.service.stream_deltas(self.engine, self.request, prompt, self.watch)
         try:
             for delta in deltas:
                 self.timing.mark()
