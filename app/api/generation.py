@@ -10,10 +10,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
-from app.engine.types import Choice, Delta
+from app.api.tracing import span
+from app.engine.types import Choice, Delta, EngineProtocol, GenerationRequest
 from app.errors import ClientDisconnected
 
-__all__ = ["Choice", "ClientWatch", "watched"]
+__all__ = ["Choice", "ClientWatch", "generate_watched", "watched"]
 
 
 class ClientWatch:
@@ -62,3 +63,22 @@ def watched(deltas: Iterator[Delta], watch: ClientWatch) -> Iterator[Delta]:
         close = getattr(deltas, "close", None)
         if close is not None:
             close()
+
+
+def generate_watched(engine: EngineProtocol, request: GenerationRequest,
+                     watch: ClientWatch) -> tuple[list[Choice], int]:
+    """Every choice of a non-streamed request and the tokens generated, in an
+    ``engine.generate`` span of the request's trace.
+
+    Raises:
+        ClientDisconnected: the client went away while the engine worked.
+    """
+    attributes: dict[str, int] = {"hypercube.choices": request.n}
+    if request.params.max_tokens is not None:
+        attributes["gen_ai.request.max_tokens"] = request.params.max_tokens
+    with span("engine.generate", **attributes) as current:
+        result = engine.generate(request, cancel=watch.event)
+        current.set_attribute("gen_ai.usage.output_tokens", result.completion_tokens)
+    if watch.gone():
+        raise ClientDisconnected("the client closed the connection")
+    return result.choices, result.completion_tokens
