@@ -21,30 +21,44 @@ class ClientWatch:
     """Whether the client is still connected, and the event that stops its generation.
 
     Waitress offers ``waitress.client_disconnected`` in the environment; it turns true once a
-    write to the connection failed. A stream learns it that way within a chunk or two (and
-    Waitress also closes the stream's generator, which cancels too); a non-streamed answer,
-    which writes nothing until it is done, runs to its ``max_tokens``.
+    write to the connection failed, so a stream learns it within a chunk or two (and Waitress
+    also closes the stream's generator, which cancels too). A non-streamed answer writes
+    nothing until it is done, so ``is_gone`` (app/api/watch.py: a look at the socket) is also
+    asked each time the engine checks its cancel event between tokens.
     """
 
     def __init__(self, is_gone: Callable[[], bool] | None = None,
                  on_cancel: Callable[[], None] | None = None) -> None:
-        self.event = threading.Event()
+        self.event: threading.Event = _PollingEvent(self)
         self._is_gone = is_gone
         self._on_cancel = on_cancel
 
     def gone(self) -> bool:
-        if self.event.is_set():
-            return True
+        return self.event.is_set()
+
+    def cancel(self) -> None:
+        if not threading.Event.is_set(self.event):
+            self.event.set()
+            if self._on_cancel is not None:
+                self._on_cancel()
+
+    def _poll(self) -> bool:
         if self._is_gone is not None and self._is_gone():
             self.cancel()
             return True
         return False
 
-    def cancel(self) -> None:
-        if not self.event.is_set():
-            self.event.set()
-            if self._on_cancel is not None:
-                self._on_cancel()
+
+class _PollingEvent(threading.Event):
+    """The cancel event the engine checks between tokens: set by :meth:`ClientWatch.cancel`,
+    and seen as set as soon as the client is gone."""
+
+    def __init__(self, watch: ClientWatch) -> None:
+        super().__init__()
+        self._watch = watch
+
+    def is_set(self) -> bool:
+        return super().is_set() or self._watch._poll()
 
 
 def watched(deltas: Iterator[Delta], watch: ClientWatch) -> Iterator[Delta]:
