@@ -130,6 +130,12 @@ def test_generate_logprobs(client: ollama.Client) -> None:
     for token in answer.logprobs:
         assert token.logprob <= 0 and token.top_logprobs is not None
         assert len(token.top_logprobs) == 3
+    # PROMPT ends inside a word, so the answer is healed: streamed, the tokens still join
+    # into the response, and the context says the prompt's last word once.
+    parts = list(client.generate(model="hypercube", prompt=PROMPT, options=GREEDY,
+                                 logprobs=True, top_logprobs=3, stream=True))
+    assert "".join(t.token for p in parts for t in p.logprobs or []) == answer.response
+    assert parts[-1].context == answer.context
 
 
 def test_chat_streamed_and_not(client: ollama.Client, server: Running) -> None:

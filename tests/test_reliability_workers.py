@@ -39,7 +39,7 @@ def test_a_failed_load_is_reported_and_retried_until_it_succeeds(tmp_path: Path,
     db = tmp_path / "h.db"
     Store(db).close()  # nothing ingested: the first load fails
     with ServingProcess() as process:
-        server = process.start(lambda: db, ApiSettings(), "127.0.0.1", 0, threads=4)
+        server = process.start(lambda _progress: db, ApiSettings(), "127.0.0.1", 0, threads=4)
         status, body = wait_for("the load to fail", lambda: (
             h := health(server.url))[1]["faults"] and h)
         assert (status, body["status"], body["model_loaded"]) == (503, "error", False)
@@ -65,7 +65,7 @@ def test_a_damaged_model_is_refused_and_health_says_which_part(tmp_path: Path,
             "ORDER BY length(data) DESC LIMIT 1").fetchone()
     flip_inside(db, data)
     with ServingProcess() as process:
-        server = process.start(lambda: db, ApiSettings(), "127.0.0.1", 0, threads=4)
+        server = process.start(lambda _progress: db, ApiSettings(), "127.0.0.1", 0, threads=4)
         status, body = wait_for("the load to be refused", lambda: (
             h := health(server.url))[1]["faults"] and h)
         assert (status, body["status"], body["model_loaded"]) == (503, "error", False)

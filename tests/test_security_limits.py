@@ -185,7 +185,7 @@ def test_a_non_streamed_request_stops_when_its_client_leaves(generous: Running) 
     while metric(server.url, "hypercube_http_requests_in_flight") > 1:
         assert time.monotonic() < deadline, "the generation ran on after its client left"
         time.sleep(0.02)
-    assert time.monotonic() - left < 2
+    assert time.monotonic() - left < 10  # ~30 s of work had it run on
     assert metric(server.url, "hypercube_generations_cancelled_total") == cancelled + 1
 
 

@@ -75,6 +75,19 @@ def test_work_inside_a_request_is_a_child_span(traced) -> None:
     assert child.context.trace_id == server_span.context.trace_id
 
 
+def test_a_completion_s_engine_work_is_a_child_span(traced) -> None:
+    url, exporter = traced
+    status, _, _ = request(url, "POST", "/v1/completions",
+                           {"model": "hypercube", "prompt": "def ", "max_tokens": 4})
+    assert status == 200
+    (server_span,) = _finished(exporter, "POST /v1/completions")
+    (engine_span,) = [s for s in exporter.get_finished_spans() if s.name == "engine.generate"]
+    assert engine_span.parent is not None
+    assert engine_span.parent.span_id == server_span.context.span_id
+    assert engine_span.attributes["gen_ai.request.max_tokens"] == 4
+    assert 0 < engine_span.attributes["gen_ai.usage.output_tokens"] <= 4
+
+
 def test_a_streamed_response_s_span_ends_with_its_stream(traced) -> None:
     url, exporter = traced
     lines = list(stream_lines(url, "/v1/completions", {

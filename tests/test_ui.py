@@ -187,7 +187,7 @@ def test_chat_streams_tokens_and_stop_cancels(tab: Page, served: Running) -> Non
         raise AssertionError("no reply was still streaming when Stop was pressed")
     assert page.get_by_role("button", name="Stop").is_disabled()
     assert page.get_by_role("button", name="Send").is_enabled()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while _counter(served, "hypercube_generations_cancelled_total") <= cancelled_before:
         assert time.monotonic() < deadline, "the server never stopped the generation"
         time.sleep(0.1)

@@ -13,12 +13,13 @@ from app.api.auth import key_id
 from tests.api_helpers import Running, request, shared_engine, shared_hypercube, start_server
 
 ALICE, BOB = "alice-secret-key-123", "bob-secret-key-456"
+ADMIN = "admin-secret-key-789"
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Running]:
-    running = start_server(shared_hypercube(), ApiSettings(api_keys=(ALICE, BOB)),
-                           engine=shared_engine())
+    settings = ApiSettings(api_keys=(ALICE, BOB), admin_keys=(ADMIN,))
+    running = start_server(shared_hypercube(), settings, engine=shared_engine())
     yield running
     running.stop()
 
@@ -49,7 +50,7 @@ def test_requests_and_tokens_are_counted_per_key(server: Running) -> None:
                 {"model": "hypercube", "prompt": "import os\n", "max_tokens": 3})["usage"]
 
     status, _, content = request(server.url, "GET", "/v1/usage",
-                                 headers={"Authorization": f"Bearer {ALICE}"})
+                                 headers={"Authorization": f"Bearer {ADMIN}"})
     assert status == 200
     report = {row["key"]: row for row in json.loads(content)["data"]}
     alice_row, bob_row = report[key_id(ALICE)], report[key_id(BOB)]
@@ -68,15 +69,23 @@ def test_requests_and_tokens_are_counted_per_key(server: Running) -> None:
     assert ALICE not in text and BOB not in text
 
 
+def test_a_client_key_sees_only_its_own_usage(server: Running) -> None:
+    _post(server, ALICE, "/v1/completions", {"model": "hypercube", "prompt": "x", "max_tokens": 1})
+    _post(server, BOB, "/v1/completions", {"model": "hypercube", "prompt": "y", "max_tokens": 1})
+    for key in (ALICE, BOB):
+        assert set(_rows(server, key)) == {key_id(key)}
+    assert {key_id(ALICE), key_id(BOB)} <= set(_rows(server, ADMIN))
+
+
 def test_the_server_s_own_plumbing_is_not_usage(server: Running) -> None:
-    before = _rows(server)
+    before = _rows(server, ADMIN)
     for path in ("/health", "/metrics", "/v1/usage", "/"):
         request(server.url, "GET", path, headers={"Authorization": f"Bearer {BOB}"})
-    assert _rows(server) == before
+    assert _rows(server, ADMIN) == before
 
 
-def _rows(server: Running) -> dict:
+def _rows(server: Running, key: str) -> dict:
     status, _, content = request(server.url, "GET", "/v1/usage",
-                                 headers={"Authorization": f"Bearer {BOB}"})
+                                 headers={"Authorization": f"Bearer {key}"})
     assert status == 200
     return {row["key"]: row["requests"] for row in json.loads(content)["data"]}

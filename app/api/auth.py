@@ -56,7 +56,8 @@ class ApiKeyAuth:
     Every configured key is compared (no early exit) with :func:`hmac.compare_digest`, so the
     time taken says nothing about how much of a key was right. CORS preflights carry no
     credentials by design and pass through. Admin keys open every route; client keys open
-    all but the admin routes (ingestion, batches, files), which answer them 403.
+    all but the admin routes (ingestion, batches, files), which answer them 403, and see
+    only their own row of ``/v1/usage``.
     """
 
     def __init__(self, keys: Iterable[str], admin_keys: Iterable[str] = ()) -> None:
@@ -77,6 +78,7 @@ class ApiKeyAuth:
         if not (admin or _matches(offered, self._keys)):
             raise AuthenticationFailed("Incorrect API key provided.")
         req.context.key_id = key_id(key)
+        req.context.admin = admin
         if not admin and is_admin_path(req.path):
             hint = ("use an admin key" if self._admin_keys
                     else "start the server with --admin-key to enable them")

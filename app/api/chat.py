@@ -34,7 +34,7 @@ from app.api import grounded_reply, json_mode, sse, tools
 from app.api.body import Fields, read_json
 from app.api.completions import usage
 from app.api.engine_slot import EngineSlot
-from app.api.generation import Choice, ClientWatch, watched
+from app.api.generation import Choice, ClientWatch, generate_watched, watched
 from app.api.identity import fingerprint, new_id
 from app.api.logprobs import chat_logprobs
 from app.api.messages import read_messages
@@ -190,10 +190,7 @@ class ChatCompletions:
 
     def _generate_all(self, engine: EngineProtocol, request: ChatRequest,
                       watch: ClientWatch) -> tuple[list[Choice], int]:
-        result = engine.generate(request.generation(), cancel=watch.event)
-        if watch.gone():
-            raise ClientDisconnected("the client closed the connection")
-        return result.choices, result.completion_tokens
+        return generate_watched(engine, request.generation(), watch)
 
     def _head(self, engine: EngineProtocol, request: ChatRequest, id_: str, created: int,
               object_: str) -> dict[str, Any]:

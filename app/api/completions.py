@@ -20,7 +20,7 @@ import falcon
 from app.api import sse
 from app.api.body import Fields, read_json
 from app.api.engine_slot import EngineSlot
-from app.api.generation import ClientWatch, watched
+from app.api.generation import ClientWatch, generate_watched, watched
 from app.api.identity import fingerprint, new_id
 from app.api.logprobs import completion_logprobs, merge_completion_logprobs
 from app.api.metrics import ApiMetrics
@@ -163,10 +163,7 @@ class Completions:
                  watch: ClientWatch) -> tuple[list[Choice], int]:
         if request.params.max_tokens == 0:
             return [Choice("", [], "length") for _ in range(request.n)], 0
-        result = engine.generate(request.generation(prompt), cancel=watch.event)
-        if watch.gone():
-            raise ClientDisconnected("the client closed the connection")
-        return result.choices, result.completion_tokens
+        return generate_watched(engine, request.generation(prompt), watch)
 
     def _choice(self, engine: EngineProtocol, request: CompletionRequest, prompt: Prompt,
                 scored_prompt: dict[str, Any] | None, choice: Choice,

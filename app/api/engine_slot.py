@@ -9,6 +9,7 @@ lets go of it. Nothing is ever half-swapped.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from app.engine.types import EngineProtocol
 from app.errors import NotReady
@@ -53,3 +54,14 @@ class EngineSlot:
     def generation(self) -> int:
         """How many engines this slot has held (1 after the first load)."""
         return self._generation
+
+
+class ServedModelResource:
+    """Base of the read-only resources that describe the served model (the dialects' model
+    lists and properties): the engine slot, and the hypercube file whose size they report."""
+
+    accepts = ()
+
+    def __init__(self, slot: EngineSlot, db_path: Path) -> None:
+        self.slot = slot
+        self.db_path = db_path

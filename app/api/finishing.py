@@ -13,18 +13,16 @@ from collections.abc import Callable, Iterable, Iterator
 import falcon
 
 
-class _ClosingBody:
-    """An iterable body that calls ``on_close`` exactly once when the server closes it."""
+class ClosingBody:
+    """An iterable body that calls ``on_close`` exactly once when the server closes it
+    (WSGI servers call ``close`` on every body, whether it was sent whole or cut off)."""
 
     def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
         self._body = body
         self._on_close: Callable[[], None] | None = on_close
-        self.bytes_sent = 0
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._body:
-            self.bytes_sent += len(chunk)
-            yield chunk
+        return iter(self._body)
 
     def close(self) -> None:
         try:
@@ -41,7 +39,7 @@ def when_finished(resp: falcon.Response, callback: Callable[[], None]) -> None:
     """Call ``callback`` once the body of ``resp`` has been sent (or abandoned)."""
     stream = resp.stream
     if stream is not None and not hasattr(stream, "read"):
-        resp.stream = _ClosingBody(stream, callback)
+        resp.stream = ClosingBody(stream, callback)
     else:
         callback()
 

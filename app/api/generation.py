@@ -10,40 +10,55 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
-from app.engine.types import Choice, Delta
+from app.api.tracing import span
+from app.engine.types import Choice, Delta, EngineProtocol, GenerationRequest
 from app.errors import ClientDisconnected
 
-__all__ = ["Choice", "ClientWatch", "watched"]
+__all__ = ["Choice", "ClientWatch", "generate_watched", "watched"]
 
 
 class ClientWatch:
     """Whether the client is still connected, and the event that stops its generation.
 
     Waitress offers ``waitress.client_disconnected`` in the environment; it turns true once a
-    write to the connection failed. A stream learns it that way within a chunk or two (and
-    Waitress also closes the stream's generator, which cancels too); a non-streamed answer,
-    which writes nothing until it is done, runs to its ``max_tokens``.
+    write to the connection failed, so a stream learns it within a chunk or two (and Waitress
+    also closes the stream's generator, which cancels too). A non-streamed answer writes
+    nothing until it is done, so ``is_gone`` (app/api/watch.py: a look at the socket) is also
+    asked each time the engine checks its cancel event between tokens.
     """
 
     def __init__(self, is_gone: Callable[[], bool] | None = None,
                  on_cancel: Callable[[], None] | None = None) -> None:
-        self.event = threading.Event()
+        self.event: threading.Event = _PollingEvent(self)
         self._is_gone = is_gone
         self._on_cancel = on_cancel
 
     def gone(self) -> bool:
-        if self.event.is_set():
-            return True
+        return self.event.is_set()
+
+    def cancel(self) -> None:
+        if not threading.Event.is_set(self.event):
+            self.event.set()
+            if self._on_cancel is not None:
+                self._on_cancel()
+
+    def _poll(self) -> bool:
         if self._is_gone is not None and self._is_gone():
             self.cancel()
             return True
         return False
 
-    def cancel(self) -> None:
-        if not self.event.is_set():
-            self.event.set()
-            if self._on_cancel is not None:
-                self._on_cancel()
+
+class _PollingEvent(threading.Event):
+    """The cancel event the engine checks between tokens: set by :meth:`ClientWatch.cancel`,
+    and seen as set as soon as the client is gone."""
+
+    def __init__(self, watch: ClientWatch) -> None:
+        super().__init__()
+        self._watch = watch
+
+    def is_set(self) -> bool:
+        return super().is_set() or self._watch._poll()
 
 
 def watched(deltas: Iterator[Delta], watch: ClientWatch) -> Iterator[Delta]:
@@ -62,3 +77,22 @@ def watched(deltas: Iterator[Delta], watch: ClientWatch) -> Iterator[Delta]:
         close = getattr(deltas, "close", None)
         if close is not None:
             close()
+
+
+def generate_watched(engine: EngineProtocol, request: GenerationRequest,
+                     watch: ClientWatch) -> tuple[list[Choice], int]:
+    """Every choice of a non-streamed request and the tokens generated, in an
+    ``engine.generate`` span of the request's trace.
+
+    Raises:
+        ClientDisconnected: the client went away while the engine worked.
+    """
+    attributes: dict[str, int] = {"hypercube.choices": request.n}
+    if request.params.max_tokens is not None:
+        attributes["gen_ai.request.max_tokens"] = request.params.max_tokens
+    with span("engine.generate", **attributes) as current:
+        result = engine.generate(request, cancel=watch.event)
+        current.set_attribute("gen_ai.usage.output_tokens", result.completion_tokens)
+    if watch.gone():
+        raise ClientDisconnected("the client closed the connection")
+    return result.choices, result.completion_tokens

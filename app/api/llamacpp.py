@@ -33,6 +33,7 @@ from app.api.body import Fields, json_type, read_json
 from app.api.completions import Completions
 from app.api.dialect_errors import llamacpp_error_of
 from app.api.engine_slot import EngineSlot
+from app.api.healed import HealedText
 from app.api.llamacpp_request import (
     CompletionExtensions,
     NativeRequest,
@@ -51,13 +52,18 @@ SNIPPET = "\n\n--- snippet ---\n\n"
 MAX_EXTRA_CHUNKS = 64
 
 
-def _probs(tokens: list[TokenLogprob]) -> list[dict[str, Any]]:
-    """``completion_probabilities``: each token with its top alternatives."""
-    return [{"id": t.token_id, "token": t.text, "bytes": list(t.bytes),
-             "logprob": t.logprob if t.logprob is not None else 0.0,
-             "top_logprobs": [{"id": i, "token": text, "logprob": lp,
-                               "bytes": list(text.encode("utf-8"))} for i, text, lp in t.top]}
-            for t in tokens]
+def _probs(tokens: list[TokenLogprob], healed: HealedText) -> list[dict[str, Any]]:
+    """``completion_probabilities``: each token with its top alternatives (a healed token
+    shows only its text after the prompt, so the tokens join into ``content``)."""
+    return [_prob(t, healed.visible(t.text)) for t in tokens]
+
+
+def _prob(token: TokenLogprob, visible: str) -> dict[str, Any]:
+    shown = token.bytes if visible == token.text else visible.encode("utf-8")
+    return {"id": token.token_id, "token": visible, "bytes": list(shown),
+            "logprob": token.logprob if token.logprob is not None else 0.0,
+            "top_logprobs": [{"id": i, "token": text, "logprob": lp,
+                              "bytes": list(text.encode("utf-8"))} for i, text, lp in token.top]}
 
 
 def _timings(prompt_tokens: int, generated: int, started: float,
@@ -103,7 +109,7 @@ class NativeRun:
                 "stream": self.native.stream}
 
     def final(self, prompt: Prompt, index: int, text: str, tokens: list[TokenLogprob],
-              finish: str) -> dict[str, Any]:
+              finish: str, healed: int = 0) -> dict[str, Any]:
         generated = len(tokens)
         result: dict[str, Any] = {
             "index": index, "content": text,
@@ -117,7 +123,7 @@ class NativeRun:
             "tokens_cached": 0,
             "timings": _timings(len(prompt.ids), generated, self.started, self.first)}
         if self.native.n_probs and not self.native.stream:
-            result["completion_probabilities"] = _probs(tokens)
+            result["completion_probabilities"] = _probs(tokens, HealedText(healed))
         return result
 
     def respond(self) -> dict[str, Any] | list[dict[str, Any]]:
@@ -132,7 +138,7 @@ class NativeRun:
         return results if self.native.many else results[0]
 
     def _shaped(self, prompt: Prompt, base: int, choices: list[Choice]) -> list[dict[str, Any]]:
-        return [self.final(prompt, base + j, c.text, c.tokens, c.finish_reason)
+        return [self.final(prompt, base + j, c.text, c.tokens, c.finish_reason, c.healed)
                 for j, c in enumerate(choices)]
 
     def stream(self) -> Iterator[bytes]:
@@ -140,10 +146,12 @@ class NativeRun:
         prompt = request.prompts[0]
         tokens: list[TokenLogprob] = []
         finish = "length"
+        healed = HealedText()
         try:
             for delta in self.service.stream_deltas(self.engine, request, prompt,
                                                     self.watch):
                 self.first = self.first or time.perf_counter()
+                healed.start(delta.healed)
                 tokens.extend(delta.tokens)
                 if delta.finish_reason is not None:
                     finish = delta.finish_reason
@@ -155,7 +163,7 @@ class NativeRun:
                     "id_slot": -1, "tokens_predicted": len(tokens),
                     "tokens_evaluated": len(prompt.ids)}
                 if self.native.n_probs:
-                    event["completion_probabilities"] = _probs(delta.tokens)
+                    event["completion_probabilities"] = _probs(delta.tokens, healed)
                 yield sse.event(event)
             yield sse.event(self.final(prompt, 0, "", tokens, finish))
         except ClientDisconnected:

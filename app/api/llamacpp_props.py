@@ -4,12 +4,10 @@ this server refuses with llama.cpp's own "not supported" error: it keeps no per-
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import falcon
 
 from app import __version__
-from app.api.engine_slot import EngineSlot
+from app.api.engine_slot import ServedModelResource
 from app.api.llamacpp_request import DEFAULT_N_PREDICT, LLAMACPP_DEFAULTS
 from app.chat_template import __doc__ as CHAT_TEMPLATE_DOC
 from app.engine.types import SamplingParams
@@ -22,12 +20,8 @@ class NotSupported(HypercubeError):
     code = "not_supported"
 
 
-class LlamaPropsResource:
-    accepts = ()
-
-    def __init__(self, slot: EngineSlot, db_path: Path) -> None:
-        self.slot = slot
-        self.db_path = db_path
+class LlamaPropsResource(ServedModelResource):
+    """``GET /props``: the server's settings as llama.cpp reports them."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         info = self.slot.get().info

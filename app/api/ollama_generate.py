@@ -30,6 +30,7 @@ from app.api.chat import ChatCompletions
 from app.api.completions import Completions
 from app.api.dialect_streams import iso_time, nanoseconds, ndjson_line, sse_payloads, start_ndjson
 from app.api.engine_slot import EngineSlot
+from app.api.healed import HealedText, context_ids
 from app.api.ollama_models import resolve_ollama_model
 from app.api.ollama_options import sampling_fields
 from app.api.watch import client_watch
@@ -95,8 +96,9 @@ def _logprobs(fields: Fields) -> int | None:
     return fields.integer("top_logprobs", 0, minimum=0, maximum=MAX_TOP_LOGPROBS)
 
 
-def ollama_logprobs(tokens: list[TokenLogprob]) -> list[dict[str, Any]]:
-    return [{"token": t.text, "logprob": t.logprob if t.logprob is not None else 0.0,
+def ollama_logprobs(tokens: list[TokenLogprob], healed: HealedText) -> list[dict[str, Any]]:
+    return [{"token": healed.visible(t.text),
+             "logprob": t.logprob if t.logprob is not None else 0.0,
              "top_logprobs": [{"token": text, "logprob": lp} for _, text, lp in t.top]}
             for t in tokens]
 
@@ -172,12 +174,12 @@ class GenerateRun:
     with_context: bool
     logprobs: bool
 
-    def _final(self, generated: list[int], finish: str) -> dict[str, Any]:
+    def _final(self, generated: list[int], finish: str, healed: int) -> dict[str, Any]:
         prompt = self.request.prompts[0]
         final: dict[str, Any] = {"model": self.name, "created_at": iso_time(time.time()),
                                  "response": "", "done": True, "done_reason": finish}
         if self.with_context:
-            final["context"] = [*map(int, prompt.ids), *generated]
+            final["context"] = context_ids(self.engine.tokenizer, prompt.ids, healed, generated)
         return {**final, **self.timing.stats(self.request.prompt_tokens, len(generated))}
 
     def respond(self) -> dict[str, Any]:
@@ -187,20 +189,23 @@ class GenerateRun:
         self.service.metrics.count_tokens(self.request.prompt_tokens, count)
         self.timing.mark()
         choice = choices[0]
-        result = self._final([t.token_id for t in choice.tokens], choice.finish_reason)
+        result = self._final([t.token_id for t in choice.tokens], choice.finish_reason,
+                             choice.healed)
         result["response"] = choice.text
         if self.logprobs:
-            result["logprobs"] = ollama_logprobs(choice.tokens)
+            result["logprobs"] = ollama_logprobs(choice.tokens, HealedText(choice.healed))
         return result
 
     def stream(self) -> Iterator[bytes]:
         prompt = self.request.prompts[0]
         generated: list[int] = []
         finish = "stop"
+        healed = HealedText()
         deltas = self.service.stream_deltas(self.engine, self.request, prompt, self.watch)
         try:
             for delta in deltas:
                 self.timing.mark()
+                healed.start(delta.healed)
                 generated.extend(t.token_id for t in delta.tokens)
                 if delta.finish_reason is not None:
                     finish = delta.finish_reason
@@ -209,9 +214,9 @@ class GenerateRun:
                                             "created_at": iso_time(time.time()),
                                             "response": delta.text, "done": False}
                     if self.logprobs:
-                        part["logprobs"] = ollama_logprobs(delta.tokens)
+                        part["logprobs"] = ollama_logprobs(delta.tokens, healed)
                     yield ndjson_line(part)
-            yield ndjson_line(self._final(generated, finish))
+            yield ndjson_line(self._final(generated, finish, healed.chars))
         except ClientDisconnected:
             return
         except HypercubeError as exc:

@@ -17,7 +17,7 @@ import falcon
 
 from app.api.body import Fields, read_json
 from app.api.dialect_streams import iso_time
-from app.api.engine_slot import EngineSlot
+from app.api.engine_slot import EngineSlot, ServedModelResource
 from app.api.identity import fingerprint
 from app.chat_template import SEPARATOR
 from app.engine.types import EngineProtocol, ModelInfo
@@ -67,28 +67,16 @@ def model_entry(info: ModelInfo, size: int) -> dict[str, Any]:
             "size": size, "digest": _digest(info), "details": _details(info)}
 
 
-class OllamaTagsResource:
+class OllamaTagsResource(ServedModelResource):
     """``GET /api/tags``: the models this server offers (one)."""
-
-    accepts = ()
-
-    def __init__(self, slot: EngineSlot, db_path: Path) -> None:
-        self.slot = slot
-        self.db_path = db_path
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         info = self.slot.get().info
         resp.media = {"models": [model_entry(info, _file_size(self.db_path))]}
 
 
-class OllamaPsResource:
+class OllamaPsResource(ServedModelResource):
     """``GET /api/ps``: the models loaded now (the one, always)."""
-
-    accepts = ()
-
-    def __init__(self, slot: EngineSlot, db_path: Path) -> None:
-        self.slot = slot
-        self.db_path = db_path
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         info = self.slot.get().info

@@ -9,31 +9,12 @@ there, and the old app is closed when its last request is done.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from app.api.finishing import ClosingBody
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-class _Tracked:
-    """The app's response body; tells its owner when the server has finished with it."""
-
-    def __init__(self, body: Iterable[bytes], done: Callable[[], None]) -> None:
-        self._body = body
-        self._done: Callable[[], None] | None = done
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            done, self._done = self._done, None
-            if done is not None:
-                done()
 
 
 class SwappableApp:
@@ -60,7 +41,7 @@ class SwappableApp:
         except BaseException:
             self._finished(app)
             raise
-        return _Tracked(body, lambda: self._finished(app))
+        return ClosingBody(body, lambda: self._finished(app))
 
     def swap(self, app: WSGIApp) -> None:
         """Make ``app`` current; the old one is closed once its requests are done."""

@@ -10,7 +10,8 @@ request being answered travels with it in a context variable set by
 sent, are attributed too. Batches run by the server's worker count as ``batch``.
 
 Totals are since the server started (Prometheus counters are; scrape ``/metrics`` to keep
-history). ``GET /v1/usage`` needs the admin key when keys are set.
+history). When keys are set, ``GET /v1/usage`` shows an admin key every key's row and a
+client key only its own: one tenant of a shared endpoint does not learn what the others use.
 """
 
 from __future__ import annotations
@@ -58,12 +59,14 @@ class UsageLedger:
             totals[1] += prompt
             totals[2] += completion
 
-    def report(self) -> list[dict[str, Any]]:
+    def report(self, only: str | None = None) -> list[dict[str, Any]]:
+        """Every key's totals, or only those of key id ``only``."""
         with self._lock:
             return [{"object": "usage", "key": key, "requests": requests,
                      "prompt_tokens": prompt, "completion_tokens": completion,
                      "total_tokens": prompt + completion}
-                    for key, (requests, prompt, completion) in sorted(self._totals.items())]
+                    for key, (requests, prompt, completion) in sorted(self._totals.items())
+                    if only is None or key == only]
 
 
 class UsageMiddleware:
@@ -89,4 +92,7 @@ class UsageResource:
         self.ledger = ledger
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.media = {"object": "list", "data": self.ledger.report()}
+        key = req.context.get("key_id")
+        # No key: a keyless server, where every request is "anonymous" and the report is whole.
+        only = key if key is not None and not req.context.get("admin") else None
+        resp.media = {"object": "list", "data": self.ledger.report(only)}

@@ -7,7 +7,7 @@ from app.ingest.hooks import (
     default_analyzers,
     default_listeners,
 )
-from app.ingest.pipeline import IngestOptions, IngestRun, Progress, RunSummary, ingest
+from app.ingest.pipeline import IngestOptions, IngestRun, Progress, RunSummary
 
 __all__ = [
     "Analyzer",
@@ -19,5 +19,4 @@ __all__ = [
     "RunSummary",
     "default_analyzers",
     "default_listeners",
-    "ingest",
 ]

@@ -30,6 +30,7 @@ from app.ingest.walk import Candidate, Skipped, walk
 from app.store import Store
 from app.store.checksums import blob_checksum
 from app.store.runs import ingest_lock
+from app.store.tokens import pack_tokens
 from app.tokenizer import (
     DEFAULT_VOCAB_SIZE,
     Tokenizer,
@@ -274,7 +275,7 @@ class IngestRun:
                      summary.run_id, len(tokens), now),
                 )
                 doc_id = conn.last_insert_rowid()
-                stream = tokens.astype("<u2").tobytes()
+                stream = pack_tokens(tokens)
                 conn.execute("INSERT INTO document_tokens(doc_id, tokens, checksum)"
                              " VALUES(?, ?, ?)", (doc_id, stream, blob_checksum(stream)))
                 document = IngestedDocument(doc_id, summary.run_id, pending.path, pending.text,
@@ -331,8 +332,3 @@ def _training_sample(candidates: Sequence[Candidate]):
             yield candidate.path.read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError):
             continue
-
-
-def ingest(store: Store, options: IngestOptions, **kwargs: object) -> RunSummary:
-    """Run one ingest (see :class:`IngestRun` for the keyword arguments)."""
-    return IngestRun(store, options, **kwargs).run()  # type: ignore[arg-type]

@@ -98,11 +98,6 @@ def verify_array(segment_id: int, name: str, data: bytes, checksum: bytes | None
             "the next start rebuilds them from the documents")
 
 
-def segment_sizes(conn: apsw.Connection) -> dict[int, int]:
-    """Segment id -> tokens, for every stored segment."""
-    return dict(conn.execute("SELECT id, tokens FROM model_segments").fetchall())
-
-
 def save_params(conn: apsw.Connection, params: ModelParams, corpus_tokens: int,
                 heldout_tokens: int, bits: float | None) -> None:
     conn.execute(

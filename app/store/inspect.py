@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from app.compositions import ATOM_LIMIT, composition_id
 from app.store.checksums import damaged_blobs, damaged_segments
 from app.store.database import Store
 from app.store.schema import latest_version
+from app.store.tokens import DTYPE, unpack_tokens
 
 # The schema version that added blob checksums (migration 0005).
 CHECKSUMS_VERSION = 5
@@ -141,7 +140,7 @@ def _check_documents(store: Store) -> list[Finding]:
         if blob is None:
             findings.append(Finding("error", f"document {doc_id} has no token stream"))
             continue
-        tokens = np.frombuffer(blob, dtype="<u2")
+        tokens = unpack_tokens(blob, DTYPE)
         if len(tokens) != n_tokens:
             findings.append(Finding("error", f"document {doc_id} has {len(tokens)} tokens, "
                                              f"records {n_tokens}"))
