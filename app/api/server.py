@@ -82,10 +82,9 @@ class Server:
         if self._thread is not None and self._thread.is_alive() and trigger is not None:
             # Closing from inside the loop wakes it at once; from outside it would sleep out
             # its select() timeout first.
-            try:
+            # OSError: the loop closed its trigger already, so it is ending by itself.
+            with contextlib.suppress(OSError):
                 trigger.pull_trigger(self._close_sockets)
-            except OSError:  # the loop closed its trigger already: it is ending by itself
-                pass
             self._thread.join(timeout=5)
         self._close_sockets()
 
