@@ -162,7 +162,6 @@ def test_chat_streams_tokens_and_stop_cancels(tab: Page, served: Running) -> Non
     growth = sorted(set(page.evaluate("window.lengths")))
     assert len(growth) >= 3, f"the reply did not arrive in pieces: {growth}"
 
-    cancelled_before = _counter(served, "hypercube_generations_cancelled_total")
     page.get_by_label("Max tokens").fill("8000")
     page.get_by_label("Max tokens").dispatch_event("change")
     page.get_by_label("Temperature").fill("1")
@@ -175,22 +174,23 @@ def test_chat_streams_tokens_and_stop_cancels(tab: Page, served: Running) -> Non
         if (streaming && streaming.textContent.length > 0 && !stop.disabled) stop.click();
     }).observe(document.querySelector('.messages'),
                {childList: true, subtree: true, characterData: true})""")
+    # A reply the server finished writing before the abort reached it is stopped in the page
+    # but not on the server; that try proves nothing, so it is made again with another seed.
     for seed in range(1, 6):
+        cancelled_before = _counter(served, "hypercube_generations_cancelled_total")
         page.get_by_label("Seed").fill(str(seed))
         page.get_by_label("Seed").dispatch_event("change")
         page.get_by_label("Message", exact=True).fill("class Graph:")
         page.get_by_role("button", name="Send").click()
         page.wait_for_selector(f".message.assistant:nth-of-type({2 * seed + 2})[data-done]")
-        if page.locator(".message.assistant").last.get_attribute("data-finish") == "stopped":
+        if page.locator(".message.assistant").last.get_attribute("data-finish") != "stopped":
+            continue
+        assert page.get_by_role("button", name="Stop").is_disabled()
+        assert page.get_by_role("button", name="Send").is_enabled()
+        if _server_cancelled_since(served, cancelled_before):
             break
     else:
-        raise AssertionError("no reply was still streaming when Stop was pressed")
-    assert page.get_by_role("button", name="Stop").is_disabled()
-    assert page.get_by_role("button", name="Send").is_enabled()
-    deadline = time.monotonic() + 60
-    while _counter(served, "hypercube_generations_cancelled_total") <= cancelled_before:
-        assert time.monotonic() < deadline, "the server never stopped the generation"
-        time.sleep(0.1)
+        raise AssertionError("no reply was stopped on the server when Stop was pressed")
 
     # The conversation is kept in the browser across reloads.
     page.reload()
@@ -302,6 +302,19 @@ def test_api_key_from_settings_unlocks_a_protected_server(browser: Any, served: 
     finally:
         tab.close()
         locked.stop()
+
+
+def _server_cancelled_since(served: Running, cancelled_before: float) -> bool:
+    """Whether the server counted a cancelled generation, once it is answering nothing else.
+
+    The only request in flight is then the one reading ``/metrics``; a generation that ran on
+    after its client left would keep another open until it reached its 8000 tokens.
+    """
+    deadline = time.monotonic() + 120
+    while _counter(served, "hypercube_http_requests_in_flight") > 1:
+        assert time.monotonic() < deadline, "a stopped generation ran on on the server"
+        time.sleep(0.1)
+    return _counter(served, "hypercube_generations_cancelled_total") > cancelled_before
 
 
 def _counter(served: Running, name: str, **labels: str) -> float:
