@@ -14,7 +14,14 @@ import pytest
 from app.engine import Engine, SamplingParams, load_engine
 from app.engine.healing import heal
 from app.engine.language import resolve_language
-from app.engine.scope import BlockEnd, join_line, resolve_scope, suffix_takeover
+from app.engine.scope import (
+    BlockEnd,
+    join_line,
+    opens_body,
+    resolve_scope,
+    suffix_takeover,
+)
+from app.engine.search import _whole_lines
 from app.engine.types import GenerationRequest
 from app.errors import InvalidRequest
 from app.ingest import IngestOptions, IngestRun, default_listeners
@@ -104,6 +111,25 @@ def test_block_scope_ends_at_the_dedent(engine: Engine) -> None:
     assert choice.text == choice.text.rstrip()
 
 
+@pytest.mark.parametrize("prompt", ["def read(self):", "        if not line:",
+                                    "    defaults = {"])
+def test_a_new_block_is_a_body_on_the_next_lines(engine: Engine, prompt: str) -> None:
+    # Healing takes the opener back; without the rule the search took it on as
+    # `line: int) -> None:` or `{}` and returned " int) -> None:" or "}".
+    result = engine.generate(request(engine, prompt, scope="block", max_tokens=40,
+                                     n=4, best_of=4))
+    assert result.scope == "block"
+    for choice in result.choices:
+        assert choice.text.startswith("\n"), choice.text
+        assert choice.text.strip(" \t\n)]};,"), choice.text
+
+
+def test_a_block_cut_by_the_budget_ends_with_its_last_whole_line() -> None:
+    assert _whole_lines("\n    a = 1\n    if a:\n        b = f(") == "\n    a = 1\n    if a:"
+    assert _whole_lines("\n    b = f(") == "\n    b = f("  # no whole line: what there is
+    assert _whole_lines("\n    a = 1\n") == "\n    a = 1"
+
+
 def test_line_scope_n_best_differ_and_rank_by_the_model(engine: Engine) -> None:
     result = engine.generate(request(engine, "import os\n\npath = os.path.", scope="line",
                                      n=3, best_of=3))
@@ -178,6 +204,8 @@ def test_scope_and_language_resolution() -> None:
     assert resolve_scope(None, "x = 1 + ", "") == "line"
     assert resolve_scope("auto", "if ready:\n    ", None) == "block"
     assert resolve_scope("auto", "items.map(x =>", None) == "block"
+    assert opens_body("    elif ready:  # now") and opens_body("void f() {")
+    assert not opens_body("items.map(x =>") and not opens_body("key=lambda x:")
     assert resolve_language(None, "src/main.go", "x") == "go"
     assert resolve_language("rust", "a.py", "x") == "rust"
     assert resolve_language(None, None, "import os\ndef f():\n") == "python"
@@ -197,6 +225,8 @@ def test_block_end_tracks_indentation_and_brackets() -> None:
     assert suffix_takeover("a = 1\n    return a\n", "return a", complete=False) == 5
     assert join_line("total = sum(x)", ")\n") == "total = sum(x"
     assert join_line("x + 1", "\nnext") == "x + 1"
+    # A block closing on the suffix's line: `})` before the suffix `);` keeps `}`.
+    assert join_line("\n  run();\n})", ");\n") == "\n  run();\n}"
 
 
 class DigitsOnly:

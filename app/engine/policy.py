@@ -38,6 +38,8 @@ from app.engine.ranking import Ranker, Scored, length_penalty
 from app.engine.scope import (
     BlockEnd,
     join_line,
+    opener_line,
+    opens_body,
     resolve_scope,
     suffix_first_line,
 )
@@ -263,13 +265,16 @@ def _search(engine: Engine, plan: _Plan, width: int,
     budget = min(engine.budget(len(plan.healed.ids), request.params.max_tokens),
                  MAX_SEARCHED_TOKENS)
     cursor_line = plan.text.rsplit("\n", 1)[-1]
+    new_block = plan.scope == "block" and opener_line(plan.text) is not None
     search_plan = SearchPlan(
         scope=plan.scope, required=plan.healed.removed,
         block=BlockEnd.for_prompt(plan.text) if plan.scope == "block" else None,
         suffix_line=suffix_first_line(request.suffix) if plan.scope == "block" else None,
         stops=list(request.stops), width=width, budget=budget,
         at_line_start=not cursor_line.strip(),
-        indented=bool(cursor_line) and not cursor_line.strip())
+        indented=bool(cursor_line) and not cursor_line.strip(),
+        new_block=new_block,
+        after_opener=new_block and bool(cursor_line.strip()) and opens_body(plan.text))
     with ExitStack() as stack:
         base = stack.enter_context(engine.sessions(plan.model))
         base.reset(plan.healed.ids)
@@ -305,6 +310,11 @@ def _finish_texts(found: list[Found], plan: _Plan) -> list[Found]:
     elif suffix.lstrip(" \t").startswith("\n"):
         for item in found:
             item.text = item.text.rstrip(" \t\n") if item.text.strip() else item.text
+    else:
+        # The suffix goes on the block's closing line (`}` + `);`): what the last line
+        # wrote of it already is left to the suffix.
+        for item in found:
+            item.text = join_line(item.text, suffix)
     return found
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 _OPENER = re.compile(r"(?::|\{|\(|\[|=>|->|\bdo|\bthen)$")
 _LINE_COMMENT = re.compile(r"\s*(?://|#)[^'\"]*$")
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
+_COMPOUND = re.compile(r"\s*(?:async\s+)?(?:def|class|if|elif|else|for|while|try|except|"
+                       r"finally|with|match|case)\b")
 _TAB = 4
 
 
@@ -44,6 +46,17 @@ def opener_line(prompt_text: str) -> str | None:
     if not stripped or stripped.startswith(("#", "//", "*", "/*")):
         return None
     return last if _OPENER.search(code) else None
+
+
+def opens_body(prompt_text: str) -> bool:
+    """Whether the opener at the cursor starts a body on the lines below: a ``{`` or a
+    compound statement's ``:``. (After ``(``, ``=>`` or ``lambda x:`` the code often goes
+    on on the same line.)"""
+    opener = opener_line(prompt_text)
+    if opener is None:
+        return False
+    code = _LINE_COMMENT.sub("", opener.rstrip()).rstrip()
+    return code.endswith("{") or (code.endswith(":") and bool(_COMPOUND.match(code)))
 
 
 def indent_width(text: str) -> int:

@@ -29,6 +29,8 @@ PRUNE_MARGIN = 12.0
 LOOP_PENALTY = 3.0
 _LOOP_MIN = 4
 _LOOP_MAX = 48
+# What a block's closing line holds besides its bracket.
+_CLOSING = " \t\n)]};,"
 
 
 
@@ -43,6 +45,12 @@ class SearchPlan:
     budget: int
     at_line_start: bool           # the cursor's line is blank so far: no empty line
     indented: bool = False        # the cursor follows an indent: code starts right here
+    # The cursor's block opener (`{`, `:`) was just typed (the cursor right after it, or on
+    # the blank line below it): the completion is the new block's body, so neither a
+    # closing bracket alone (an empty block) nor, right after the opener, more code on the
+    # opener's line (a healed `{` taken on as `{@code`) is a completion.
+    new_block: bool = False
+    after_opener: bool = False
 
 
 @dataclass
@@ -137,7 +145,7 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
         for beam in beams:
             text = beam.text
             if beam.block is not None:
-                text = text[:beam.block.finish()]
+                text = _whole_lines(text[:beam.block.finish()])
             finished.append(Found(beam.tokens, beam.logprobs, text, "length", beam.logprob))
     spare.extend(b.session for b in beams)
     return finished
@@ -188,6 +196,8 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
     text = before + new
     if plan.indented and text and not text.strip() and not before:
         return None  # the caller typed the indentation: no more of it
+    if plan.after_opener and "\n" not in before and not _rest_of_opener_line(text):
+        return None
     if len(text) >= 2 * _LOOP_MIN and new.strip():
         logprob -= LOOP_PENALTY * _looping(text)
     cut = _stop_at(before, new, plan.stops)
@@ -215,9 +225,27 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
         done = text[:cut]
         if not done.strip() and (plan.at_line_start or plan.scope == "block"):
             return None  # an empty line or block: not a completion anyone wants
+        if plan.new_block and not done.strip(_CLOSING):
+            return None  # the block closed with nothing in it
         return Found(tokens, logprobs, done, "stop", logprob)
     return _Beam(parent.session, tokens, logprobs, logprob, required, parent.data + piece, text,
                  exact, block)
+
+
+def _whole_lines(text: str) -> str:
+    """A block the budget cut short, without its unfinished last line (when it has a
+    finished one with code): half a statement is a parse error and no help to anyone."""
+    last = text.rfind("\n")
+    if last <= 0 or not text[:last].strip():
+        return text
+    return text[:last].rstrip(" \t\n")
+
+
+def _rest_of_opener_line(text: str) -> bool:
+    """Whether ``text``, written right after a block opener, may still be the end of the
+    opener's line: blanks, then a line break or a comment."""
+    head = text.split("\n", 1)[0].lstrip(" \t")
+    return not head or head[0] in "#/"
 
 
 def _looping(text: str) -> int:
