@@ -479,6 +479,9 @@ def test_raw_completion_sends_prompt_and_suffix_as_typed(tab: Page) -> None:
     page.get_by_role("tab", name="Completion").click()
     page.get_by_label("Max tokens").fill("16")
     page.get_by_label("Max tokens").dispatch_event("change")
+    # The settings persist in the browser: an earlier test's temperature 1 could sample an
+    # empty middle (one that goes straight to the suffix).
+    page.get_by_label("Temperature").fill("0")
     page.get_by_label("Prompt", exact=True).fill("def total_value(count):\n    ")
     page.get_by_label("Suffix").fill("\n    return total\n")
     page.get_by_role("button", name="Complete").click()
@@ -660,10 +663,15 @@ def test_picture_search_fly_click_and_open_the_code(tab: Page, corpus: Path) -> 
     # Clicking a point opens the one the tooltip names.
     page.get_by_role("button", name="Close").click()
     page.wait_for_selector("#cube-details", state="hidden")
-    page.mouse.move(box["x"] + x + 1, box["y"] + y + 1)
+    # Without the details column the canvas is wider: the picture, drawn about the canvas's
+    # centre at the same scale (its height is the smaller side), moves right by half of it.
+    wide = canvas.bounding_box()
+    assert wide["height"] == box["height"] < box["width"] < wide["width"]
+    at = (wide["x"] + x + (wide["width"] - box["width"]) / 2 + 1, wide["y"] + y + 1)
+    page.mouse.move(*at)
     playwright_api.expect(tip).to_be_visible()
     label = tip.get_attribute("data-label")
-    page.mouse.click(box["x"] + x + 1, box["y"] + y + 1)
+    page.mouse.click(*at)
     page.wait_for_selector("#cube-details[data-ready]")
     assert page.locator("#cube-details h2").inner_text() == json.dumps(label, ensure_ascii=False)
     page.get_by_role("button", name="Close").click()
