@@ -101,7 +101,8 @@ def check_references(docs: list[dict], *, secrets: Iterable[str] = (),
 
 
 def check_commands_and_settings(docs: list[dict]) -> None:
-    """Containers run real ``hypercube`` commands, with only settings the app declares."""
+    """Containers run real ``hypercube`` commands, with only settings the app declares, set
+    to values it accepts."""
     parser = build_parser()
     for spec in pod_specs(docs):
         for container in containers(spec):
@@ -109,5 +110,8 @@ def check_commands_and_settings(docs: list[dict]) -> None:
             for env in container.get("env", []):
                 if env["name"].startswith("HYPERCUBE_"):
                     assert env["name"] in DECLARED_SETTINGS
+    by_env = {s.env: s for s in SETTINGS.values()}
     for config_map in by_kind(docs, "ConfigMap"):
         assert set(config_map["data"]) <= DECLARED_SETTINGS
+        for env, value in config_map["data"].items():
+            by_env[env].parse(value)  # raises (fails the test) where the app would refuse it

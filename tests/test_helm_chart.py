@@ -51,6 +51,12 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "ingest off": {"ingest": {"enabled": False}},
     "existing claims": {"persistence": {
         name: {"existingClaim": f"shared-{name}"} for name in ("snapshots", "work", "sources")}},
+    "large numbers": {"settings": {"HYPERCUBE_MAX_BODY_BYTES": 100_000_000,
+                                   "HYPERCUBE_MAX_REQUEST_TOKENS": 1_000_000},
+                      "autoscaling": {"maxReplicas": 1_000_000},
+                      "terminationGracePeriodSeconds": 1_000_000,
+                      "ingest": {"activeDeadlineSeconds": 1_000_000},
+                      "persistence": {"sources": {"size": 500_000_000_000}}},
     "everything else on": {
         "fullnameOverride": "cube",
         "image": {"repository": "registry.example.internal/hypercube",
@@ -224,6 +230,20 @@ def test_the_optional_objects(chart: Any) -> None:
     (config_map,) = by_kind(docs, "ConfigMap")
     assert config_map["data"]["HYPERCUBE_RATE_LIMIT"] == "2.5"
     assert config_map["data"]["HYPERCUBE_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+
+
+def test_large_numbers_stay_integers(chart: Any) -> None:
+    """Helm reads numbers as floats; printed as they are, 1000000 would become 1e+06."""
+    docs, _ = render(chart, VALUE_SETS["large numbers"])
+    (config_map,) = by_kind(docs, "ConfigMap")
+    assert config_map["data"]["HYPERCUBE_MAX_BODY_BYTES"] == "100000000"
+    assert config_map["data"]["HYPERCUBE_MAX_REQUEST_TOKENS"] == "1000000"
+    (cronjob,) = by_kind(docs, "CronJob")
+    assert cronjob["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 1_000_000
+    assert by_kind(docs, "HorizontalPodAutoscaler")[0]["spec"]["maxReplicas"] == 1_000_000
+    sources = next(d for d in by_kind(docs, "PersistentVolumeClaim")
+                   if d["metadata"]["name"] == "hypercube-sources")
+    assert sources["spec"]["resources"]["requests"]["storage"] == 500_000_000_000
 
 
 BAD_VALUES = {

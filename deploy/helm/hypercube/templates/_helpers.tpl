@@ -119,3 +119,8 @@ an autoscaler whose floor is above its ceiling.
 {{- fail "podDisruptionBudget: set minAvailable or maxUnavailable (or enabled: false)" }}
 {{- end }}
 {{- end }}
+
+{{/* A count (written as an integer, never 1e+06) or a percentage string such as "50%". */}}
+{{- define "hypercube.intOrPercent" -}}
+{{- if kindIs "string" . }}{{ . | quote }}{{ else }}{{ . | int64 }}{{ end }}
+{{- end }}
