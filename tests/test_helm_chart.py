@@ -104,11 +104,26 @@ def kinds(docs: list[dict]) -> list[str]:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_lint_is_clean_strictly(version: str) -> None:
-    report = helm.lint(CHART, strict=True, namespace=NAMESPACE, kube_version=f"v{version}")
+@pytest.mark.parametrize("name", list(VALUE_SETS))
+def test_lint_is_clean_strictly(name: str, version: str) -> None:
+    report = helm.lint(CHART, copy.deepcopy(VALUE_SETS[name]), strict=True,
+                       namespace=NAMESPACE, kube_version=f"v{version}")
     assert report["errors"] == []
     problems = [m for m in report["messages"] if m["severity"] >= 2]  # warnings and errors
     assert problems == []
+
+
+def test_the_packaged_chart_renders_the_same(chart: Any, tmp_path: Path) -> None:
+    """`helm package` keeps every template (.helmignore leaves none out)."""
+    archive = helm.package(CHART, destination=tmp_path)
+    assert Path(archive).name == f"hypercube-{chart.version}.tgz"
+    with helm.Chart.load(archive) as packaged:
+        assert packaged.schema == chart.schema
+        assert sorted(t["name"] for t in packaged.templates) == sorted(
+            t["name"] for t in chart.templates)
+        ours, _ = render(packaged, VALUE_SETS["keys given"])
+    theirs, _ = render(chart, VALUE_SETS["keys given"])
+    assert ours == theirs
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -420,6 +435,21 @@ def test_the_readme_install_command_renders(chart: Any) -> None:
     assert values, command
     docs, _ = render(chart, values)
     validate_strictly(docs, VERSIONS[-1])
+
+
+def test_the_readme_describes_every_value_group() -> None:
+    readme = (REPO / "deploy" / "README.md").read_text()
+    section = readme[readme.index("## Helm"):]
+    section = section[:section.index("\n## ", 1)]
+    named = set(re.findall(r"`([^`\s]+)`", "\n".join(
+        line for line in section.splitlines() if line.startswith("| `"))))
+
+    def described(key: str) -> bool:
+        return any(name == key or name.startswith((f"{key}.", f"{key}*"))
+                   or (name.endswith("*") and key.startswith(name[:-1])) for name in named)
+
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert [key for key in values if not described(key)] == []
 
 
 def _merge(into: dict, new: dict) -> None:
