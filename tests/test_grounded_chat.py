@@ -211,15 +211,29 @@ def test_logprobs_are_the_models_for_the_answer(server: Running) -> None:
     assert all(len(t["top_logprobs"]) == 2 for t in content)
 
 
-def test_code_to_continue_goes_to_the_model(server: Running) -> None:
-    result = ask(server, "def clearance_price(price):", max_tokens=8, temperature=0)
+def test_code_to_continue_is_completed_and_shown_with_it_in_a_fence(
+        server: Running, client: openai.OpenAI) -> None:
+    code = "def clearance_price(price):"
+    result = ask(server, f"Complete this:\n```python\n{code}\n```", max_tokens=24,
+                 temperature=0)
     message = result["choices"][0]["message"]
     assert "sources" not in message
+    # The same completion an editor gets for that code: the function's body, in Python.
     status, completion = post_json(server.url, "/v1/completions", {
-        "model": server.model, "prompt": "def clearance_price(price):", "max_tokens": 8,
-        "temperature": 0, "stop": ["\n\n\n"]})
+        "model": server.model, "prompt": code, "max_tokens": 24, "temperature": 0,
+        "scope": "block", "language": "python"})
     assert status == 200
-    assert message["content"] == completion["choices"][0]["text"]
+    body = completion["choices"][0]["text"]
+    assert body.startswith("\n    ") and body.strip()
+    assert message["content"] == f"```python\n{code}{body}\n```"
+    assert result["usage"]["completion_tokens"] == completion["usage"]["completion_tokens"]
+    # Streamed, the fence comes first and closes before the finish.
+    chunks = list(client.chat.completions.create(
+        model=server.model, messages=[{"role": "user", "content": code}], max_tokens=24,
+        temperature=0, stream=True))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == f"```python\n{code}{body}\n```"
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
 
 
 def test_json_mode_still_goes_to_the_model(server: Running) -> None:

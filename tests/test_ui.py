@@ -152,7 +152,8 @@ def test_chat_streams_tokens_and_stop_cancels(tab: Page, served: Running) -> Non
     }""")
     page.get_by_label("Max tokens").fill("200")
     page.get_by_label("Max tokens").dispatch_event("change")
-    page.get_by_label("Message", exact=True).fill("def total_value(count):")
+    # Code that opens no block is continued freely, token by token, to max_tokens.
+    page.get_by_label("Message", exact=True).fill("total_value = compute(count)")
     page.get_by_label("Message", exact=True).press("Enter")
     page.wait_for_selector(".message.assistant[data-done]")
     reply = page.locator(".message.assistant").last
@@ -180,7 +181,8 @@ def test_chat_streams_tokens_and_stop_cancels(tab: Page, served: Running) -> Non
         cancelled_before = _counter(served, "hypercube_generations_cancelled_total")
         page.get_by_label("Seed").fill(str(seed))
         page.get_by_label("Seed").dispatch_event("change")
-        page.get_by_label("Message", exact=True).fill("class Graph:")
+        # Code that opens no block is continued freely: to max_tokens, unless stopped.
+        page.get_by_label("Message", exact=True).fill("import os\nimport sys")
         page.get_by_role("button", name="Send").click()
         page.wait_for_selector(f".message.assistant:nth-of-type({2 * seed + 2})[data-done]")
         if page.locator(".message.assistant").last.get_attribute("data-finish") != "stopped":
@@ -196,7 +198,7 @@ def test_chat_streams_tokens_and_stop_cancels(tab: Page, served: Running) -> Non
     page.reload()
     page.wait_for_selector("main[data-ready='chat']")
     assert page.locator(".chat-history button.open .title").filter(
-        has_text=re.compile(r"^def total_value\(count\):$")).count() == 1
+        has_text=re.compile(r"^total_value = compute\(count\)$")).count() == 1
     assert page.locator(".message.user").count() >= 2
 
 

@@ -4,7 +4,9 @@ A plain conversation is answered by grounded chat (:mod:`app.grounded`: the defi
 call sites, passages or similar code the question asks for, cited by file and line; see
 :mod:`app.api.grounded_reply` for what ``n``, ``stop``, ``max_tokens`` and ``logprobs`` mean
 for such an answer); a request to continue code, JSON mode and requests declaring ``tools``
-go to the model, the conversation rendered by the chat template.
+go to the model. Code to continue is completed like an editor's completion of it (to the
+end of the block it opens, in its language) and shown with it in one fenced block; JSON mode
+and tools decode the conversation rendered by the chat template.
 
 Messages of every text role, ``n``, ``seed``, ``stop``, ``max_tokens`` /
 ``max_completion_tokens``, ``logprobs`` / ``top_logprobs``, and streams whose first delta
@@ -48,7 +50,7 @@ from app.engine.constrained import Grammar
 from app.engine.policy import check_context, choice_seeds
 from app.engine.types import EngineProtocol, GenerationRequest, SamplingParams
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
-from app.grounded import Answer, GroundedChat
+from app.grounded import Answer, Continuation, GroundedChat
 
 MAX_TOP_LOGPROBS = 20
 CHUNK = "chat.completion.chunk"
@@ -69,19 +71,22 @@ class ChatRequest:
     user_stops: list[str]
     grammar: Grammar | None = None   # the reply is decoded under it (JSON, tool arguments)
     tool: tools.Tool | None = None   # the reply is a call of this tool
-    completion: bool = False         # code to continue: a completion of it, healed
+    continued: Continuation | None = None  # code to continue, and the fence it is shown in
 
     def generation(self, params: SamplingParams | None = None) -> GenerationRequest:
         """The engine's request: the rendered conversation continued as it is (the
         template's end is not a word to heal), ``free`` to a stop or the budget; under the
-        grammar, when there is one (a fresh constraint per choice)."""
+        grammar, when there is one (a fresh constraint per choice); for code to continue,
+        that code's completion (:class:`Continuation`)."""
         params = params or self.params
         grammar = self.grammar
         constraint = (None if grammar is None
                       else lambda: grammar.constraint(params.max_tokens))
+        if self.continued is not None:
+            return self.continued.request(self.prompt_ids, params, self.user_stops, self.n)
         return GenerationRequest(prompt_ids=self.prompt_ids, params=params,
                                  stops=self.stops, n=self.n, best_of=self.n, scope="free",
-                                 heal=self.completion, constraint=constraint)
+                                 heal=False, constraint=constraint)
 
 
 def parse_request(body: dict[str, Any], engine: EngineProtocol,
@@ -146,7 +151,7 @@ class ChatCompletions:
         if answer.code is None:
             return request, answer
         return replace(request, prompt_ids=engine.tokenizer.encode(answer.code),
-                       completion=True), None
+                       continued=Continuation.of(answer.code, answer.language)), None
 
     def _grounded_reply(self, engine: EngineProtocol, request: ChatRequest,
                         answer: Answer) -> grounded_reply.Reply:
@@ -181,8 +186,10 @@ class ChatCompletions:
         if request.tool is not None:
             return {"index": index, "message": tools.call_message(request.tool, choice.text),
                     "logprobs": None, "finish_reason": _call_finish(choice.finish_reason)}
+        content = (choice.text if request.continued is None
+                   else request.continued.show(choice.text))
         return {"index": index,
-                "message": {"role": "assistant", "content": choice.text, "refusal": None,
+                "message": {"role": "assistant", "content": content, "refusal": None,
                             "annotations": []},
                 "logprobs": (chat_logprobs(engine.tokenizer, choice.tokens)
                              if request.logprobs else None),
@@ -229,6 +236,9 @@ class ChatCompletions:
                             else tools.first_delta(tool))
                 if index == 0:
                     self.metrics.first_token.observe(time.perf_counter() - started)
+                continued = request.continued
+                if continued is not None:
+                    yield chunk(index, {"content": continued.opening})
                 finish = "stop"
                 for delta in self._deltas(engine, request, replace(request.params, seed=seed),
                                           watch):
@@ -240,6 +250,8 @@ class ChatCompletions:
                         yield chunk(index, {"content": delta.text}, None, delta.tokens)
                     if delta.finish_reason is not None:
                         finish = delta.finish_reason
+                if continued is not None:
+                    yield chunk(index, {"content": continued.closing})
                 yield chunk(index, {}, finish if tool is None else _call_finish(finish))
             if request.include_usage:
                 yield sse.event({**head, "choices": [],

@@ -9,6 +9,7 @@ import math
 import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -21,6 +22,9 @@ from app.errors import InvalidRequest
 from app.ingest.pipeline import DEFAULT_MAX_FILE_SIZE
 from app.ingest.walk import Candidate, walk
 from app.model.context import ProjectContext
+
+if TYPE_CHECKING:
+    from app.grounded import Continuation
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -156,7 +160,7 @@ def run_complete(args: argparse.Namespace) -> int:
 def run_chat(args: argparse.Namespace) -> int:
     # Imported here: grounded chat and the template pull in the code index (~0.3 s).
     from app.chat_template import STOPS, Message
-    from app.grounded import GroundedChat
+    from app.grounded import Continuation, GroundedChat
 
     params = _params(args)
     params.stop = list(STOPS)
@@ -193,35 +197,39 @@ def run_chat(args: argparse.Namespace) -> int:
                 if params.seed is not None:
                     # Each turn its own seed, so a replayed conversation replays exactly.
                     params.seed = args.seed + turn
-                reply = _continue_code(engine, answer.code, params, args.json)
+                reply = _continue_code(engine, Continuation.of(answer.code, answer.language),
+                                       params, args.json)
             messages.append(Message("assistant", reply))
             turn += 1
     finally:
         grounded.close()
 
 
-def _continue_code(engine: Engine, code: str, params: SamplingParams, as_json: bool) -> str:
-    """The model's continuation of ``code`` (its end, when too long for the window),
-    streamed to standard output as it is generated unless printing JSON."""
+def _continue_code(engine: Engine, continued: Continuation, params: SamplingParams,
+                   as_json: bool) -> str:
+    """The code and its completion in a fenced block (the code's end, when too long for the
+    window, is what the engine reads), streamed to standard output unless printing JSON."""
     budget = CONTEXT_LENGTH - (params.max_tokens or 0)
-    prompt = engine.tokenizer.encode(code)[-budget:] if budget > 0 else \
-        engine.tokenizer.encode(code)
+    prompt = engine.tokenizer.encode(continued.code)
+    prompt = prompt[-budget:] if budget > 0 else prompt
     out = sys.stdout
     pieces: list[str] = []
     finish = "length"
-    for delta in engine.stream(prompt, params):
+    if not as_json:
+        out.write(continued.opening)
+    for delta in engine.stream_choice(continued.request(prompt, params, []), params.seed or 0):
         pieces.append(delta.text)
         if not as_json:
             out.write(delta.text)
             out.flush()
         if delta.finish_reason is not None:
             finish = delta.finish_reason
-    reply = "".join(pieces).strip("\n")
+    reply = continued.show("".join(pieces))
     if as_json:
         print_json({"role": "assistant", "content": reply, "finish_reason": finish,
                     "sources": []})
     else:
-        out.write("\n")
+        out.write(continued.closing + "\n")
         out.flush()
     return reply
 

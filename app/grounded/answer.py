@@ -47,6 +47,7 @@ class Answer:
     sources: list[Source] = field(default_factory=list)
     intent: str = "other"
     code: str | None = None
+    language: str | None = None  # the code's fence tag, when the question gave one
 
 
 class Composer:

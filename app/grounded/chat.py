@@ -95,7 +95,7 @@ class GroundedChat:
 
     def _dispatch(self, retriever: Retriever, found: Intent) -> Answer:
         if found.kind == intents.CONTINUE and found.code:
-            return Answer("", [], found.kind, code=found.code)
+            return Answer("", [], found.kind, code=found.code, language=found.language)
         if found.kind == intents.SIMILAR and found.code:
             return self._similar(retriever, found)
         if found.kind == intents.GREETING:
