@@ -17,9 +17,8 @@ their old names (``from jit.layout import F_HIST``), for callers that index the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from types import CodeType
 
 import numpy as np
 
@@ -74,6 +73,7 @@ _SIZE_CONSTANTS: dict[str, object] = {
     "ALPHA_SUB": ALPHA_SUB, "INFO_FIELDS": INFO_FIELDS, "NMIXC": NMIXC,
     "REC_FIELDS": REC_FIELDS, "max": max,
 }
+_SIZE_GLOBALS = {"__builtins__": {}, **_SIZE_CONSTANTS}
 
 
 @dataclass(frozen=True)
@@ -89,13 +89,15 @@ class Slot:
     owner: str
     doc: str
     fill: int = 0              # what an allocated buffer starts as
-    code: CodeType | None = field(default=None, compare=False, repr=False)
+    # An allocated buffer's size as a function of the scalars it names, in this order.
+    size_args: tuple[str, ...] = ()
+    size_of: Callable[..., int] | None = field(default=None, compare=False, repr=False)
 
-    def length(self, scalars: dict[str, int]) -> int:
+    def length(self, scalars: Mapping[str, int]) -> int:
         """An allocated buffer's length for the frame's scalars (by name)."""
-        if self.code is None:
+        if self.size_of is None:
             raise ValueError(f"slot {self.name} is not allocated by the frame")
-        return int(eval(self.code, {"__builtins__": {}, **_SIZE_CONSTANTS}, scalars))
+        return int(self.size_of(*[scalars[name] for name in self.size_args]))
 
 
 # A row as declared: name, kind, dtype, size, owner, doc, fill.
@@ -123,14 +125,19 @@ class SlotTable:
         for index, (name, kind, dtype, size, owner, doc, fill) in enumerate(rows):
             if any(slot.name == name for slot in built):
                 raise ValueError(f"slot {name} declared twice")
-            code = None
+            args: tuple[str, ...] = ()
+            size_of = None
             if kind == BUFFER and owner in ALLOCATED:
-                code = compile(size, f"<size of {name}>", "eval")
-                unknown = set(code.co_names) - scalars - set(_SIZE_CONSTANTS)
+                names = set(compile(size, f"<size of {name}>", "eval").co_names)
+                unknown = names - scalars - set(_SIZE_CONSTANTS)
                 if unknown:
                     raise ValueError(f"size of {name} names {sorted(unknown)}")
+                args = tuple(sorted(names & scalars))
+                # A size is an arithmetic expression over the table's own scalars and the
+                # constants above, nothing else (checked just now).
+                size_of = eval(f"lambda {', '.join(args)}: {size}", _SIZE_GLOBALS)
             built.append(Slot(name, index, kind, np.dtype(dtype) if dtype else None, size,
-                              owner, doc, fill, code))
+                              owner, doc, fill, args, size_of))
         self.slots = tuple(built)
         self._by_name = {slot.name: slot for slot in built}
         self.index = {slot.name: slot.index for slot in built}
@@ -236,7 +243,6 @@ SEGMENT = SlotTable("segment", [
 
 FRAME_FIELDS = FRAME.fields
 SEG_FIELDS = SEGMENT.fields
-_SIZE_CONSTANTS["SEG_FIELDS"] = SEG_FIELDS
 
 
 def __getattr__(name: str) -> int:
