@@ -326,8 +326,8 @@ def cache_push(frame: Frame, token: int) -> int:
     return t + 1
 
 
-def reset(frame: Frame, ids: np.ndarray) -> int:
-    """Start a new history: the separator, then ``ids`` (int64); returns its length.
+def reset(frame: Frame, ids: np.ndarray, n: int) -> int:
+    """Start a new history: the separator, then ``ids[:n]`` (int64); returns its length.
 
     Only the entries the old history set are cleared (HEAD of its tokens, ML of its
     positions): everything else is already in its initial state, and a short history
@@ -339,7 +339,7 @@ def reset(frame: Frame, ids: np.ndarray) -> int:
     ml[:t] = 0
     frame.set("LEN", 0)
     cache_push(frame, frame.get("SEP"))
-    for token in ids.tolist():
+    for token in ids[:n].tolist():
         cache_push(frame, token)
     return frame.get("LEN")
 
@@ -435,10 +435,11 @@ def dry_apply(frame: Frame) -> int:
     return len(longest)
 
 
-def dry_restore(frame: Frame, m: int) -> None:
-    """Undo :func:`dry_apply` (``m`` is what it returned)."""
+def dry_restore(frame: Frame, m: int) -> int:
+    """Undo :func:`dry_apply` (``m`` is what it returned); returns ``m``."""
     tok = frame.array("DRY_TOK")[:m].astype(np.int64)
     frame.array("OUT")[tok] = frame.array("DRY_SAVE")[:m]
+    return m
 
 
 def argmax(probs: np.ndarray, n: int) -> int:
