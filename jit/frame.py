@@ -12,10 +12,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from jit.layout import BUFFER, FRAME, SCALAR, SEGMENT, Slot, SlotTable
+from jit.layout import ALLOCATED, BUFFER, FRAME, SCALAR, SEGMENT, Slot, SlotTable
 
 _F_NSEG, _F_SEGS = FRAME.index["NSEG"], FRAME.index["SEGS"]
 _SCALARS = [(slot.name, slot.index) for slot in FRAME if slot.kind == SCALAR]
+_ALLOCATED = {owner: [slot for slot in FRAME.owned(owner) if slot.kind == BUFFER]
+              for owner in ALLOCATED}
 _REQUIRED = ("N", "NROWS")  # a segment without these cannot be read
 
 
@@ -55,6 +57,25 @@ class Fields:
         return self.values[name]
 
 
+class SegmentTable:
+    """Segments as the kernels read them: each one's :class:`Fields` and the int64 table
+    of their rows. The kernels only read it, so any number of frames can share one."""
+
+    def __init__(self, segments: Sequence[Mapping[str, np.ndarray | int]]) -> None:
+        self.fields = [Fields(segment) for segment in segments]
+        self.table = np.zeros(max(1, len(self.fields)) * SEGMENT.fields, dtype=np.int64)
+        for s, view in enumerate(self.fields):
+            if any(name not in view.values for name in _REQUIRED):
+                raise ValueError("a segment needs its length and row count")
+            base = s * SEGMENT.fields
+            for name, array in view.arrays.items():
+                self.table[base + SEGMENT.index[name]] = array.ctypes.data
+            for name, value in view.values.items():
+                self.table[base + SEGMENT.index[name]] = value
+        self.table.flags.writeable = False
+        self.address = int(self.table.ctypes.data)
+
+
 class Frame:
     """Slots and buffers for one caller (one stream, one scoring pass...).
 
@@ -72,7 +93,6 @@ class Frame:
         self._as_parameter_ = self._address
         self.arrays: dict[int, np.ndarray] = {}
         self.segments: list[Fields] = []
-        self._segtable = np.zeros(0, dtype=np.int64)
 
     @property
     def address(self) -> int:
@@ -110,36 +130,25 @@ class Frame:
         by their rows for the scalars set now and filled as their rows say."""
         slots = self.slots
         scalars = {name: int(slots[index]) for name, index in _SCALARS}
-        for slot in FRAME.owned(owner):
-            if slot.kind == BUFFER:
-                assert slot.dtype is not None
-                size = slot.length(scalars)
-                array = (np.zeros(size, dtype=slot.dtype) if slot.fill == 0
-                         else np.full(size, slot.fill, dtype=slot.dtype))
-                self.arrays[slot.index] = array
-                self.slots[slot.index] = array.ctypes.data
+        for slot in _ALLOCATED[owner]:
+            assert slot.dtype is not None
+            size = slot.length(scalars)
+            array = (np.zeros(size, dtype=slot.dtype) if slot.fill == 0
+                     else np.full(size, slot.fill, dtype=slot.dtype))
+            self.arrays[slot.index] = array
+            self.slots[slot.index] = array.ctypes.data
 
     def unset(self) -> list[str]:
         """The buffer slots that point nowhere yet (a kernel would read address 0)."""
         return [slot.name for slot in FRAME
                 if slot.kind == BUFFER and slot.index not in self.arrays]
 
-    def set_segments(self, segments: Sequence[Mapping[str, np.ndarray | int]]) -> None:
-        """Point the frame at segments, each a mapping from segment field name (jit.layout
-        :data:`SEGMENT`) to array or int."""
-        views = [Fields(segment) for segment in segments]
-        table = np.zeros(max(1, len(views)) * SEGMENT.fields, dtype=np.int64)
-        for s, view in enumerate(views):
-            if any(name not in view.values for name in _REQUIRED):
-                raise ValueError("a segment needs its length and row count")
-            base = s * SEGMENT.fields
-            for name, array in view.arrays.items():
-                table[base + SEGMENT.index[name]] = array.ctypes.data
-            for name, value in view.values.items():
-                table[base + SEGMENT.index[name]] = value
-        self.segments = views
-        self._segtable = table
-        self.arrays[_F_SEGS] = table
-        self.slots[_F_SEGS] = table.ctypes.data
-        self.slots[_F_NSEG] = len(views)
-
+    def set_segments(self, segments: SegmentTable | Sequence[Mapping[str, np.ndarray | int]]
+                     ) -> None:
+        """Point the frame at segments: a :class:`SegmentTable` (shared, built once) or
+        mappings from segment field name (jit.layout :data:`SEGMENT`) to array or int."""
+        table = segments if isinstance(segments, SegmentTable) else SegmentTable(segments)
+        self.segments = table.fields
+        self.arrays[_F_SEGS] = table.table
+        self.slots[_F_SEGS] = table.address
+        self.slots[_F_NSEG] = len(table.fields)

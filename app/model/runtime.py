@@ -24,6 +24,7 @@ from app.model.params import (
 )
 from app.model.segment import KMAX, THRESH, Segment
 from jit import Frame, Kernels
+from jit.frame import SegmentTable
 from jit.layout import FRAME, HISTORY, REC_FIELDS, SCRATCH
 
 _LEN = FRAME.index["LEN"]  # read on every length query
@@ -71,7 +72,7 @@ class Model:
         self.p0 = base_distribution(self.unigram, params)
         self.obucket = order_buckets()
         self.kbucket = kcache_buckets()
-        self._views = [s.kernel_view() for s in self.segments]
+        self._segment_table = SegmentTable([s.kernel_view() for s in self.segments])
         self.no_repetition_penalty = RepetitionTables.off(vocab_size)
         self._focused: dict[str, Model] = {}
         self._focused_lock = threading.Lock()
@@ -127,7 +128,7 @@ class Session:
         frame.update(V=v, SEP=v, KMAX=KMAX, THRESH=THRESH, NCB=NCB, NKB=NKB,
                      ALPHA=params.alpha, DISC=params.disc, BETA=params.beta, MIX=params.mix,
                      OBUCKET=model.obucket, KBUCKET=model.kbucket, P0=model.p0)
-        frame.set_segments(model._views)
+        frame.set_segments(model._segment_table)
         frame.allocate(SCRATCH)
         self.frame = frame
         # The per-token kernels bound to this frame, and the distribution they write.
