@@ -10,97 +10,110 @@ from __future__ import annotations
 import functools
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from jit import reference
 from jit.frame import Frame
-from jit.layout import F_OUT, F_V
 
-__all__ = ["Bound", "Frame", "Kernels", "kernels"]
+__all__ = ["Bound", "Frame", "KernelSet", "Kernels", "kernels"]
+
+
+class KernelSet(Protocol):
+    """The kernels in one calling convention: jit.compiler's native ones take a frame's
+    address and arrays' data addresses, jit/reference.py's take the frame and the arrays."""
+
+    @property
+    def dist(self) -> Callable[..., int]: ...
+    @property
+    def stats(self) -> Callable[..., int]: ...
+    @property
+    def cache_push(self) -> Callable[..., int]: ...
+    @property
+    def reset(self) -> Callable[..., int]: ...
+    @property
+    def sample(self) -> Callable[..., int]: ...
+    @property
+    def argmax(self) -> Callable[..., int]: ...
+    @property
+    def dry_apply(self) -> Callable[..., int]: ...
+    @property
+    def dry_restore(self) -> Callable[..., int]: ...
+    @property
+    def dry_argmax(self) -> Callable[..., int]: ...
+    @property
+    def dry_sample(self) -> Callable[..., int]: ...
+
+
+def _itself(value: object) -> object:
+    return value
+
+
+def _data_address(array: np.ndarray) -> int:
+    return int(array.ctypes.data)
+
+
+def _frame_address(frame: Frame) -> int:
+    return frame.address
 
 
 class Kernels:
-    """One set of kernels: native (``native`` is True) or the references."""
+    """One set of kernels: native (``native`` is True) or the references, chosen once
+    when loaded. The per-frame kernels are the chosen set's own functions (a native kernel
+    takes a :class:`~jit.frame.Frame` as its address), so a call costs no dispatch:
 
-    def __init__(self, native: object | None) -> None:
-        self._native = native
-        self.native = native is not None
-        self.compile_seconds = getattr(native, "compile_seconds", 0.0)
-        self.from_cache = getattr(native, "from_cache", False)
+    ``dist(frame)``        next-token distribution after the frame's history into its OUT
+    ``stats(frame)``       per-level records of the frame's TARGET (fitting)
+    ``cache_push(frame, token)`` appends ``token`` to the history; returns its new length
+    ``dry_apply(frame)``   the repetition penalty applied to OUT in place; returns how many
+                           tokens it changed (see :func:`jit.reference.dry_apply`)
+    ``dry_restore(frame, changed)`` OUT as it was before ``dry_apply``
+    ``dry_argmax(frame)``, ``dry_sample(frame, u)``: :meth:`argmax` and :meth:`sample` of
+                           OUT with the repetition penalty applied, OUT left as it was
+    """
 
-    def dist(self, frame: Frame) -> int:
-        """Next-token distribution after the frame's history into its OUT buffer."""
-        if self._native is not None:
-            return int(self._native.dist(frame.address))
-        return reference.dist(frame)
-
-    def stats(self, frame: Frame) -> int:
-        if self._native is not None:
-            return int(self._native.stats(frame.address))
-        return reference.stats(frame)
-
-    def cache_push(self, frame: Frame, token: int) -> int:
-        """Append ``token`` to the frame's history; returns its new length."""
-        if self._native is not None:
-            return int(self._native.cache_push(frame.address, token))
-        return reference.cache_push(frame, token)
+    def __init__(self, impl: KernelSet, *, native: bool, compile_seconds: float = 0.0,
+                 from_cache: bool = False) -> None:
+        self._impl = impl  # and for a native set, the machine code it keeps alive
+        self.native = native
+        self.compile_seconds = compile_seconds
+        self.from_cache = from_cache
+        self.dist: Callable[[Frame], int] = impl.dist
+        self.stats: Callable[[Frame], int] = impl.stats
+        self.cache_push: Callable[[Frame, int], int] = impl.cache_push
+        self.dry_apply: Callable[[Frame], int] = impl.dry_apply
+        self.dry_restore: Callable[[Frame, int], int] = impl.dry_restore
+        self.dry_argmax: Callable[[Frame], int] = impl.dry_argmax
+        self.dry_sample: Callable[[Frame, float], int] = impl.dry_sample
+        # How the set is handed a frame and an array.
+        self._frame: Callable[[Frame], object] = _frame_address if native else _itself
+        self._array: Callable[[np.ndarray], object] = _data_address if native else _itself
 
     def reset(self, frame: Frame, ids: np.ndarray) -> int:
         """Start the frame's history afresh holding ``ids`` (the buffers must have room);
         returns its length."""
         if ids.dtype != np.int64 or not ids.flags.c_contiguous:
             raise ValueError("reset needs a contiguous int64 array")
-        if self._native is not None:
-            return int(self._native.reset(frame.address, ids.ctypes.data, len(ids)))
-        return reference.reset(frame, ids)
-
-    def bind(self, frame: Frame) -> Bound:
-        """The per-token kernels with ``frame`` bound (for loops that call them per token:
-        each call skips this class's dispatch and the frame's address lookup)."""
-        return Bound(self, frame)
-
-    def dry_apply(self, frame: Frame) -> int:
-        """The repetition penalty applied to the frame's OUT in place; returns how many
-        tokens it changed (see :func:`jit.reference.dry_apply`)."""
-        if self._native is not None:
-            return int(self._native.dry_apply(frame.address))
-        return reference.dry_apply(frame)
-
-    def dry_restore(self, frame: Frame, changed: int) -> None:
-        """OUT as it was before :meth:`dry_apply` (``changed`` is what that returned)."""
-        if self._native is not None:
-            self._native.dry_restore(frame.address, changed)
-        else:
-            reference.dry_restore(frame, changed)
+        return self._impl.reset(frame, self._array(ids), len(ids))
 
     def argmax(self, probs: np.ndarray) -> int:
         """The first index of the largest value (``probs`` holds no NaN)."""
         if probs.dtype != np.float64 or not probs.flags.c_contiguous:
             raise ValueError("argmax needs a contiguous float64 array")
-        if self._native is not None:
-            return int(self._native.argmax(probs.ctypes.data, len(probs)))
-        return reference.argmax(probs, len(probs))
-
-    def dry_argmax(self, frame: Frame) -> int:
-        """:meth:`argmax` of the frame's OUT with the repetition penalty applied."""
-        if self._native is not None:
-            return int(self._native.dry_argmax(frame.address))
-        return reference.dry_argmax(frame)
-
-    def dry_sample(self, frame: Frame, u: float) -> int:
-        """:meth:`sample` from the frame's OUT with the repetition penalty applied."""
-        if self._native is not None:
-            return int(self._native.dry_sample(frame.address, u))
-        return reference.dry_sample(frame, u)
+        return self._impl.argmax(self._array(probs), len(probs))
 
     def sample(self, probs: np.ndarray, u: float) -> int:
         if probs.dtype != np.float64 or not probs.flags.c_contiguous:
             raise ValueError("sample needs a contiguous float64 array")
-        if self._native is not None:
-            return int(self._native.sample(probs.ctypes.data, len(probs), u))
-        return reference.sample(probs, len(probs), u)
+        return self._impl.sample(self._array(probs), len(probs), u)
+
+    def bind(self, frame: Frame) -> Bound:
+        """The per-token kernels with ``frame`` bound (for loops that call them per token:
+        each call skips the frame's conversion)."""
+        return Bound(self, frame)
 
 
 class Bound:
@@ -111,29 +124,16 @@ class Bound:
     be set and stay as they are."""
 
     def __init__(self, kernels: Kernels, frame: Frame) -> None:
-        native = kernels._native
-        v = frame.get(F_V)
-        if native is not None:
-            address = frame.address
-            out = frame.get(F_OUT)
-            self.dist = functools.partial(native.dist, address)
-            self.cache_push = functools.partial(native.cache_push, address)
-            self.argmax = functools.partial(native.argmax, out, v)
-            self.sample = functools.partial(native.sample, out, v)
-            self.dry_apply = functools.partial(native.dry_apply, address)
-            self.dry_restore = functools.partial(native.dry_restore, address)
-            self.dry_argmax = functools.partial(native.dry_argmax, address)
-            self.dry_sample = functools.partial(native.dry_sample, address)
-        else:
-            probs = frame.arrays[F_OUT]
-            self.dist = functools.partial(reference.dist, frame)
-            self.cache_push = functools.partial(reference.cache_push, frame)
-            self.argmax = functools.partial(reference.argmax, probs, v)
-            self.sample = functools.partial(reference.sample, probs, v)
-            self.dry_apply = functools.partial(reference.dry_apply, frame)
-            self.dry_restore = functools.partial(reference.dry_restore, frame)
-            self.dry_argmax = functools.partial(reference.dry_argmax, frame)
-            self.dry_sample = functools.partial(reference.dry_sample, frame)
+        impl, target = kernels._impl, kernels._frame(frame)
+        out, v = kernels._array(frame.array("OUT")), frame.get("V")
+        self.dist: Callable[[], int] = functools.partial(impl.dist, target)
+        self.cache_push: Callable[[int], int] = functools.partial(impl.cache_push, target)
+        self.argmax: Callable[[], int] = functools.partial(impl.argmax, out, v)
+        self.sample: Callable[[float], int] = functools.partial(impl.sample, out, v)
+        self.dry_apply: Callable[[], int] = functools.partial(impl.dry_apply, target)
+        self.dry_restore: Callable[[int], int] = functools.partial(impl.dry_restore, target)
+        self.dry_argmax: Callable[[], int] = functools.partial(impl.dry_argmax, target)
+        self.dry_sample: Callable[[float], int] = functools.partial(impl.dry_sample, target)
 
 
 _lock = threading.Lock()
@@ -145,7 +145,7 @@ def kernels(cache_dir: Path | None = None, *, native: bool = True) -> Kernels:
     key = "native" if native else "reference"
     with _lock:
         if key not in _loaded:
-            _loaded[key] = _load(cache_dir) if native else Kernels(None)
+            _loaded[key] = _load(cache_dir) if native else _references()
         return _loaded[key]
 
 
@@ -153,8 +153,14 @@ def _load(cache_dir: Path | None) -> Kernels:
     try:
         from jit.compiler import compile_native
 
-        return Kernels(compile_native(cache_dir))
+        compiled = compile_native(cache_dir)
     except Exception as exc:
         warnings.warn(f"native kernels unavailable ({exc}); using the slow reference path",
                       RuntimeWarning, stacklevel=3)
-        return Kernels(None)
+        return _references()
+    return Kernels(compiled, native=True, compile_seconds=compiled.compile_seconds,
+                   from_cache=compiled.from_cache)
+
+
+def _references() -> Kernels:
+    return Kernels(reference, native=False)

@@ -12,6 +12,7 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,16 +32,19 @@ RESET_TYPE = ctypes.CFUNCTYPE(_I64, _PTR, _PTR, _I64)
 
 @dataclass
 class NativeKernels:
-    dist: ctypes._CFuncPtr
-    stats: ctypes._CFuncPtr
-    cache_push: ctypes._CFuncPtr
-    reset: ctypes._CFuncPtr
-    sample: ctypes._CFuncPtr
-    argmax: ctypes._CFuncPtr
-    dry_apply: ctypes._CFuncPtr
-    dry_restore: ctypes._CFuncPtr
-    dry_argmax: ctypes._CFuncPtr
-    dry_sample: ctypes._CFuncPtr
+    """The compiled kernels as ctypes functions (a jit.KernelSet): a frame is passed as its
+    address (or a jit.frame.Frame, which ctypes turns into it), a buffer as its data's."""
+
+    dist: Callable[..., int]
+    stats: Callable[..., int]
+    cache_push: Callable[..., int]
+    reset: Callable[..., int]
+    sample: Callable[..., int]
+    argmax: Callable[..., int]
+    dry_apply: Callable[..., int]
+    dry_restore: Callable[..., int]
+    dry_argmax: Callable[..., int]
+    dry_sample: Callable[..., int]
     compile_seconds: float
     from_cache: bool
     engine: object  # keeps the machine code alive

@@ -1,5 +1,10 @@
 """A frame: the one int64 array a kernel reads its inputs from, plus the numpy buffers it
-points to (kept alive here, and readable by the reference implementations)."""
+points to (kept alive here, and readable by the reference implementations).
+
+What goes in which slot, with which dtype and length, is jit/layout.py's :data:`FRAME`
+table: :meth:`Frame.allocate` makes the buffers the frame owns, :meth:`Frame.update` sets
+scalars and hands it the others by name, checking each against its row.
+"""
 
 from __future__ import annotations
 
@@ -7,57 +12,143 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from jit.layout import F_NSEG, F_SEGS, FRAME_FIELDS, S_N, S_NROWS, SEG_FIELDS
+from jit.layout import ALLOCATED, BUFFER, FRAME, SCALAR, SEGMENT, Slot, SlotTable
+
+_F_NSEG, _F_SEGS = FRAME.index["NSEG"], FRAME.index["SEGS"]
+_SCALARS = [(slot.name, slot.index) for slot in FRAME if slot.kind == SCALAR]
+_ALLOCATED = {owner: [slot for slot in FRAME.owned(owner) if slot.kind == BUFFER]
+              for owner in ALLOCATED}
+_REQUIRED = ("N", "NROWS")  # a segment without these cannot be read
+
+
+def _check(slot: Slot, value: object, table: SlotTable) -> None:
+    if slot.kind == SCALAR:
+        if isinstance(value, np.ndarray):
+            raise TypeError(f"{table.prefix} slot {slot.name} holds a number, not an array")
+        return
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{table.prefix} slot {slot.name} holds a {slot.dtype} buffer")
+    if value.dtype != slot.dtype:
+        raise TypeError(f"{table.prefix} slot {slot.name} holds {slot.dtype}, "
+                        f"not {value.dtype}")
+    if not value.flags.c_contiguous:
+        raise ValueError("kernel buffers must be C-contiguous")
+
+
+class Fields:
+    """One segment's fields by name, as its row of the segment table points to them."""
+
+    def __init__(self, values: Mapping[str, np.ndarray | int]) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+        self.values: dict[str, int] = {}
+        for name, value in values.items():
+            _check(SEGMENT[name], value, SEGMENT)
+            if isinstance(value, np.ndarray):
+                self.arrays[name] = value
+            else:
+                self.values[name] = int(value)
+
+    def array(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def get(self, name: str, default: int | None = None) -> int:
+        if default is not None:
+            return self.values.get(name, default)
+        return self.values[name]
+
+
+class SegmentTable:
+    """Segments as the kernels read them: each one's :class:`Fields` and the int64 table
+    of their rows. The kernels only read it, so any number of frames can share one."""
+
+    def __init__(self, segments: Sequence[Mapping[str, np.ndarray | int]]) -> None:
+        self.fields = [Fields(segment) for segment in segments]
+        self.table = np.zeros(max(1, len(self.fields)) * SEGMENT.fields, dtype=np.int64)
+        for s, view in enumerate(self.fields):
+            if any(name not in view.values for name in _REQUIRED):
+                raise ValueError("a segment needs its length and row count")
+            base = s * SEGMENT.fields
+            for name, array in view.arrays.items():
+                self.table[base + SEGMENT.index[name]] = array.ctypes.data
+            for name, value in view.values.items():
+                self.table[base + SEGMENT.index[name]] = value
+        self.table.flags.writeable = False
+        self.address = int(self.table.ctypes.data)
 
 
 class Frame:
     """Slots and buffers for one caller (one stream, one scoring pass...).
 
     Buffers must be C-contiguous numpy arrays of the dtype the layout names; the frame holds
-    a reference to each, so an address in ``slots`` never outlives its buffer.
+    a reference to each, so an address in ``slots`` never outlives its buffer. Slots are
+    named as in :data:`jit.layout.FRAME` (``"HIST"``) or given by index (``F_HIST``).
     """
 
     def __init__(self) -> None:
-        self.slots = np.zeros(FRAME_FIELDS, dtype=np.int64)
+        self.slots = np.zeros(FRAME.fields, dtype=np.int64)
         # Read once: ``ndarray.ctypes.data`` costs about a microsecond per access, as much
-        # as a cache update itself, and the slots array never moves.
+        # as a cache update itself, and the slots array never moves. ctypes passes a frame
+        # as this address (the kernels take it as their one pointer).
         self._address = int(self.slots.ctypes.data)
+        self._as_parameter_ = self._address
         self.arrays: dict[int, np.ndarray] = {}
-        self.segments: list[dict[int, np.ndarray | int]] = []
-        self._segtable = np.zeros(0, dtype=np.int64)
+        self.segments: list[Fields] = []
 
     @property
     def address(self) -> int:
         return self._address
 
-    def set(self, slot: int, value: int) -> None:
-        self.slots[slot] = value
+    def set(self, slot: int | str, value: int) -> None:
+        self.slots[slot if isinstance(slot, int) else FRAME.index[slot]] = value
 
-    def get(self, slot: int) -> int:
-        return int(self.slots[slot])
+    def get(self, slot: int | str) -> int:
+        return int(self.slots[slot if isinstance(slot, int) else FRAME.index[slot]])
 
-    def set_array(self, slot: int, array: np.ndarray, address: int | None = None) -> None:
+    def array(self, name: str) -> np.ndarray:
+        """The buffer the slot named ``name`` points to."""
+        return self.arrays[FRAME.index[name]]
+
+    def set_array(self, slot: int | str, array: np.ndarray, address: int | None = None) -> None:
         """Point ``slot`` at ``array``; ``address`` is its data address if the caller has
         it already (reading ``array.ctypes.data`` costs about a microsecond)."""
-        if not array.flags.c_contiguous:
-            raise ValueError("kernel buffers must be C-contiguous")
-        self.arrays[slot] = array
-        self.slots[slot] = array.ctypes.data if address is None else address
+        row = FRAME.slots[slot] if isinstance(slot, int) else FRAME[slot]
+        _check(row, array, FRAME)
+        self.arrays[row.index] = array
+        self.slots[row.index] = array.ctypes.data if address is None else address
 
-    def set_segments(self, segments: Sequence[Mapping[int, np.ndarray | int]]) -> None:
-        """Point the frame at segments, each a mapping from segment slot to array or int."""
-        table = np.zeros(max(1, len(segments)) * SEG_FIELDS, dtype=np.int64)
-        for s, segment in enumerate(segments):
-            for slot, value in segment.items():
-                if isinstance(value, np.ndarray):
-                    if not value.flags.c_contiguous:
-                        raise ValueError("segment buffers must be C-contiguous")
-                    table[s * SEG_FIELDS + slot] = value.ctypes.data
-                else:
-                    table[s * SEG_FIELDS + slot] = int(value)
-            if S_N not in segment or S_NROWS not in segment:
-                raise ValueError("a segment needs its length and row count")
-        self.segments = [dict(s) for s in segments]
-        self._segtable = table
-        self.slots[F_SEGS] = table.ctypes.data
-        self.slots[F_NSEG] = len(segments)
+    def update(self, **values: np.ndarray | int) -> None:
+        """Set slots by name: a number for a scalar slot, a buffer for a buffer slot."""
+        for name, value in values.items():
+            if isinstance(value, np.ndarray):
+                self.set_array(name, value)
+            else:
+                _check(FRAME[name], value, FRAME)
+                self.set(name, value)
+
+    def allocate(self, owner: str) -> None:
+        """Fresh buffers for every slot of ``owner`` (jit.layout SCRATCH or HISTORY), sized
+        by their rows for the scalars set now and filled as their rows say."""
+        slots = self.slots
+        scalars = {name: int(slots[index]) for name, index in _SCALARS}
+        for slot in _ALLOCATED[owner]:
+            assert slot.dtype is not None
+            size = slot.length(scalars)
+            array = (np.zeros(size, dtype=slot.dtype) if slot.fill == 0
+                     else np.full(size, slot.fill, dtype=slot.dtype))
+            self.arrays[slot.index] = array
+            self.slots[slot.index] = array.ctypes.data
+
+    def unset(self) -> list[str]:
+        """The buffer slots that point nowhere yet (a kernel would read address 0)."""
+        return [slot.name for slot in FRAME
+                if slot.kind == BUFFER and slot.index not in self.arrays]
+
+    def set_segments(self, segments: SegmentTable | Sequence[Mapping[str, np.ndarray | int]]
+                     ) -> None:
+        """Point the frame at segments: a :class:`SegmentTable` (shared, built once) or
+        mappings from segment field name (jit.layout :data:`SEGMENT`) to array or int."""
+        table = segments if isinstance(segments, SegmentTable) else SegmentTable(segments)
+        self.segments = table.fields
+        self.arrays[_F_SEGS] = table.table
+        self.slots[_F_SEGS] = table.address
+        self.slots[_F_NSEG] = len(table.fields)

@@ -18,50 +18,10 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from jit.irgen import F64, I32, I64, PTR, Fn, c64, cf
+from jit.irgen import F64, I32, I64, PTR, Buffer, Fn, Row, c64, cf
 from jit.layout import (
     ALPHA_SUB,
-    F_ALPHA,
-    F_BETA,
-    F_CAP,
-    F_CLW,
-    F_CNTL,
-    F_DISC,
-    F_DRY_ALLOWED,
-    F_DRY_BEST,
-    F_DRY_BREAK,
-    F_DRY_FACTOR,
-    F_DRY_LEN,
-    F_DRY_SAVE,
-    F_DRY_TOK,
-    F_HEAD,
-    F_HI,
-    F_HIST,
-    F_INFO,
-    F_KBUCKET,
-    F_KMAX,
-    F_KSEG,
-    F_LEN,
-    F_LO,
-    F_MCA,
-    F_MIX,
-    F_ML,
-    F_MTR,
-    F_NCB,
-    F_NKB,
-    F_NSEG,
-    F_OBUCKET,
-    F_OUT,
-    F_P0,
-    F_PREV,
-    F_REC,
-    F_SEGS,
-    F_SEP,
-    F_TARGET,
-    F_THRESH,
-    F_TOUCH,
-    F_V,
-    F_XTOK,
+    FRAME,
     I_CCACHE,
     I_CINF,
     I_CTOP,
@@ -82,18 +42,7 @@ from jit.layout import (
     R_U2,
     R_U3,
     REC_FIELDS,
-    S_FIRST,
-    S_N,
-    S_NROWS,
-    S_NXT,
-    S_R,
-    S_ROWCNT,
-    S_ROWKEY,
-    S_ROWOFF,
-    S_ROWTOK,
-    S_SA,
-    S_WEIGHT,
-    SEG_FIELDS,
+    SEGMENT,
 )
 from jit.reference import SAMPLE_BLOCK, SAMPLE_LANES, SAMPLE_ROWS, SMALL_RANGE
 
@@ -117,36 +66,29 @@ def build_module() -> ir.Module:
 
 
 class _Seg:
-    """Loads of one segment's fields."""
+    """Loads of one segment's fields (its row of the segment table), all up front."""
 
-    def __init__(self, f: Fn, segs: ir.Value, s: ir.Value) -> None:
-        base = f.b.mul(s, c64(SEG_FIELDS))
-
-        def field(slot: int) -> ir.Value:
-            return f.load_i64(segs, f.b.add(base, c64(slot)))
-
-        def pointer(slot: int) -> ir.Value:
-            return f.b.inttoptr(field(slot), PTR)
-
-        self.n = field(S_N)
-        self.r = pointer(S_R)
-        self.sa = pointer(S_SA)
-        self.nxt = pointer(S_NXT)
-        self.first = pointer(S_FIRST)
-        self.nrows = field(S_NROWS)
-        self.rowkey = pointer(S_ROWKEY)
-        self.rowoff = pointer(S_ROWOFF)
-        self.rowtok = pointer(S_ROWTOK)
-        self.rowcnt = pointer(S_ROWCNT)
-        self.weight = field(S_WEIGHT)
+    def __init__(self, f: Fn, segs: Buffer, s: ir.Value) -> None:
+        row = Row(f, SEGMENT, segs.pointer, f.b.mul(s, c64(SEGMENT.fields)))
+        self.n = row.scalar("N")
+        self.r = row.buffer("R")
+        self.sa = row.buffer("SA")
+        self.nxt = row.buffer("NXT")
+        self.first = row.buffer("FIRST")
+        self.nrows = row.scalar("NROWS")
+        self.rowkey = row.buffer("ROWKEY")
+        self.rowoff = row.buffer("ROWOFF")
+        self.rowtok = row.buffer("ROWTOK")
+        self.rowcnt = row.buffer("ROWCNT")
+        self.weight = row.scalar("WEIGHT")
 
 
 def _key(f: Fn, seg: _Seg, x: ir.Value, depth: ir.Value) -> ir.Value:
     """R[SA[x] + depth], or -1 past the end of the stream (suffix order puts the end first)."""
-    pos = f.b.add(f.load_i32(seg.sa, x), depth)
+    pos = f.b.add(seg.sa.load(x), depth)
     inside = f.b.icmp_signed("<", pos, seg.n)
     clamped = f.min(pos, f.b.sub(seg.n, c64(1)))
-    return f.b.select(inside, f.load_u32(seg.r, clamped), c64(-1))
+    return f.b.select(inside, seg.r.load(clamped), c64(-1))
 
 
 def _bound(f: Fn, seg: _Seg, lo: ir.Value, hi: ir.Value, depth: ir.Value, symbol: ir.Value,
@@ -175,12 +117,13 @@ def _bound(f: Fn, seg: _Seg, lo: ir.Value, hi: ir.Value, depth: ir.Value, symbol
 
 def _narrow(f: Fn, frame: ir.Value, kmax: ir.Value, t: ir.Value) -> None:
     b = f.b
-    nseg = f.load_i64(frame, c64(F_NSEG))
-    segs = f.load_ptr(frame, c64(F_SEGS))
-    hist = f.load_ptr(frame, c64(F_HIST))
-    lo_out = f.load_ptr(frame, c64(F_LO))
-    hi_out = f.load_ptr(frame, c64(F_HI))
-    kseg = f.load_ptr(frame, c64(F_KSEG))
+    fr = Row(f, FRAME, frame)
+    nseg = fr.scalar("NSEG")
+    segs = fr.buffer("SEGS")
+    hist = fr.buffer("HIST")
+    lo_out = fr.buffer("LO")
+    hi_out = fr.buffer("HI")
+    kseg = fr.buffer("KSEG")
     kcap = f.min(kmax, t)
     width = b.add(kmax, c64(1))
     with f.loop(c64(0), nseg) as s:
@@ -188,17 +131,17 @@ def _narrow(f: Fn, frame: ir.Value, kmax: ir.Value, t: ir.Value) -> None:
         base = b.mul(s, width)
         lo = f.var(I64, c64(0))
         hi = f.var(I64, seg.n)
-        f.store_32(lo_out, base, c64(0))
-        f.store_32(hi_out, base, seg.n)
+        lo_out.store(base, c64(0))
+        hi_out.store(base, seg.n)
         matched = f.var(I64, c64(0))
         with f.loop(c64(1), b.add(kcap, c64(1))) as k:
-            symbol = f.load_u32(hist, b.sub(t, k))
+            symbol = hist.load(b.sub(t, k))
             a = f.var(I64)
             z = f.var(I64)
             with f.if_else(b.icmp_signed("==", k, c64(1))) as (first, deeper):
                 with first:
-                    a.set(f.load_i32(seg.first, symbol))
-                    z.set(f.load_i32(seg.first, b.add(symbol, c64(1))))
+                    a.set(seg.first.load(symbol))
+                    z.set(seg.first.load(b.add(symbol, c64(1))))
                 with deeper:
                     depth = b.sub(k, c64(1))
                     lower = _bound(f, seg, lo.get(), hi.get(), depth, symbol, upper=False)
@@ -208,10 +151,10 @@ def _narrow(f: Fn, frame: ir.Value, kmax: ir.Value, t: ir.Value) -> None:
                 f.brk()
             lo.set(a.get())
             hi.set(z.get())
-            f.store_32(lo_out, b.add(base, k), a.get())
-            f.store_32(hi_out, b.add(base, k), z.get())
+            lo_out.store(b.add(base, k), a.get())
+            hi_out.store(b.add(base, k), z.get())
             matched.set(k)
-        f.store_32(kseg, s, matched.get())
+        kseg.store(s, matched.get())
 
 
 def _cache_pairs(f: Fn, frame: ir.Value, kmax: ir.Value,
@@ -221,47 +164,48 @@ def _cache_pairs(f: Fn, frame: ir.Value, kmax: ir.Value,
     after its most recent occurrence and the token after the most recent match (-1 if
     none)."""
     b = f.b
-    hist = f.load_ptr(frame, c64(F_HIST))
-    ml = f.load_ptr(frame, c64(F_ML))
-    prev = f.load_ptr(frame, c64(F_PREV))
-    clw = f.load_ptr(frame, c64(F_CLW))
-    cnt = f.load_ptr(frame, c64(F_CNTL))
+    fr = Row(f, FRAME, frame)
+    hist = fr.buffer("HIST")
+    ml = fr.buffer("ML")
+    prev = fr.buffer("PREV")
+    clw = fr.buffer("CLW")
+    cnt = fr.buffer("CNTL")
     pos_base = b.add(kmax, c64(2))
     with f.loop(c64(0), b.mul(pos_base, c64(2))) as i:
-        f.store_32(cnt, i, c64(0))
+        cnt.store(i, c64(0))
     longest = f.var(I64, c64(0))
     recent = f.var(I64, c64(-1))
-    j = f.var(I64, f.load_i32(prev, b.sub(t, c64(1))))
+    j = f.var(I64, prev.load(b.sub(t, c64(1))))
     latest = f.var(I64, c64(-1))
     with f.if_(b.icmp_signed(">=", j.get(), c64(0))):
-        latest.set(f.load_u32(hist, b.add(j.get(), c64(1))))
+        latest.set(hist.load(b.add(j.get(), c64(1))))
     with f.while_(lambda: b.icmp_signed(">=", j.get(), c64(0))):
-        length = f.load_i32(ml, j.get())
-        f.store_32(cnt, length, b.add(f.load_i32(cnt, length), c64(1)))
+        length = ml.load(j.get())
+        cnt.store(length, b.add(cnt.load(length), c64(1)))
         # Newest first: only a strictly longer match replaces the most recent one.
         with f.if_(b.icmp_signed(">", length, longest.get())):
-            recent.set(f.load_u32(hist, b.add(j.get(), c64(1))))
+            recent.set(hist.load(b.add(j.get(), c64(1))))
         longest.set(f.max(longest.get(), length))
-        j.set(f.load_i32(prev, j.get()))
+        j.set(prev.load(j.get()))
     acc = f.var(I64, c64(0))
     level = f.var(I64, kmax)
     with f.while_(lambda: b.icmp_signed(">=", level.get(), c64(1))):
-        f.store_32(cnt, b.add(pos_base, level.get()), acc.get())
-        acc.set(b.add(acc.get(), f.load_i32(cnt, level.get())))
+        cnt.store(b.add(pos_base, level.get()), acc.get())
+        acc.set(b.add(acc.get(), cnt.load(level.get())))
         level.set(b.sub(level.get(), c64(1)))
-    j.set(f.load_i32(prev, b.sub(t, c64(1))))
+    j.set(prev.load(b.sub(t, c64(1))))
     with f.while_(lambda: b.icmp_signed(">=", j.get(), c64(0))):
-        length = f.load_i32(ml, j.get())
+        length = ml.load(j.get())
         slot = b.add(pos_base, length)
-        place = f.load_i32(cnt, slot)
-        f.store_32(clw, place, f.load_u32(hist, b.add(j.get(), c64(1))))
-        f.store_32(cnt, slot, b.add(place, c64(1)))
-        j.set(f.load_i32(prev, j.get()))
+        place = cnt.load(slot)
+        clw.store(place, hist.load(b.add(j.get(), c64(1))))
+        cnt.store(slot, b.add(place, c64(1)))
+        j.set(prev.load(j.get()))
     level.set(b.sub(kmax, c64(1)))
     with f.while_(lambda: b.icmp_signed(">=", level.get(), c64(1))):
         here = level.get()
-        total = b.add(f.load_i32(cnt, here), f.load_i32(cnt, b.add(here, c64(1))))
-        f.store_32(cnt, here, total)
+        total = b.add(cnt.load(here), cnt.load(b.add(here, c64(1))))
+        cnt.store(here, total)
         level.set(b.sub(here, c64(1)))
     return longest.get(), recent.get(), latest.get()
 
@@ -270,42 +214,37 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
     f = Fn(module, name, I64, [("frame", PTR)])
     b = f.b
     frame = f.args["frame"]
+    fr = Row(f, FRAME, frame)
 
-    def slot(index: int) -> ir.Value:
-        return f.load_i64(frame, c64(index))
-
-    def pointer(index: int) -> ir.Value:
-        return f.load_ptr(frame, c64(index))
-
-    v, sep, kmax, thresh = slot(F_V), slot(F_SEP), slot(F_KMAX), slot(F_THRESH)
-    nseg, ncb, t = slot(F_NSEG), slot(F_NCB), slot(F_LEN)
-    segs = pointer(F_SEGS)
-    alpha, disc, beta = pointer(F_ALPHA), pointer(F_DISC), pointer(F_BETA)
-    obucket = pointer(F_OBUCKET)
-    lo_arr, hi_arr, kseg = pointer(F_LO), pointer(F_HI), pointer(F_KSEG)
-    clw, cnt = pointer(F_CLW), pointer(F_CNTL)
-    mtr, mca, touch = pointer(F_MTR), pointer(F_MCA), pointer(F_TOUCH)
-    info = pointer(F_INFO)
-    out = pointer(F_OUT)
-    xtok = pointer(F_XTOK)
+    v, sep, kmax, thresh = fr.scalar("V"), fr.scalar("SEP"), fr.scalar("KMAX"), fr.scalar("THRESH")
+    nseg, ncb, t = fr.scalar("NSEG"), fr.scalar("NCB"), fr.scalar("LEN")
+    segs = fr.buffer("SEGS")
+    alpha, disc, beta = fr.buffer("ALPHA"), fr.buffer("DISC"), fr.buffer("BETA")
+    obucket = fr.buffer("OBUCKET")
+    lo_arr, hi_arr, kseg = fr.buffer("LO"), fr.buffer("HI"), fr.buffer("KSEG")
+    clw, cnt = fr.buffer("CLW"), fr.buffer("CNTL")
+    mtr, mca, touch = fr.buffer("MTR"), fr.buffer("MCA"), fr.buffer("TOUCH")
+    info = fr.buffer("INFO")
+    out = fr.buffer("OUT")
+    xtok = fr.buffer("XTOK")
     v1 = b.add(v, c64(1))
     width = b.add(kmax, c64(1))
 
     if not stats:
         with f.loop(c64(0), v) as w:
-            f.store_f64(out, w, cf(0.0))
+            out.store(w, cf(0.0))
 
     _narrow(f, frame, kmax, t)
     kcache, recent, latest = _cache_pairs(f, frame, kmax, t)
     ktrain = f.var(I64, c64(0))
     with f.loop(c64(0), nseg) as s:
-        ktrain.set(f.max(ktrain.get(), f.load_i32(kseg, s)))
+        ktrain.set(f.max(ktrain.get(), kseg.load(s)))
 
     def size(k: ir.Value) -> ir.Value:
         total = f.var(I64, c64(0))
-        with f.loop(c64(0), nseg) as s, f.if_(b.icmp_signed("<=", k, f.load_i32(kseg, s))):
+        with f.loop(c64(0), nseg) as s, f.if_(b.icmp_signed("<=", k, kseg.load(s))):
             at = b.add(b.mul(s, width), k)
-            span = b.sub(f.load_i32(hi_arr, at), f.load_i32(lo_arr, at))
+            span = b.sub(hi_arr.load(at), lo_arr.load(at))
             total.set(b.add(total.get(), span))
         return total.get()
 
@@ -321,40 +260,40 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
     k = f.var(I64, f.max(ktrain.get(), kcache))
 
     def touch_token(w: ir.Value) -> None:
-        fresh = b.and_(b.icmp_signed("==", f.load_u32(mtr, w), c64(0)),
-                       b.icmp_signed("==", f.load_u32(mca, w), c64(0)))
+        fresh = b.and_(b.icmp_signed("==", mtr.load(w), c64(0)),
+                       b.icmp_signed("==", mca.load(w), c64(0)))
         with f.if_(fresh):
-            f.store_32(touch, ntouch.get(), w)
+            touch.store(ntouch.get(), w)
             ntouch.set(b.add(ntouch.get(), c64(1)))
 
     def count_range(seg: _Seg, lo: ir.Value, hi: ir.Value) -> None:
         with f.loop(lo, hi) as x:
-            w = f.load_u32(seg.nxt, x)
+            w = seg.nxt.load(x)
             with f.if_(b.icmp_signed("!=", w, sep)):
                 touch_token(w)
-                f.store_32(mtr, w, b.add(f.load_u32(mtr, w), seg.weight))
+                mtr.store(w, b.add(mtr.load(w), seg.weight))
                 ctotal.set(b.add(ctotal.get(), seg.weight))
 
     with f.while_(lambda: b.icmp_signed(">=", k.get(), c64(1))):
         top = k.get()
         sk = size(top)
-        ck = f.load_i32(cnt, top)
+        ck = cnt.load(top)
         j = f.var(I64, top)
         with f.while_(lambda: b.icmp_signed(">=", b.sub(j.get(), c64(1)), c64(1))):
             below = b.sub(j.get(), c64(1))
             same = b.and_(b.icmp_signed("==", size(below), sk),
-                          b.icmp_signed("==", f.load_i32(cnt, below), ck))
+                          b.icmp_signed("==", cnt.load(below), ck))
             with f.if_(b.not_(same)):
                 f.brk()
             j.set(below)
 
         ntouch.set(c64(0))
         ctotal.set(c64(0))
-        with f.loop(c64(0), nseg) as s, f.if_(b.icmp_signed("<=", top, f.load_i32(kseg, s))):
+        with f.loop(c64(0), nseg) as s, f.if_(b.icmp_signed("<=", top, kseg.load(s))):
                 seg = _Seg(f, segs, s)
                 at = b.add(b.mul(s, width), top)
-                lo = f.load_i32(lo_arr, at)
-                hi = f.load_i32(hi_arr, at)
+                lo = lo_arr.load(at)
+                hi = hi_arr.load(at)
                 with f.if_else(b.icmp_signed("<=", b.sub(hi, lo), thresh)) as (direct, rows):
                     with direct:
                         count_range(seg, lo, hi)
@@ -364,7 +303,7 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
                         right = f.var(I64, seg.nrows)
                         with f.while_(lambda: b.icmp_signed("<", left.get(), right.get())):
                             mid = b.ashr(b.add(left.get(), right.get()), c64(1))
-                            below_key = b.icmp_signed("<", f.load_i64(seg.rowkey, mid), key)
+                            below_key = b.icmp_signed("<", seg.rowkey.load(mid), key)
                             with f.if_else(below_key) as (go_right, go_left):
                                 with go_right:
                                     left.set(b.add(mid, c64(1)))
@@ -374,24 +313,24 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
                         found = f.var(I64, c64(0))
                         # Two nested ifs: the key may only be loaded once row < nrows.
                         with f.if_(b.icmp_signed("<", row, seg.nrows)):  # noqa: SIM117
-                            with f.if_(b.icmp_signed("==", f.load_i64(seg.rowkey, row), key)):
+                            with f.if_(b.icmp_signed("==", seg.rowkey.load(row), key)):
                                 found.set(c64(1))
                         with f.if_else(b.icmp_signed("==", found.get(), c64(1))) as (hit, miss):
                             with hit:
-                                start = f.load_i64(seg.rowoff, row)
-                                stop = f.load_i64(seg.rowoff, b.add(row, c64(1)))
+                                start = seg.rowoff.load(row)
+                                stop = seg.rowoff.load(b.add(row, c64(1)))
                                 with f.loop(start, stop) as i:
-                                    w = f.load_u32(seg.rowtok, i)
-                                    c = b.mul(f.load_u32(seg.rowcnt, i), seg.weight)
+                                    w = seg.rowtok.load(i)
+                                    c = b.mul(seg.rowcnt.load(i), seg.weight)
                                     touch_token(w)
-                                    f.store_32(mtr, w, b.add(f.load_u32(mtr, w), c))
+                                    mtr.store(w, b.add(mtr.load(w), c))
                                     ctotal.set(b.add(ctotal.get(), c))
                             with miss:
                                 count_range(seg, lo, hi)
         with f.loop(c64(0), ck) as i:
-            w = f.load_i32(clw, i)
+            w = clw.load(i)
             touch_token(w)
-            f.store_32(mca, w, b.add(f.load_u32(mca, w), c64(1)))
+            mca.store(w, b.add(mca.load(w), c64(1)))
         c_total = ctotal.get()
         with f.if_(b.icmp_signed("<", ctop.get(), c64(0))):
             ctop.set(c_total)
@@ -403,7 +342,7 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
                              b.icmp_signed(">", ck, c64(0)))
         cinf.set(b.select(inf_level, c_total, cinf.get()))
         ccache.set(b.select(cache_level, ck, ccache.get()))
-        ob = f.load_i32(obucket, top)
+        ob = obucket.load(top)
         cb = f.var(I64, c64(0))
         rest = f.var(I64, c_total)
         with f.while_(lambda: b.and_(b.icmp_signed(">", rest.get(), c64(0)),
@@ -414,32 +353,32 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
         u2 = f.var(I64, c64(0))
         u3 = f.var(I64, c64(0))
         with f.loop(c64(0), ntouch.get()) as i:
-            c = f.load_u32(mtr, f.load_i32(touch, i))
+            c = mtr.load(touch.load(i))
             u1.set(b.add(u1.get(), b.zext(b.icmp_signed("==", c, c64(1)), I64)))
             u2.set(b.add(u2.get(), b.zext(b.icmp_signed("==", c, c64(2)), I64)))
             u3.set(b.add(u3.get(), b.zext(b.icmp_signed(">=", c, c64(3)), I64)))
         if stats:
-            rec = pointer(F_REC)
-            target = slot(F_TARGET)
+            rec = fr.buffer("REC")
+            target = fr.scalar("TARGET")
             base = b.mul(levels.get(), c64(REC_FIELDS))
             for field, value in ((R_OB, ob), (R_CB, cb.get()), (R_C, c_total), (R_CC, ck),
                                  (R_U1, u1.get()), (R_U2, u2.get()), (R_U3, u3.get()),
-                                 (R_CY, f.load_u32(mtr, target)),
-                                 (R_CCY, f.load_u32(mca, target)), (R_NT, ntouch.get())):
-                f.store_i64(rec, b.add(base, c64(field)), value)
+                                 (R_CY, mtr.load(target)),
+                                 (R_CCY, mca.load(target)), (R_NT, ntouch.get())):
+                rec.store(b.add(base, c64(field)), value)
             with f.loop(c64(0), ntouch.get()) as i:
-                w = f.load_i32(touch, i)
-                f.store_32(mtr, w, c64(0))
-                f.store_32(mca, w, c64(0))
+                w = touch.load(i)
+                mtr.store(w, c64(0))
+                mca.store(w, c64(0))
         else:
             bucket = b.add(b.mul(ob, ncb), cb.get())
             sub = b.add(b.mul(f.min(ck, c64(3)), c64(3)),
                         b.sub(f.min(f.max(ntouch.get(), c64(1)), c64(3)), c64(1)))
-            a_ = f.load_f64(alpha, b.add(b.mul(bucket, c64(ALPHA_SUB)), sub))
-            d1 = f.load_f64(disc, b.mul(bucket, c64(3)))
-            d2 = f.load_f64(disc, b.add(b.mul(bucket, c64(3)), c64(1)))
-            d3 = f.load_f64(disc, b.add(b.mul(bucket, c64(3)), c64(2)))
-            be = f.load_f64(beta, bucket)
+            a_ = alpha.load(b.add(b.mul(bucket, c64(ALPHA_SUB)), sub))
+            d1 = disc.load(b.mul(bucket, c64(3)))
+            d2 = disc.load(b.add(b.mul(bucket, c64(3)), c64(1)))
+            d3 = disc.load(b.add(b.mul(bucket, c64(3)), c64(2)))
+            be = beta.load(bucket)
             m = b.fadd(f.to_f64(c_total), b.fmul(be, f.to_f64(ck)))
             denom = b.fadd(m, a_)
             spent = b.fadd(b.fadd(b.fmul(d1, f.to_f64(u1.get())), b.fmul(d2, f.to_f64(u2.get()))),
@@ -447,30 +386,30 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
             gamma = b.fdiv(b.fadd(a_, spent), denom)
             scale = mu.get()
             with f.loop(c64(0), ntouch.get()) as i:
-                w = f.load_i32(touch, i)
-                c = f.load_u32(mtr, w)
-                cc = f.load_u32(mca, w)
+                w = touch.load(i)
+                c = mtr.load(w)
+                cc = mca.load(w)
                 d = b.select(b.icmp_signed("==", c, c64(0)), cf(0.0),
                              b.select(b.icmp_signed("==", c, c64(1)), d1,
                                       b.select(b.icmp_signed("==", c, c64(2)), d2, d3)))
                 num = b.fadd(b.fsub(f.to_f64(c), d), b.fmul(be, f.to_f64(cc)))
-                f.store_f64(out, w, b.fadd(f.load_f64(out, w), b.fmul(scale, b.fdiv(num, denom))))
+                out.store(w, b.fadd(out.load(w), b.fmul(scale, b.fdiv(num, denom))))
                 with f.if_(b.and_(inf_level, b.icmp_signed(">", c, c64(0)))):
-                    f.store_32(xtok, ninf.get(), w)
-                    f.store_32(xtok, b.add(v1, ninf.get()), c)
+                    xtok.store(ninf.get(), w)
+                    xtok.store(b.add(v1, ninf.get()), c)
                     ninf.set(b.add(ninf.get(), c64(1)))
                 with f.if_(b.and_(cache_level, b.icmp_signed(">", cc, c64(0)))):
-                    f.store_32(xtok, b.add(b.mul(v1, c64(2)), ncache.get()), w)
-                    f.store_32(xtok, b.add(b.mul(v1, c64(3)), ncache.get()), cc)
+                    xtok.store(b.add(b.mul(v1, c64(2)), ncache.get()), w)
+                    xtok.store(b.add(b.mul(v1, c64(3)), ncache.get()), cc)
                     ncache.set(b.add(ncache.get(), c64(1)))
-                f.store_32(mtr, w, c64(0))
-                f.store_32(mca, w, c64(0))
+                mtr.store(w, c64(0))
+                mca.store(w, c64(0))
             mu.set(b.fmul(scale, gamma))
         levels.set(b.add(levels.get(), c64(1)))
         k.set(b.sub(j.get(), c64(1)))
 
     if not stats:
-        p0 = pointer(F_P0)
+        p0 = fr.buffer("P0")
         final = mu.get()
         # The final mixture (see jit/reference.py mixture_weights).
         cb = f.var(I64, c64(0))
@@ -479,32 +418,32 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
                                      b.icmp_signed("<", cb.get(), b.sub(ncb, c64(1))))):
             cb.set(b.add(cb.get(), c64(1)))
             rest.set(b.ashr(rest.get(), c64(1)))
-        mb = b.add(b.mul(b.add(b.mul(f.load_i32(obucket, ktrain.get()), ncb), cb.get()),
-                         slot(F_NKB)), f.load_i32(pointer(F_KBUCKET), kcache))
-        mix = pointer(F_MIX)
-        wh, wi, wc, wr, wl = (f.load_f64(mix, b.add(b.mul(mb, c64(NMIXC)), c64(i)))
+        mb = b.add(b.mul(b.add(b.mul(obucket.load(ktrain.get()), ncb), cb.get()),
+                         fr.scalar("NKB")), fr.buffer("KBUCKET").load(kcache))
+        mix = fr.buffer("MIX")
+        wh, wi, wc, wr, wl = (mix.load(b.add(b.mul(mb, c64(NMIXC)), c64(i)))
                               for i in range(NMIXC))
         with f.loop(c64(0), v) as w:
-            f.store_f64(out, w, b.fmul(wh, b.fadd(f.load_f64(out, w),
-                                                  b.fmul(final, f.load_f64(p0, w)))))
+            out.store(w, b.fmul(wh, b.fadd(out.load(w),
+                                                  b.fmul(final, p0.load(w)))))
         for count, first, total, weight in ((ninf, c64(0), cinf, wi),
                                             (ncache, b.mul(v1, c64(2)), ccache, wc)):
             with f.loop(c64(0), count.get()) as i:
-                w = f.load_i32(xtok, b.add(first, i))
-                c = f.load_i32(xtok, b.add(b.add(first, v1), i))
+                w = xtok.load(b.add(first, i))
+                c = xtok.load(b.add(b.add(first, v1), i))
                 share = b.fdiv(f.to_f64(c), f.to_f64(total.get()))
-                f.store_f64(out, w, b.fadd(f.load_f64(out, w), b.fmul(weight, share)))
+                out.store(w, b.fadd(out.load(w), b.fmul(weight, share)))
         for token, weight in ((recent, wr), (latest, wl)):
             with f.if_(b.icmp_signed(">=", token, c64(0))):
-                f.store_f64(out, token, b.fadd(f.load_f64(out, token), weight))
-    f.store_i64(info, c64(I_KTRAIN), ktrain.get())
-    f.store_i64(info, c64(I_KCACHE), kcache)
-    f.store_i64(info, c64(I_LEVELS), levels.get())
-    f.store_i64(info, c64(I_CTOP), f.max(ctop.get(), c64(0)))
-    f.store_i64(info, c64(I_CINF), cinf.get())
-    f.store_i64(info, c64(I_CCACHE), ccache.get())
-    f.store_i64(info, c64(I_RECENT), recent)
-    f.store_i64(info, c64(I_LATEST), latest)
+                out.store(token, b.fadd(out.load(token), weight))
+    info.store(c64(I_KTRAIN), ktrain.get())
+    info.store(c64(I_KCACHE), kcache)
+    info.store(c64(I_LEVELS), levels.get())
+    info.store(c64(I_CTOP), f.max(ctop.get(), c64(0)))
+    info.store(c64(I_CINF), cinf.get())
+    info.store(c64(I_CCACHE), ccache.get())
+    info.store(c64(I_RECENT), recent)
+    info.store(c64(I_LATEST), latest)
     f.ret(levels.get())
     f.finish()
 
@@ -513,38 +452,39 @@ def _emit_push(f: Fn, frame: ir.Value, token: ir.Value) -> ir.Value:
     """Append ``token`` to the frame's history (see jit/reference.py cache_push); returns
     the new length."""
     b = f.b
-    kmax = f.load_i64(frame, c64(F_KMAX))
-    t = f.load_i64(frame, c64(F_LEN))
-    cap = f.load_i64(frame, c64(F_CAP))
-    hist = f.load_ptr(frame, c64(F_HIST))
-    ml = f.load_ptr(frame, c64(F_ML))
-    prev = f.load_ptr(frame, c64(F_PREV))
-    head = f.load_ptr(frame, c64(F_HEAD))
-    scratch = f.load_ptr(frame, c64(F_CLW))
-    f.store_32(hist, t, token)
+    fr = Row(f, FRAME, frame)
+    kmax = fr.scalar("KMAX")
+    t = fr.scalar("LEN")
+    cap = fr.scalar("CAP")
+    hist = fr.buffer("HIST")
+    ml = fr.buffer("ML")
+    prev = fr.buffer("PREV")
+    head = fr.buffer("HEAD")
+    scratch = fr.buffer("CLW")
+    hist.store(t, token)
     # New lengths go to scratch[cap + i] first: the old ones they extend are cleared next.
     fresh = f.var(I64, c64(0))
-    j = f.var(I64, f.load_i32(head, token))
+    j = f.var(I64, head.load(token))
     with f.while_(lambda: b.icmp_signed(">=", j.get(), c64(0))):
         here = j.get()
         before = f.var(I64, c64(0))
         with f.if_(b.icmp_signed(">=", here, c64(1))):
-            before.set(f.load_i32(ml, b.sub(here, c64(1))))
-        f.store_32(scratch, fresh.get(), here)
-        f.store_32(scratch, b.add(cap, fresh.get()), f.min(b.add(before.get(), c64(1)), kmax))
+            before.set(ml.load(b.sub(here, c64(1))))
+        scratch.store(fresh.get(), here)
+        scratch.store(b.add(cap, fresh.get()), f.min(b.add(before.get(), c64(1)), kmax))
         fresh.set(b.add(fresh.get(), c64(1)))
-        j.set(f.load_i32(prev, here))
+        j.set(prev.load(here))
     with f.if_(b.icmp_signed(">=", t, c64(1))):
-        j.set(f.load_i32(prev, b.sub(t, c64(1))))
+        j.set(prev.load(b.sub(t, c64(1))))
         with f.while_(lambda: b.icmp_signed(">=", j.get(), c64(0))):
-            f.store_32(ml, j.get(), c64(0))
-            j.set(f.load_i32(prev, j.get()))
+            ml.store(j.get(), c64(0))
+            j.set(prev.load(j.get()))
     with f.loop(c64(0), fresh.get()) as i:
-        f.store_32(ml, f.load_i32(scratch, i), f.load_i32(scratch, b.add(cap, i)))
-    f.store_32(prev, t, f.load_i32(head, token))
-    f.store_32(head, token, t)
-    f.store_32(ml, t, c64(0))
-    f.store_i64(frame, c64(F_LEN), b.add(t, c64(1)))
+        ml.store(scratch.load(i), scratch.load(b.add(cap, i)))
+    prev.store(t, head.load(token))
+    head.store(token, t)
+    ml.store(t, c64(0))
+    fr.store("LEN", b.add(t, c64(1)))
     return b.add(t, c64(1))
 
 
@@ -557,17 +497,18 @@ def _cache_push(module: ir.Module) -> None:
 def _reset(module: ir.Module) -> None:
     f = Fn(module, "hc_reset", I64, [("frame", PTR), ("ids", PTR), ("n", I64)])
     frame, ids, n = f.args["frame"], f.args["ids"], f.args["n"]
-    hist = f.load_ptr(frame, c64(F_HIST))
-    ml = f.load_ptr(frame, c64(F_ML))
-    head = f.load_ptr(frame, c64(F_HEAD))
-    with f.loop(c64(0), f.load_i64(frame, c64(F_LEN))) as i:
-        f.store_32(head, f.load_u32(hist, i), c64(-1))
-        f.store_32(ml, i, c64(0))
-    f.store_i64(frame, c64(F_LEN), c64(0))
-    _emit_push(f, frame, f.load_i64(frame, c64(F_SEP)))
+    fr = Row(f, FRAME, frame)
+    hist = fr.buffer("HIST")
+    ml = fr.buffer("ML")
+    head = fr.buffer("HEAD")
+    with f.loop(c64(0), fr.scalar("LEN")) as i:
+        head.store(hist.load(i), c64(-1))
+        ml.store(i, c64(0))
+    fr.store("LEN", c64(0))
+    _emit_push(f, frame, fr.scalar("SEP"))
     with f.loop(c64(0), n) as i:
         _emit_push(f, frame, f.load_i64(ids, i))
-    f.ret(f.load_i64(frame, c64(F_LEN)))
+    f.ret(fr.scalar("LEN"))
     f.finish()
 
 
@@ -626,19 +567,20 @@ def _dry_apply(module: ir.Module) -> None:
     f = Fn(module, "hc_dry_apply", I64, [("frame", PTR)])
     b = f.b
     frame = f.args["frame"]
-    kmax = f.load_i64(frame, c64(F_KMAX))
-    t = f.load_i64(frame, c64(F_LEN))
-    hist = f.load_ptr(frame, c64(F_HIST))
-    ml = f.load_ptr(frame, c64(F_ML))
-    prev = f.load_ptr(frame, c64(F_PREV))
-    out = f.load_ptr(frame, c64(F_OUT))
-    brk = f.load_ptr(frame, c64(F_DRY_BREAK))
-    factor = f.load_ptr(frame, c64(F_DRY_FACTOR))
-    allowed = f.load_i64(frame, c64(F_DRY_ALLOWED))
-    tok = f.load_ptr(frame, c64(F_DRY_TOK))
-    lens = f.load_ptr(frame, c64(F_DRY_LEN))
-    best = f.load_ptr(frame, c64(F_DRY_BEST))
-    save = f.load_ptr(frame, c64(F_DRY_SAVE))
+    fr = Row(f, FRAME, frame)
+    kmax = fr.scalar("KMAX")
+    t = fr.scalar("LEN")
+    hist = fr.buffer("HIST")
+    ml = fr.buffer("ML")
+    prev = fr.buffer("PREV")
+    out = fr.buffer("OUT")
+    brk = fr.buffer("DRY_BREAK")
+    factor = fr.buffer("DRY_FACTOR")
+    allowed = fr.scalar("DRY_ALLOWED")
+    tok = fr.buffer("DRY_TOK")
+    lens = fr.buffer("DRY_LEN")
+    best = fr.buffer("DRY_BEST")
+    save = fr.buffer("DRY_SAVE")
     with f.if_(b.icmp_signed("<", t, c64(2))):
         f.ret(c64(0))
     last = b.sub(t, c64(1))
@@ -647,35 +589,35 @@ def _dry_apply(module: ir.Module) -> None:
         at = b.sub(last, cap.get())
         with f.if_(b.icmp_signed("<", at, c64(1))):
             f.brk()
-        with f.if_(b.icmp_signed("!=", f.load_u8(brk, f.load_u32(hist, at)), c64(0))):
+        with f.if_(b.icmp_signed("!=", brk.load(hist.load(at)), c64(0))):
             f.brk()
         cap.set(b.add(cap.get(), c64(1)))
     m = f.var(I64, c64(0))
-    j = f.var(I64, f.load_i32(prev, last))
+    j = f.var(I64, prev.load(last))
     with f.while_(lambda: b.icmp_signed(">=", j.get(), c64(0))):
         here = j.get()
-        matched = f.load_i32(ml, here)
+        matched = ml.load(here)
         looping = b.icmp_signed(">=", matched, b.sub(last, here))
         length = b.select(looping, matched, f.min(matched, cap.get()))
-        w = f.load_u32(hist, b.add(here, c64(1)))
+        w = hist.load(b.add(here, c64(1)))
         penalised = b.and_(b.icmp_signed(">=", length, allowed),
-                           b.or_(looping, b.icmp_signed("==", f.load_u8(brk, w), c64(0))))
+                           b.or_(looping, b.icmp_signed("==", brk.load(w), c64(0))))
         with f.if_(penalised):
-            seen = f.load_i32(best, w)
+            seen = best.load(w)
             with f.if_(b.icmp_signed("==", seen, c64(0))):
-                f.store_32(tok, m.get(), w)
+                tok.store(m.get(), w)
                 m.set(b.add(m.get(), c64(1)))
             with f.if_(b.icmp_signed(">", length, seen)):
-                f.store_32(best, w, length)
-        j.set(f.load_i32(prev, here))
+                best.store(w, length)
+        j.set(prev.load(here))
     with f.loop(c64(0), m.get()) as i:
-        w = f.load_i32(tok, i)
-        length = f.load_i32(best, w)
-        f.store_32(best, w, c64(0))
-        f.store_32(lens, i, length)
-        p = f.load_f64(out, w)
-        f.store_f64(save, i, p)
-        f.store_f64(out, w, b.fmul(p, f.load_f64(factor, length)))
+        w = tok.load(i)
+        length = best.load(w)
+        best.store(w, c64(0))
+        lens.store(i, length)
+        p = out.load(w)
+        save.store(i, p)
+        out.store(w, b.fmul(p, factor.load(length)))
     f.ret(m.get())
     f.finish()
 
@@ -683,11 +625,12 @@ def _dry_apply(module: ir.Module) -> None:
 def _dry_restore(module: ir.Module) -> None:
     f = Fn(module, "hc_dry_restore", I64, [("frame", PTR), ("m", I64)])
     frame, m = f.args["frame"], f.args["m"]
-    out = f.load_ptr(frame, c64(F_OUT))
-    tok = f.load_ptr(frame, c64(F_DRY_TOK))
-    save = f.load_ptr(frame, c64(F_DRY_SAVE))
+    fr = Row(f, FRAME, frame)
+    out = fr.buffer("OUT")
+    tok = fr.buffer("DRY_TOK")
+    save = fr.buffer("DRY_SAVE")
     with f.loop(c64(0), m) as i:
-        f.store_f64(out, f.load_i32(tok, i), f.load_f64(save, i))
+        out.store(tok.load(i), save.load(i))
     f.ret(m)
     f.finish()
 
@@ -750,13 +693,14 @@ def _dry_choose(module: ir.Module) -> None:
         f = Fn(module, name, I64, args)
         b = f.b
         frame = f.args["frame"]
-        out = f.load_ptr(frame, c64(F_OUT))
-        v = f.load_i64(frame, c64(F_V))
+        fr = Row(f, FRAME, frame)
+        out = fr.buffer("OUT")
+        v = fr.scalar("V")
         changed = b.call(apply, [frame])
         if name == "hc_dry_argmax":
-            token = _emit_argmax(f, out, v)
+            token = _emit_argmax(f, out.pointer, v)
         else:
-            token = b.call(sample, [out, v, f.args["u"]])
+            token = b.call(sample, [out.pointer, v, f.args["u"]])
         b.call(restore, [frame, changed])
         f.ret(token)
         f.finish()

@@ -3,6 +3,8 @@
 Mutable variables are stack slots (``alloca``) that the optimiser promotes to registers;
 loops and branches are context managers. Every integer is i64 unless a buffer says
 otherwise: narrow loads are widened (zero- or sign-extended) as they are read.
+:class:`Row` reads the frame's slots and the segment table's fields by their names in
+jit/layout.py, each buffer as a :class:`Buffer` of the dtype its row declares.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 
+import numpy as np
 from llvmlite import ir
+
+from jit.layout import BUFFER, SCALAR, Slot, SlotTable
 
 I8 = ir.IntType(8)
 I32 = ir.IntType(32)
@@ -173,3 +178,70 @@ class Fn:
         """Close the last (possibly unreachable) block."""
         if not self.b.block.is_terminated:
             self.b.unreachable()
+
+
+class Buffer:
+    """A buffer's address, read and written as its dtype says: loads widen to i64 (zero-
+    or sign-extended as the dtype is unsigned or signed), stores narrow."""
+
+    def __init__(self, fn: Fn, pointer: ir.Value, dtype: np.dtype) -> None:
+        if dtype not in _LOADS:
+            raise TypeError(f"no kernel buffers of {dtype}")
+        self.fn = fn
+        self.pointer = pointer
+        self.dtype = dtype
+        self._load = getattr(fn, _LOADS[dtype])
+        self._store = getattr(fn, _STORES[dtype]) if dtype in _STORES else None
+
+    def load(self, index: ir.Value) -> ir.Value:
+        return self._load(self.pointer, index)
+
+    def store(self, index: ir.Value, value: ir.Value) -> None:
+        if self._store is None:
+            raise TypeError(f"kernels do not write {self.dtype} buffers")
+        self._store(self.pointer, index, value)
+
+
+_LOADS = {np.dtype(np.uint8): "load_u8", np.dtype(np.uint32): "load_u32",
+          np.dtype(np.int32): "load_i32", np.dtype(np.int64): "load_i64",
+          np.dtype(np.float64): "load_f64"}
+_STORES = {np.dtype(np.uint32): "store_32", np.dtype(np.int32): "store_32",
+           np.dtype(np.int64): "store_i64", np.dtype(np.float64): "store_f64"}
+
+
+class Row:
+    """The slots of one row of a slot table (jit/layout.py) by name: the frame at ``base``,
+    or one record of a table of them, ``offset`` slots into it. Each call emits its load
+    where it is made (the optimiser drops those a kernel never uses)."""
+
+    def __init__(self, fn: Fn, table: SlotTable, base: ir.Value,
+                 offset: ir.Value | None = None) -> None:
+        self.fn = fn
+        self.table = table
+        self.base = base
+        self.offset = offset
+
+    def _index(self, slot: Slot) -> ir.Value:
+        if self.offset is None:
+            return c64(slot.index)
+        return self.fn.b.add(self.offset, c64(slot.index))
+
+    def _slot(self, name: str, kind: str) -> Slot:
+        slot = self.table[name]
+        if slot.kind != kind:
+            raise TypeError(f"{self.table.prefix} slot {name} is a {slot.kind}, not a {kind}")
+        return slot
+
+    def scalar(self, name: str) -> ir.Value:
+        """The i64 in scalar slot ``name``."""
+        return self.fn.load_i64(self.base, self._index(self._slot(name, SCALAR)))
+
+    def buffer(self, name: str) -> Buffer:
+        """The buffer slot ``name`` points to, typed as its row says."""
+        slot = self._slot(name, BUFFER)
+        assert slot.dtype is not None
+        return Buffer(self.fn, self.fn.load_ptr(self.base, self._index(slot)), slot.dtype)
+
+    def store(self, name: str, value: ir.Value) -> None:
+        """Write scalar slot ``name``."""
+        self.fn.store_i64(self.base, self._index(self._slot(name, SCALAR)), value)

@@ -1,83 +1,30 @@
-"""The memory layout the kernels and their references share.
+"""The memory layout the kernels and their references share, declared once.
 
 A kernel takes one pointer: a *frame*, an int64 array whose slots hold sizes and the
 addresses of numpy buffers. One argument keeps the ctypes call cheap (its cost grows with
 the argument count) and lets a caller reuse the frame for every token, changing only the
-slots that move. The segment table is an int64 array of ``SEG_FIELDS`` slots per segment.
+slots that move. The segment table is an int64 array of ``SEGMENT.fields`` slots per
+segment.
+
+:data:`FRAME` and :data:`SEGMENT` below are the only place a slot is declared: its index is
+its position in the table, and everything else is derived from the row. The frame
+(jit/frame.py) allocates the buffers a row sizes and checks the dtype of those it is handed;
+the IR kernels (jit/irgen.py :class:`~jit.irgen.Row`) load a slot by name, as an i64 or as a
+buffer whose loads widen and stores narrow as its dtype says; the references
+(jit/reference.py) read the same names. ``F_<NAME>`` and ``S_<NAME>`` are the indices under
+their old names (``from jit.layout import F_HIST``), for callers that index the raw arrays.
 """
 
 from __future__ import annotations
 
-# Frame slots.
-F_V = 0            # vocabulary size; token ids are 0..V-1
-F_SEP = 1          # the document separator (== V), never predicted
-F_KMAX = 2         # longest context order considered
-F_THRESH = 3       # ranges larger than this are read from precomputed rows
-F_NSEG = 4
-F_SEGS = 5         # -> int64[NSEG * SEG_FIELDS]
-F_ALPHA = 6        # -> float64[NOB * NCB * ALPHA_SUB] concentrations by (order bucket,
-                   #    count bucket, cache count 0/1/2/3+, distinct tokens 1/2/3+)
-F_DISC = 7         # -> float64[NOB * NCB * 3] discounts for counts 1, 2, 3+
-F_BETA = 8         # -> float64[NOB * NCB] weight of one cache occurrence by (order bucket,
-                   #    count bucket)
-F_OBUCKET = 9      # -> int32[KMAX + 1] order -> order bucket
-F_NCB = 10         # number of count buckets
-F_P0 = 11          # -> float64[V] the order-0 distribution everything backs off to
-F_HIST = 12        # -> uint32[cap] the history (document so far), hist[0] is usually SEP
-F_LEN = 13         # tokens in the history
-F_ML = 14          # -> int32[cap] cache match lengths (see cache_push)
-F_PREV = 15        # -> int32[cap] previous position holding the same token, or -1
-F_HEAD = 16        # -> int32[V + 1] last position holding each token, or -1
-F_LO = 17          # -> int32[NSEG * (KMAX + 1)] scratch: range starts per segment and order
-F_HI = 18          # -> int32[NSEG * (KMAX + 1)]
-F_KSEG = 19        # -> int32[NSEG] scratch: longest order matched per segment
-F_CLW = 20         # -> int32[2 * cap] scratch: cache next-tokens sorted by match length
-F_CNTL = 21        # -> int32[2 * (KMAX + 2)] scratch: match-length histogram
-F_MTR = 22         # -> uint32[V + 1] scratch (all zero between calls): training counts
-F_MCA = 23         # -> uint32[V + 1] scratch (all zero between calls): cache counts
-F_TOUCH = 24       # -> int32[V + 1] scratch: tokens seen in the current level
-F_OUT = 25         # -> float64[V] the next-token distribution
-F_INFO = 26        # -> int64[INFO_FIELDS] facts about the last call
-F_REC = 27         # -> int64[(KMAX + 2) * REC_FIELDS] per-level records (stats kernel)
-F_TARGET = 28      # the token whose per-level records the stats kernel writes
-F_CAP = 29         # capacity of the history buffers
-F_MIX = 30         # -> float64[NOB * NCB * NKB * NMIXC] final mixture weights (hierarchy,
-                   #    longest training match, longest cache match, its most recent
-                   #    occurrence, the most recent match of any length) by (order bucket of
-                   #    the longest training match, its count bucket, cache match bucket)
-F_KBUCKET = 31     # -> int32[KMAX + 1] longest cache match -> its mixture bucket
-F_NKB = 32         # number of cache match buckets
-F_XTOK = 33        # -> int32[4 * (V + 1)] scratch: the two sparse mixture components,
-                   #    [training tokens | their counts | cache tokens | their counts]
-# The repetition ("don't repeat yourself") penalty of sampling, see jit/reference.py
-# dry_apply. Its tables are set per completion; its buffers belong to the frame.
-F_DRY_BREAK = 34   # -> uint8[V + 1] 1 for a sequence breaker (SEP, index V, is one)
-F_DRY_FACTOR = 35  # -> float64[KMAX + 1] probability factor for a repeat of each length
-F_DRY_ALLOWED = 36  # shortest repeat that is penalised (>= 1)
-F_DRY_TOK = 37     # -> int32[V + 1] out: the penalised tokens
-F_DRY_LEN = 38     # -> int32[V + 1] out: the repeat length each would extend
-F_DRY_BEST = 39    # -> int32[V + 1] scratch (all zero between calls): longest repeat per token
-F_DRY_SAVE = 40    # -> float64[V + 1] out: OUT's values before the penalty (for restoring)
-FRAME_FIELDS = 41
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
 
 # Concentrations per (order bucket, count bucket): cache count 0, 1, 2, 3+ times distinct
 # tokens 1, 2, 3+.
 ALPHA_SUB = 12
-
-# Segment slots.
-S_N = 0            # tokens in the segment's stream (separators included)
-S_R = 1            # -> uint32[n] the stream reversed
-S_SA = 2           # -> int32[n] suffix array of the reversed stream
-S_NXT = 3          # -> uint32[n] the token that follows each suffix's context (SEP: none)
-S_FIRST = 4        # -> int32[V + 2] start of each first-token range in SA
-S_NROWS = 5
-S_ROWKEY = 6       # -> int64[nrows] sorted (lo << 32 | hi) of every range larger than THRESH
-S_ROWOFF = 7       # -> int64[nrows + 1]
-S_ROWTOK = 8       # -> uint32[...] distinct next tokens of each row
-S_ROWCNT = 9       # -> uint32[...] their counts
-S_WEIGHT = 10      # what each of the segment's counts counts for (1 for training data; more
-                   # for a project's own files, see app/model/context.py)
-SEG_FIELDS = 11
 
 # Info slots written by the distribution and stats kernels.
 I_KTRAIN = 0       # longest context matched in training data
@@ -106,3 +53,201 @@ R_CCY = 7          # cache count of the target
 R_CB = 8           # count bucket
 R_NT = 9           # distinct tokens in the level (training or cache)
 REC_FIELDS = 10
+
+SCALAR = "scalar"
+BUFFER = "buffer"
+
+# Who sets a frame slot. The frame allocates the buffers of ALLOCATED owners itself
+# (:meth:`jit.frame.Frame.allocate`), sized by their row's expression; it is handed the
+# others.
+MODEL = "model"        # the model's sizes and tables, once per frame
+SEGMENTS = "segments"  # the segment table (jit.frame.Frame.set_segments)
+SCRATCH = "scratch"    # allocated once per frame: sized by V, KMAX and NSEG
+HISTORY = "history"    # allocated again whenever the history's capacity CAP grows
+CALL = "call"          # set before the call that reads it
+REQUEST = "request"    # the repetition penalty's tables, set per completion
+ALLOCATED = (SCRATCH, HISTORY)
+
+# What a size expression may name besides the table's own scalars.
+_SIZE_CONSTANTS: dict[str, object] = {
+    "ALPHA_SUB": ALPHA_SUB, "INFO_FIELDS": INFO_FIELDS, "NMIXC": NMIXC,
+    "REC_FIELDS": REC_FIELDS, "max": max,
+}
+_SIZE_GLOBALS = {"__builtins__": {}, **_SIZE_CONSTANTS}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One slot: an int64 holding a scalar, or the address of a numpy buffer."""
+
+    name: str
+    index: int
+    kind: str                  # SCALAR or BUFFER
+    dtype: np.dtype | None     # a buffer's element type
+    size: str                  # a buffer's length, over the table's scalars (documentation
+    #                            for the buffers the frame is handed)
+    owner: str
+    doc: str
+    fill: int = 0              # what an allocated buffer starts as
+    # An allocated buffer's size as a function of the scalars it names, in this order.
+    size_args: tuple[str, ...] = ()
+    size_of: Callable[..., int] | None = field(default=None, compare=False, repr=False)
+
+    def length(self, scalars: Mapping[str, int]) -> int:
+        """An allocated buffer's length for the frame's scalars (by name)."""
+        if self.size_of is None:
+            raise ValueError(f"slot {self.name} is not allocated by the frame")
+        return int(self.size_of(*[scalars[name] for name in self.size_args]))
+
+
+# A row as declared: name, kind, dtype, size, owner, doc, fill.
+_Row = tuple[str, str, str, str, str, str, int]
+
+
+def scalar(name: str, owner: str, doc: str) -> _Row:
+    return (name, SCALAR, "", "", owner, doc, 0)
+
+
+def buffer(name: str, dtype: str, size: str, owner: str, doc: str,
+           fill: int = 0) -> _Row:
+    return (name, BUFFER, dtype, size, owner, doc, fill)
+
+
+class SlotTable:
+    """Rows of slots, indexed by position; ``table["NAME"]`` is a row, ``table.fields`` the
+    row count (the stride of a table of many records)."""
+
+    def __init__(self, prefix: str,
+                 rows: list[_Row]) -> None:
+        self.prefix = prefix
+        scalars = {name for name, kind, *_ in rows if kind == SCALAR}
+        built: list[Slot] = []
+        for index, (name, kind, dtype, size, owner, doc, fill) in enumerate(rows):
+            if any(slot.name == name for slot in built):
+                raise ValueError(f"slot {name} declared twice")
+            args: tuple[str, ...] = ()
+            size_of = None
+            if kind == BUFFER and owner in ALLOCATED:
+                names = set(compile(size, f"<size of {name}>", "eval").co_names)
+                unknown = names - scalars - set(_SIZE_CONSTANTS)
+                if unknown:
+                    raise ValueError(f"size of {name} names {sorted(unknown)}")
+                args = tuple(sorted(names & scalars))
+                # A size is an arithmetic expression over the table's own scalars and the
+                # constants above, nothing else (checked just now).
+                size_of = eval(f"lambda {', '.join(args)}: {size}", _SIZE_GLOBALS)
+            built.append(Slot(name, index, kind, np.dtype(dtype) if dtype else None, size,
+                              owner, doc, fill, args, size_of))
+        self.slots = tuple(built)
+        self._by_name = {slot.name: slot for slot in built}
+        self.index = {slot.name: slot.index for slot in built}
+        self.fields = len(built)
+
+    def __getitem__(self, name: str) -> Slot:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"no {self.prefix} slot named {name}") from None
+
+    def __iter__(self) -> Iterator[Slot]:
+        return iter(self.slots)
+
+    def owned(self, owner: str) -> list[Slot]:
+        return [slot for slot in self.slots if slot.owner == owner]
+
+
+FRAME = SlotTable("frame", [
+    scalar("V", MODEL, "vocabulary size; token ids are 0..V-1"),
+    scalar("SEP", MODEL, "the document separator (== V), never predicted"),
+    scalar("KMAX", MODEL, "longest context order considered"),
+    scalar("THRESH", MODEL, "ranges larger than this are read from precomputed rows"),
+    scalar("NSEG", SEGMENTS, "segments in the segment table"),
+    buffer("SEGS", "int64", "NSEG * SEG_FIELDS", SEGMENTS,
+           "the segment table: SEGMENT's fields, segment after segment"),
+    buffer("ALPHA", "float64", "NOB * NCB * ALPHA_SUB", MODEL,
+           "concentrations by (order bucket, count bucket, cache count 0/1/2/3+, "
+           "distinct tokens 1/2/3+)"),
+    buffer("DISC", "float64", "NOB * NCB * 3", MODEL, "discounts for counts 1, 2, 3+"),
+    buffer("BETA", "float64", "NOB * NCB", MODEL,
+           "weight of one cache occurrence by (order bucket, count bucket)"),
+    buffer("OBUCKET", "int32", "KMAX + 1", MODEL, "order -> order bucket"),
+    scalar("NCB", MODEL, "number of count buckets"),
+    buffer("P0", "float64", "V", MODEL, "the order-0 distribution everything backs off to"),
+    buffer("HIST", "uint32", "CAP", HISTORY,
+           "the history (document so far), hist[0] is usually SEP"),
+    scalar("LEN", HISTORY, "tokens in the history"),
+    buffer("ML", "int32", "CAP", HISTORY, "cache match lengths (see cache_push)"),
+    buffer("PREV", "int32", "CAP", HISTORY,
+           "previous position holding the same token, or -1"),
+    buffer("HEAD", "int32", "V + 1", SCRATCH, "last position holding each token, or -1",
+           fill=-1),
+    buffer("LO", "int32", "max(NSEG, 1) * (KMAX + 1)", SCRATCH,
+           "range starts per segment and order"),
+    buffer("HI", "int32", "max(NSEG, 1) * (KMAX + 1)", SCRATCH,
+           "range ends per segment and order"),
+    buffer("KSEG", "int32", "max(NSEG, 1)", SCRATCH, "longest order matched per segment"),
+    buffer("CLW", "int32", "2 * CAP", HISTORY, "cache next-tokens sorted by match length"),
+    buffer("CNTL", "int32", "2 * (KMAX + 2)", SCRATCH, "match-length histogram"),
+    buffer("MTR", "uint32", "V + 1", SCRATCH, "training counts (all zero between calls)"),
+    buffer("MCA", "uint32", "V + 1", SCRATCH, "cache counts (all zero between calls)"),
+    buffer("TOUCH", "int32", "V + 1", SCRATCH, "tokens seen in the current level"),
+    buffer("OUT", "float64", "V", SCRATCH, "the next-token distribution"),
+    buffer("INFO", "int64", "INFO_FIELDS", SCRATCH, "facts about the last call (I_*)"),
+    buffer("REC", "int64", "(KMAX + 2) * REC_FIELDS", SCRATCH,
+           "per-level records of the stats kernel (R_*)"),
+    scalar("TARGET", CALL, "the token whose per-level records the stats kernel writes"),
+    scalar("CAP", HISTORY, "capacity of the history buffers"),
+    buffer("MIX", "float64", "NOB * NCB * NKB * NMIXC", MODEL,
+           "final mixture weights (hierarchy, longest training match, longest cache "
+           "match, its most recent occurrence, the most recent match of any length) by "
+           "(order bucket of the longest training match, its count bucket, cache match "
+           "bucket)"),
+    buffer("KBUCKET", "int32", "KMAX + 1", MODEL, "longest cache match -> its mixture bucket"),
+    scalar("NKB", MODEL, "number of cache match buckets"),
+    buffer("XTOK", "int32", "4 * (V + 1)", SCRATCH,
+           "the two sparse mixture components, [training tokens | their counts | cache "
+           "tokens | their counts]"),
+    # The repetition ("don't repeat yourself") penalty of sampling, see jit/reference.py
+    # dry_apply. Its tables are set per completion; its buffers belong to the frame.
+    buffer("DRY_BREAK", "uint8", "V + 1", REQUEST,
+           "1 for a sequence breaker (SEP, index V, is one)"),
+    buffer("DRY_FACTOR", "float64", "KMAX + 1", REQUEST,
+           "probability factor for a repeat of each length"),
+    scalar("DRY_ALLOWED", REQUEST, "shortest repeat that is penalised (>= 1)"),
+    buffer("DRY_TOK", "int32", "V + 1", SCRATCH, "out: the penalised tokens"),
+    buffer("DRY_LEN", "int32", "V + 1", SCRATCH, "out: the repeat length each would extend"),
+    buffer("DRY_BEST", "int32", "V + 1", SCRATCH,
+           "longest repeat per token (all zero between calls)"),
+    buffer("DRY_SAVE", "float64", "V + 1", SCRATCH,
+           "out: OUT's values before the penalty (for restoring)"),
+])
+
+# One segment's row of the segment table (app/model/segment.py Segment.kernel_view).
+SEGMENT = SlotTable("segment", [
+    scalar("N", SEGMENTS, "tokens in the segment's stream (separators included)"),
+    buffer("R", "uint32", "N", SEGMENTS, "the stream reversed"),
+    buffer("SA", "int32", "N", SEGMENTS, "suffix array of the reversed stream"),
+    buffer("NXT", "uint32", "N", SEGMENTS,
+           "the token that follows each suffix's context (SEP: none)"),
+    buffer("FIRST", "int32", "V + 2", SEGMENTS, "start of each first-token range in SA"),
+    scalar("NROWS", SEGMENTS, "precomputed rows"),
+    buffer("ROWKEY", "int64", "NROWS", SEGMENTS,
+           "sorted (lo << 32 | hi) of every range larger than THRESH"),
+    buffer("ROWOFF", "int64", "NROWS + 1", SEGMENTS, "where each row's tokens start"),
+    buffer("ROWTOK", "uint32", "ROWOFF[NROWS]", SEGMENTS, "distinct next tokens of each row"),
+    buffer("ROWCNT", "uint32", "ROWOFF[NROWS]", SEGMENTS, "their counts"),
+    scalar("WEIGHT", SEGMENTS,
+           "what each of the segment's counts counts for (1 for training data; more for a "
+           "project's own files, see app/model/context.py)"),
+])
+
+FRAME_FIELDS = FRAME.fields
+SEG_FIELDS = SEGMENT.fields
+
+
+def __getattr__(name: str) -> int:
+    """``F_<NAME>``: the frame slot's index; ``S_<NAME>``: the segment field's."""
+    for prefix, table in (("F_", FRAME), ("S_", SEGMENT)):
+        if name.startswith(prefix) and name[2:] in table.index:
+            return table.index[name[2:]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

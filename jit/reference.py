@@ -9,41 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from jit.frame import Frame
+from jit.frame import Fields, Frame
 from jit.layout import (
     ALPHA_SUB,
-    F_ALPHA,
-    F_BETA,
-    F_CLW,
-    F_DISC,
-    F_DRY_ALLOWED,
-    F_DRY_BREAK,
-    F_DRY_FACTOR,
-    F_DRY_LEN,
-    F_DRY_SAVE,
-    F_DRY_TOK,
-    F_HEAD,
-    F_HI,
-    F_HIST,
-    F_INFO,
-    F_KBUCKET,
-    F_KMAX,
-    F_KSEG,
-    F_LEN,
-    F_LO,
-    F_MIX,
-    F_ML,
-    F_NCB,
-    F_NKB,
-    F_OBUCKET,
-    F_OUT,
-    F_P0,
-    F_PREV,
-    F_REC,
-    F_SEP,
-    F_TARGET,
-    F_THRESH,
-    F_V,
     I_CCACHE,
     I_CINF,
     I_CTOP,
@@ -64,17 +32,6 @@ from jit.layout import (
     R_U2,
     R_U3,
     REC_FIELDS,
-    S_FIRST,
-    S_N,
-    S_NROWS,
-    S_NXT,
-    S_R,
-    S_ROWCNT,
-    S_ROWKEY,
-    S_ROWOFF,
-    S_ROWTOK,
-    S_SA,
-    S_WEIGHT,
 )
 
 SMALL_RANGE = 8  # narrowing scans ranges this small instead of bisecting (same result)
@@ -93,11 +50,11 @@ def count_bucket(count: int, ncb: int) -> int:
     return bucket
 
 
-def refine(seg: dict, lo: int, hi: int, depth: int, symbol: int) -> tuple[int, int]:
+def refine(seg: Fields, lo: int, hi: int, depth: int, symbol: int) -> tuple[int, int]:
     """The sub-range of SA[lo:hi] whose suffixes have ``symbol`` at ``depth``."""
-    n = int(seg[S_N])
-    positions = seg[S_SA][lo:hi].astype(np.int64) + depth
-    keys = np.where(positions < n, seg[S_R][np.minimum(positions, n - 1)].astype(np.int64), -1)
+    n, r = seg.get("N"), seg.array("R")
+    positions = seg.array("SA")[lo:hi].astype(np.int64) + depth
+    keys = np.where(positions < n, r[np.minimum(positions, n - 1)].astype(np.int64), -1)
     a = lo + int(np.searchsorted(keys, symbol, side="left"))
     b = lo + int(np.searchsorted(keys, symbol, side="right"))
     return a, b
@@ -105,19 +62,19 @@ def refine(seg: dict, lo: int, hi: int, depth: int, symbol: int) -> tuple[int, i
 
 def narrow(frame: Frame) -> None:
     """Ranges of every context order in every segment (orders 0..Kseg)."""
-    kmax, t = frame.get(F_KMAX), frame.get(F_LEN)
-    hist = frame.arrays[F_HIST]
-    lo_out, hi_out, kseg = frame.arrays[F_LO], frame.arrays[F_HI], frame.arrays[F_KSEG]
+    kmax, t = frame.get("KMAX"), frame.get("LEN")
+    hist = frame.array("HIST")
+    lo_out, hi_out, kseg = frame.array("LO"), frame.array("HI"), frame.array("KSEG")
     kcap = min(kmax, t)
     for s, seg in enumerate(frame.segments):
         base = s * (kmax + 1)
-        lo, hi = 0, int(seg[S_N])
+        lo, hi = 0, int(seg.get("N"))
         lo_out[base], hi_out[base] = lo, hi
         matched = 0
         for k in range(1, kcap + 1):
             symbol = int(hist[t - k])
             if k == 1:
-                first = seg[S_FIRST]
+                first = seg.array("FIRST")
                 a, b = int(first[symbol]), int(first[symbol + 1])
             else:
                 a, b = refine(seg, lo, hi, k - 1, symbol)
@@ -136,8 +93,8 @@ def _cache_pairs(frame: Frame) -> tuple[int, np.ndarray, int, int]:
     length >= k, the token after the most recent longest match and the token after the
     most recent match (-1 if none); the next tokens go to the CLW buffer in that order.
     """
-    kmax, t = frame.get(F_KMAX), frame.get(F_LEN)
-    hist, ml, prev = frame.arrays[F_HIST], frame.arrays[F_ML], frame.arrays[F_PREV]
+    kmax, t = frame.get("KMAX"), frame.get("LEN")
+    hist, ml, prev = frame.array("HIST"), frame.array("ML"), frame.array("PREV")
     lengths: list[int] = []
     nexts: list[int] = []
     j = int(prev[t - 1])
@@ -146,7 +103,7 @@ def _cache_pairs(frame: Frame) -> tuple[int, np.ndarray, int, int]:
         nexts.append(int(hist[j + 1]))
         j = int(prev[j])
     ge = np.zeros(kmax + 2, dtype=np.int64)
-    clw = frame.arrays[F_CLW]
+    clw = frame.array("CLW")
     # Stable counting sort by length, descending.
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     for place, i in enumerate(order):
@@ -161,34 +118,34 @@ def _cache_pairs(frame: Frame) -> tuple[int, np.ndarray, int, int]:
 
 
 def _level_counts(frame: Frame, k: int, ncache: int) -> tuple[dict[int, int], dict[int, int]]:
-    kmax, thresh, sep = frame.get(F_KMAX), frame.get(F_THRESH), frame.get(F_SEP)
-    lo_arr, hi_arr, kseg = frame.arrays[F_LO], frame.arrays[F_HI], frame.arrays[F_KSEG]
+    kmax, thresh, sep = frame.get("KMAX"), frame.get("THRESH"), frame.get("SEP")
+    lo_arr, hi_arr, kseg = frame.array("LO"), frame.array("HI"), frame.array("KSEG")
     train: dict[int, int] = {}
     for s, seg in enumerate(frame.segments):
         if k > int(kseg[s]):
             continue
-        weight = int(seg.get(S_WEIGHT, 1))
+        weight = int(seg.get("WEIGHT", 1))
         a, b = int(lo_arr[s * (kmax + 1) + k]), int(hi_arr[s * (kmax + 1) + k])
         if b - a <= thresh:
-            for w in seg[S_NXT][a:b].tolist():
+            for w in seg.array("NXT")[a:b].tolist():
                 if w != sep:
                     train[w] = train.get(w, 0) + weight
         else:
-            keys = seg[S_ROWKEY]
+            keys = seg.array("ROWKEY")
             row = int(np.searchsorted(keys, (a << 32) | b))
-            if row >= int(seg[S_NROWS]) or int(keys[row]) != (a << 32) | b:
+            if row >= int(seg.get("NROWS")) or int(keys[row]) != (a << 32) | b:
                 # No precomputed row (never happens for a segment built with this
                 # threshold): count the range itself, as the kernel does.
-                for w in seg[S_NXT][a:b].tolist():
+                for w in seg.array("NXT")[a:b].tolist():
                     if w != sep:
                         train[w] = train.get(w, 0) + weight
                 continue
-            off = seg[S_ROWOFF]
-            for w, c in zip(seg[S_ROWTOK][off[row]:off[row + 1]].tolist(),
-                            seg[S_ROWCNT][off[row]:off[row + 1]].tolist(), strict=True):
+            off = seg.array("ROWOFF")
+            for w, c in zip(seg.array("ROWTOK")[off[row]:off[row + 1]].tolist(),
+                            seg.array("ROWCNT")[off[row]:off[row + 1]].tolist(), strict=True):
                 train[w] = train.get(w, 0) + c * weight
     cache: dict[int, int] = {}
-    for w in frame.arrays[F_CLW][:ncache].tolist():
+    for w in frame.array("CLW")[:ncache].tolist():
         cache[w] = cache.get(w, 0) + 1
     return train, cache
 
@@ -201,20 +158,20 @@ def alpha_index(ob: int, cb: int, ncb: int, ck: int, distinct: int) -> int:
 
 def _levels(frame: Frame, emit) -> int:
     """Walk the levels top-down, calling ``emit(level)`` for each; returns how many."""
-    kmax, ncb = frame.get(F_KMAX), frame.get(F_NCB)
+    kmax, ncb = frame.get("KMAX"), frame.get("NCB")
     narrow(frame)
-    kseg = frame.arrays[F_KSEG]
+    kseg = frame.array("KSEG")
     kcache, ge, recent, latest = _cache_pairs(frame)
     ktrain = int(kseg.max()) if len(frame.segments) else 0
-    lo_arr, hi_arr = frame.arrays[F_LO], frame.arrays[F_HI]
+    lo_arr, hi_arr = frame.array("LO"), frame.array("HI")
 
     def size(k: int) -> int:
         return sum(int(hi_arr[s * (kmax + 1) + k]) - int(lo_arr[s * (kmax + 1) + k])
                    for s in range(len(frame.segments)) if k <= int(kseg[s]))
 
-    alpha, disc, beta = frame.arrays[F_ALPHA], frame.arrays[F_DISC], frame.arrays[F_BETA]
-    obucket = frame.arrays[F_OBUCKET]
-    info = frame.arrays[F_INFO]
+    alpha, disc, beta = frame.array("ALPHA"), frame.array("DISC"), frame.array("BETA")
+    obucket = frame.array("OBUCKET")
+    info = frame.array("INFO")
     levels = 0
     ctop = -1
     cinf = ccache = 0
@@ -252,10 +209,10 @@ def _levels(frame: Frame, emit) -> int:
 
 def mixture_weights(frame: Frame) -> list[float]:
     """The final mixture's weights for the last query (from its INFO facts)."""
-    info, ncb = frame.arrays[F_INFO], frame.get(F_NCB)
-    obucket, kbucket, mix = frame.arrays[F_OBUCKET], frame.arrays[F_KBUCKET], frame.arrays[F_MIX]
+    info, ncb = frame.array("INFO"), frame.get("NCB")
+    obucket, kbucket, mix = frame.array("OBUCKET"), frame.array("KBUCKET"), frame.array("MIX")
     b = ((int(obucket[int(info[I_KTRAIN])]) * ncb + count_bucket(int(info[I_CINF]), ncb))
-         * frame.get(F_NKB) + int(kbucket[int(info[I_KCACHE])]))
+         * frame.get("NKB") + int(kbucket[int(info[I_KCACHE])]))
     return [float(w) for w in mix[b * NMIXC:(b + 1) * NMIXC]]
 
 
@@ -270,8 +227,8 @@ def dist(frame: Frame) -> int:
     most recent match of any length. The weights w are chosen by the query's bucket
     (:func:`mixture_weights`) and sum to 1, components that do not exist weighing 0.
     """
-    v = frame.get(F_V)
-    out = frame.arrays[F_OUT]
+    v = frame.get("V")
+    out = frame.array("OUT")
     out[:v] = 0.0
     state = {"mu": 1.0}
     sparse: dict[str, list[tuple[int, int]]] = {"inf": [], "cache": []}
@@ -299,8 +256,8 @@ def dist(frame: Frame) -> int:
             sparse["cache"] = sorted(cache.items())
 
     levels = _levels(frame, emit)
-    p0 = frame.arrays[F_P0]
-    info = frame.arrays[F_INFO]
+    p0 = frame.array("P0")
+    info = frame.array("INFO")
     wh, wi, wc, wr, wl = mixture_weights(frame)
     out[:v] = wh * (out[:v] + state["mu"] * p0[:v])
     # The components' tokens are distinct, so the order of these additions does not matter.
@@ -316,8 +273,8 @@ def dist(frame: Frame) -> int:
 
 def stats(frame: Frame) -> int:
     """Per-level records for the target token (for fitting), top level first."""
-    target = frame.get(F_TARGET)
-    rec = frame.arrays[F_REC]
+    target = frame.get("TARGET")
+    rec = frame.array("REC")
     state = {"i": 0}
 
     def emit(ob, cb, train, cache, c_total, ck, params, inf_level, cache_level) -> None:
@@ -345,9 +302,9 @@ def cache_push(frame: Frame, token: int) -> int:
     hist[..t-1] for every earlier position j holding the same token as hist[t-1], and 0
     everywhere else.
     """
-    kmax, t = frame.get(F_KMAX), frame.get(F_LEN)
-    hist, ml = frame.arrays[F_HIST], frame.arrays[F_ML]
-    prev, head = frame.arrays[F_PREV], frame.arrays[F_HEAD]
+    kmax, t = frame.get("KMAX"), frame.get("LEN")
+    hist, ml = frame.array("HIST"), frame.array("ML")
+    prev, head = frame.array("PREV"), frame.array("HEAD")
     hist[t] = token
     fresh: list[tuple[int, int]] = []
     j = int(head[token])
@@ -365,26 +322,26 @@ def cache_push(frame: Frame, token: int) -> int:
     prev[t] = head[token]
     head[token] = t
     ml[t] = 0
-    frame.set(F_LEN, t + 1)
+    frame.set("LEN", t + 1)
     return t + 1
 
 
-def reset(frame: Frame, ids: np.ndarray) -> int:
-    """Start a new history: the separator, then ``ids`` (int64); returns its length.
+def reset(frame: Frame, ids: np.ndarray, n: int) -> int:
+    """Start a new history: the separator, then ``ids[:n]`` (int64); returns its length.
 
     Only the entries the old history set are cleared (HEAD of its tokens, ML of its
     positions): everything else is already in its initial state, and a short history
     costs a short reset however large the vocabulary or the buffers are.
     """
-    hist, ml, head = frame.arrays[F_HIST], frame.arrays[F_ML], frame.arrays[F_HEAD]
-    t = frame.get(F_LEN)
+    hist, ml, head = frame.array("HIST"), frame.array("ML"), frame.array("HEAD")
+    t = frame.get("LEN")
     head[hist[:t].astype(np.int64)] = -1
     ml[:t] = 0
-    frame.set(F_LEN, 0)
-    cache_push(frame, frame.get(F_SEP))
-    for token in ids.tolist():
+    frame.set("LEN", 0)
+    cache_push(frame, frame.get("SEP"))
+    for token in ids[:n].tolist():
         cache_push(frame, token)
-    return frame.get(F_LEN)
+    return frame.get("LEN")
 
 
 def block_sums(probs: np.ndarray, blocks: int) -> list[float]:
@@ -450,10 +407,10 @@ def dry_apply(frame: Frame) -> int:
     is found), their lengths and their old probabilities to TOK, LEN and SAVE; returns how
     many there are.
     """
-    kmax, t = frame.get(F_KMAX), frame.get(F_LEN)
-    hist, ml, prev = frame.arrays[F_HIST], frame.arrays[F_ML], frame.arrays[F_PREV]
-    out, brk, factor = frame.arrays[F_OUT], frame.arrays[F_DRY_BREAK], frame.arrays[F_DRY_FACTOR]
-    allowed = frame.get(F_DRY_ALLOWED)
+    kmax, t = frame.get("KMAX"), frame.get("LEN")
+    hist, ml, prev = frame.array("HIST"), frame.array("ML"), frame.array("PREV")
+    out, brk, factor = frame.array("OUT"), frame.array("DRY_BREAK"), frame.array("DRY_FACTOR")
+    allowed = frame.get("DRY_ALLOWED")
     if t < 2:
         return 0
     last = t - 1
@@ -471,17 +428,18 @@ def dry_apply(frame: Frame) -> int:
         if length >= allowed and (looping or not brk[w]):
             longest[w] = max(longest.get(w, 0), length)
         j = int(prev[j])
-    tok, lens, save = frame.arrays[F_DRY_TOK], frame.arrays[F_DRY_LEN], frame.arrays[F_DRY_SAVE]
+    tok, lens, save = frame.array("DRY_TOK"), frame.array("DRY_LEN"), frame.array("DRY_SAVE")
     for i, (w, length) in enumerate(longest.items()):  # dicts keep insertion order
         tok[i], lens[i], save[i] = w, length, out[w]
         out[w] = out[w] * factor[length]
     return len(longest)
 
 
-def dry_restore(frame: Frame, m: int) -> None:
-    """Undo :func:`dry_apply` (``m`` is what it returned)."""
-    tok = frame.arrays[F_DRY_TOK][:m].astype(np.int64)
-    frame.arrays[F_OUT][tok] = frame.arrays[F_DRY_SAVE][:m]
+def dry_restore(frame: Frame, m: int) -> int:
+    """Undo :func:`dry_apply` (``m`` is what it returned); returns ``m``."""
+    tok = frame.array("DRY_TOK")[:m].astype(np.int64)
+    frame.array("OUT")[tok] = frame.array("DRY_SAVE")[:m]
+    return m
 
 
 def argmax(probs: np.ndarray, n: int) -> int:
@@ -492,7 +450,7 @@ def argmax(probs: np.ndarray, n: int) -> int:
 def dry_argmax(frame: Frame) -> int:
     """:func:`argmax` of OUT with the repetition penalty applied; OUT is left as it was."""
     changed = dry_apply(frame)
-    token = argmax(frame.arrays[F_OUT], frame.get(F_V))
+    token = argmax(frame.array("OUT"), frame.get("V"))
     dry_restore(frame, changed)
     return token
 
@@ -500,6 +458,6 @@ def dry_argmax(frame: Frame) -> int:
 def dry_sample(frame: Frame, u: float) -> int:
     """:func:`sample` from OUT with the repetition penalty applied; OUT is left as it was."""
     changed = dry_apply(frame)
-    token = sample(frame.arrays[F_OUT], frame.get(F_V), u)
+    token = sample(frame.array("OUT"), frame.get("V"), u)
     dry_restore(frame, changed)
     return token

@@ -24,49 +24,10 @@ from app.model.params import (
 )
 from app.model.segment import KMAX, THRESH, Segment
 from jit import Frame, Kernels
-from jit.layout import (
-    F_ALPHA,
-    F_BETA,
-    F_CAP,
-    F_CLW,
-    F_CNTL,
-    F_DISC,
-    F_DRY_ALLOWED,
-    F_DRY_BEST,
-    F_DRY_BREAK,
-    F_DRY_FACTOR,
-    F_DRY_LEN,
-    F_DRY_SAVE,
-    F_DRY_TOK,
-    F_HEAD,
-    F_HI,
-    F_HIST,
-    F_INFO,
-    F_KBUCKET,
-    F_KMAX,
-    F_KSEG,
-    F_LEN,
-    F_LO,
-    F_MCA,
-    F_MIX,
-    F_ML,
-    F_MTR,
-    F_NCB,
-    F_NKB,
-    F_OBUCKET,
-    F_OUT,
-    F_P0,
-    F_PREV,
-    F_REC,
-    F_SEP,
-    F_TARGET,
-    F_THRESH,
-    F_TOUCH,
-    F_V,
-    F_XTOK,
-    INFO_FIELDS,
-    REC_FIELDS,
-)
+from jit.frame import SegmentTable
+from jit.layout import FRAME, HISTORY, REC_FIELDS, SCRATCH
+
+_LEN = FRAME.index["LEN"]  # read on every length query
 
 
 class RepetitionTables:
@@ -111,7 +72,7 @@ class Model:
         self.p0 = base_distribution(self.unigram, params)
         self.obucket = order_buckets()
         self.kbucket = kcache_buckets()
-        self._views = [s.kernel_view() for s in self.segments]
+        self._segment_table = SegmentTable([s.kernel_view() for s in self.segments])
         self.no_repetition_penalty = RepetitionTables.off(vocab_size)
         self._focused: dict[str, Model] = {}
         self._focused_lock = threading.Lock()
@@ -162,42 +123,17 @@ class Session:
     def __init__(self, model: Model, capacity: int) -> None:
         self.model = model
         v = model.vocab_size
+        params = model.params
         frame = Frame()
-        frame.set(F_V, v)
-        frame.set(F_SEP, v)
-        frame.set(F_KMAX, KMAX)
-        frame.set(F_THRESH, THRESH)
-        frame.set(F_NCB, NCB)
-        frame.set(F_NKB, NKB)
-        frame.set_segments(model._views)
-        frame.set_array(F_ALPHA, model.params.alpha)
-        frame.set_array(F_DISC, model.params.disc)
-        frame.set_array(F_BETA, model.params.beta)
-        frame.set_array(F_OBUCKET, model.obucket)
-        frame.set_array(F_KBUCKET, model.kbucket)
-        frame.set_array(F_MIX, model.params.mix)
-        frame.set_array(F_XTOK, np.zeros(4 * (v + 1), dtype=np.int32))
-        frame.set_array(F_P0, model.p0)
-        nseg = max(1, len(model.segments))
-        frame.set_array(F_LO, np.zeros(nseg * (KMAX + 1), dtype=np.int32))
-        frame.set_array(F_HI, np.zeros(nseg * (KMAX + 1), dtype=np.int32))
-        frame.set_array(F_KSEG, np.zeros(nseg, dtype=np.int32))
-        frame.set_array(F_CNTL, np.zeros(2 * (KMAX + 2), dtype=np.int32))
-        frame.set_array(F_MTR, np.zeros(v + 1, dtype=np.uint32))
-        frame.set_array(F_MCA, np.zeros(v + 1, dtype=np.uint32))
-        frame.set_array(F_TOUCH, np.zeros(v + 1, dtype=np.int32))
-        frame.set_array(F_OUT, np.zeros(v, dtype=np.float64))
-        frame.set_array(F_INFO, np.zeros(INFO_FIELDS, dtype=np.int64))
-        frame.set_array(F_REC, np.zeros((KMAX + 2) * REC_FIELDS, dtype=np.int64))
-        frame.set_array(F_HEAD, np.full(v + 1, -1, dtype=np.int32))
-        frame.set_array(F_DRY_TOK, np.zeros(v + 1, dtype=np.int32))
-        frame.set_array(F_DRY_LEN, np.zeros(v + 1, dtype=np.int32))
-        frame.set_array(F_DRY_BEST, np.zeros(v + 1, dtype=np.int32))
-        frame.set_array(F_DRY_SAVE, np.zeros(v + 1, dtype=np.float64))
+        frame.update(V=v, SEP=v, KMAX=KMAX, THRESH=THRESH, NCB=NCB, NKB=NKB,
+                     ALPHA=params.alpha, DISC=params.disc, BETA=params.beta, MIX=params.mix,
+                     OBUCKET=model.obucket, KBUCKET=model.kbucket, P0=model.p0)
+        frame.set_segments(model._segment_table)
+        frame.allocate(SCRATCH)
         self.frame = frame
         # The per-token kernels bound to this frame, and the distribution they write.
         self.bound = model.kernels.bind(frame)
-        self.probs = frame.arrays[F_OUT]
+        self.probs = frame.array("OUT")
         self._push = self.bound.cache_push
         self._length = 0
         self.repetition_penalty(None)
@@ -207,24 +143,21 @@ class Session:
     def _allocate(self, capacity: int) -> None:
         capacity = max(capacity, 2)
         self.capacity = capacity
-        self.frame.set(F_CAP, capacity)
-        self.frame.set_array(F_HIST, np.zeros(capacity, dtype=np.uint32))
-        self.frame.set_array(F_ML, np.zeros(capacity, dtype=np.int32))
-        self.frame.set_array(F_PREV, np.zeros(capacity, dtype=np.int32))
-        self.frame.set_array(F_CLW, np.zeros(2 * capacity, dtype=np.int32))
+        self.frame.set("CAP", capacity)
+        self.frame.allocate(HISTORY)
         # The history is gone with its buffers: nothing is in it any more.
-        self.frame.arrays[F_HEAD].fill(-1)
-        self.frame.set(F_LEN, 0)
+        self.frame.array("HEAD").fill(-1)
+        self.frame.set("LEN", 0)
         self._length = 0
 
     @property
     def length(self) -> int:
         """Tokens in the history, the leading separator included."""
-        return self.frame.get(F_LEN)
+        return int(self.frame.slots[_LEN])
 
     @property
     def history(self) -> np.ndarray:
-        return self.frame.arrays[F_HIST][1:self.length]
+        return self.frame.array("HIST")[1:self.length]
 
     def reset(self, tokens: Sequence[int] | np.ndarray = ()) -> None:
         """Start a new document holding ``tokens``."""
@@ -243,16 +176,16 @@ class Session:
         n = other._length
         if n + 1 > self.capacity:
             self._allocate(max(n + 2, 2 * self.capacity))
-        mine, theirs = self.frame.arrays, other.frame.arrays
+        mine, theirs = self.frame, other.frame
         old = self._length
-        mine[F_HIST][:n] = theirs[F_HIST][:n]
-        ml = mine[F_ML]
-        ml[:n] = theirs[F_ML][:n]
+        mine.array("HIST")[:n] = theirs.array("HIST")[:n]
+        ml = mine.array("ML")
+        ml[:n] = theirs.array("ML")[:n]
         if old > n:
             ml[n:old] = 0
-        mine[F_PREV][:n] = theirs[F_PREV][:n]
-        np.copyto(mine[F_HEAD], theirs[F_HEAD])
-        self.frame.slots[F_LEN] = n
+        mine.array("PREV")[:n] = theirs.array("PREV")[:n]
+        np.copyto(mine.array("HEAD"), theirs.array("HEAD"))
+        mine.slots[_LEN] = n
         self._length = n
 
     def push(self, token: int) -> None:
@@ -269,9 +202,9 @@ class Session:
         (``None``: tables that penalise nothing)."""
         tables = tables or self.model.no_repetition_penalty
         frame = self.frame
-        frame.set_array(F_DRY_BREAK, tables.breakers, tables.breakers_address)
-        frame.set_array(F_DRY_FACTOR, tables.factors, tables.factors_address)
-        frame.set(F_DRY_ALLOWED, tables.allowed)
+        frame.set_array("DRY_BREAK", tables.breakers, tables.breakers_address)
+        frame.set_array("DRY_FACTOR", tables.factors, tables.factors_address)
+        frame.set("DRY_ALLOWED", tables.allowed)
 
     def distribution(self) -> np.ndarray:
         """P(next token | history) over the vocabulary (``self.probs``, overwritten by the
@@ -281,10 +214,10 @@ class Session:
 
     def info(self) -> np.ndarray:
         """Facts about the last query (jit.layout I_* slots)."""
-        return self.frame.arrays[F_INFO]
+        return self.frame.array("INFO")
 
     def level_records(self, target: int) -> np.ndarray:
         """Per-level counts of ``target`` after the history (for fitting), top first."""
-        self.frame.set(F_TARGET, target)
+        self.frame.set("TARGET", target)
         levels = self.model.kernels.stats(self.frame)
-        return self.frame.arrays[F_REC][:levels * REC_FIELDS].reshape(levels, REC_FIELDS)
+        return self.frame.array("REC")[:levels * REC_FIELDS].reshape(levels, REC_FIELDS)

@@ -19,20 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydivsufsort import divsufsort
 
-from jit.layout import (
-    S_FIRST,
-    S_N,
-    S_NROWS,
-    S_NXT,
-    S_R,
-    S_ROWCNT,
-    S_ROWKEY,
-    S_ROWOFF,
-    S_ROWTOK,
-    S_SA,
-    S_WEIGHT,
-)
-
 # Longest context order the model uses. Longer matches add nothing measurable and would
 # make the stored rows and the per-token narrowing longer.
 KMAX = 64
@@ -71,10 +57,11 @@ class Segment:
     def tokens(self) -> int:
         return int(self.unigram.sum())
 
-    def kernel_view(self) -> dict[int, np.ndarray | int]:
-        return {S_N: self.n, S_R: self.r, S_SA: self.sa, S_NXT: self.nxt, S_FIRST: self.first,
-                S_NROWS: len(self.rowkey), S_ROWKEY: self.rowkey, S_ROWOFF: self.rowoff,
-                S_ROWTOK: self.rowtok, S_ROWCNT: self.rowcnt, S_WEIGHT: self.weight}
+    def kernel_view(self) -> dict[str, np.ndarray | int]:
+        """The segment's row of the kernels' segment table (jit.layout SEGMENT)."""
+        return {"N": self.n, "R": self.r, "SA": self.sa, "NXT": self.nxt, "FIRST": self.first,
+                "NROWS": len(self.rowkey), "ROWKEY": self.rowkey, "ROWOFF": self.rowoff,
+                "ROWTOK": self.rowtok, "ROWCNT": self.rowcnt, "WEIGHT": self.weight}
 
     @property
     def nbytes(self) -> int:
