@@ -152,8 +152,11 @@ def generate(engine: Engine, request: GenerationRequest, *,
     if plan.searched:
         ranked = _search(engine, plan, max(BEAM_WIDTH, request.best_of), cancel)
         kept = ranked[:request.best_of]
-        choices = kept[:request.n]
-        generated = sum(len(c.tokens) for c in kept)
+        # Fewer distinct completions than asked for: the last one again, as a stream of
+        # that index gets it (``n`` choices are always ``n``).
+        choices = [kept[min(i, len(kept) - 1)] for i in range(request.n)]
+        generated = (sum(len(c.tokens) for c in choices)
+                     + sum(len(c.tokens) for c in kept[request.n:]))
     else:
         candidates = [_collect(_sample(engine, plan, seed, cancel))
                       for seed in choice_seeds(request.params.seed, request.best_of)]
