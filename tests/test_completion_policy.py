@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from app.engine import Engine, SamplingParams, load_engine
+from app.engine.ends import SuffixTerminator
 from app.engine.healing import heal
 from app.engine.language import resolve_language
 from app.engine.scope import (
@@ -19,6 +20,7 @@ from app.engine.scope import (
     join_line,
     opens_body,
     resolve_scope,
+    suffix_first_line,
     suffix_takeover,
 )
 from app.engine.search import _whole_lines
@@ -225,7 +227,16 @@ def test_block_end_tracks_indentation_and_brackets() -> None:
     text = "\n  if (a) { b(); }\n  return 1;\n}\nconst"
     cut = braces.feed(text)
     assert cut is not None and text[:cut] == "\n  if (a) { b(); }\n  return 1;\n}"
-    assert suffix_takeover("a = 1\n    return a\n", "return a", complete=False) == 5
+    returns = suffix_first_line("\n\n    return a\n")
+    assert suffix_takeover("a = 1\n    return a\n", returns, complete=False) == 5
+    # The suffix's `}` closes the code around the block: the block's own `    }` is not it.
+    closes = suffix_first_line("\n}\n")
+    body = "\n    if (a) {\n        b();\n    }\n    c();\n}\n"
+    assert suffix_takeover(body, closes, complete=False) == body.index("\n}")
+    assert suffix_takeover("x)\n", suffix_first_line("x)\n"), complete=False) == 0
+    streamed = SuffixTerminator(closes, suffix_starts_line=True)
+    assert streamed.push(body) + streamed.flush() == body[:body.index("\n}")]
+    assert streamed.stopped
     assert join_line("total = sum(x)", ")\n") == "total = sum(x"
     assert join_line("x + 1", "\nnext") == "x + 1"
     # A block closing on the suffix's line: `})` before the suffix `);` keeps `}`.

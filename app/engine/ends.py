@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from app.engine.scope import BlockEnd
+from app.engine.scope import BlockEnd, SuffixLine
 from app.engine.stops import StopMatcher
 
 
@@ -51,7 +51,7 @@ class SuffixTerminator:
     """Ends a multi-line fill-in-the-middle where the middle writes the suffix's first
     non-blank line (that line and the blank ones before it are dropped)."""
 
-    def __init__(self, first_line: str, suffix_starts_line: bool) -> None:
+    def __init__(self, first_line: SuffixLine, suffix_starts_line: bool) -> None:
         self.first_line = first_line
         self.trim = suffix_starts_line
         self.text = ""
@@ -66,7 +66,7 @@ class SuffixTerminator:
             newline = self.text.find("\n", self.judged)
             if newline < 0:
                 break
-            if self.text[self.judged:newline].strip() == self.first_line:
+            if self.first_line.matches(self.text[self.judged:newline], whole=self.judged > 0):
                 self.stopped = True
                 return self._release(self._cut(self.judged))
             self.judged = newline + 1
@@ -86,8 +86,10 @@ class SuffixTerminator:
         return piece
 
     def flush(self) -> str:
+        if self.stopped:
+            return ""
         last = self.text[self.text.rfind("\n") + 1:]
-        if last.strip() == self.first_line:
+        if self.first_line.matches(last, whole=len(self.text) > len(last)):
             self.stopped = True
             return self._release(self._cut(len(self.text) - len(last)))
         return self._release(len(self.text))

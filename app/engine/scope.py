@@ -168,28 +168,42 @@ class BlockEnd:
         return len(self.text.rstrip(" \t\n")) if self.text.strip() else len(self.text)
 
 
-def suffix_first_line(suffix: str | None) -> str | None:
-    """The suffix's first non-blank line, stripped: when the completion writes it, the
-    suffix has taken over."""
+@dataclass(frozen=True)
+class SuffixLine:
+    """The suffix's first non-blank line: when the completion writes it, the suffix has taken
+    over. A whole line of the suffix (after a line break in it) is matched with its
+    indentation, so a block's own closing ``    }`` is not taken for the ``}`` that closes the
+    code around it; the rest of the cursor's line is matched stripped."""
+
+    text: str            # stripped
+    indent: int | None   # the line's indentation width, None for the cursor line's rest
+
+    def matches(self, line: str, whole: bool = True) -> bool:
+        if line.strip() != self.text:
+            return False
+        return self.indent is None or not whole or indent_width(line) == self.indent
+
+
+def suffix_first_line(suffix: str | None) -> SuffixLine | None:
     if not suffix:
         return None
-    for line in suffix.split("\n"):
+    for index, line in enumerate(suffix.split("\n")):
         if line.strip():
-            return line.strip()
+            return SuffixLine(line.strip(), indent_width(line) if index else None)
     return None
 
 
-def suffix_takeover(text: str, first_line: str | None, complete: bool) -> int | None:
+def suffix_takeover(text: str, first_line: SuffixLine | None, complete: bool) -> int | None:
     """Where a multi-line completion starts repeating the suffix: the start of its first
-    line that equals the suffix's first non-blank line (only whole lines count: the last
-    one only when ``complete``)."""
+    line that is the suffix's first non-blank line (only whole lines count: the last one
+    only when ``complete``)."""
     if first_line is None:
         return None
     lines = text.split("\n")
     start = 0
     for index, line in enumerate(lines):
         whole = index < len(lines) - 1 or complete
-        if whole and line.strip() == first_line:
+        if whole and first_line.matches(line, whole=index > 0):
             return max(start - 1, 0)
         start += len(line) + 1
     return None

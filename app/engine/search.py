@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.engine.healing import TokenPrefixIndex
-from app.engine.scope import BlockEnd, suffix_takeover
+from app.engine.scope import BlockEnd, SuffixLine, suffix_takeover
 from app.model import Session
 from jit import Kernels
 
@@ -39,7 +39,7 @@ class SearchPlan:
     scope: str                    # "line" or "block"
     required: bytes               # text healing took back from the prompt
     block: BlockEnd | None        # the block's end tracker (block scope)
-    suffix_line: str | None       # the suffix's first non-blank line (block scope, FIM)
+    suffix_line: SuffixLine | None  # the suffix's first non-blank line (block scope, FIM)
     stops: list[str]
     width: int
     budget: int
