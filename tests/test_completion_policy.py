@@ -17,6 +17,9 @@ from app.engine.healing import heal
 from app.engine.language import resolve_language
 from app.engine.scope import (
     BlockEnd,
+    body_indent,
+    first_body_indent,
+    indent_unit,
     join_line,
     opens_body,
     resolve_scope,
@@ -130,6 +133,28 @@ def test_a_block_cut_by_the_budget_ends_with_its_last_whole_line() -> None:
     assert _whole_lines("\n    a = 1\n    if a:\n        b = f(") == "\n    a = 1\n    if a:"
     assert _whole_lines("\n    b = f(") == "\n    b = f("  # no whole line: what there is
     assert _whole_lines("\n    a = 1\n") == "\n    a = 1"
+
+
+def test_a_new_blocks_body_is_one_indentation_step_deeper(engine: Engine) -> None:
+    assert body_indent("def fibonacci(n):", "python") == 4  # PEP 8's step when none shows
+    two = "function f() {\n  if (a) {\n    b();\n  }\n}\n\nfunction g() {"
+    assert indent_unit(two.split("\n"), "javascript") == 2
+    assert body_indent(two, "javascript") == 2
+    assert body_indent("    def f(self):", "python") == 8
+    # Only where a body starts: not in the middle of one, not after `(`, not without a step.
+    assert body_indent("    x = 1\n    ", "python") is None
+    assert body_indent("run(", "python") is None
+    assert body_indent("func f() {", "go") is None
+    assert first_body_indent("def f():", "\n        x", opener_here=True) == 8
+    assert first_body_indent("    ", "x = 1", opener_here=False) == 4
+    assert first_body_indent("def f():", "\n   ", opener_here=True) is None
+    # The model offers 8 spaces under a top-level def first (a method's body is commoner in
+    # its corpus): the search writes the body one step in.
+    for prompt in ("def fibonacci(n):", "def parse_line(text):\n"):
+        (choice,) = engine.generate(request(engine, prompt, scope="block",
+                                            max_tokens=24)).choices
+        assert first_body_indent(prompt.rsplit("\n", 1)[-1], choice.text,
+                                 opener_here=not prompt.endswith("\n")) == 4, choice.text
 
 
 def test_line_scope_n_best_differ_and_rank_by_the_model(engine: Engine) -> None:

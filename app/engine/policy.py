@@ -37,6 +37,7 @@ from app.engine.language import resolve_language
 from app.engine.ranking import Ranker, Scored, length_penalty
 from app.engine.scope import (
     BlockEnd,
+    body_indent,
     join_line,
     opener_line,
     opens_body,
@@ -277,7 +278,9 @@ def _search(engine: Engine, plan: _Plan, width: int,
         at_line_start=not cursor_line.strip(),
         indented=bool(cursor_line) and not cursor_line.strip(),
         new_block=new_block,
-        after_opener=new_block and bool(cursor_line.strip()) and opens_body(plan.text))
+        after_opener=new_block and bool(cursor_line.strip()) and opens_body(plan.text),
+        body_indent=body_indent(plan.text, plan.language) if new_block else None,
+        line_head=cursor_line)
     with ExitStack() as stack:
         base = stack.enter_context(engine.sessions(plan.model))
         base.reset(plan.healed.ids)

@@ -23,6 +23,7 @@ _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _COMPOUND = re.compile(r"\s*(?:async\s+)?(?:def|class|if|elif|else|for|while|try|except|"
                        r"finally|with|match|case)\b")
 _TAB = 4
+_UNIT_LINES = 200  # lines above the cursor that show the file's indentation step
 
 
 def resolve_scope(scope: str | None, prompt_text: str, suffix: str | None) -> str:
@@ -57,6 +58,51 @@ def opens_body(prompt_text: str) -> bool:
         return False
     code = _LINE_COMMENT.sub("", opener.rstrip()).rstrip()
     return code.endswith("{") or (code.endswith(":") and bool(_COMPOUND.match(code)))
+
+
+def body_indent(prompt_text: str, language: str | None) -> int | None:
+    """The indentation of the first line of the body the cursor's opener starts (one step
+    of the file's own deeper than the opener), or None: no body starts here, or the step is
+    not known."""
+    if not opens_body(prompt_text):
+        return None
+    opener = opener_line(prompt_text)
+    unit = indent_unit(prompt_text.split("\n")[-_UNIT_LINES:], language)
+    return None if opener is None or unit is None else indent_width(opener) + unit
+
+
+def indent_unit(lines: list[str], language: str | None) -> int | None:
+    """The file's indentation step: the commonest step into a block in ``lines`` (PEP 8's
+    four spaces for Python when they show none; None when unknown)."""
+    steps: dict[int, int] = {}
+    previous: str | None = None
+    for line in lines:
+        if not line.strip():
+            continue
+        if previous is not None and previous.rstrip().endswith((":", "{")):
+            step = indent_width(line) - indent_width(previous)
+            if step > 0:
+                steps[step] = steps.get(step, 0) + 1
+        previous = line
+    if steps:
+        return max(steps, key=lambda step: (steps[step], -step))
+    return 4 if language == "python" else None
+
+
+def first_body_indent(line_head: str, text: str, opener_here: bool,
+                      deeper_than: int | None = None) -> int | None:
+    """The indentation of the body's first line in a completion ``text`` of the line
+    ``line_head``, once that line shows a character, or as soon as its blanks are
+    ``deeper_than`` that many columns already (None before)."""
+    lines = (line_head + text).split("\n")
+    body = lines[1:] if opener_here else lines
+    for number, line in enumerate(body):
+        if line.strip():
+            return indent_width(line)
+        width = indent_width(line)
+        if number == len(body) - 1 and deeper_than is not None and width > deeper_than:
+            return width
+    return None
 
 
 def indent_width(text: str) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.engine.healing import TokenPrefixIndex
-from app.engine.scope import BlockEnd, SuffixLine, suffix_takeover
+from app.engine.scope import BlockEnd, SuffixLine, first_body_indent, suffix_takeover
 from app.model import Session
 from jit import Kernels
 
@@ -27,6 +27,11 @@ from jit import Kernels
 PRUNE_MARGIN = 12.0
 # A candidate that starts repeating itself loses this much per token that extends the loop.
 LOOP_PENALTY = 3.0
+# ... and a new block whose first line is not one indentation step (the file's own) deeper
+# than its opener, this much once: a body at 8 spaces under a `def` at 0 is legal Python
+# and nobody writes it, but the model, which sees a few tokens back (a method's body is
+# commoner than a function's), offers it first by several nats.
+INDENT_PENALTY = 8.0
 _LOOP_MIN = 4
 _LOOP_MAX = 48
 # What a block's closing line holds besides its bracket.
@@ -51,6 +56,10 @@ class SearchPlan:
     # opener's line (a healed `{` taken on as `{@code`) is a completion.
     new_block: bool = False
     after_opener: bool = False
+    # The indentation the new block's first line should have (None: not judged), and the
+    # cursor's line before the completion.
+    body_indent: int | None = None
+    line_head: str = ""
 
 
 @dataclass
@@ -73,6 +82,7 @@ class _Beam:
     text: str = ""
     exact: bool = True            # every token's text was whole UTF-8
     block: BlockEnd | None = None
+    indent_judged: bool = False   # the new block's first line has shown its indentation
 
 
 def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
@@ -111,21 +121,27 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
                 token = j if ids is None else int(ids[j])
                 lp = log(p)
                 pool.append((beam.logprob + lp, number, token, lp))
-        pool.sort(reverse=True)
         ceiling = max((f.logprob for f in finished), default=-math.inf) - PRUNE_MARGIN
-        survivors: list[_Beam] = []
+        # Every continuation is judged (cheap: text only) before the best are kept, so the
+        # penalties (a loop, a misindented body) reorder them: ranked by the model alone, a
+        # penalised one could take a place a better one needed.
+        extended: list[tuple[float, int, int, _Beam | Found]] = []
         for score, number, token, lp in pool:
-            if len(survivors) >= width or score < ceiling:
-                break
-            parent = beams[number]
-            outcome = _extend(parent, token, lp, token_bytes, plan)
-            if outcome is None:
+            if score < ceiling:
                 continue
+            outcome = _extend(beams[number], token, lp, token_bytes, plan)
+            if outcome is not None:
+                extended.append((outcome.logprob, number, token, outcome))
+        extended.sort(key=lambda item: -item[0])
+        survivors: list[_Beam] = []
+        for _, number, token, outcome in extended:
+            if len(survivors) >= width:
+                break
             if isinstance(outcome, Found):
                 finished.append(outcome)
                 continue
             child_session = spare.pop()
-            child_session.copy_from(parent.session)
+            child_session.copy_from(beams[number].session)
             child_session.push(token)
             outcome.session = child_session
             survivors.append(outcome)
@@ -200,6 +216,14 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
         return None
     if len(text) >= 2 * _LOOP_MIN and new.strip():
         logprob -= LOOP_PENALTY * _looping(text)
+    indent_judged = parent.indent_judged
+    if plan.body_indent is not None and not indent_judged:
+        # Blanks deeper than the body's place are wrong already: judged before the beam
+        # fills up with them and the right indentation is pruned unjudged.
+        indent = first_body_indent(plan.line_head, text, plan.after_opener, plan.body_indent)
+        if indent is not None:
+            indent_judged = True
+            logprob -= INDENT_PENALTY * (indent != plan.body_indent)
     cut = _stop_at(before, new, plan.stops)
     block = None
     if plan.scope == "line":
@@ -229,7 +253,7 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
             return None  # the block closed with nothing in it
         return Found(tokens, logprobs, done, "stop", logprob)
     return _Beam(parent.session, tokens, logprobs, logprob, required, parent.data + piece, text,
-                 exact, block)
+                 exact, block, indent_judged)
 
 
 def _whole_lines(text: str) -> str:
