@@ -22,6 +22,7 @@ from app.engine.scope import (
     indent_unit,
     join_line,
     opens_body,
+    python_indent_limit,
     resolve_scope,
     suffix_first_line,
     suffix_takeover,
@@ -155,6 +156,40 @@ def test_a_new_blocks_body_is_one_indentation_step_deeper(engine: Engine) -> Non
                                             max_tokens=24)).choices
         assert first_body_indent(prompt.rsplit("\n", 1)[-1], choice.text,
                                  opener_here=not prompt.endswith("\n")) == 4, choice.text
+
+
+@pytest.fixture(scope="module")
+def methods_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A corpus of methods only: after a docstring, its model has only seen 8 spaces."""
+    root = tmp_path_factory.mktemp("methods")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for number in range(60):
+        (corpus / f"shape_{number}.py").write_text("".join(
+            f'class Shape{number}_{k}:\n    def area_{k}(self, side):\n'
+            f'        """Area of side {k}."""\n        return side * {k}\n\n'
+            for k in range(8)), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HYPERCUBE_DATA_DIR", str(root / "data"))
+        with Store(root / "h.db") as store:
+            IngestRun(store, IngestOptions(roots=[corpus]), listeners=default_listeners()).run()
+            yield load_engine(store)
+
+
+def test_a_python_line_is_never_started_deeper_than_the_line_above_it(
+        methods_engine: Engine) -> None:
+    assert python_indent_limit('def f(n):\n    """Doc."""\n') == 4
+    assert python_indent_limit("if a:\n    b\n    ") == 4
+    assert python_indent_limit("    y = [\n        1, 2,\n        3]\n") == 8
+    for open_ in ("x = foo(a,\n", "def f():\n", '"""An open string\n', "x = 1 +\n", "x = 1"):
+        assert python_indent_limit(open_) is None, open_
+    # Deeper would be an IndentationError; a model that has seen only methods offers it.
+    prompt = 'def area(side):\n    """Area of side 3."""\n'
+    for scope in ("line", "block"):
+        (choice,) = methods_engine.generate(request(methods_engine, prompt, scope=scope,
+                                                    max_tokens=16)).choices
+        assert choice.text.strip(), scope
+        assert first_body_indent("", choice.text, opener_here=False) == 4, (scope, choice.text)
 
 
 def test_line_scope_n_best_differ_and_rank_by_the_model(engine: Engine) -> None:

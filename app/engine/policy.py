@@ -41,6 +41,7 @@ from app.engine.scope import (
     join_line,
     opener_line,
     opens_body,
+    python_indent_limit,
     resolve_scope,
     suffix_first_line,
 )
@@ -279,7 +280,8 @@ def _search(engine: Engine, plan: _Plan, width: int,
         indented=bool(cursor_line) and not cursor_line.strip(),
         new_block=new_block,
         after_opener=new_block and bool(cursor_line.strip()) and opens_body(plan.text),
-        body_indent=body_indent(plan.text, plan.language) if new_block else None,
+        body_indent=body_indent(plan.text, plan.language),
+        indent_limit=(python_indent_limit(plan.text) if plan.language == "python" else None),
         line_head=cursor_line)
     with ExitStack() as stack:
         base = stack.enter_context(engine.sessions(plan.model))

@@ -71,6 +71,24 @@ def body_indent(prompt_text: str, language: str | None) -> int | None:
     return None if opener is None or unit is None else indent_width(opener) + unit
 
 
+def python_indent_limit(prompt_text: str) -> int | None:
+    """At the start of a Python line whose line above opens nothing, the deepest the new
+    line may be indented: that line's indentation (deeper is an IndentationError). None
+    elsewhere: mid-line, below an opener, or where a bracket, a string or a backslash may
+    still be open."""
+    lines = prompt_text.split("\n")
+    if len(lines) < 2 or lines[-1].strip():
+        return None
+    previous = next((line for line in reversed(lines[:-1]) if line.strip()), None)
+    if previous is None or prompt_text.count('"""') % 2 or prompt_text.count("'''") % 2:
+        return None
+    code = _LINE_COMMENT.sub("", previous.rstrip()).rstrip()
+    if code.endswith(("(", "[", "{", ",", "\\", ":", "=", "+", "-", "*", "/", "|", "&")):
+        return None
+    depth = sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
+    return indent_width(previous) if depth <= 0 else None
+
+
 def indent_unit(lines: list[str], language: str | None) -> int | None:
     """The file's indentation step: the commonest step into a block in ``lines`` (PEP 8's
     four spaces for Python when they show none; None when unknown)."""

@@ -56,9 +56,11 @@ class SearchPlan:
     # opener's line (a healed `{` taken on as `{@code`) is a completion.
     new_block: bool = False
     after_opener: bool = False
-    # The indentation the new block's first line should have (None: not judged), and the
-    # cursor's line before the completion.
+    # The indentation the new block's first line should have (a candidate elsewhere loses
+    # INDENT_PENALTY), or the deepest the line being started may go (deeper is dropped);
+    # None: not judged. And the cursor's line before the completion.
     body_indent: int | None = None
+    indent_limit: int | None = None
     line_head: str = ""
 
 
@@ -217,13 +219,11 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
     if len(text) >= 2 * _LOOP_MIN and new.strip():
         logprob -= LOOP_PENALTY * _looping(text)
     indent_judged = parent.indent_judged
-    if plan.body_indent is not None and not indent_judged:
-        # Blanks deeper than the body's place are wrong already: judged before the beam
-        # fills up with them and the right indentation is pruned unjudged.
-        indent = first_body_indent(plan.line_head, text, plan.after_opener, plan.body_indent)
-        if indent is not None:
-            indent_judged = True
-            logprob -= INDENT_PENALTY * (indent != plan.body_indent)
+    if not indent_judged and (plan.body_indent is not None or plan.indent_limit is not None):
+        indent_judged, wrong = _judge_indent(plan, text)
+        if wrong and plan.body_indent is None:
+            return None  # deeper than the line above it: a syntax error, not a completion
+        logprob -= INDENT_PENALTY * wrong
     cut = _stop_at(before, new, plan.stops)
     block = None
     if plan.scope == "line":
@@ -254,6 +254,21 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
         return Found(tokens, logprobs, done, "stop", logprob)
     return _Beam(parent.session, tokens, logprobs, logprob, required, parent.data + piece, text,
                  exact, block, indent_judged)
+
+
+def _judge_indent(plan: SearchPlan, text: str) -> tuple[bool, bool]:
+    """(judged, wrong) for the indentation of the first line the completion starts. Blanks
+    deeper than allowed are wrong already: judged before the beam fills up with them and
+    the right indentation is pruned unjudged."""
+    exact, limit = plan.body_indent, plan.indent_limit
+    deepest = exact if exact is not None else limit
+    opener_here = exact is not None and bool(plan.line_head.strip())
+    indent = first_body_indent(plan.line_head, text, opener_here, deepest)
+    if indent is None:
+        return False, False
+    if exact is not None:
+        return True, indent != exact
+    return True, limit is not None and indent > limit
 
 
 def _whole_lines(text: str) -> str:
