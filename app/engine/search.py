@@ -123,17 +123,24 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
                 token = j if ids is None else int(ids[j])
                 lp = log(p)
                 pool.append((beam.logprob + lp, number, token, lp))
+        pool.sort(reverse=True)
         ceiling = max((f.logprob for f in finished), default=-math.inf) - PRUNE_MARGIN
-        # Every continuation is judged (cheap: text only) before the best are kept, so the
-        # penalties (a loop, a misindented body) reorder them: ranked by the model alone, a
-        # penalised one could take a place a better one needed.
+        # Continuations are judged in the model's order until no later one can reach the
+        # best ``width`` judged live ones (penalties only lower a score), then the best
+        # are kept: the penalties (a loop, a misindented body) reorder them, so a penalised
+        # one does not take a place a better one needed.
         extended: list[tuple[float, int, int, _Beam | Found]] = []
+        live: list[float] = []
         for score, number, token, lp in pool:
-            if score < ceiling:
-                continue
+            if score < ceiling or (len(live) >= width and score <= live[width - 1]):
+                break
             outcome = _extend(beams[number], token, lp, token_bytes, plan)
-            if outcome is not None:
-                extended.append((outcome.logprob, number, token, outcome))
+            if outcome is None:
+                continue
+            extended.append((outcome.logprob, number, token, outcome))
+            if isinstance(outcome, _Beam):
+                live.append(outcome.logprob)
+                live.sort(reverse=True)
         extended.sort(key=lambda item: -item[0])
         survivors: list[_Beam] = []
         for _, number, token, outcome in extended:
