@@ -35,6 +35,7 @@ from app.grounded.textindex import (
     terms,
 )
 from app.store import Store
+from app.store.rows import integer
 
 # How much each kind of definition is worth as "the" definition of an ambiguous name.
 KIND_PRIOR = {"class": 1.0, "function": 1.0, "interface": 1.0, "struct": 1.0, "trait": 1.0,
@@ -89,7 +90,7 @@ class Retriever:
     def reading(self) -> Iterator[Retriever]:
         """One consistent read of the hypercube."""
         with self._lock, self.store.snapshot() as conn:
-            version = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes())
+            version = (integer(conn, "PRAGMA data_version"), conn.total_changes())
             if version != self._version:
                 self.texts.clear()
                 self._similar.invalidate()

@@ -18,6 +18,7 @@ import numpy as np
 from app import geometry
 from app.compositions import byte_node, composition_id
 from app.errors import StoreError
+from app.store.rows import integer
 
 BYTE_TOKENS = 256
 MERGE_TAG = "pair"
@@ -73,7 +74,7 @@ class Vocabulary:
 
 def save_vocabulary(conn: apsw.Connection, vocab: Vocabulary) -> None:
     """Store the vocabulary's atoms, compositions and token table (inside a transaction)."""
-    if conn.execute("SELECT COUNT(*) FROM vocabulary").fetchone()[0]:
+    if integer(conn, "SELECT COUNT(*) FROM vocabulary"):
         raise StoreError("this hypercube already has a vocabulary; it is fixed once learned")
     atom_ids = sorted({cp for tb, kind in zip(vocab.token_bytes, vocab.kinds, strict=True)
                        if kind != "byte" for cp in map(ord, tb.decode("utf-8"))})
