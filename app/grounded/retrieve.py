@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import cast
 
 from app.code.locate import Position
 from app.code.names import fold
@@ -146,8 +147,9 @@ class Retriever:
             index.add(Entry(symbol_id, doc_id, start, end),
                       [(terms(name), NAME_WEIGHT), (terms(described), 1)])
         marks = ",".join("?" * len(PROSE_LANGUAGES))
-        for (doc_id,) in conn.execute(f"SELECT id FROM documents WHERE language IN ({marks})",
-                                      PROSE_LANGUAGES).fetchall():
+        for (doc_id,) in cast(list[tuple[int]], conn.execute(
+                f"SELECT id FROM documents WHERE language IN ({marks})",
+                PROSE_LANGUAGES).fetchall()):
             for first, last, text in paragraphs(self.texts.get(doc_id).text):
                 index.add(Entry(None, doc_id, first, last), [(terms(text), 1)])
         return index.freeze()
