@@ -123,7 +123,8 @@ class Engine:
             logprob=float(sum(t.logprob for t in tokens if t.logprob is not None)),
         )
 
-    def score(self, token_ids: Sequence[int], top: int = 0) -> list[TokenLogprob]:
+    def score(self, token_ids: Sequence[int] | np.ndarray, top: int = 0,
+              ) -> list[TokenLogprob]:
         ids = self._check_ids(np.asarray(token_ids, dtype=np.int64), "prompt")
         if len(ids) > CONTEXT_LENGTH:
             raise ContextLengthExceeded(

@@ -24,7 +24,7 @@ import dataclasses
 import math
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -249,7 +249,7 @@ def _collect(deltas: Iterator[Delta]) -> Choice:
     return Choice("".join(texts), tokens, finish, healed)
 
 
-def _sample_rank(engine: Engine, plan: _Plan):  # type: ignore[no-untyped-def]
+def _sample_rank(engine: Engine, plan: _Plan) -> Callable[[Choice], float]:
     if plan.request.suffix is None:
         return Choice.mean_logprob
     return lambda choice: _joint_logprob(engine, plan, choice.text)

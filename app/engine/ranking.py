@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import tree_sitter as ts
 
-from app.code.languages import language_spec
+from app.code.languages import LanguageSpec, language_spec
 from app.engine.names import IDENTIFIER, KnownNames
 from app.errors import StoreError
 
@@ -64,7 +64,7 @@ def keywords(language: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def _spec(language: str | None):  # type: ignore[no-untyped-def]
+def _spec(language: str | None) -> LanguageSpec | None:
     if not language:
         return None
     try:

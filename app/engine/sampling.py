@@ -123,6 +123,7 @@ class Sampler:
             raise InvalidRequest(f"logit_bias names token {bad[0]}, but token ids run from 0 "
                                  f"to {self.vocab_size - 1}", param="logit_bias")
         check_repetition_params(p)
+        self._bias_ids: np.ndarray | None
         if p.logit_bias:
             self._bias_ids = np.array([int(t) for t in p.logit_bias], dtype=np.int64)
             self._bias = np.array([float(v) for v in p.logit_bias.values()], dtype=np.float64)
