@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from app.compositions import ATOM_LIMIT, composition_id
 from app.store.checksums import damaged_blobs, damaged_segments
@@ -23,7 +24,19 @@ COUNTED_TABLES = {
 }
 
 
-def info(store: Store) -> dict[str, object]:
+class StoreInfo(TypedDict):
+    """What :func:`info` reports (``hypercube db info --json``, ``/v1/hypercube/stats``)."""
+
+    path: str
+    schema_version: int
+    counts: dict[str, int]
+    languages: dict[str, int]
+    sizes: dict[str, int]
+    runs: int
+    last_run: dict[str, object] | None
+
+
+def info(store: Store) -> StoreInfo:
     """Counts, sizes and schema version; the ``counts`` depend only on the content ingested."""
     with store.snapshot() as conn:
         counts = {
