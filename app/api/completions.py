@@ -11,7 +11,7 @@ extensions ``filename``, ``language`` and ``scope`` (``free`` | ``line`` | ``blo
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,7 +194,7 @@ class Completions:
     # -- a stream -----------------------------------------------------------------------
 
     def stream(self, engine: EngineProtocol, request: CompletionRequest, watch: ClientWatch,
-               started: float) -> Iterator[bytes]:
+               started: float) -> Generator[bytes, None, None]:
         head = self._head(engine, request, new_id("cmpl-"), int(time.time()))
         generated = 0
         first = True
