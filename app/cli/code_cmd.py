@@ -227,7 +227,7 @@ def _lines(result: object) -> list[str]:
         elif isinstance(item, AnalogyResult):
             lines.append(f"{item.example.qualified_name} is to {item.from_type} as "
                          f"{item.expected_name} is to {item.to_type}:")
-            for hit in item.hits:
-                lines.append(f"  {hit.score:.2f}  {_symbol_line(hit.symbol)}  "
-                             f"({'; '.join(hit.reasons)})")
+            for analogous in item.hits:
+                lines.append(f"  {analogous.score:.2f}  {_symbol_line(analogous.symbol)}  "
+                             f"({'; '.join(analogous.reasons)})")
     return lines
