@@ -20,6 +20,7 @@ import numpy as np
 
 from app.engine.healing import TokenPrefixIndex
 from app.engine.scope import BlockEnd, suffix_takeover
+from app.engine.types import FinishReason
 from app.model import Session
 from jit import Kernels
 
@@ -50,7 +51,7 @@ class Found:
     tokens: list[int]
     logprobs: list[float]
     text: str
-    finish: str                   # "stop": the scope ended; "length": the budget did
+    finish: FinishReason          # "stop": the scope ended; "length": the budget did
     logprob: float
 
 

@@ -143,7 +143,7 @@ class Choice:
 
     text: str
     tokens: list[TokenLogprob]
-    finish_reason: str
+    finish_reason: FinishReason
     healed: int = 0
 
     def mean_logprob(self) -> float:
