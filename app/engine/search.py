@@ -68,6 +68,14 @@ class _Beam:
     block: BlockEnd | None = None
 
 
+def _best_per_text(found: list[Found]) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for item in found:
+        if item.logprob > best.get(item.text, -math.inf):
+            best[item.text] = item.logprob
+    return best
+
+
 def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
            token_bytes: list[bytes], kernels: Kernels, plan: SearchPlan,
            cancel: threading.Event | None = None) -> list[Found]:
@@ -127,14 +135,17 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
         if not beams:
             budget_spent = False
             break
-        if len(finished) >= width:
-            top = sorted((f.logprob for f in finished), reverse=True)[width - 1]
+        # Enough when ``width`` different texts are done (two tokenizations of one text
+        # are one candidate to the caller) and no open beam can beat the width-th best.
+        texts = _best_per_text(finished)
+        if len(texts) >= width:
+            top = sorted(texts.values(), reverse=True)[width - 1]
             if max(b.logprob for b in beams) < top:
                 budget_spent = False
                 break
     # Beams still open are partial lines: candidates only when the budget ran out first
-    # or nothing finished at all (a search stopped early keeps what reached the end).
-    if len(finished) < width or budget_spent:
+    # or too few texts finished (a search stopped early keeps what reached the end).
+    if len(_best_per_text(finished)) < width or budget_spent:
         for beam in beams:
             text = beam.text
             if beam.block is not None:
