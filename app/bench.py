@@ -53,8 +53,10 @@ def _median_seconds(action: Callable[[], object], repeat: int) -> list[float]:
 def _prompt(store: Store, engine: EngineProtocol, length: int) -> np.ndarray:
     """The opening tokens of the hypercube's longest document: text the model knows."""
     row = store.conn.execute("SELECT tokens FROM document_tokens t JOIN documents d "
-                             "ON d.id = t.doc_id ORDER BY d.n_tokens DESC, d.path LIMIT 1")
-    tokens = unpack_tokens(row.fetchone()[0], np.int64)
+                             "ON d.id = t.doc_id ORDER BY d.n_tokens DESC, d.path LIMIT 1"
+                             ).fetchone()
+    # No document (load_engine has refused such a hypercube already): the fallback prompt.
+    tokens = np.zeros(0, np.int64) if row is None else unpack_tokens(row[0], np.int64)
     return tokens[:length] if len(tokens) else engine.tokenizer.encode("def ")
 
 

@@ -31,6 +31,7 @@ import shutil
 import tarfile
 from collections.abc import Callable
 from pathlib import Path, PurePath, PurePosixPath
+from typing import cast
 
 import filelock
 
@@ -158,9 +159,11 @@ def _from_placeholder(path: str, root: Path) -> str:
 def _reroot(store: Store, convert: Callable[[str], str]) -> None:
     """Rewrite every stored path (``documents.path`` and ``runs.roots``) in one transaction."""
     with store.write() as conn:
-        for doc_id, path in conn.execute("SELECT id, path FROM documents").fetchall():
+        for doc_id, path in cast(list[tuple[int, str]], conn.execute(
+                "SELECT id, path FROM documents").fetchall()):
             conn.execute("UPDATE documents SET path = ? WHERE id = ?", (convert(path), doc_id))
-        for run_id, roots in conn.execute("SELECT id, roots FROM runs").fetchall():
+        for run_id, roots in cast(list[tuple[int, str]], conn.execute(
+                "SELECT id, roots FROM runs").fetchall()):
             conn.execute("UPDATE runs SET roots = ? WHERE id = ?",
                          (json.dumps([convert(r) for r in json.loads(roots)]), run_id))
 

@@ -101,7 +101,7 @@ def _check_user_db() -> Check:
 
     with Store(path) as store:
         counts = info(store)["counts"]
-    return Check("your hypercube", True, f"{path}: {counts['documents']:,} documents",  # type: ignore[index]
+    return Check("your hypercube", True, f"{path}: {counts['documents']:,} documents",
                  required=False)
 
 

@@ -113,10 +113,10 @@ def hilbert_encode(coords: npt.ArrayLike, bits: int = HILBERT_BITS) -> np.ndarra
             xi = x[:, i]
             x0 = x[:, 0]
             hit = (xi & q) != 0
-            t = (x0 ^ xi) & p
-            x[:, 0] = np.where(hit, x0 ^ p, x0 ^ t)
+            swap = (x0 ^ xi) & p
+            x[:, 0] = np.where(hit, x0 ^ p, x0 ^ swap)
             if i:
-                x[:, i] = np.where(hit, xi, xi ^ t)
+                x[:, i] = np.where(hit, xi, xi ^ swap)
         q >>= 1
     # Gray encode.
     for i in range(1, dims):
@@ -164,10 +164,10 @@ def hilbert_decode(keys: npt.ArrayLike, bits: int = HILBERT_BITS, dims: int = 4)
             xi = x[:, i]
             x0 = x[:, 0]
             hit = (xi & q) != 0
-            t = (x0 ^ xi) & p
-            x[:, 0] = np.where(hit, x0 ^ p, x0 ^ t)
+            swap = (x0 ^ xi) & p
+            x[:, 0] = np.where(hit, x0 ^ p, x0 ^ swap)
             if i:
-                x[:, i] = np.where(hit, xi, xi ^ t)
+                x[:, i] = np.where(hit, xi, xi ^ swap)
         q <<= 1
     return x.astype(np.int64)
 

@@ -3,11 +3,14 @@ seeds, context checks, batch input parsing and embedding vectors."""
 
 from __future__ import annotations
 
+import falcon
+import falcon.testing
 import numpy as np
 import pytest
 
 from app.api.batch_worker import BatchInvalid, parse_input
 from app.api.body import Fields
+from app.api.errors import handle_http_error
 from app.api.messages import read_messages
 from app.api.sampling import read_sampling
 from app.api.vectors import Embedder
@@ -103,3 +106,18 @@ def test_vectors_are_unit_length_and_deterministic() -> None:
     far = embedder.embed(np.array([100, 101, 102, 103, 104, 105], dtype=np.uint16), 64)
     assert float(a @ near) > float(a @ far)
     assert not embedder.embed(np.array([], dtype=np.uint16), 8).any()
+
+
+def test_falcon_error_headers_given_as_pairs_reach_the_response() -> None:
+    # Falcon takes an HTTPError's headers as a mapping or as (name, value) pairs; the
+    # handler called .items() on them, so pairs turned the error into a crash.
+    def raises(req: falcon.Request, resp: falcon.Response) -> None:
+        raise falcon.HTTPError(falcon.HTTP_409, headers=[("X-Reason", "busy")])
+
+    app = falcon.App()
+    app.add_sink(raises, "/")
+    app.add_error_handler(falcon.HTTPError, handle_http_error)
+    result = falcon.testing.TestClient(app).simulate_get("/x")
+    assert result.status_code == 409
+    assert result.headers["X-Reason"] == "busy"
+    assert result.json["error"]["type"] == "invalid_request_error"

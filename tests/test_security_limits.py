@@ -142,6 +142,17 @@ def test_work_per_request_is_capped(server: Running, path: str, body: dict,
     assert time.monotonic() - started < 5
 
 
+def test_a_batch_request_over_the_cap_is_refused_in_its_own_place(server: Running) -> None:
+    # It was answered twice, run despite the cap and then refused, shifting the others.
+    status, result = post_json(server.url, "/v1/completions/batch", {"requests": [
+        {**BODY, "best_of": 20, "n": 1, "max_tokens": 4000}, BODY]})
+    assert status == 200, result
+    over, fine = result["data"]
+    assert (over["error"]["code"], over["error"]["param"]) == ("request_too_large",
+                                                               "max_tokens")
+    assert fine["object"] == "text_completion"
+
+
 def test_the_cap_is_a_setting() -> None:
     running = start_server(shared_hypercube(), ApiSettings(max_request_tokens=10),
                            engine=shared_engine())

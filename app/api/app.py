@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import falcon
 import falcon.media
@@ -51,6 +52,10 @@ from app.engine.types import EngineProtocol
 from app.grounded import GroundedChat
 from app.store import Store
 from app.ui import add_ui_routes
+
+if TYPE_CHECKING:
+    # Falcon names the middleware type only in its private typing module.
+    from falcon._typing import SyncMiddleware
 
 # Run ids are SQLite integers: a larger number in the URL is an unknown URL (404), not a 500.
 RUN = f"{{run_id:int(min=0, max={2**63 - 1})}}"
@@ -123,7 +128,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
     code_index = CodeIndex(code_store)
     code_gate = QueryGate()
 
-    middleware: list[object] = [
+    middleware: list[SyncMiddleware[falcon.Request, falcon.Response]] = [
         RequestContext(settings.max_body_bytes, settings.max_json_bytes,
                        settings.max_request_tokens),
         MetricsMiddleware(metrics),
@@ -146,12 +151,12 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
     middleware.append(RequestLimits(settings.max_body_bytes, settings.max_json_bytes))
 
     app = ApiApp(middleware=middleware)
+    multipart = falcon.media.MultipartFormHandler()
+    multipart.parse_options.max_body_part_buffer_size = settings.max_body_bytes
     handlers = falcon.media.Handlers({
         falcon.MEDIA_JSON: json_handler(),
-        falcon.MEDIA_MULTIPART: falcon.media.MultipartFormHandler(),
+        falcon.MEDIA_MULTIPART: multipart,
     })
-    handlers[falcon.MEDIA_MULTIPART].parse_options.max_body_part_buffer_size = (
-        settings.max_body_bytes)
     app.req_options.media_handlers = handlers
     app.resp_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: json_handler()})
     errors.install(app)

@@ -83,8 +83,9 @@ def parse_input(content: bytes, endpoint: str) -> list[tuple[str, dict[str, Any]
                                    "body"))
         if isinstance(custom_id, str):
             seen.add(custom_id)
-        if not errors:
-            requests.append((custom_id, body))  # type: ignore[arg-type]
+        # (The checks above have put an error in for a custom_id or body of another type.)
+        if not errors and isinstance(custom_id, str) and isinstance(body, dict):
+            requests.append((custom_id, body))
     if errors:
         raise BatchInvalid(errors)
     return requests

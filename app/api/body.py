@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, overload
 
 import falcon
 import orjson
@@ -17,6 +17,8 @@ def read_raw(req: falcon.Request, limit_name: str = "max_body_bytes") -> bytes:
     """The whole body, refusing more than the configured limit even without Content-Length
     (a chunked body is read up to one byte past the limit, never further)."""
     limit = req.context.get(limit_name) or req.context.get("max_body_bytes", DEFAULT_MAX_BODY)
+    # Falcon types context values as Any | None; the app's middleware sets both limits as ints.
+    assert isinstance(limit, int), limit
     data = req.bounded_stream.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes")
@@ -102,6 +104,12 @@ class Fields:
                                   f"not {value!r}")
         return value
 
+    @overload
+    def integer(self, name: str, default: int, *, minimum: int | None = None,
+                maximum: int | None = None, required: bool = False) -> int: ...
+    @overload
+    def integer(self, name: str, default: None = None, *, minimum: int | None = None,
+                maximum: int | None = None, required: bool = False) -> int | None: ...
     def integer(self, name: str, default: int | None = None, *, minimum: int | None = None,
                 maximum: int | None = None, required: bool = False) -> int | None:
         value = self.data.get(name)
@@ -115,6 +123,12 @@ class Fields:
         self._check_range(name, value, minimum, maximum)
         return value
 
+    @overload
+    def number(self, name: str, default: float, *,
+               minimum: float | None = None, maximum: float | None = None) -> float: ...
+    @overload
+    def number(self, name: str, default: None = None, *,
+               minimum: float | None = None, maximum: float | None = None) -> float | None: ...
     def number(self, name: str, default: float | None = None, *,
                minimum: float | None = None, maximum: float | None = None) -> float | None:
         value = self.data.get(name)

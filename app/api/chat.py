@@ -24,7 +24,7 @@ cut there with finish_reason ``"length"`` (and is then not complete JSON).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -205,7 +205,7 @@ class ChatCompletions:
                 "system_fingerprint": fingerprint(engine.info)}
 
     def stream(self, engine: EngineProtocol, request: ChatRequest, watch: ClientWatch,
-               started: float) -> Iterator[bytes]:
+               started: float) -> Generator[bytes, None, None]:
         request, answer = self._route(engine, request)
         head = self._head(engine, request, new_id("chatcmpl-"), int(time.time()), CHUNK)
         if request.include_usage:

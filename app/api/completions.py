@@ -11,9 +11,9 @@ extensions ``filename``, ``language`` and ``scope`` (``free`` | ``line`` | ``blo
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import falcon
 
@@ -38,6 +38,7 @@ from app.engine.types import (
     EngineProtocol,
     GenerationRequest,
     SamplingParams,
+    Scope,
 )
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
 
@@ -61,14 +62,14 @@ class CompletionRequest:
     include_usage: bool
     filename: str | None = None
     language: str | None = None
-    scope: str | None = None
+    scope: Scope | None = None
 
     def generation(self, prompt: Prompt) -> GenerationRequest:
         """The engine's request for one of the prompts."""
         return GenerationRequest(
             prompt_ids=prompt.ids, params=self.params, prompt_text=prompt.text,
             suffix=None if self.suffix is None else self.suffix.text, stops=self.stops,
-            n=self.n, best_of=self.best_of, scope=self.scope,  # type: ignore[arg-type]
+            n=self.n, best_of=self.best_of, scope=self.scope,
             language=self.language, filename=self.filename)
 
     @property
@@ -102,7 +103,8 @@ def parse_request(body: dict[str, Any], engine: EngineProtocol,
     stops = read_stop(f)
     filename = f.string("filename")
     language = f.string("language", choices=LANGUAGES)
-    scope = f.string("scope", choices=SCOPES)
+    # choices=SCOPES has checked it is one of the Scope literals.
+    scope = cast("Scope | None", f.string("scope", choices=SCOPES))
     request = CompletionRequest(model, prompts, suffix, params, stops, n, best_of, echo,
                                 logprobs, stream, check_stream_options(f, stream),
                                 filename, language, scope)
@@ -194,7 +196,7 @@ class Completions:
     # -- a stream -----------------------------------------------------------------------
 
     def stream(self, engine: EngineProtocol, request: CompletionRequest, watch: ClientWatch,
-               started: float) -> Iterator[bytes]:
+               started: float) -> Generator[bytes, None, None]:
         head = self._head(engine, request, new_id("cmpl-"), int(time.time()))
         generated = 0
         first = True

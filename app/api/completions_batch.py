@@ -44,10 +44,12 @@ class CompletionsBatchResource:
         total = 0
         for i, body in enumerate(requests):
             try:
-                parsed.append(self._parse(i, body, engine, limit))
-                total += completion_work(parsed[-1], engine.info.context_length, limit)
+                request = self._parse(i, body, engine, limit)
+                total += completion_work(request, engine.info.context_length, limit)
             except HypercubeError as exc:
                 parsed.append(exc)
+            else:
+                parsed.append(request)
         if total > limit:
             raise InvalidRequest(
                 f"these requests ask for up to {total} generated tokens together, more than "

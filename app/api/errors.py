@@ -68,8 +68,9 @@ def handle_http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTT
         message = f"Method {req.method} is not allowed for {req.path}"
     else:
         message = ex.description or ex.title or "invalid request"
-    for name, value in (ex.headers or {}).items():
-        resp.set_header(name, value)
+    if ex.headers:
+        # A mapping or a list of (name, value) pairs: Falcon accepts both.
+        resp.set_headers(ex.headers)
     type_ = "invalid_request_error" if status < 500 else "server_error"
     _respond(req, resp, status, error_body(message, type_, code=_FALCON_CODES.get(status)))
 
@@ -127,13 +128,15 @@ class JsonErrorTask(ErrorTask):
     headers too large) as OpenAI error objects instead of plain text."""
 
     def execute(self) -> None:
-        error = self.request.error
+        # types-waitress types Task.request as an Error, but waitress hands every task its
+        # HTTPRequestParser, whose .error is the Error that made this an ErrorTask.
+        error = self.request.error  # type: ignore[attr-defined]
         message = str(error.body or error.reason).strip() or error.reason
         type_ = "invalid_request_error" if error.code < 500 else "server_error"
         body = orjson.dumps(error_body(f"{error.reason}: {message}", type_,
                                        code=_WAITRESS_CODES.get(error.code)))
         self.status = f"{error.code} {error.reason}"
-        self.response_headers.append(("Content-Type", "application/json"))
+        self.response_headers = [*self.response_headers, ("Content-Type", "application/json")]
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from app.tokenizer import Tokenizer
 
 
@@ -36,7 +38,7 @@ class HealedText:
         return text[cut:]
 
 
-def context_ids(tokenizer: Tokenizer, prompt_ids: Sequence[int], healed_chars: int,
+def context_ids(tokenizer: Tokenizer, prompt_ids: Sequence[int] | np.ndarray, healed_chars: int,
                 generated: Sequence[int]) -> list[int]:
     """The prompt's ids without those healing took back, then the generated ones."""
     kept = len(prompt_ids)

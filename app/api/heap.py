@@ -13,11 +13,12 @@ import ctypes
 import ctypes.util
 import gc
 import sys
+from collections.abc import Callable
 from functools import cache
 
 
 @cache
-def _malloc_trim() -> object | None:
+def _malloc_trim() -> Callable[[int], int] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -32,4 +33,4 @@ def release_free_memory() -> None:
     gc.collect()
     trim = _malloc_trim()
     if trim is not None:
-        trim(0)  # type: ignore[operator]
+        trim(0)

@@ -18,7 +18,7 @@ strings: they are 63-bit and JavaScript numbers are exact only to 53 bits.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import apsw
 import falcon
@@ -50,9 +50,9 @@ def sample_points(store: Store, limit: int) -> list[dict[str, Any]]:
                            "group": _CATEGORY_GROUPS.get(category[:1], "other"),
                            "language": None, "label": chr(codepoint), "x": x, "y": y, "z": z,
                            "w": w})
-        rows = conn.execute(
+        rows = cast(list[tuple[int, str, bytes, float, float, float, float]], conn.execute(
             "SELECT id, tag, content, x, y, z, w FROM compositions WHERE tag != 'byte' "
-            "ORDER BY id LIMIT ?", (max(0, limit - len(points)),)).fetchall()
+            "ORDER BY id LIMIT ?", (max(0, limit - len(points)),)).fetchall())
         idents = [row[0] for row in rows if row[1] == "ident"]
         uses = _identifier_uses(conn, idents)
         for node, tag, content, x, y, z, w in rows:
@@ -132,8 +132,9 @@ def composition_tree(store: Store, point_id: str) -> dict[str, Any]:
 
 def _children(conn: apsw.Connection, node: int, budget: list[int]) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = []
-    for (child,) in conn.execute("SELECT child FROM composition_children WHERE parent = ? "
-                                 "ORDER BY position", (node,)).fetchall():
+    for (child,) in cast(list[tuple[int]], conn.execute(
+            "SELECT child FROM composition_children WHERE parent = ? ORDER BY position",
+            (node,)).fetchall()):
         budget[0] -= 1
         if budget[0] < 0:
             result.append({"truncated": True})

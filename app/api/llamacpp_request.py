@@ -138,7 +138,8 @@ def sampling_body(fields: Fields) -> dict[str, Any]:
     return body
 
 
-def native_request(fields: Fields, engine: EngineProtocol, prompt: str | list[int],
+def native_request(fields: Fields, engine: EngineProtocol,
+                   prompt: str | list[int] | list[str | list[int]],
                    suffix: str | None = None, *, several_prompts: bool = False,
                    extensions: CompletionExtensions | None = None) -> NativeRequest:
     n_probs = fields.integer("n_probs", 0, minimum=0, maximum=MAX_N_PROBS) or 0

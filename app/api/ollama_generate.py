@@ -133,9 +133,9 @@ class OllamaGenerateResource:
         if response_format is not None:
             messages = ([{"role": "system", "content": system}] if system and not raw
                         else []) + [{"role": "user", "content": prompt}]
-            body = {"model": engine.info.id, "messages": messages,
-                    "response_format": response_format, **sampling_fields(fields)}
-            chat_run = ChatRun(self.chat, engine, name, timing, body, stream, watch)
+            chat_body = {"model": engine.info.id, "messages": messages,
+                         "response_format": response_format, **sampling_fields(fields)}
+            chat_run = ChatRun(self.chat, engine, name, timing, chat_body, stream, watch)
             if stream:
                 start_ndjson(resp)
                 resp.stream = chat_run.stream(lambda text: {"response": text})

@@ -22,7 +22,7 @@ with a 400, and so are tools, which the model cannot call.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import falcon
@@ -189,7 +189,7 @@ class ResponsesResource:
         resp.stream = _events(shape, self.chat.stream(engine, request, watch, started))
 
 
-def _events(shape: ResponseShape, inner: Iterator[bytes]) -> Iterator[bytes]:
+def _events(shape: ResponseShape, inner: Generator[bytes, None, None]) -> Iterator[bytes]:
     sequence = 0
 
     def event(type_: str, **payload: Any) -> bytes:

@@ -6,17 +6,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
 
-import waitress
-from waitress.server import BaseWSGIServer, MultiSocketServer
+from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from app.api.errors import JsonErrorChannel
+from app.api.swap import WSGIApp
 from app.errors import CannotListen
 
 log = logging.getLogger("hypercube.server")
-
-WSGIApp = Callable[..., object]
 
 
 class Server:
@@ -31,7 +28,7 @@ class Server:
     def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 8080, *,
                  threads: int = 16, max_body_bytes: int = 100_000_000) -> None:
         try:
-            self._server: BaseWSGIServer | MultiSocketServer = waitress.create_server(
+            self._server: BaseWSGIServer | MultiSocketServer = create_server(
                 app, host=host, port=port, threads=threads, ident="hypercube",
                 expose_tracebacks=False,
                 # Our own 413 (an OpenAI error object) must fire first, so Waitress's limit

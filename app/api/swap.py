@@ -10,25 +10,26 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from app.api.finishing import ClosingBody
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+App = TypeVar("App", bound=WSGIApp)
 
 
-class SwappableApp:
+class SwappableApp(Generic[App]):
     """A WSGI app that forwards to the current app and retires replaced ones when idle."""
 
-    def __init__(self, app: WSGIApp, close: Callable[[WSGIApp], None]) -> None:
+    def __init__(self, app: App, close: Callable[[App], None]) -> None:
         self._current = app
         self._close = close
         self._lock = threading.Lock()
         self._inflight: dict[int, int] = {id(app): 0}
-        self._retiring: dict[int, WSGIApp] = {}
+        self._retiring: dict[int, App] = {}
 
     @property
-    def current(self) -> WSGIApp:
+    def current(self) -> App:
         return self._current
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -43,7 +44,7 @@ class SwappableApp:
             raise
         return ClosingBody(body, lambda: self._finished(app))
 
-    def swap(self, app: WSGIApp) -> None:
+    def swap(self, app: App) -> None:
         """Make ``app`` current; the old one is closed once its requests are done."""
         with self._lock:
             old, self._current = self._current, app
@@ -61,14 +62,14 @@ class SwappableApp:
         for app in apps:
             self._close(app)
 
-    def _finished(self, app: WSGIApp) -> None:
+    def _finished(self, app: App) -> None:
         with self._lock:
             self._inflight[id(app)] -= 1
             idle = self._inflight[id(app)] == 0 and id(app) in self._retiring
         if idle:
             self._retire(app)
 
-    def _retire(self, app: WSGIApp) -> None:
+    def _retire(self, app: App) -> None:
         with self._lock:
             if self._retiring.pop(id(app), None) is None:
                 return

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from app.cli.common import add_db_option, add_json_option, open_read_store, print_json
@@ -20,6 +20,7 @@ from app.code.results import (
     CalleeSet,
     Caller,
     Implementation,
+    Result,
     SearchHit,
     SimilarResult,
     Site,
@@ -27,7 +28,7 @@ from app.code.results import (
 )
 from app.code.search import MODES
 
-Runner = Callable[[CodeIndex, argparse.Namespace], object]
+Runner = Callable[[CodeIndex, argparse.Namespace], Result | Sequence[Result]]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -128,48 +129,48 @@ def _run(runner: Runner, args: argparse.Namespace) -> int:
     return 0
 
 
-def _plain(result: object) -> object:
-    if isinstance(result, list):
+def _plain(result: Result | Sequence[Result]) -> object:
+    if isinstance(result, Sequence):
         return [item.to_dict() for item in result]
-    return result.to_dict()  # type: ignore[attr-defined]
+    return result.to_dict()
 
 
 # -- runners ----------------------------------------------------------------------------------
 
 
-def _defs(index: CodeIndex, args: argparse.Namespace) -> object:
+def _defs(index: CodeIndex, args: argparse.Namespace) -> Result | Sequence[Result]:
     return index.defs(args.name, at=args.at, kind=args.kind, language=args.language,
                       limit=args.limit)
 
 
-def _refs(index: CodeIndex, args: argparse.Namespace) -> object:
+def _refs(index: CodeIndex, args: argparse.Namespace) -> Result | Sequence[Result]:
     return index.refs(args.name, kind=args.kind, language=args.language, limit=args.limit)
 
 
-def _callers(index: CodeIndex, args: argparse.Namespace) -> object:
+def _callers(index: CodeIndex, args: argparse.Namespace) -> Result | Sequence[Result]:
     return index.callers(args.name, language=args.language, limit=args.limit)
 
 
-def _callees(index: CodeIndex, args: argparse.Namespace) -> object:
+def _callees(index: CodeIndex, args: argparse.Namespace) -> Result | Sequence[Result]:
     return index.callees(args.name, at=args.at, language=args.language, limit=args.limit)
 
 
-def _implementations(index: CodeIndex, args: argparse.Namespace) -> object:
+def _implementations(index: CodeIndex, args: argparse.Namespace) -> Result | Sequence[Result]:
     return index.implementations(args.name, limit=args.limit)
 
 
-def _search(index: CodeIndex, args: argparse.Namespace) -> object:
+def _search(index: CodeIndex, args: argparse.Namespace) -> Result | Sequence[Result]:
     return index.search(args.query, mode=args.mode, case_sensitive=args.case_sensitive,
                         language=args.language, limit=args.limit, per_file=args.per_file,
                         context=args.context)
 
 
-def _similar(index: CodeIndex, args: argparse.Namespace) -> object:
+def _similar(index: CodeIndex, args: argparse.Namespace) -> Result | Sequence[Result]:
     return index.similar(args.position, limit=args.limit, min_score=args.min_score,
                          language=args.language, cross_language=args.cross_language)
 
 
-def _analogy(index: CodeIndex, args: argparse.Namespace) -> object:
+def _analogy(index: CodeIndex, args: argparse.Namespace) -> Result | Sequence[Result]:
     return index.analogy(args.example, args.to_type, from_type=args.from_type,
                          limit=args.limit)
 
@@ -227,7 +228,7 @@ def _lines(result: object) -> list[str]:
         elif isinstance(item, AnalogyResult):
             lines.append(f"{item.example.qualified_name} is to {item.from_type} as "
                          f"{item.expected_name} is to {item.to_type}:")
-            for hit in item.hits:
-                lines.append(f"  {hit.score:.2f}  {_symbol_line(hit.symbol)}  "
-                             f"({'; '.join(hit.reasons)})")
+            for analogous in item.hits:
+                lines.append(f"  {analogous.score:.2f}  {_symbol_line(analogous.symbol)}  "
+                             f"({'; '.join(analogous.reasons)})")
     return lines

@@ -43,13 +43,13 @@ def run_info(args: argparse.Namespace) -> int:
     console = Console()
     table = Table(title=f"hypercube {report['path']}", show_header=False)
     table.add_row("schema version", str(report["schema_version"]))
-    for name, value in report["counts"].items():  # type: ignore[union-attr]
+    for name, value in report["counts"].items():
         table.add_row(name.replace("_", " "), f"{value:,}")
-    for name, value in report["sizes"].items():  # type: ignore[union-attr]
+    for name, value in report["sizes"].items():
         table.add_row(name.replace("_", " "), f"{value / 1e6:,.2f} MB")
     languages = report["languages"]
     if languages:
-        table.add_row("languages", ", ".join(f"{k} {v}" for k, v in languages.items()))  # type: ignore[union-attr]
+        table.add_row("languages", ", ".join(f"{k} {v}" for k, v in languages.items()))
     table.add_row("ingest runs", str(report["runs"]))
     console.print(table)
     return 0

@@ -33,6 +33,7 @@ from app.code.languages import language_spec
 from app.code.names import NAME_TAG, NameTable
 from app.code.packing import KIND_CODE, fits_narrow, pack_sites
 from app.ingest.hooks import IngestedDocument
+from app.store.rows import integer
 from app.tokenizer import Tokenizer
 
 RELATION_KINDS = ("defines", "ast_child", "calls", "imports", "inherits")
@@ -157,7 +158,7 @@ class CodeAnalyzer:
         keep.discard("")
         entries = self._names.lookup(conn, names, keep, tokenizer)
         name_ids = {name: entry[0] for name, entry in entries.items()}
-        first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM code_symbols").fetchone()[0]
+        first = integer(conn, "SELECT coalesce(max(id), 0) + 1 FROM code_symbols")
         conn.execute(
             "INSERT INTO code_files(doc_id, language, module, first_symbol, n_symbols,"
             " parse_errors) VALUES(?, ?, ?, ?, ?, ?)",

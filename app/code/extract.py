@@ -466,9 +466,12 @@ def _imports(matches: list[Match], data: bytes) -> list[Import]:
         modules = captures.get("module")
         names = captures.get("name")
         aliases = captures.get("alias")
-        if not modules and not names:
+        if modules:
+            anchor = modules[0]
+        elif names:
+            anchor = names[0]
+        else:
             continue
-        anchor = (modules or names)[0]  # type: ignore[index]
         module = _unquote(_text(data, modules[0])) if modules else ""
         name = _text(data, names[0]) if names else None
         alias = _text(data, aliases[0]) if aliases else None

@@ -55,6 +55,8 @@ def node_stream(root: ts.Node, table: np.ndarray,
     first_child, next_sibling, parent = (cursor.goto_first_child, cursor.goto_next_sibling,
                                          cursor.goto_parent)
     while True:
+        # The binding types .node as Node | None (None for a cursor on no node); a cursor
+        # walked from a root always stands on one, and a check would cost on the hot path.
         node = cursor.node
         kind = node.kind_id  # type: ignore[union-attr]
         if kind not in pruned:

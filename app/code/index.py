@@ -32,6 +32,7 @@ from app.code.symbols import StoredSymbol, symbols_by_id
 from app.code.texts import DocumentTexts
 from app.errors import InvalidRequest, NotFound
 from app.store import Store
+from app.store.rows import integer
 
 T = TypeVar("T")
 
@@ -67,7 +68,7 @@ class CodeIndex:
     def _reading(self) -> Iterator[None]:
         with self._lock, self.store.snapshot() as conn:
             # data_version moves when another connection commits; total_changes when ours does.
-            version = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes())
+            version = (integer(conn, "PRAGMA data_version"), conn.total_changes())
             if version != self._seen_version:
                 self._texts.clear()
                 self._similar.invalidate()

@@ -153,6 +153,11 @@ def _normalization_table(grammar: ts.Language, overrides: dict[str, str]) -> np.
     return table
 
 
+def _prefixed_captures(kind: str, source: str) -> str:
+    """The query ``source`` with each capture ``@x`` renamed ``@kind.x``."""
+    return _CAPTURE.sub(lambda m: f"@{kind}.{m.group(1)}", source)
+
+
 @functools.cache
 def language_spec(name: str) -> LanguageSpec | None:
     """The spec for a detected language name, or None when we do not parse it."""
@@ -179,8 +184,7 @@ def language_spec(name: str) -> LanguageSpec | None:
         except (OSError, ts.QueryError) as exc:
             raise StoreError(f"{' + '.join(map(str, paths))} is unusable: {exc}") from exc
     structure = ts.Query(grammar, "\n".join(
-        _CAPTURE.sub(lambda m, k=kind: f"@{k}.{m.group(1)}", sources[kind])  # type: ignore[misc]
-        for kind in STRUCTURE_FILES))
+        _prefixed_captures(kind, sources[kind]) for kind in STRUCTURE_FILES))
     structure_files = tuple(kind for kind in STRUCTURE_FILES
                             for _ in range(queries[kind].pattern_count))
     return LanguageSpec(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import apsw
 
@@ -42,6 +43,10 @@ class Document:
     language: str
 
 
+# documents(id, path, language): the STRICT table holds them NOT NULL (0001_core.sql).
+_DocumentRow = tuple[int, str, str]
+
+
 def find_document(conn: apsw.Connection, path: str) -> Document:
     """The indexed document for ``path``: exact (after resolving), else a unique suffix."""
     if "\x00" in path:
@@ -50,14 +55,14 @@ def find_document(conn: apsw.Connection, path: str) -> Document:
     if path and not os.path.isabs(path):
         candidates.append(path)
     for candidate in candidates:
-        row = conn.execute("SELECT id, path, language FROM documents WHERE path = ?",
-                           (candidate,)).fetchone()
+        row = cast(_DocumentRow | None, conn.execute(
+            "SELECT id, path, language FROM documents WHERE path = ?", (candidate,)).fetchone())
         if row is not None:
             return Document(*row)
     suffix = "/" + path.lstrip("./").replace(os.sep, "/")
-    rows = conn.execute(
+    rows = cast(list[_DocumentRow], conn.execute(
         "SELECT id, path, language FROM documents WHERE path LIKE ? ESCAPE '\\' LIMIT 6",
-        ("%" + escape_like(suffix),)).fetchall()
+        ("%" + escape_like(suffix),)).fetchall())
     if len(rows) == 1:
         return Document(*rows[0])
     if not rows:

@@ -15,6 +15,7 @@ import numpy as np
 
 from app import geometry
 from app.compositions import ATOM_LIMIT, composition_id
+from app.store.rows import integer
 from app.tokenizer import Tokenizer
 
 NAME_TAG = "ident"
@@ -57,7 +58,7 @@ class NameTable:
     def lookup(self, conn: apsw.Connection, names: set[str], keep: set[str],
                tokenizer: Tokenizer) -> dict[str, tuple[int, int]]:
         """(id, node) of each name, interning new ones and storing the nodes of ``keep``."""
-        top = conn.execute("SELECT coalesce(max(id), 0) FROM code_names").fetchone()[0]
+        top = integer(conn, "SELECT coalesce(max(id), 0) FROM code_names")
         if top != self._max_id:
             self._reload(conn, top)
         streams: dict[str, list[int]] = {}

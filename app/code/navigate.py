@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from typing import cast
 
 import apsw
 
@@ -114,7 +115,8 @@ class Navigator:
     def refs(self, name: str, *, kind: str | None = None, language: str | None = None,
              limit: int = 200) -> list[Site]:
         short = name.replace("::", ".").split(".")[-1]
-        where, bindings = "n.name = ?", [short]
+        where = "n.name = ?"
+        bindings: list[str | int] = [short]
         if kind:
             if kind not in KIND_CODE:
                 raise InvalidRequest(f"unknown reference kind {kind!r}; use one of "
@@ -231,10 +233,10 @@ class Navigator:
             if not frontier:
                 break
             marks = ",".join("?" * len(frontier))
-            rows = self.conn.execute(
+            rows = cast(list[tuple[int, str, str]], self.conn.execute(
                 "SELECT i.symbol_id, i.kind, n.name FROM code_inherits i"
                 " JOIN code_names n ON n.id = i.base_name_id"
-                f" WHERE n.name IN ({marks})", tuple(frontier)).fetchall()
+                f" WHERE n.name IN ({marks})", tuple(frontier)).fetchall())
             symbols = symbols_by_id(self.conn, (r[0] for r in rows))
             frontier = []
             for symbol_id, kind, via in rows:

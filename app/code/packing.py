@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_FORMATS = {b"H"[0]: np.dtype("<u2"), b"i"[0]: np.dtype("<i4")}
+_FORMATS: dict[int, np.dtype] = {b"H"[0]: np.dtype("<u2"), b"i"[0]: np.dtype("<i4")}
 
 # code_refs.kind: what a use of a name is.
 REFERENCE_KINDS = ("reference", "call", "type")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import cast
 
 import apsw
 
@@ -62,8 +63,8 @@ def build_context(conn: apsw.Connection, doc: Document, line: int, column: int |
         if any(int(ln) == line for ln in group.lines):
             context.site_kind = group.kind
             break
-    context.imports = conn.execute(
-        "SELECT module, name, alias FROM code_imports WHERE doc_id = ?", (doc.id,)).fetchall()
+    context.imports = cast(list[tuple[str, str | None, str | None]], conn.execute(
+        "SELECT module, name, alias FROM code_imports WHERE doc_id = ?", (doc.id,)).fetchall())
     class_ids = [s.id for s in enclosing if s.symbol.kind in TYPE_KINDS]
     context.bases = _base_closure(conn, class_ids)
     return context

@@ -8,20 +8,29 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Protocol
+
+
+class Result(Protocol):
+    """Any code query's result: it converts itself to JSON-ready values."""
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return value.to_dict()  # type: ignore[attr-defined]
+    if isinstance(value, _JSON):  # the result dataclasses (each a _JSON) nest
+        return value.to_dict()
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
 
 
 class _JSON:
+    # Every subclass is a dataclass (this says so to dataclasses.fields).
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 @dataclass(frozen=True)

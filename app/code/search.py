@@ -17,12 +17,19 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, replace
-from re import _constants as sre_constants
-from re import _parser as sre_parse  # the stdlib's own regex parser, to find literal runs
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import apsw
 import re2
+
+if TYPE_CHECKING:
+    # typeshed describes these modules under their public names, which warn on import
+    # since Python 3.11: at run time they come from re itself.
+    import sre_constants
+    import sre_parse
+else:
+    from re import _constants as sre_constants
+    from re import _parser as sre_parse  # the stdlib's own regex parser, to find literal runs
 
 from app.code.locate import escape_like
 from app.code.names import fold
@@ -102,7 +109,7 @@ def regex_literals(pattern: str, flags: int = 0) -> list[str]:
     except (re.error, RecursionError, OverflowError):
         return []
     runs: list[str] = []
-    _collect(list(parsed), runs)
+    _collect(parsed.data, runs)
     return [r for r in runs if len(r) >= 3]
 
 

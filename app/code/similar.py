@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import apsw
 import numpy as np
@@ -34,8 +35,8 @@ class _Signatures:
 
 
 def load_signatures(conn: apsw.Connection) -> _Signatures:
-    rows = conn.execute("SELECT symbol_id, shape, minhash FROM code_fingerprints"
-                        " ORDER BY symbol_id").fetchall()
+    rows = cast(list[tuple[int, int, bytes | None]], conn.execute(
+        "SELECT symbol_id, shape, minhash FROM code_fingerprints ORDER BY symbol_id").fetchall())
     size = fingerprint.SIGNATURE_SIZE
     matrix = np.zeros((len(rows), size), dtype=np.uint8)
     signed = np.zeros(len(rows), dtype=bool)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import bisect
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import cast
 
 import apsw
 import numpy as np
 
 from app.errors import NotFound, StoreError
 from app.store.tokens import DTYPE, unpack_tokens
+from app.tokenizer.vocabulary import token_bytes_of
 
 CACHED_DOCUMENTS = 128
 
@@ -62,14 +64,14 @@ class DocumentTexts:
 
     def _vocabulary(self) -> np.ndarray:
         if self._token_bytes is None:
-            rows = self._conn.execute(
+            rows = cast(list[tuple[int, str, int, bytes | None]], self._conn.execute(
                 "SELECT v.token_id, v.kind, v.node, c.content FROM vocabulary v "
-                "LEFT JOIN compositions c ON c.id = v.node ORDER BY v.token_id").fetchall()
+                "LEFT JOIN compositions c ON c.id = v.node ORDER BY v.token_id").fetchall())
             if not rows:
                 raise StoreError("this hypercube has no vocabulary: nothing was ingested")
             table = np.empty(len(rows), dtype=object)
             for token_id, kind, node, content in rows:
-                table[token_id] = chr(node).encode("utf-8") if kind == "atom" else bytes(content)
+                table[token_id] = token_bytes_of(token_id, kind, node, content)
             self._token_bytes = table
         return self._token_bytes
 

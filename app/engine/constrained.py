@@ -43,7 +43,7 @@ import functools
 import json
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -77,19 +77,6 @@ MAX_ITEMS = 8
 # Compact JSON: the separators a model of Python source has seen in dicts, nothing else.
 COMPILE_OPTIONS: dict[str, Any] = {
     "item_separator": ", ", "key_separator": ": ", "whitespace_flexible": False}
-
-
-class TokenConstraint(Protocol):
-    """What the engine's per-token loop asks of a constraint."""
-
-    def mask(self, allowed: np.ndarray) -> None:
-        """Fill ``allowed`` (bool, one entry per token id) with which tokens may come next."""
-
-    def advance(self, token_id: int) -> None:
-        """Take the token that was chosen (always one :meth:`mask` allowed)."""
-
-    def done(self) -> bool:
-        """True once the text so far is complete and nothing may follow it."""
 
 
 _CLOSERS = frozenset(b'"]}')
@@ -296,7 +283,8 @@ class GrammarConstraint:
         they do finish; the matcher is left as it was."""
         matcher, rank = self._matcher, self._rank
         assert rank is not None
-        allowed, path, finishes = self._next(), [], False
+        allowed, finishes = self._next(), False
+        path: list[int] = []
         while len(path) < limit:
             if matcher.is_stopped() or matcher.is_error():
                 finishes = True

@@ -35,6 +35,7 @@ from app.engine.types import (
     DRY_SEQUENCE_BREAKERS,
     Completion,
     Delta,
+    FinishReason,
     Generation,
     GenerationRequest,
     ModelInfo,
@@ -59,6 +60,8 @@ _MODELS_POOLED = 16
 MAX_STOPS = 16
 # Repetition penalty tables kept for reuse; requests almost always use the defaults.
 _TABLES_LIMIT = 64
+# The mask of a generation without constraints: never read.
+_NO_MASK = np.zeros(0, dtype=bool)
 
 
 class Engine:
@@ -111,19 +114,20 @@ class Engine:
                  constraint: TokenConstraint | None = None) -> Completion:
         texts: list[str] = []
         tokens: list[TokenLogprob] = []
-        finish = "length"
+        finish: FinishReason = "length"
         for delta in self.stream(prompt_ids, params, cancel=cancel, constraint=constraint):
             texts.append(delta.text)
             tokens.extend(delta.tokens)
             if delta.finish_reason is not None:
                 finish = delta.finish_reason
         return Completion(
-            text="".join(texts), tokens=tokens, finish_reason=finish,  # type: ignore[arg-type]
+            text="".join(texts), tokens=tokens, finish_reason=finish,
             prompt_tokens=len(prompt_ids), completion_tokens=len(tokens),
             logprob=float(sum(t.logprob for t in tokens if t.logprob is not None)),
         )
 
-    def score(self, token_ids: Sequence[int], top: int = 0) -> list[TokenLogprob]:
+    def score(self, token_ids: Sequence[int] | np.ndarray, top: int = 0,
+              ) -> list[TokenLogprob]:
         ids = self._check_ids(np.asarray(token_ids, dtype=np.int64), "prompt")
         if len(ids) > CONTEXT_LENGTH:
             raise ContextLengthExceeded(
@@ -207,30 +211,32 @@ class Engine:
             probs = session.probs
             log = math.log
             last = budget - 1
-            healing = heal is not None and not heal.done()
+            # The constraints still acting: healing until it is done, the constraint until
+            # it is (None once over, so each check is one comparison).
+            healing = heal if heal is not None and not heal.done() else None
             allowed = (np.zeros(len(probs), dtype=bool)
-                       if healing or constraint is not None else None)
+                       if healing is not None or constraint is not None else _NO_MASK)
             for step in range(budget):
                 if cancel is not None and cancel.is_set():
                     yield Delta(_flush(ends, utf8.decode(b"", final=True))[0], [], "stop")
                     return
                 dist()
                 alternatives = probs
-                constrained = constraint is not None and not constraint.done()
-                if healing or constrained:
+                constrained = (constraint if constraint is not None and not constraint.done()
+                               else None)
+                if healing is not None or constrained is not None:
                     # The one place constraints act: they zero what may not come next
                     # (logprobs stay the model's own: the values kept are untouched).
                     if top:
                         alternatives = probs.copy()
-                    _restrict(probs, allowed, heal if healing else None,  # type: ignore[arg-type]
-                              constraint if constrained else None)
-                if constrained:
+                    _restrict(probs, allowed, healing, constrained)
+                if constrained is not None:
                     # A repetition penalty may zero every allowed token (a forced token that
                     # repeats earlier text): then the most likely allowed one is taken.
                     with np.errstate(invalid="ignore"):
                         token = choose()
-                    if not allowed[token]:  # type: ignore[index]
-                        token = int(np.argmax(np.where(allowed, alternatives, -1.0)))  # type: ignore[arg-type]
+                    if not allowed[token]:
+                        token = int(np.argmax(np.where(allowed, alternatives, -1.0)))
                 else:
                     token = choose()
                 if top:
@@ -240,9 +246,10 @@ class Engine:
                                          log(alternatives[token]), [])
                 push(token)
                 piece = data[token]
-                if healing:
-                    piece = heal.advance_bytes(piece)  # type: ignore[union-attr]
-                    healing = not heal.done()  # type: ignore[union-attr]
+                if healing is not None:
+                    piece = healing.advance_bytes(piece)
+                    if healing.done():
+                        healing = None
                     text = utf8.decode(piece)
                     pending = bool(utf8.getstate()[0])
                 elif pending or not whole[token]:
@@ -250,14 +257,14 @@ class Engine:
                     pending = bool(utf8.getstate()[0])
                 else:
                     text = texts[token]
-                if constrained:
-                    constraint.advance(token)  # type: ignore[union-attr]
+                if constrained is not None:
+                    constrained.advance(token)
                 for end in ends:
                     text = end.push(text)
                     if end.stopped:
                         yield Delta(text, [entry], "stop")
                         return
-                finished = constrained and constraint.done()  # type: ignore[union-attr]
+                finished = constrained is not None and constrained.done()
                 if step == last or finished:
                     tail, stopped = _flush(ends, utf8.decode(b"", final=True))
                     yield Delta(text + tail, [entry],
@@ -406,16 +413,18 @@ class Engine:
 
 def _restrict(probs: np.ndarray, allowed: np.ndarray, heal: HealingConstraint | None,
               constraint: TokenConstraint | None) -> None:
-    """Zero the probability of every token the active constraints do not allow."""
-    if heal is not None and constraint is None:
-        # Healing allows a handful of tokens: keep theirs rather than mask the vocabulary.
-        ids = heal.allowed_ids()
-        kept = probs[ids]
-        probs.fill(0.0)
-        probs[ids] = kept
+    """Zero the probability of every token the active constraints (one at least) do not
+    allow."""
+    if constraint is None:
+        if heal is not None:
+            # Healing allows a handful of tokens: keep theirs rather than mask the vocabulary.
+            ids = heal.allowed_ids()
+            kept = probs[ids]
+            probs.fill(0.0)
+            probs[ids] = kept
         return
     allowed.fill(False)
-    constraint.mask(allowed)  # type: ignore[union-attr]
+    constraint.mask(allowed)
     if heal is not None:
         healing = np.zeros_like(allowed)
         heal.mask(healing)

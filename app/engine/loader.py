@@ -8,6 +8,7 @@ from app.errors import NotReady
 from app.model.loading import load_model
 from app.model.projects import ProjectFocus
 from app.store import Store
+from app.store.rows import integers, number
 from app.tokenizer import Tokenizer, load_vocabulary
 from jit import Kernels
 
@@ -23,10 +24,10 @@ def load_engine(store: Store, kernels: Kernels | None = None) -> Engine:
         raise NotReady("the hypercube has no vocabulary yet: run `hypercube ingest PATH…` first")
     model = load_model(store, kernels)
     with store.snapshot() as conn:
-        documents, corpus_bytes = conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM documents").fetchone()
-        created = conn.execute(
-            "SELECT COALESCE(MAX(created), 0) FROM model_segments").fetchone()[0]
+        documents, corpus_bytes = integers(
+            conn, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM documents")
+        created = number(
+            conn, "SELECT COALESCE(MAX(created), 0) FROM model_segments")
         names = KnownNames.load(conn)
     return Engine(model, Tokenizer(vocab), model_info(model, documents, corpus_bytes, created),
                   names, ProjectFocus(str(store.path), model))

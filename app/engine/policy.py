@@ -24,7 +24,7 @@ import dataclasses
 import math
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -51,6 +51,7 @@ from app.engine.types import (
     SCOPES,
     Choice,
     Delta,
+    FinishReason,
     Generation,
     GenerationRequest,
     ModelInfo,
@@ -245,7 +246,7 @@ class _LineEnd:
 def _collect(deltas: Iterator[Delta]) -> Choice:
     texts: list[str] = []
     tokens: list[TokenLogprob] = []
-    finish = "stop"
+    finish: FinishReason = "stop"
     healed = 0
     for delta in deltas:
         texts.append(delta.text)
@@ -256,7 +257,7 @@ def _collect(deltas: Iterator[Delta]) -> Choice:
     return Choice("".join(texts), tokens, finish, healed)
 
 
-def _sample_rank(engine: Engine, plan: _Plan):  # type: ignore[no-untyped-def]
+def _sample_rank(engine: Engine, plan: _Plan) -> Callable[[Choice], float]:
     if plan.request.suffix is None:
         return Choice.mean_logprob
     return lambda choice: _joint_logprob(engine, plan, choice.text)
@@ -304,7 +305,7 @@ def _search(engine: Engine, plan: _Plan, width: int,
         top = request.params.logprobs or 0
         if not ranked:  # nothing the scope allows is likely at all
             return [Choice("", [], "stop", plan.healed.removed_chars)]
-        return [_choice(engine, base, item.payload, plan, top)  # type: ignore[arg-type]
+        return [_choice(engine, base, item.payload, plan, top)
                 for item in ranked]
 
 
@@ -391,7 +392,7 @@ def _reaching(entries: list[TokenLogprob], text: str, removed: bytes) -> list[To
 
 def _as_deltas(engine: Engine, choice: Choice) -> Iterator[Delta]:
     if not choice.tokens:
-        yield Delta(choice.text, [], choice.finish_reason)  # type: ignore[arg-type]
+        yield Delta(choice.text, [], choice.finish_reason)
         return
     sent = 0
     skip = choice.healed
@@ -403,7 +404,7 @@ def _as_deltas(engine: Engine, choice: Choice) -> Iterator[Delta]:
             piece, skip = piece[taken:], skip - taken
         piece = choice.text[sent:sent + len(piece)] if number < last else choice.text[sent:]
         sent += len(piece)
-        delta = Delta(piece, [token], choice.finish_reason if number == last else None)  # type: ignore[arg-type]
+        delta = Delta(piece, [token], choice.finish_reason if number == last else None)
         if number == 0:
             delta.healed = choice.healed
         yield delta

@@ -14,10 +14,11 @@ import functools
 import math
 import threading
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import tree_sitter as ts
 
-from app.code.languages import language_spec
+from app.code.languages import LanguageSpec, language_spec
 from app.engine.names import IDENTIFIER, KnownNames
 from app.errors import StoreError
 
@@ -64,7 +65,7 @@ def keywords(language: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def _spec(language: str | None):  # type: ignore[no-untyped-def]
+def _spec(language: str | None) -> LanguageSpec | None:
     if not language:
         return None
     try:
@@ -152,7 +153,7 @@ class Ranker:
         tree = parser.parse(source.encode("utf-8"))
         return _count_errors(tree.root_node)
 
-    def rank(self, candidates: list[Scored]) -> list[Scored]:
+    def rank(self, candidates: list[Scored[Payload]]) -> list[Scored[Payload]]:
         """``candidates`` best first (their ``score`` filled in)."""
         for candidate in candidates:
             candidate.score = (candidate.logprob / length_penalty(candidate.length)
@@ -171,15 +172,18 @@ class Ranker:
         return ranked
 
 
+Payload = TypeVar("Payload")
+
+
 @dataclass
-class Scored:
-    """A candidate as the ranker sees it."""
+class Scored(Generic[Payload]):
+    """A candidate as the ranker sees it (``payload``: what the caller ranks by it)."""
 
     text: str
     logprob: float
     length: int
     complete: bool
-    payload: object = None
+    payload: Payload
     score: float = -math.inf
 
 

@@ -123,6 +123,7 @@ class Sampler:
             raise InvalidRequest(f"logit_bias names token {bad[0]}, but token ids run from 0 "
                                  f"to {self.vocab_size - 1}", param="logit_bias")
         check_repetition_params(p)
+        self._bias_ids: np.ndarray | None
         if p.logit_bias:
             self._bias_ids = np.array([int(t) for t in p.logit_bias], dtype=np.int64)
             self._bias = np.array([float(v) for v in p.logit_bias.values()], dtype=np.float64)
@@ -152,7 +153,7 @@ class Sampler:
         if self._greedy and self._plain:
             self._pick = bound.argmax if tables is None else bound.dry_argmax
         elif self._fast:
-            draw = self.rng.random  # type: ignore[union-attr]
+            draw = self._generator().random
             sample = bound.sample if tables is None else bound.dry_sample
             self._pick = lambda: sample(draw())
         else:
@@ -171,17 +172,17 @@ class Sampler:
         """The next token (``probs`` is the model's distribution and is left as it was)."""
         if self._pick is not None and probs is self._out:
             return self._pick()
-        apply = self._apply
+        apply, restore = self._apply, self._restore
         changed = 0
         if apply is not None:
             if probs is not self._out:
                 raise ValueError("an attached sampler samples its session's distribution")
             changed = apply()
-        if changed:
+        if changed and restore is not None:  # attach sets both or neither
             try:
                 token = self._choose(probs)
             finally:
-                self._restore(changed)  # type: ignore[misc]
+                restore(changed)
         else:
             token = self._choose(probs)
         if self.counts is not None:
@@ -192,7 +193,7 @@ class Sampler:
         if self._greedy:
             return int(probs.argmax() if self._plain else self._adjusted_logits(probs).argmax())
         if self._fast:
-            return self.kernels.sample(probs, float(self.rng.random()))  # type: ignore[union-attr]
+            return self.kernels.sample(probs, float(self._generator().random()))
         return self._draw(probs)
 
     def _adjusted_logits(self, probs: np.ndarray) -> np.ndarray:
@@ -224,7 +225,13 @@ class Sampler:
         if p.min_p > 0.0:
             weights = np.where(weights >= p.min_p * weights.max(), weights, 0.0)
         return self.kernels.sample(np.ascontiguousarray(weights),
-                                   float(self.rng.random()))  # type: ignore[union-attr]
+                                   float(self._generator().random()))
+
+    def _generator(self) -> np.random.Generator:
+        """The generator a draw needs (__post_init__ refused a drawing sampler without)."""
+        if self.rng is None:
+            raise ValueError("a sampler that draws needs a generator")
+        return self.rng
 
 
 def make_rng(seed: int | None) -> np.random.Generator:

@@ -20,6 +20,7 @@ import numpy as np
 
 from app.engine.healing import TokenPrefixIndex
 from app.engine.scope import BlockEnd, SuffixLine, first_body_indent, suffix_takeover
+from app.engine.types import FinishReason
 from app.model import Session
 from jit import Kernels
 
@@ -69,7 +70,7 @@ class Found:
     tokens: list[int]
     logprobs: list[float]
     text: str
-    finish: str                   # "stop": the scope ended; "length": the budget did
+    finish: FinishReason          # "stop": the scope ended; "length": the budget did
     logprob: float
 
 
@@ -85,6 +86,14 @@ class _Beam:
     exact: bool = True            # every token's text was whole UTF-8
     block: BlockEnd | None = None
     indent_judged: bool = False   # the new block's first line has shown its indentation
+
+
+def _best_per_text(found: list[Found]) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for item in found:
+        if item.logprob > best.get(item.text, -math.inf):
+            best[item.text] = item.logprob
+    return best
 
 
 def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
@@ -159,14 +168,17 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
         if not beams:
             budget_spent = False
             break
-        if len(finished) >= width:
-            top = sorted((f.logprob for f in finished), reverse=True)[width - 1]
+        # Enough when ``width`` different texts are done (two tokenizations of one text
+        # are one candidate to the caller) and no open beam can beat the width-th best.
+        texts = _best_per_text(finished)
+        if len(texts) >= width:
+            top = sorted(texts.values(), reverse=True)[width - 1]
             if max(b.logprob for b in beams) < top:
                 budget_spent = False
                 break
     # Beams still open are partial lines: candidates only when the budget ran out first
-    # or nothing finished at all (a search stopped early keeps what reached the end).
-    if len(finished) < width or budget_spent:
+    # or too few texts finished (a search stopped early keeps what reached the end).
+    if len(_best_per_text(finished)) < width or budget_spent:
         for beam in beams:
             text = beam.text
             if beam.block is not None:

@@ -9,14 +9,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 from app.tokenizer import Tokenizer
-
-if TYPE_CHECKING:
-    from app.engine.constrained import TokenConstraint
 
 FinishReason = Literal["stop", "length"]
 # How far a completion runs (see app/engine/scope.py): to max_tokens/stop ("free"), to the
@@ -100,11 +97,14 @@ class TokenConstraint(Protocol):
     sampled or searched): ``mask`` marks the allowed token ids (``allowed`` arrives all
     False), ``advance`` takes the chosen token, ``done`` says the constraint is over."""
 
-    def mask(self, allowed: np.ndarray) -> None: ...
+    def mask(self, allowed: np.ndarray) -> None:
+        """Fill ``allowed`` (bool, one entry per token id) with which tokens may come next."""
 
-    def advance(self, token_id: int) -> None: ...
+    def advance(self, token_id: int) -> None:
+        """Take the token that was chosen (always one :meth:`mask` allowed)."""
 
-    def done(self) -> bool: ...
+    def done(self) -> bool:
+        """True once the text so far is complete and nothing may follow it."""
 
 
 @dataclass
@@ -143,7 +143,7 @@ class Choice:
 
     text: str
     tokens: list[TokenLogprob]
-    finish_reason: str
+    finish_reason: FinishReason
     healed: int = 0
 
     def mean_logprob(self) -> float:
@@ -191,7 +191,8 @@ class EngineProtocol(Protocol):
                  cancel: threading.Event | None = None) -> Completion:
         """:meth:`stream` collected into one result."""
 
-    def score(self, token_ids: Sequence[int], top: int = 0) -> list[TokenLogprob]:
+    def score(self, token_ids: Sequence[int] | np.ndarray, top: int = 0,
+              ) -> list[TokenLogprob]:
         """Log-probability of each token given the ones before it (the first has None)."""
 
     def generate(self, request: GenerationRequest, *,

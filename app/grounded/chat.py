@@ -180,9 +180,10 @@ class GroundedChat:
         if not sites:
             defined = ""
             if definitions:
-                first = definitions[0]
-                defined = (f" It is defined in `{retriever.document(first.doc_id).display_path}:"
-                           f"{first.symbol.start_line}`.")
+                definition = definitions[0]
+                defined = (f" It is defined in "
+                           f"`{retriever.document(definition.doc_id).display_path}:"
+                           f"{definition.symbol.start_line}`.")
             return self._nothing(retriever, found.kind,
                                  f"Nothing in the hypercube calls or uses `{name}`.{defined}")
         calls = sites[0].kind == "call"
@@ -206,9 +207,9 @@ class GroundedChat:
                      name=site.enclosing, language=site.language, code=code,
                      label=site_label(site))
         if total > SHOWN:
-            rest = ", ".join(f"`{retriever.document_at(s.path).display_path}:{s.line}`"
+            rest = ", ".join(f"`{shown.display_path}:{s.line}`"
                              for s in sites[SHOWN:SHOWN + 6]
-                             if retriever.document_at(s.path) is not None)
+                             if (shown := retriever.document_at(s.path)) is not None)
             if rest:
                 out.say(f"Others: {rest}" + (" and more." if total > SHOWN + 6 else "."))
         return out.answer()

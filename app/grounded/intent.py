@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
 DEFINITION, EXPLAIN, CALLERS, HOWTO = "definition", "explain", "callers", "howto"
 SIMILAR, CONTINUE, GREETING, OTHER = "similar", "continue", "greeting", "other"
@@ -148,7 +149,7 @@ def clean_subject(text: str) -> tuple[str, str | None]:
     return subject, kind
 
 
-def _kind_word(word: str) -> str | bool | None:
+def _kind_word(word: str) -> str | Literal[False] | None:
     """The kind a word names ("methods" → "method"; None for "symbol"), False if none."""
     word = word.lower()
     for form in (word, word[:-1] if word.endswith("s") else None):

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import cast
 
 from app.code.locate import Position
 from app.code.names import fold
@@ -35,6 +36,7 @@ from app.grounded.textindex import (
     terms,
 )
 from app.store import Store
+from app.store.rows import integer
 
 # How much each kind of definition is worth as "the" definition of an ambiguous name.
 KIND_PRIOR = {"class": 1.0, "function": 1.0, "interface": 1.0, "struct": 1.0, "trait": 1.0,
@@ -89,7 +91,7 @@ class Retriever:
     def reading(self) -> Iterator[Retriever]:
         """One consistent read of the hypercube."""
         with self._lock, self.store.snapshot() as conn:
-            version = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes())
+            version = (integer(conn, "PRAGMA data_version"), conn.total_changes())
             if version != self._version:
                 self.texts.clear()
                 self._similar.invalidate()
@@ -145,8 +147,9 @@ class Retriever:
             index.add(Entry(symbol_id, doc_id, start, end),
                       [(terms(name), NAME_WEIGHT), (terms(described), 1)])
         marks = ",".join("?" * len(PROSE_LANGUAGES))
-        for (doc_id,) in conn.execute(f"SELECT id FROM documents WHERE language IN ({marks})",
-                                      PROSE_LANGUAGES).fetchall():
+        for (doc_id,) in cast(list[tuple[int]], conn.execute(
+                f"SELECT id FROM documents WHERE language IN ({marks})",
+                PROSE_LANGUAGES).fetchall()):
             for first, last, text in paragraphs(self.texts.get(doc_id).text):
                 index.add(Entry(None, doc_id, first, last), [(terms(text), 1)])
         return index.freeze()

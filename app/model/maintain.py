@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -228,9 +229,9 @@ def refit(store: Store, kernels: Kernels) -> float:
     bits per token (nan when there are too few documents to hold any out)."""
     with store.snapshot() as conn:
         size = vocab_size(conn)
-        rows = conn.execute(
+        rows = cast(list[tuple[bytes, str, str]], conn.execute(
             "SELECT t.tokens, d.content_hash, d.path FROM document_tokens t JOIN documents d"
-            " ON d.id = t.doc_id ORDER BY d.path").fetchall()
+            " ON d.id = t.doc_id ORDER BY d.path").fetchall())
     streams = [unpack_tokens(blob) for blob, _, _ in rows]
     hashes = [digest for _, digest, _ in rows]
     # Always from the defaults, so the result depends on the documents only.

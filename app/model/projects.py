@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
+from typing import cast
 
 import numpy as np
 
@@ -140,9 +141,9 @@ def _shared_tail(a: tuple[str, ...], b: tuple[str, ...]) -> int:
 
 def _read_documents(store_path: str) -> list[_Document]:
     with Store(store_path, readonly=True) as store, store.snapshot() as conn:
-        rows = conn.execute(
+        rows = cast(list[tuple[int, str, str, str]], conn.execute(
             "SELECT d.id, d.path, d.language, r.roots FROM documents d"
-            " JOIN runs r ON r.id = d.run_id").fetchall()
+            " JOIN runs r ON r.id = d.run_id").fetchall())
     parsed = [(doc_id, _parts(path), family_of(language), json.loads(roots))
               for doc_id, path, language, roots in rows]
     marked = _marked_folders(parts for _, parts, _, _ in parsed)
@@ -181,7 +182,7 @@ def _read_streams(store_path: str, doc_ids: list[int]) -> list[np.ndarray]:
     if not doc_ids:
         return []
     with Store(store_path, readonly=True) as store, store.snapshot() as conn:
-        rows = conn.execute(
+        rows = cast(list[tuple[bytes]], conn.execute(
             "SELECT tokens FROM document_tokens WHERE doc_id IN (SELECT value FROM"
-            " json_each(?)) ORDER BY doc_id", (json.dumps(doc_ids),)).fetchall()
+            " json_each(?)) ORDER BY doc_id", (json.dumps(doc_ids),)).fetchall())
     return [unpack_tokens(blob) for blob, in rows]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import apsw
 import numpy as np
@@ -66,10 +67,10 @@ def load_segments(conn: apsw.Connection, vocab_size: int) -> list[Segment]:
         StoreCorrupt: an array does not match its checksum (the file is damaged).
     """
     segments: list[Segment] = []
-    for segment_id, in conn.execute(
+    for segment_id, in cast(list[tuple[int]], conn.execute(
         "SELECT id FROM model_segments WHERE vocab_size = ? AND kmax = ? AND thresh = ?"
         " ORDER BY id", (vocab_size, KMAX, THRESH),
-    ).fetchall():
+    ).fetchall()):
         arrays: dict[str, np.ndarray] = {}
         for name, dtype, data, checksum in conn.execute(
             "SELECT name, dtype, data, checksum FROM model_segment_arrays WHERE segment_id = ?",
@@ -82,8 +83,11 @@ def load_segments(conn: apsw.Connection, vocab_size: int) -> list[Segment]:
         docs = np.array([d for d, in conn.execute(
             "SELECT doc_id FROM model_segment_docs WHERE segment_id = ? ORDER BY doc_id",
             (segment_id,))], dtype=np.int64)
-        segments.append(Segment(vocab_size=vocab_size, doc_ids=docs,
-                                **{name: arrays[name] for name in _ARRAYS}))
+        segments.append(Segment(
+            vocab_size=vocab_size, r=arrays["r"], sa=arrays["sa"], nxt=arrays["nxt"],
+            first=arrays["first"], rowkey=arrays["rowkey"], rowoff=arrays["rowoff"],
+            rowtok=arrays["rowtok"], rowcnt=arrays["rowcnt"], unigram=arrays["unigram"],
+            doc_ids=docs))
     return segments
 
 

@@ -40,9 +40,18 @@ def blob_checksum(data: bytes | memoryview | None) -> bytes | None:
     return hashlib.blake2b(data, digest_size=DIGEST_BYTES).digest()
 
 
+def _sql_blob_checksum(*args: apsw.SQLiteValue) -> bytes | None:
+    """``blob_checksum(x)`` as SQL calls it: SQL may pass any value, only a BLOB (or NULL)
+    has a checksum (hashlib refused the others before this check too)."""
+    data = args[0]
+    if isinstance(data, int | float | str):
+        raise TypeError(f"blob_checksum() takes a BLOB, not {type(data).__name__}")
+    return blob_checksum(None if data is None else memoryview(data))
+
+
 def register(conn: apsw.Connection) -> None:
     """Make ``blob_checksum()`` callable from SQL on ``conn`` (the migration and triggers)."""
-    conn.create_scalar_function("blob_checksum", blob_checksum, 1, deterministic=True)
+    conn.create_scalar_function("blob_checksum", _sql_blob_checksum, 1, deterministic=True)
 
 
 def damaged_blobs(conn: apsw.Connection) -> list[str]:

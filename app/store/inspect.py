@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from app.compositions import ATOM_LIMIT, composition_id
 from app.store.checksums import damaged_blobs, damaged_segments
 from app.store.database import Store
+from app.store.rows import integer
 from app.store.schema import latest_version
 from app.store.tokens import DTYPE, unpack_tokens
 
@@ -22,24 +24,36 @@ COUNTED_TABLES = {
 }
 
 
-def info(store: Store) -> dict[str, object]:
+class StoreInfo(TypedDict):
+    """What :func:`info` reports (``hypercube db info --json``, ``/v1/hypercube/stats``)."""
+
+    path: str
+    schema_version: int
+    counts: dict[str, int]
+    languages: dict[str, int]
+    sizes: dict[str, int]
+    runs: int
+    last_run: dict[str, object] | None
+
+
+def info(store: Store) -> StoreInfo:
     """Counts, sizes and schema version; the ``counts`` depend only on the content ingested."""
     with store.snapshot() as conn:
         counts = {
-            name: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            name: integer(conn, f"SELECT COUNT(*) FROM {table}")
             for name, table in COUNTED_TABLES.items()
         }
-        counts["vocabulary"] = conn.execute("SELECT COUNT(*) FROM vocabulary").fetchone()[0]
-        counts["tokens"] = conn.execute(
-            "SELECT COALESCE(SUM(n_tokens), 0) FROM documents").fetchone()[0]
-        counts["document_bytes"] = conn.execute(
-            "SELECT COALESCE(SUM(size), 0) FROM documents").fetchone()[0]
+        counts["vocabulary"] = integer(conn, "SELECT COUNT(*) FROM vocabulary")
+        counts["tokens"] = integer(
+            conn, "SELECT COALESCE(SUM(n_tokens), 0) FROM documents")
+        counts["document_bytes"] = integer(
+            conn, "SELECT COALESCE(SUM(size), 0) FROM documents")
         languages = dict(conn.execute(
             "SELECT language, COUNT(*) FROM documents GROUP BY language ORDER BY language"))
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        page_count = conn.execute("PRAGMA page_count").fetchone()[0]
-        freelist = conn.execute("PRAGMA freelist_count").fetchone()[0]
-        runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        page_size = integer(conn, "PRAGMA page_size")
+        page_count = integer(conn, "PRAGMA page_count")
+        freelist = integer(conn, "PRAGMA freelist_count")
+        runs = integer(conn, "SELECT COUNT(*) FROM runs")
         last_run = conn.execute(
             "SELECT id, status, started, finished FROM runs ORDER BY id DESC LIMIT 1").fetchone()
     wal = store.path.with_name(store.path.name + "-wal")

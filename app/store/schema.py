@@ -14,6 +14,7 @@ from importlib import resources
 import apsw
 
 from app.errors import SchemaTooNew, StoreError
+from app.store.rows import integer
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -46,7 +47,7 @@ def latest_version() -> int:
 def migrate(conn: apsw.Connection) -> int:
     """Bring the schema to the newest version; return the version it was at before."""
     migrations = available_migrations()
-    start = conn.execute("PRAGMA user_version").fetchone()[0]
+    start = integer(conn, "PRAGMA user_version")
     if start > len(migrations):
         raise SchemaTooNew(
             f"this hypercube has schema version {start} but this Hypercube only knows "
@@ -56,7 +57,7 @@ def migrate(conn: apsw.Connection) -> int:
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Re-check inside the write lock: another process may have migrated meanwhile.
-            if conn.execute("PRAGMA user_version").fetchone()[0] >= migration.version:
+            if integer(conn, "PRAGMA user_version") >= migration.version:
                 conn.execute("COMMIT")
                 continue
             conn.execute(migration.sql)

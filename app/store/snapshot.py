@@ -27,6 +27,7 @@ import apsw
 
 from app.errors import StoreError
 from app.store.backup import copy_hypercube
+from app.store.rows import integer
 
 _CHUNK = 1 << 20
 
@@ -63,9 +64,9 @@ def write_snapshot(source: Path, destination: Path) -> SnapshotManifest:
         digest, size = file_digest(partial)
         with contextlib.closing(apsw.Connection(
                 str(partial), flags=apsw.SQLITE_OPEN_READONLY)) as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            documents = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-            vocabulary = conn.execute("SELECT COUNT(*) FROM vocabulary").fetchone()[0]
+            version = integer(conn, "PRAGMA user_version")
+            documents = integer(conn, "SELECT COUNT(*) FROM documents")
+            vocabulary = integer(conn, "SELECT COUNT(*) FROM vocabulary")
         manifest = SnapshotManifest(destination.name, size, digest, version, documents,
                                     vocabulary, time.time())
         _fsync(partial)

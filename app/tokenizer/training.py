@@ -70,4 +70,4 @@ def train_vocabulary(texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE)
     symbols = [name for name, _ in sorted(model["vocab"].items(), key=lambda kv: kv[1])]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ", 1))
               for m in model["merges"]]
-    return Vocabulary.from_trained(symbols, merges)  # type: ignore[arg-type]
+    return Vocabulary.from_trained(symbols, merges)

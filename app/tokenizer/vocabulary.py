@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from typing import cast
 
 import apsw
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from app import geometry
 from app.compositions import byte_node, composition_id
 from app.errors import StoreError
+from app.store.rows import integer
 
 BYTE_TOKENS = 256
 MERGE_TAG = "pair"
@@ -73,23 +75,23 @@ class Vocabulary:
 
 def save_vocabulary(conn: apsw.Connection, vocab: Vocabulary) -> None:
     """Store the vocabulary's atoms, compositions and token table (inside a transaction)."""
-    if conn.execute("SELECT COUNT(*) FROM vocabulary").fetchone()[0]:
+    if integer(conn, "SELECT COUNT(*) FROM vocabulary"):
         raise StoreError("this hypercube already has a vocabulary; it is fixed once learned")
     atom_ids = sorted({cp for tb, kind in zip(vocab.token_bytes, vocab.kinds, strict=True)
                        if kind != "byte" for cp in map(ord, tb.decode("utf-8"))})
     atom_array = np.array(atom_ids, dtype=np.int64)
-    points = geometry.atom_points(atom_array)
-    keys = geometry.hilbert_encode(geometry.quantize(points))
+    atom_coords = geometry.atom_points(atom_array)
+    keys = geometry.hilbert_encode(geometry.quantize(atom_coords))
     point_of: dict[int, np.ndarray] = {}
     conn.executemany(
         "INSERT OR IGNORE INTO atoms(codepoint, x, y, z, w, hilbert, category) "
         "VALUES(?, ?, ?, ?, ?, ?, ?)",
         (
             (cp, *map(float, pt), int(key), unicodedata.category(chr(cp)))
-            for cp, pt, key in zip(atom_ids, points, keys, strict=True)
+            for cp, pt, key in zip(atom_ids, atom_coords, keys, strict=True)
         ),
     )
-    for cp, pt in zip(atom_ids, points, strict=True):
+    for cp, pt in zip(atom_ids, atom_coords, strict=True):
         point_of[cp] = pt
     # A byte has no codepoint; it sits at the atom of the Latin-1 character it names.
     byte_points = geometry.atom_points(np.arange(BYTE_TOKENS, dtype=np.int64))
@@ -137,12 +139,22 @@ def _codepoints(vocab: Vocabulary, token_id: int) -> int:
     return len(vocab.token_bytes[token_id].decode("utf-8"))
 
 
+def token_bytes_of(token_id: int, kind: str, node: int, content: bytes | None) -> bytes:
+    """A token's bytes: an atom's codepoint in UTF-8, else its composition's content."""
+    if kind == "atom":
+        return chr(node).encode("utf-8")
+    if content is None:
+        raise StoreError(f"vocabulary token {token_id} has no composition {node}")
+    return bytes(content)
+
+
 def load_vocabulary(conn: apsw.Connection) -> Vocabulary | None:
     """Read the vocabulary back; None when this hypercube has not learned one yet."""
-    rows = conn.execute(
+    # content is NULL for atoms only: every other token's node is a composition.
+    rows = cast(list[tuple[int, int, str, int | None, bytes | None]], conn.execute(
         "SELECT v.token_id, v.node, v.kind, v.merge_rank, c.content "
         "FROM vocabulary v LEFT JOIN compositions c ON c.id = v.node ORDER BY v.token_id"
-    ).fetchall()
+    ).fetchall())
     if not rows:
         return None
     token_bytes: list[bytes] = []
@@ -154,7 +166,7 @@ def load_vocabulary(conn: apsw.Connection) -> Vocabulary | None:
             raise StoreError(f"vocabulary has a gap at token id {expected}")
         kinds.append(kind)
         nodes.append(node)
-        token_bytes.append(chr(node).encode("utf-8") if kind == "atom" else bytes(content))
+        token_bytes.append(token_bytes_of(token_id, kind, node, content))
         if rank is not None:
             ranked.append((rank, token_id))
     token_of = {node: i for i, node in enumerate(nodes)}

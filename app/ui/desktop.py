@@ -23,7 +23,7 @@ import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 WINDOW_TITLE = "Hypercube"
 WINDOW_SIZE = (1280, 840)
@@ -201,7 +201,7 @@ def open_window(url: str, storage: Path, screen: Screen | None = None) -> None:
                                    text_select=True, zoomable=True)
     bridge._window = window
     storage.mkdir(parents=True, exist_ok=True)
-    gui = "qt" if sys.platform.startswith("linux") else None
+    gui: Literal["qt"] | None = "qt" if sys.platform.startswith("linux") else None
     try:
         with _CloseOnSignal(window):
             webview.start(gui=gui, private_mode=False, storage_path=str(storage))
