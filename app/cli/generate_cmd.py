@@ -258,7 +258,7 @@ def evaluate(engine: Engine, files: list[Candidate], *, show_progress: bool = Fa
              carry_cache: bool = False) -> dict[str, float | int | bool]:
     """Score each UTF-8 file from its start (a fresh document each time). With
     ``carry_cache``, files go in the byte order of their paths and each is scored with the
-    earlier ones indexed as project context (see app/engine/context.py)."""
+    earlier ones indexed as project context (see app/model/context.py)."""
     context = ProjectContext(engine.model.vocab_size) if carry_cache else None
     if carry_cache:
         files = sorted(files, key=lambda c: str(c.path).encode())
