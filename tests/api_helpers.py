@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import openai
 
 from app.api import ApiSettings, EngineSlot, Server, create_app
 from app.api.app import ApiApp
@@ -231,6 +232,11 @@ def shared_hypercube() -> Path:
     """The session's hypercube (built once by the real ingest)."""
     root = session_dir()
     return build_hypercube(root / "shared.db", write_corpus(root / "corpus"))
+
+
+def openai_client(running: Running) -> openai.OpenAI:
+    """The real ``openai`` client of ``running``, no retries (a failure shows at once)."""
+    return openai.OpenAI(base_url=running.url + "/v1", api_key="unused", max_retries=0)
 
 
 @cache

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from app.cli import main as cli_main
+from app.ingest import IngestOptions, IngestRun, default_listeners
+from app.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -81,3 +87,21 @@ def run_hypercube(*args: str | os.PathLike[str], env: dict[str, str] | None = No
         [sys.executable, "-m", "app", *map(str, args)], capture_output=True, text=True,
         env={**os.environ, **(env or {})}, cwd=REPO, timeout=300, **kwargs,  # type: ignore[arg-type]
     )
+
+
+def copy_of_app(root: Path) -> Path:
+    """A copy of this repository's own ``app/`` package under ``root``: real code to learn."""
+    corpus = root / "corpus"
+    shutil.copytree(REPO / "app", corpus, ignore=shutil.ignore_patterns("__pycache__"))
+    return corpus
+
+
+@contextmanager
+def ingested(root: Path, corpus: Path) -> Iterator[Store]:
+    """``corpus`` ingested by the real pipeline (model included) into ``root/h.db``, the
+    store open, and the user data folder (the JIT cache…) under ``root`` meanwhile."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HYPERCUBE_DATA_DIR", str(root / "data"))
+        with Store(root / "h.db") as store:
+            IngestRun(store, IngestOptions(roots=[corpus]), listeners=default_listeners()).run()
+            yield store

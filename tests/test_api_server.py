@@ -23,6 +23,7 @@ from app.chat_template import Message, render
 from tests.api_helpers import (
     Running,
     get_json,
+    openai_client,
     parse_sse,
     post_json,
     request,
@@ -48,7 +49,7 @@ def server() -> Iterator[Running]:
 
 @pytest.fixture(scope="module")
 def client(server: Running) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+    return openai_client(server)
 
 
 @pytest.fixture(scope="module")

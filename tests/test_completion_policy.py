@@ -4,9 +4,7 @@ line and block scopes, fill-in-the-middle that joins its suffix, honest usage.""
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,10 +28,7 @@ from app.engine.scope import (
 from app.engine.search import _whole_lines
 from app.engine.types import GenerationRequest
 from app.errors import InvalidRequest
-from app.ingest import IngestOptions, IngestRun, default_listeners
-from app.store import Store
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import copy_of_app, ingested
 
 PYTHON = '''class Stack:
     def __init__(self):
@@ -59,13 +54,8 @@ JAVASCRIPT = '''function total(values) {
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """The repository's own `app/` package ingested (model and code index)."""
     root = tmp_path_factory.mktemp("policy")
-    corpus = root / "corpus"
-    shutil.copytree(REPO / "app", corpus, ignore=shutil.ignore_patterns("__pycache__"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HYPERCUBE_DATA_DIR", str(root / "data"))
-        with Store(root / "h.db") as store:
-            IngestRun(store, IngestOptions(roots=[corpus]), listeners=default_listeners()).run()
-            yield load_engine(store)
+    with ingested(root, copy_of_app(root)) as store:
+        yield load_engine(store)
 
 
 def request(engine: Engine, prompt: str, **fields: object) -> GenerationRequest:
@@ -169,11 +159,8 @@ def methods_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]
             f'class Shape{number}_{k}:\n    def area_{k}(self, side):\n'
             f'        """Area of side {k}."""\n        return side * {k}\n\n'
             for k in range(8)), encoding="utf-8")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HYPERCUBE_DATA_DIR", str(root / "data"))
-        with Store(root / "h.db") as store:
-            IngestRun(store, IngestOptions(roots=[corpus]), listeners=default_listeners()).run()
-            yield load_engine(store)
+    with ingested(root, corpus) as store:
+        yield load_engine(store)
 
 
 def test_a_python_line_is_never_started_deeper_than_the_line_above_it(

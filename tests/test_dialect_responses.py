@@ -13,6 +13,7 @@ from app.chat_template import Message, render
 from tests.api_helpers import (
     Running,
     get_json,
+    openai_client,
     post_json,
     shared_engine,
     shared_hypercube,
@@ -34,7 +35,7 @@ def server() -> Iterator[Running]:
 
 @pytest.fixture(scope="module")
 def client(server: Running) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0) as c:
+    with openai_client(server) as c:
         yield c
 
 

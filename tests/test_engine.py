@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 import sys
 import threading
@@ -15,10 +14,10 @@ import pytest
 
 from app.engine import CONTEXT_LENGTH, Engine, SamplingParams, load_engine
 from app.errors import ContextLengthExceeded, InvalidRequest, NotReady
-from app.ingest import IngestOptions, IngestRun, default_listeners
 from app.store import Store
 from jit import kernels
 from tests.bench.bench_generation_quality import has_loop
+from tests.conftest import copy_of_app, ingested
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,12 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 def hypercube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The repository's own `app/` package ingested (its model built by the listener)."""
     root = tmp_path_factory.mktemp("engine")
-    corpus = root / "corpus"
-    shutil.copytree(REPO / "app", corpus, ignore=shutil.ignore_patterns("__pycache__"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HYPERCUBE_DATA_DIR", str(root / "data"))
-        with Store(root / "h.db") as store:
-            IngestRun(store, IngestOptions(roots=[corpus]), listeners=default_listeners()).run()
+    with ingested(root, copy_of_app(root)):
         yield root / "h.db"
 
 

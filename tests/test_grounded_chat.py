@@ -18,6 +18,7 @@ from tests.api_helpers import (
     FIXTURES,
     Running,
     build_hypercube,
+    openai_client,
     post_json,
     start_server,
     validate_openai,
@@ -46,7 +47,7 @@ def server(workspace: Path) -> Iterator[Running]:
 
 @pytest.fixture(scope="module")
 def client(server: Running) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+    return openai_client(server)
 
 
 def line_of(path: str, text: str) -> int:

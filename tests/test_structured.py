@@ -29,6 +29,7 @@ from app.errors import InvalidRequest
 from tests.api_helpers import (
     Running,
     error_of,
+    openai_client,
     post_json,
     shared_engine,
     shared_hypercube,
@@ -64,7 +65,7 @@ def server() -> Iterator[Running]:
 
 @pytest.fixture(scope="module")
 def client(server: Running) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+    return openai_client(server)
 
 
 def schema_format(schema: dict[str, Any], strict: bool = True) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from tests.api_helpers import (
     Running,
     error_of,
     get_json,
+    openai_client,
     post_json,
     shared_engine,
     shared_hypercube,
@@ -53,7 +54,7 @@ def server() -> Iterator[Running]:
 
 @pytest.fixture(scope="module")
 def client(server: Running) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+    return openai_client(server)
 
 
 def chat(server: Running, **body: Any) -> dict[str, Any]:

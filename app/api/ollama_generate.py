@@ -72,6 +72,27 @@ def _common(fields: Fields) -> tuple[bool, bool]:
     return stream, keep_alive in (0, "0", "0s")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Asked:
+    """What every Ollama generation request starts from."""
+
+    timing: Timing
+    fields: Fields
+    engine: EngineProtocol
+    name: str          # the model as the client named it
+    stream: bool
+    unload: bool       # keep_alive 0: the client asks to unload the model afterwards
+
+
+def _asked(slot: EngineSlot, req: falcon.Request) -> _Asked:
+    timing = Timing(time.perf_counter())
+    fields = Fields(read_json(req))
+    engine = slot.get()
+    name = resolve_ollama_model(fields, engine)
+    stream, unload = _common(fields)
+    return _Asked(timing, fields, engine, name, stream, unload)
+
+
 def _no_images(fields: Fields, name: str = "images") -> None:
     if fields.array(name):
         raise fields.fail(name, "are not supported: this model reads text only")
@@ -113,11 +134,9 @@ class OllamaGenerateResource:
         self.chat = chat
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        timing = Timing(time.perf_counter())
-        fields = Fields(read_json(req))
-        engine = self.slot.get()
-        name = resolve_ollama_model(fields, engine)
-        stream, unload = _common(fields)
+        asked = _asked(self.slot, req)
+        timing, fields, engine, name = asked.timing, asked.fields, asked.engine, asked.name
+        stream, unload = asked.stream, asked.unload
         _no_images(fields)
         prompt = fields.string("prompt", "") or ""
         suffix = fields.string("suffix")
@@ -299,11 +318,9 @@ class OllamaChatResource:
         self.chat = chat
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        timing = Timing(time.perf_counter())
-        fields = Fields(read_json(req))
-        engine = self.slot.get()
-        name = resolve_ollama_model(fields, engine)
-        stream, unload = _common(fields)
+        asked = _asked(self.slot, req)
+        timing, fields, engine, name = asked.timing, asked.fields, asked.engine, asked.name
+        stream, unload = asked.stream, asked.unload
         messages = _chat_messages(fields)
         if not messages:
             resp.media = {"model": name, "created_at": iso_time(time.time()),
