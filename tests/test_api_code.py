@@ -133,3 +133,23 @@ def test_file_ignores_files_added_after_the_ingest(server: Running) -> None:
         assert "not in the hypercube" in error_of(status, body)["message"]
     finally:
         late.unlink()
+
+
+def test_files_lists_every_ingested_file_in_path_order(server: Running) -> None:
+    shared_hypercube()
+    corpus = (session_dir() / "corpus").resolve()
+    on_disk = sorted(str(p.resolve()) for p in corpus.rglob("*") if p.is_file())
+    status, body = get_json(server.url, "/v1/code/files")
+    assert status == 200, body
+    paths = [item["path"] for item in body["data"]]
+    assert paths == sorted(paths) and set(paths) == set(on_disk)
+    unicode = next(item for item in body["data"] if item["path"].endswith("docs/unicode.txt"))
+    assert unicode["size"] == len((corpus / "docs" / "unicode.txt").read_bytes())
+    # Filtered by a piece of the path (any case) and by language, and capped.
+    status, body = get_json(server.url, "/v1/code/files?contains=DOCS/&language=text")
+    assert status == 200
+    assert [item["path"] for item in body["data"]] == [p for p in on_disk if "/docs/" in p
+                                                      and p.endswith(".txt")]
+    assert len(get_json(server.url, "/v1/code/files?limit=2")[1]["data"]) == 2
+    status, body = get_json(server.url, "/v1/code/files?limit=many")
+    assert status == 400 and error_of(status, body)["param"] == "limit"

@@ -498,6 +498,43 @@ def test_raw_completion_sends_prompt_and_suffix_as_typed(tab: Page) -> None:
 
 # -- code -------------------------------------------------------------------------------------
 
+def test_files_tab_is_a_tree_of_the_ingested_roots_that_opens_files(
+        tab: Page, corpus: Path) -> None:
+    page = tab.open("code?mode=files")
+    page.wait_for_selector(".results[data-ready]", state="attached")
+    # Five tabs and the query row fit the lookup card (nothing runs under the viewer).
+    card = page.locator(".lookup").bounding_box()
+    for part in (page.get_by_role("tab", name="Files"), page.get_by_role("button", name="Go")):
+        box = part.bounding_box()
+        assert card["x"] <= box["x"] and box["x"] + box["width"] <= card["x"] + card["width"]
+    # (Other tests of this module may have ingested more folders by now.)
+    files = sorted(p for p in corpus.rglob("*") if p.is_file())
+    listed = int(page.locator("#code-summary").inner_text().removesuffix(" files"))
+    assert listed >= len(files)
+    tree = page.get_by_role("tree", name="Ingested files")
+    top = tree.locator(":scope > li > details.folder").filter(has=page.locator(
+        ":scope > summary .folder-name", has_text=re.compile(f"^{re.escape(corpus.name)}/$")))
+    assert top.locator(":scope > summary .badge").inner_text() == str(len(files))
+    # Deeper folders start closed; opening one shows its files, and a file opens in the viewer.
+    extra = top.locator("details.folder").filter(has=page.locator(
+        ":scope > summary .folder-name", has_text=re.compile(r"^zz_extra/$")))
+    assert extra.get_attribute("open") is None
+    extra.locator(":scope > summary").click()
+    extra.get_by_role("button", name="many_uses.py").click()
+    viewer = page.locator("#code-viewer[data-ready]")
+    viewer.wait_for()
+    assert viewer.get_attribute("data-open-path") == str(corpus / "zz_extra" / "many_uses.py")
+    assert viewer.get_attribute("data-lines") == str(
+        len((corpus / "zz_extra" / "many_uses.py").read_text(encoding="utf-8").splitlines()))
+    # A piece of a path filters the tree, every folder open.
+    page.get_by_label("Files", exact=True).fill("MANY_uses")
+    page.get_by_role("button", name="Go").click()
+    page.wait_for_function(
+        "() => document.querySelector('#code-summary').textContent === '1 file'")
+    assert page.get_by_role("tree").get_by_role("button").all_inner_texts() == ["many_uses.py"]
+    assert page.locator(".file-tree details.folder:not([open])").count() == 0
+
+
 def test_search_shows_every_hit_grouped_by_file(tab: Page, corpus: Path) -> None:
     page = tab.open(f"code?mode=search&q={MANY_USES}")
     page.wait_for_selector(".results[data-ready]", state="attached")

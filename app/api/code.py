@@ -13,6 +13,7 @@ Each query is a GET with query-string parameters, answered with ``{"object": "li
     /v1/code/analogy?example=NAME&to_type=T   code like an example, for another type
     /v1/code/file?path=src/app.py             an ingested file's whole text (a unique suffix
                                               of its path will do; 404 for anything else)
+    /v1/code/files?contains=src/&language=go  the ingested files, in path order (a file tree)
 
 Only ingested documents are read (``similar?at=`` too): a client can neither read nor probe
 other files of the server. Queries run one at a time on the index; a few more may wait, and
@@ -69,6 +70,7 @@ QUERIES: dict[str, Query] = {
                                  ("from_type", "from_type", str), _LIMIT),
                      ("example", "to_type")),
     "file": Query("file", (("path", "path", str),), ("path",)),
+    "files": Query("files", (("contains", "contains", str), _LANGUAGE, _LIMIT)),
 }
 
 

@@ -20,6 +20,7 @@ from app.code.results import (
     CalleeSet,
     Caller,
     Implementation,
+    IngestedFile,
     SearchHit,
     SimilarResult,
     Site,
@@ -35,6 +36,8 @@ from app.store import Store
 from app.store.rows import integer
 
 T = TypeVar("T")
+# Files one listing returns at most (a tree of more is not read by a person anyway).
+MAX_FILES = 20_000
 
 
 def _position(value: str | Position | None) -> Position | None:
@@ -112,6 +115,19 @@ class CodeIndex:
     def implementations(self, name: str, *, limit: int = 200) -> list[Implementation]:
         """Subtypes / implementors of a type, transitively, or overrides of a method."""
         return self._run(lambda: self._navigator.implementations(name, limit=_limit(limit)))
+
+    def files(self, *, contains: str | None = None, language: str | None = None,
+              limit: int = 10_000) -> list[IngestedFile]:
+        """The ingested documents (a file tree's leaves), in path order: those whose path
+        holds ``contains`` (case-insensitive), in ``language``; at most ``limit``."""
+        def read() -> list[IngestedFile]:
+            rows = self.store.conn.execute(
+                "SELECT path, language, size FROM documents"
+                " WHERE (?1 IS NULL OR instr(lower(path), lower(?1)) > 0)"
+                " AND (?2 IS NULL OR language = ?2) ORDER BY path LIMIT ?3",
+                (contains or None, language or None, max(1, min(limit, MAX_FILES))))
+            return [IngestedFile(str(p), str(lang), int(size)) for p, lang, size in rows]
+        return self._run(read)
 
     def file(self, path: str) -> SourceFile:
         """The whole text of the ingested document at ``path`` (exact, else a unique suffix),

@@ -148,6 +148,15 @@ class AnalogyResult(_JSON):
 
 
 @dataclass(frozen=True)
+class IngestedFile(_JSON):
+    """One ingested document, as the file tree lists it."""
+
+    path: str
+    language: str
+    size: int  # bytes, as ingested
+
+
+@dataclass(frozen=True)
 class SourceFile(_JSON):
     """An ingested document's whole text, as the hypercube holds it (not as the disk has it
     now: the file may have changed or gone since it was ingested)."""

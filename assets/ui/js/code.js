@@ -1,5 +1,6 @@
 // Code: text search (substring, regex or identifier; case; language), definitions ranked by
-// relevance, references and similar code over what was ingested. Search shows every hit,
+// relevance, references and similar code over what was ingested, and the tree of the
+// ingested files. Search shows every hit,
 // grouped by file with a count. Opening a result shows the whole file at that line; in the
 // file, clicking a name picks it for "Definition", "References" and "Similar code", and
 // double-clicking it goes to its definition. Paths read relative to the ingested root.
@@ -11,6 +12,7 @@ import { displayPath, loadRoots, pathLabel } from "./paths.js";
 
 const CONTEXT_LINES = 2;
 const SEARCH_LIMIT = 2000;
+const FILE_LIMIT = 5000;
 const IDENTIFIER = /[A-Za-z_$][\w$]*/g;
 const SEARCH_MODES = { substring: "Text", regex: "Regular expression", identifier: "Identifier (definitions)" };
 const KIND_WEIGHT = { class: 1, interface: 1, struct: 1, trait: 1, type: 0.8, function: 0.9, method: 0.8, constant: 0.4, variable: 0.2 };
@@ -51,6 +53,7 @@ export async function render(root, params) {
     defs: { label: "Definitions", placeholder: "name or Qualified.name", help: "Where a function, class, method or variable is defined, best match first." },
     refs: { label: "References", placeholder: "name", help: "Every call and use of a name." },
     similar: { label: "Similar", placeholder: "a name, or path/to/file.py:LINE", help: "Definitions shaped like the named one (or the one at FILE:LINE), structural clones first." },
+    files: { label: "Files", placeholder: "part of a path (empty: every file)", help: "Every ingested file, as a tree of the folders that were ingested." },
   };
   let mode = MODES[params.get("mode")] ? params.get("mode") : "search";
   let picked = null;  // {path, line, col, name}: the name last clicked in the open file
@@ -91,7 +94,7 @@ export async function render(root, params) {
   function drawTabs() {
     tabs.replaceChildren(...Object.entries(MODES).map(([key, m]) => h("button", {
       role: "tab", type: "button", "aria-selected": String(key === mode), tabindex: key === mode ? 0 : -1,
-      onclick: () => { mode = key; drawTabs(); input.focus(); },
+      onclick: () => { mode = key; drawTabs(); input.focus(); if (key === "files") lookup(input.value.trim(), "files"); },
       onkeydown: (e) => {
         const keys = Object.keys(MODES);
         const i = keys.indexOf(mode);
@@ -135,7 +138,7 @@ export async function render(root, params) {
   }
 
   async function lookup(q = input.value.trim(), as = mode) {
-    if (!q) return;
+    if (!q && as !== "files") return;
     mode = as;
     input.value = q;
     drawTabs();
@@ -145,6 +148,16 @@ export async function render(root, params) {
     delete results.dataset.ready;
     try {
       await loadRoots();
+      if (mode === "files") {
+        const body = await get(`/v1/code/files?limit=${FILE_LIMIT}${q ? `&contains=${encodeURIComponent(q)}` : ""}${lang()}`);
+        const files = body.data;
+        summary.textContent = files.length
+          ? `${fmt(files.length)} file${files.length === 1 ? "" : "s"}${files.length >= FILE_LIMIT ? ` (the first ${fmt(FILE_LIMIT)})` : ""}`
+          : q ? `No ingested file's path holds “${q}”.` : "Nothing is ingested yet.";
+        results.replaceChildren(fileTree(files, Boolean(q)));
+        results.dataset.ready = "true";
+        return;
+      }
       const items = await query(mode, q);
       const mark = (r) => (mode === "search" && searchMode.value === "substring" ? q : r.name);
       if (mode === "search" && searchMode.value !== "identifier") {
@@ -164,6 +177,32 @@ export async function render(root, params) {
       summary.textContent = error.message;
     }
     results.dataset.ready = "true";
+  }
+
+  /** The files as a tree of folders, as their paths read (relative to the ingested roots):
+   * the top folders open, or every folder when the list is filtered. */
+  function fileTree(files, openAll) {
+    const rootNode = { folders: new Map(), files: [] };
+    for (const file of files) {
+      const parts = displayPath(file.path).split(/[\\/]/).filter(Boolean);
+      let node = rootNode;
+      for (const part of parts.slice(0, -1)) {
+        if (!node.folders.has(part)) node.folders.set(part, { folders: new Map(), files: [] });
+        node = node.folders.get(part);
+      }
+      node.files.push({ ...file, name: parts[parts.length - 1] || file.path });
+    }
+    const count = (node) => node.files.length + [...node.folders.values()].reduce((n, f) => n + count(f), 0);
+    const draw = (node, depth) => h("ul", { class: "file-tree", role: depth ? "group" : "tree", "aria-label": depth ? null : "Ingested files" },
+      [...node.folders.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, folder]) => h("li", { role: "treeitem" },
+        h("details", { class: "folder", open: openAll || depth === 0 },
+          h("summary", {}, h("span", { class: "folder-name" }, `${name}/`), h("span", { class: "badge count" }, fmt(count(folder)))),
+          draw(folder, depth + 1)))),
+      node.files.sort((a, b) => a.name.localeCompare(b.name)).map((file) => h("li", { role: "treeitem" },
+        h("button", { type: "button", class: "link-button", title: `Open ${file.path}`, dataset: { path: file.path },
+          onclick: () => openFile({ path: file.path, line: 1 }) }, file.name),
+        h("span", { class: "muted" }, ` ${file.language}`))));
+    return draw(rootNode, 0);
   }
 
   function resultItem(r, mark, grouped) {
@@ -259,5 +298,5 @@ export async function render(root, params) {
     await loadRoots();
     openFile({ path: params.get("open"), line: Number(params.get("line")) || 1 });
   }
-  if (params.get("q")) lookup(params.get("q"), mode);
+  if (params.get("q") || mode === "files") lookup(params.get("q") || "", mode);
 }
