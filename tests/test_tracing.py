@@ -96,6 +96,13 @@ def test_a_streamed_response_s_span_ends_with_its_stream(traced) -> None:
     (span,) = _finished(exporter, "POST /v1/completions")
     assert span.attributes["http.response.status_code"] == 200
     assert span.end_time is not None and span.end_time > span.start_time
+    # The engine's part is a child span that lasts as long as the stream's body.
+    (engine_span,) = [s for s in exporter.get_finished_spans() if s.name == "engine.stream"]
+    assert engine_span.parent is not None
+    assert engine_span.parent.span_id == span.context.span_id
+    assert engine_span.context.trace_id == span.context.trace_id
+    assert 0 < engine_span.attributes["gen_ai.usage.output_tokens"] <= 8
+    assert span.start_time < engine_span.start_time < engine_span.end_time <= span.end_time
 
 
 class _Collector(http.server.BaseHTTPRequestHandler):

@@ -10,7 +10,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
-from app.api.tracing import span
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from app.api.tracing import open_span, span
 from app.engine.types import Choice, Delta, EngineProtocol, GenerationRequest
 from app.errors import ClientDisconnected
 
@@ -32,6 +35,8 @@ class ClientWatch:
         self.event: threading.Event = _PollingEvent(self)
         self._is_gone = is_gone
         self._on_cancel = on_cancel
+        # Made while the request's handler runs: its trace (a stream's body runs later).
+        self.trace_context = otel_context.get_current()
 
     def gone(self) -> bool:
         return self.event.is_set()
@@ -62,17 +67,28 @@ class _PollingEvent(threading.Event):
 
 
 def watched(deltas: Iterator[Delta], watch: ClientWatch) -> Iterator[Delta]:
-    """``deltas`` until the client goes away.
+    """``deltas`` until the client goes away, in an ``engine.stream`` span of the request's
+    trace (ended with the stream).
 
     Raises:
         ClientDisconnected: the client went away (the engine has been told to stop).
     """
+    return _watched(deltas, watch, open_span("engine.stream", context=watch.trace_context))
+
+
+def _watched(deltas: Iterator[Delta], watch: ClientWatch,
+             current: trace.Span) -> Iterator[Delta]:
+    generated = 0
     try:
         for delta in deltas:
             if watch.gone():
+                current.set_attribute("hypercube.cancelled", True)
                 raise ClientDisconnected("the client closed the connection")
+            generated += len(delta.tokens)
             yield delta
     finally:
+        current.set_attribute("gen_ai.usage.output_tokens", generated)
+        current.end()
         # Closing runs the engine's own cleanup now rather than whenever GC gets to it.
         close = getattr(deltas, "close", None)
         if close is not None:

@@ -58,6 +58,13 @@ def install(provider: TracerProvider | None) -> None:
                                                                               __version__)
 
 
+def open_span(name: str, context: otel_context.Context | None = None,
+              **attributes: Any) -> trace.Span:
+    """A child span of the request whose ``context`` this is (by default the current one)
+    that outlives this call, as a stream's does; the caller ends it."""
+    return _tracer.start_span(name, context=context, attributes=attributes or None)
+
+
 @contextlib.contextmanager
 def span(name: str, **attributes: Any) -> Iterator[trace.Span]:
     """A child span of the current request (a no-op span when tracing is off)."""
