@@ -150,12 +150,20 @@ def test_chat_streams_tokens_and_stop_cancels(tab: Page, served: Running) -> Non
         }).observe(document.querySelector('.messages'),
                    {childList: true, subtree: true, characterData: true});
     }""")
-    page.get_by_label("Max tokens").fill("200")
+    page.get_by_label("Max tokens").fill("120")
     page.get_by_label("Max tokens").dispatch_event("change")
-    # Code that opens no block is continued freely, token by token, to max_tokens.
+    # Code that opens no block is continued freely, token by token, to max_tokens. The
+    # server writes 120 tokens in milliseconds, which one read may take whole; a throttled
+    # connection (16 kB/s for some 30 kB of events) makes the page see them arrive.
+    network = page.context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": 16_000, "uploadThroughput": -1})
     page.get_by_label("Message", exact=True).fill("total_value = compute(count)")
     page.get_by_label("Message", exact=True).press("Enter")
     page.wait_for_selector(".message.assistant[data-done]")
+    network.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
     reply = page.locator(".message.assistant").last
     assert re.fullmatch(r"\d+ tokens · \d+ tokens/s · (finished|reached the token limit)",
                         reply.get_attribute("data-done"))
