@@ -38,9 +38,13 @@ DATA_DIRS = {  # source folder → folder inside the executable
     "assets/corpus": "app/_data/assets/corpus",
     "grammars": "app/_data/grammars",
 }
-# Never needed at run time; following them would only grow the file.
+# Never needed at run time; following them would only grow the file (and the build: chardet,
+# which a dev tool installs and requests would prefer, is 40 language models of up to 10 MB
+# of C each, half an hour of compiling on two cores; requests then uses its own dependency
+# charset_normalizer. rich needs pygments only to highlight code and tracebacks, which the
+# CLI never asks it to).
 NOT_SHIPPED = ["pytest", "_pytest", "hypothesis", "openai", "IPython", "tkinter",
-               "matplotlib", "pandas", "setuptools", "pip"]
+               "matplotlib", "pandas", "setuptools", "pip", "chardet", "pygments"]
 GUI_MODULES = ["webview", "PyQt6", "PySide6", "qtpy", "bottle", "proxy_tools"]
 
 

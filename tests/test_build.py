@@ -120,3 +120,32 @@ def test_build_script_prints_its_command() -> None:
                             cwd=REPO, capture_output=True, text=True, check=True)
     assert "-m nuitka --onefile" in result.stdout
     assert "=app/_data/prebuilt/default-" in result.stdout
+
+
+def test_what_the_executable_leaves_out_is_never_imported_at_run_time() -> None:
+    # chardet and pygments are left out of the build (NOT_SHIPPED); the CLI, the server, its
+    # OTLP exporter (requests) and rich's progress bars and tables must work without them.
+    script = """
+import sys
+for name in ("chardet", "pygments"):
+    sys.modules[name] = None  # importing it now raises ImportError
+import io
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+import app.cli, app.api, app.grounded
+from app.api.tracing import otlp_provider
+import requests.compat
+assert requests.compat.chardet.__name__ == "charset_normalizer", requests.compat.chardet
+otlp_provider("http://127.0.0.1:9").shutdown()
+console = Console(file=io.StringIO())
+with Progress(console=console) as progress:
+    progress.add_task("x", total=1)
+table = Table("a")
+table.add_row("1")
+console.print(table)
+"""
+    assert {"chardet", "pygments"} <= set(_build.NOT_SHIPPED)
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
