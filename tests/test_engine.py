@@ -17,9 +17,7 @@ from app.errors import ContextLengthExceeded, InvalidRequest, NotReady
 from app.store import Store
 from jit import kernels
 from tests.bench.bench_generation_quality import has_loop
-from tests.conftest import copy_of_app, ingested
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO, copy_of_app, ingested
 
 
 @pytest.fixture(scope="module")
