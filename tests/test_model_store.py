@@ -9,8 +9,10 @@ import pytest
 
 from app.ingest import IngestOptions, IngestRun, default_listeners
 from app.model import Model, build_segment
+from app.errors import NotReady
 from app.model.loading import load_model
 from app.model.maintain import MAX_SEGMENTS, plan_update
+from app.model.repair import repair_model
 from app.model.storage import load_segments
 from app.store import Store
 from jit import kernels
@@ -81,21 +83,63 @@ def test_each_run_adds_a_segment_and_changes_rebuild_only_theirs(tmp_path: Path)
         _assert_equals_fresh_build(store)
 
 
-def test_a_killed_update_is_repaired_on_load(tmp_path: Path) -> None:
+def _files_state(db: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime in ns) of the hypercube file and its WAL: what any write would move."""
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in (db, db.with_name(db.name + "-wal")) if p.exists()}
+
+
+def _killed_update(tmp_path: Path, store: Store) -> None:
+    """A hypercube whose last run committed documents but died before the model update."""
     root = tmp_path / "src"
     write_python_corpus(root, files=10, seed=3)
-    with Store(tmp_path / "h.db") as store:
-        _ingest(store, root)
-        extra = tmp_path / "extra"
-        write_python_corpus(extra, files=3, seed=4)
-        # Documents committed, listener never ran (as if the process died right then).
-        _ingest(store, extra, listeners=False)
+    _ingest(store, root)
+    extra = tmp_path / "extra"
+    write_python_corpus(extra, files=3, seed=4)
+    _ingest(store, extra, listeners=False)
+    with store.snapshot() as conn:
+        assert plan_update(conn).needed
+
+
+def test_a_stale_model_is_refused_on_load_without_writing(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    with Store(db) as store:
+        _killed_update(tmp_path, store)
+        version = store.scalar("PRAGMA data_version")
+        before = _files_state(db)
+        with Store(db, readonly=True) as reader, pytest.raises(NotReady) as refused:
+            load_model(reader, kernels())
+        assert "hypercube db repair" in str(refused.value)
+        with pytest.raises(NotReady, match="db repair"):
+            load_model(store, kernels())   # a writable store is not written either
+        # data_version moves when another connection commits; ours committed nothing.
+        assert store.scalar("PRAGMA data_version") == version
+        assert _files_state(db) == before
         with store.snapshot() as conn:
             assert plan_update(conn).needed
-        model = load_model(store, kernels())
+
+
+def test_db_repair_completes_a_killed_update_and_is_idempotent(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.db") as store:
+        _killed_update(tmp_path, store)
+        done = repair_model(store, kernels())
+        assert any("built 1 model segment(s) indexing 3 document(s)" in line for line in done)
         _assert_current(store)
+        model = load_model(store, kernels())
         assert model.tokens == sum(n for n, in store.conn.execute(
             "SELECT n_tokens FROM documents"))
+        version = store.conn.total_changes()
+        assert repair_model(store, kernels()) == []    # nothing stale: nothing written
+        assert store.conn.total_changes() == version
+        _assert_equals_fresh_build(store)
+
+
+def test_the_next_ingest_run_completes_a_killed_update(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.db") as store:
+        _killed_update(tmp_path, store)
+        _ingest(store, tmp_path / "extra")    # nothing changed on disk: only the model
+        _assert_current(store)
+        load_model(store, kernels())
 
 
 def test_segments_are_merged_beyond_the_limit(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""``hypercube db info|check|vacuum``."""
+"""``hypercube db info|check|repair|vacuum``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from app.cli.common import add_db_option, add_json_option, open_store, print_json
-from app.store.inspect import check, info, repair, vacuum
+from app.store import Store
+from app.store.inspect import check, info, vacuum
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,10 +25,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check_parser = actions.add_parser("check", help="verify integrity and invariants")
     add_db_option(check_parser)
     check_parser.add_argument("--repair", action="store_true",
-                              help="first drop damaged model segments (rebuilt at the next "
-                                   "load from the documents)")
+                              help="first repair the model, as `db repair` does")
     add_json_option(check_parser)
     check_parser.set_defaults(func=run_check)
+
+    repair_parser = actions.add_parser(
+        "repair", help="rebuild the model where it is stale or damaged",
+        description="Bring the stored model (segments and fitted parameters) up to date with "
+                    "the documents: after an ingest run that was killed half-way, or a damaged "
+                    "segment that `db check` reported. Serving never does this itself. Safe to "
+                    "repeat: on a current model it changes nothing.")
+    add_db_option(repair_parser)
+    add_json_option(repair_parser)
+    repair_parser.set_defaults(func=run_repair)
 
     vacuum_parser = actions.add_parser("vacuum", help="compact the file")
     add_db_option(vacuum_parser)
@@ -59,7 +69,7 @@ def run_check(args: argparse.Namespace) -> int:
     repaired: list[str] = []
     with open_store(args, read_only_ok=not args.repair) as store:
         if args.repair:
-            repaired = repair(store)
+            repaired = _repair(store)
         findings = check(store)
     errors = [f for f in findings if f.severity == "error"]
     if args.json:
@@ -77,6 +87,25 @@ def run_check(args: argparse.Namespace) -> int:
         print("ok" if not errors else f"{len(errors)} problem(s) found",
               file=sys.stdout if not errors else sys.stderr)
     return 0 if not errors else 1
+
+
+def run_repair(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        done = _repair(store)
+    if args.json:
+        print_json({"ok": True, "repaired": done})
+    else:
+        for line in done:
+            print(f"repaired: {line}")
+        print("ok: the model is up to date" + ("" if done else " (nothing to repair)"))
+    return 0
+
+
+def _repair(store: Store) -> list[str]:
+    from app.model.loading import default_kernels
+    from app.model.repair import repair_model
+
+    return repair_model(store, default_kernels())
 
 
 def run_vacuum(args: argparse.Namespace) -> int:

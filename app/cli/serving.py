@@ -60,16 +60,16 @@ def say(line: str) -> None:
     print(f"hypercube: {line}", file=sys.stderr, flush=True)
 
 
-def load_engine(path: Path, read_only: bool = False) -> EngineProtocol:
+def load_engine(path: Path) -> EngineProtocol:
     """The engine for the hypercube at ``path`` (also used to reload after an ingest).
 
-    The store is writable unless ``read_only``, because loading brings a stale model up to
-    date first (read-only, a stale model is an error); the loaded model lives in memory, so
-    the connection is closed again.
+    Loading only reads (app/model/loading.py): the file is opened read-only whatever the
+    server is, and a stale model is an error naming ``hypercube db repair``. The loaded model
+    lives in memory, so the connection is closed again.
     """
     from app.engine import load_engine as load
 
-    with Store(path, readonly=read_only) as store:
+    with Store(path, readonly=True) as store:
         return load(store)
 
 
@@ -203,9 +203,9 @@ class ServingProcess:
         self._started.callback(server.close)
 
         def publish() -> None:
-            apps.swap(build(EngineSlot(load_engine(path, read_only=True))))
+            apps.swap(build(EngineSlot(load_engine(path))))
 
-        loader = ModelLoader(slot, lambda: load_engine(path, read_only=True))
+        loader = ModelLoader(slot, lambda: load_engine(path))
         self._started.callback(loader.stop)
         loader.start()
         watcher = SnapshotWatcher(path, publish).start()

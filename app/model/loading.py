@@ -1,18 +1,30 @@
-"""Loading the model from the hypercube, bringing it up to date first if it is stale."""
+"""Loading the model from the hypercube: a read, never a write.
+
+The stored model is kept equal to the documents by whoever changes the documents: every
+ingest run ends by updating it (app/model/listener.py), and ``hypercube db repair`` rebuilds
+whatever a run that was killed half-way left stale (app/model/repair.py). Loading only
+reads, so a server never writes on start and can serve a file on a read-only mount.
+
+A stale model is refused, not served: its segments still count documents that were deleted
+or replaced, and a user who removed a file (a secret, say) from the hypercube expects it
+gone from every answer. The error names the command that repairs it; the server's loader
+retries with backoff, so it serves on its own once an ingest run or a repair has run.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 
-from app.errors import NotReady, StoreError
-from app.model.maintain import plan_update, segment_families, update_model, vocab_size
-from app.model.params import ModelParams
+from app.errors import NotReady
+from app.model.maintain import plan_update, segment_families
 from app.model.runtime import Model
 from app.model.storage import load_params, load_segments
 from app.settings import data_dir
 from app.store import Store
 from jit import Kernels, kernels
+
+REPAIR_HINT = "run `hypercube db repair` (or ingest again) to bring it up to date"
 
 
 def jit_cache_dir() -> Path:
@@ -25,32 +37,35 @@ def default_kernels() -> Kernels:
 
 
 def load_model(store: Store, kernel_set: Kernels | None = None) -> Model:
-    """The model of exactly the documents now in ``store``.
+    """The model of exactly the documents now in ``store``, read in one snapshot.
 
     Raises:
-        NotReady: nothing has been ingested yet.
+        NotReady: nothing has been ingested yet, or the stored model is stale (it does not
+            count exactly the current documents, or its parameters were never fitted).
     """
     kernel_set = kernel_set or default_kernels()
     with store.snapshot() as conn:
         plan = plan_update(conn)
-    if plan.vocab_size == 0 or plan.documents == 0:
-        raise NotReady("the hypercube has no documents yet: run `hypercube ingest PATH…` first")
-    if plan.needed or _params_missing(store):
-        if store.readonly:
-            raise StoreError("the model in this read-only hypercube is out of date with its "
-                             "documents: open it writable once to update it")
-        update_model(store, kernel_set)
-    with store.snapshot() as conn:
-        size = vocab_size(conn)
+        if plan.vocab_size == 0 or plan.documents == 0:
+            raise NotReady("the hypercube has no documents yet: run `hypercube ingest PATH…` "
+                           "first")
+        stored = load_params(conn)
+        if plan.needed or stored is None:
+            raise NotReady(f"the model in {store.path} is out of date with its documents "
+                           f"({stale_summary(plan.needed, stored is None)}): {REPAIR_HINT}")
+        size = plan.vocab_size
         segments = load_segments(conn, size)
         families = segment_families(conn, [segment.doc_ids for segment in segments])
-        stored = load_params(conn)
     segments = [dataclasses.replace(segment, family=family)
                 for segment, family in zip(segments, families, strict=True)]
-    params = stored.params if stored is not None else ModelParams.default()
-    return Model(segments, params, size, kernel_set)
+    return Model(segments, stored.params, size, kernel_set)
 
 
-def _params_missing(store: Store) -> bool:
-    with store.snapshot() as conn:
-        return load_params(conn) is None
+def stale_summary(segments_stale: bool, params_missing: bool) -> str:
+    """What is stale, in words, for the error and for ``db repair``."""
+    parts = []
+    if segments_stale:
+        parts.append("documents not yet indexed, or indexed ones since changed")
+    if params_missing:
+        parts.append("parameters never fitted")
+    return " and ".join(parts)

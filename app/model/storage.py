@@ -98,8 +98,8 @@ def verify_array(segment_id: int, name: str, data: bytes, checksum: bytes | None
         raise StoreCorrupt(
             f"the hypercube file is damaged: model segment {segment_id} array {name!r} does not "
             "match its checksum, so the model is not loaded; `hypercube db check` lists every "
-            "damaged part, and `hypercube db check --repair` drops damaged model segments so "
-            "the next start rebuilds them from the documents")
+            "damaged part, and `hypercube db repair` rebuilds damaged model segments from the "
+            "documents")
 
 
 def save_params(conn: apsw.Connection, params: ModelParams, corpus_tokens: int,

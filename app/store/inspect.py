@@ -171,15 +171,14 @@ def _check_documents(store: Store) -> list[Finding]:
 def repair(store: Store) -> list[str]:
     """Drop the model segments whose arrays are damaged; what was done, one line each.
 
-    Segments are derived data: the next model load rebuilds the documents they counted from
-    their (checksummed) token streams. Damage to anything else is not repaired here: it is
+    Segments are derived data: ``hypercube db repair`` (app/model/repair.py) calls this and
+    then rebuilds the documents they counted from their (checksummed) token streams. Damage to anything else is not repaired here: it is
     the content itself, and re-ingesting its files replaces it.
     """
     with store.write() as conn:
         segments = damaged_segments(conn)
         conn.executemany("DELETE FROM model_segments WHERE id = ?", [(s,) for s in segments])
-    return [f"dropped damaged model segment {s}: the next model load rebuilds it"
-            for s in segments]
+    return [f"dropped damaged model segment {s}" for s in segments]
 
 
 def vacuum(store: Store) -> tuple[int, int]:
