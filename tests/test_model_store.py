@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.errors import NotReady
 from app.ingest import IngestOptions, IngestRun, default_listeners
 from app.model import Model, build_segment
-from app.errors import NotReady
 from app.model.loading import load_model
 from app.model.maintain import MAX_SEGMENTS, plan_update
 from app.model.repair import repair_model

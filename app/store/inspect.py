@@ -172,8 +172,9 @@ def repair(store: Store) -> list[str]:
     """Drop the model segments whose arrays are damaged; what was done, one line each.
 
     Segments are derived data: ``hypercube db repair`` (app/model/repair.py) calls this and
-    then rebuilds the documents they counted from their (checksummed) token streams. Damage to anything else is not repaired here: it is
-    the content itself, and re-ingesting its files replaces it.
+    then rebuilds the documents they counted from their (checksummed) token streams. Damage
+    to anything else is not repaired here: it is the content itself, and re-ingesting its
+    files replaces it.
     """
     with store.write() as conn:
         segments = damaged_segments(conn)
