@@ -52,7 +52,8 @@ def write_corpus(root: Path) -> Path:
 
 def build_hypercube(db: Path, corpus: Path, *, model: bool = True) -> Path:
     """The real ingest, as ``hypercube ingest`` runs it; with ``model=False`` it stops short
-    of updating the model (as a run killed at its very end does), so the next load builds it."""
+    of updating the model (as a run killed at its very end does): loading then refuses it
+    until `hypercube db repair` has run."""
     with Store(db) as store:
         summary = IngestRun(store, IngestOptions(roots=[corpus]), analyzers=default_analyzers(),
                             listeners=default_listeners() if model else []).run()

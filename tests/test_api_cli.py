@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -10,8 +12,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,10 +117,39 @@ def test_serve_on_a_taken_port_is_one_clear_line(stale_hypercube: Path) -> None:
 
 @pytest.fixture(scope="module")
 def stale_hypercube(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Documents without a model: ``serve`` must build the model while it starts."""
+    """Documents without a model, as a run killed before its model update leaves them:
+    ``serve`` refuses to load it (loading never writes) until ``db repair`` has run."""
     root = tmp_path_factory.mktemp("stale")
     write_python_corpus(root / "corpus", files=150, seed=9, lines=100)
     return build_hypercube(root / "stale.hypercube", root / "corpus", model=False)
+
+
+@pytest.fixture(scope="module")
+def current_hypercube(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same documents with their model, as a finished ingest run leaves them."""
+    root = tmp_path_factory.mktemp("current")
+    write_python_corpus(root / "corpus", files=150, seed=9, lines=100)
+    return build_hypercube(root / "current.hypercube", root / "corpus")
+
+
+def file_state(db: Path) -> tuple[str, int, bool]:
+    """The file's bytes (as a digest), its mtime, and whether a WAL holds anything."""
+    wal = db.with_name(db.name + "-wal")
+    return (hashlib.sha256(db.read_bytes()).hexdigest(), db.stat().st_mtime_ns,
+            wal.exists() and wal.stat().st_size > 0)
+
+
+def wait_for_health(url: str, ready: Callable[[dict[str, Any]], bool],
+                    timeout: float = 60.0) -> dict[str, Any]:
+    """Poll /health until ``ready`` says yes of its body."""
+    deadline = time.monotonic() + timeout
+    health: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        health = json.loads(request(url, "GET", "/health")[2])
+        if ready(health):
+            return health
+        time.sleep(0.05)
+    raise AssertionError(f"/health never got there: {health}")
 
 
 def start_serving(db: Path) -> tuple[subprocess.Popen[str], str, str]:
@@ -139,34 +171,43 @@ def stop(child: subprocess.Popen[str], signum: int) -> tuple[int, list[str]]:
     return child.returncode, err.splitlines()
 
 
-def test_serve_stops_cleanly_while_the_model_loads(stale_hypercube: Path,
-                                                   tmp_path: Path) -> None:
+def test_serve_never_writes_a_stale_hypercube_and_names_the_repair(stale_hypercube: Path,
+                                                                   tmp_path: Path) -> None:
     db = Path(shutil.copy(stale_hypercube, tmp_path / "h.hypercube"))
+    before = file_state(db)
     child, url, announced = start_serving(db)
-    # Stop it the moment the port answers: the model is still being built in the background
-    # (before the fix, the interpreter's exit tore LLVM down under it: exit -6 or -11).
-    assert wait_healthy(url, accept_loading=True)["status"] == "loading"
-    status, lines = stop(child, signal.SIGTERM)
-    assert (status, lines) == (0, ["hypercube: stopping"]), lines
     assert "serving" in announced
-    check = run_hypercube("db", "check", "--db", db)
-    assert (check.returncode, check.stderr) == (0, ""), check.stderr
-    # The interrupted load left nothing half-done: the next start builds the model and serves.
+    health = wait_for_health(url, lambda h: h["status"] == "error")
+    assert health["model_loaded"] is False
+    assert "hypercube db repair" in health["error"], health
+    status, lines = stop(child, signal.SIGTERM)
+    assert status == 0 and lines[-1] == "hypercube: stopping", lines
+    assert not any("Traceback" in line for line in lines), lines
+    assert file_state(db) == before  # serving (and its failed loads) wrote nothing
+    repaired = run_hypercube("db", "repair", "--db", db)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "repaired: built" in repaired.stdout
+    assert repaired.stdout.splitlines()[-1] == "ok: the model is up to date"
+    # The repaired file serves; and serving a current one writes nothing either.
+    before = file_state(db)
     child, url, _ = start_serving(db)
     assert wait_healthy(url)["status"] == "ok"
     assert stop(child, signal.SIGTERM) == (0, ["hypercube: stopping"])
+    assert file_state(db)[:2] == before[:2]
+    check = run_hypercube("db", "check", "--db", db)
+    assert (check.returncode, check.stderr) == (0, ""), check.stderr
 
 
 @pytest.mark.slow
-def test_serve_stops_cleanly_at_any_moment_of_its_start(stale_hypercube: Path,
+def test_serve_stops_cleanly_at_any_moment_of_its_start(current_hypercube: Path,
                                                         tmp_path: Path) -> None:
     # SIGTERM at moments spread over the start: importing, compiling the kernels (a cold
     # kernel cache each time), binding, building the model. Before the fix, a signal while the
     # loader thread was inside LLVM aborted the process (-6) or crashed it (-11).
     # The moments are found from the start itself, not from fixed delays (which all landed
-    # in the imports on a loaded machine): the "serving" line (bound, the model building),
+    # in the imports on a loaded machine): the "serving" line (bound, the model loading),
     # /health saying ok (ready), and fractions of the times these took in the first rounds.
-    db = Path(shutil.copy(stale_hypercube, tmp_path / "h.hypercube"))
+    db = Path(shutil.copy(current_hypercube, tmp_path / "h.hypercube"))
     outcomes = []
 
     def round_(number: int, when: str, fraction: float = 0.0,
@@ -217,9 +258,9 @@ def test_serve_stops_cleanly_at_any_moment_of_its_start(stale_hypercube: Path,
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_serve_stops_cleanly_when_ready(stale_hypercube: Path, tmp_path: Path,
+def test_serve_stops_cleanly_when_ready(current_hypercube: Path, tmp_path: Path,
                                         signum: int) -> None:
-    db = Path(shutil.copy(stale_hypercube, tmp_path / "h.hypercube"))
+    db = Path(shutil.copy(current_hypercube, tmp_path / "h.hypercube"))
     child, url, _ = start_serving(db)
     assert wait_healthy(url)["model_loaded"] is True
     assert stop(child, signum) == (0, ["hypercube: stopping"])

@@ -112,7 +112,7 @@ def test_no_window_stops_cleanly_while_the_model_loads(tmp_path: Path,
                                                        isolated_user_dir: Path) -> None:
     # The same stop path as `serve` (app/cli/serving.py): no waiting for the load, no abort.
     write_python_corpus(tmp_path / "corpus", files=150, seed=9, lines=100)
-    db = build_hypercube(tmp_path / "stale.hypercube", tmp_path / "corpus", model=False)
+    db = build_hypercube(tmp_path / "h.hypercube", tmp_path / "corpus")
     app = App("--no-window", "-q", "--db", str(db), env=app_env(isolated_user_dir))
     try:
         assert wait_healthy(app.url.rstrip("/"), accept_loading=True)["status"] == "loading"

@@ -96,6 +96,9 @@ def test_a_flipped_model_array_is_named_by_db_check_and_refused_on_load(
     # Again: nothing is stale, nothing is done.
     assert cli("db", "repair", "--db", hypercube)[:2] == (
         0, "ok: the model is up to date (nothing to repair)\n")
+    code, out, err = cli("db", "repair", "--db", hypercube.with_name("missing.hypercube"))
+    assert (code, out) == (1, "") and len(err.strip().splitlines()) == 1, err
+    assert "no hypercube at" in err
 
 
 def test_a_damaged_token_stream_is_found_by_db_check(hypercube: Path) -> None:
