@@ -274,6 +274,16 @@ def test_block_end_tracks_indentation_and_brackets() -> None:
     text = "\n  if (a) { b(); }\n  return 1;\n}\nconst"
     cut = braces.feed(text)
     assert cut is not None and text[:cut] == "\n  if (a) { b(); }\n  return 1;\n}"
+    # A block closes the brackets its opener left open, no more: `{` ends at `}` even
+    # where the code it was learnt from went on with `);`; a callback's `{` ends at `});`.
+    method = BlockEnd.for_prompt("class A {\n  next(value: T): void {")
+    text = "\n    this.push(value);\n  });\n"
+    cut = method.feed(text)
+    assert cut is not None and text[:cut] == "\n    this.push(value);\n  }"
+    callback = BlockEnd.for_prompt("promise.then((value) => {")
+    text = "\n  use(value);\n});\nnext();"
+    cut = callback.feed(text)
+    assert cut is not None and text[:cut] == "\n  use(value);\n});"
     returns = suffix_first_line("\n\n    return a\n")
     assert suffix_takeover("a = 1\n    return a\n", returns, complete=False) == 5
     # The suffix's `}` closes the code around the block: the block's own `    }` is not it.

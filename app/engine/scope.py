@@ -149,6 +149,10 @@ class BlockEnd:
     # The text of the line the cursor is on before the completion (its indentation counts
     # for the completion's first line when the cursor sits at that line's start).
     line_head: str
+    # How many brackets the opener's line leaves open (``foo(function() {``: 2). The block
+    # closes them at most: a closer past those belongs to code outside the cursor's reach
+    # (a block opened by ``{`` ends at its ``}``, not at the ``});`` another file had).
+    open_brackets: int = 1
     text: str = ""
     scanned: int = 0
     line_start: int = 0          # where the current line starts in ``text``
@@ -173,7 +177,7 @@ class BlockEnd:
                        line_head=line_head, decided=at_opener)
         code = _LINE_COMMENT.sub("", opener.rstrip()).rstrip()
         end = cls(opener_indent=indent_width(opener), brackets=code.endswith(("{", "(", "[")),
-                  line_head=line_head)
+                  line_head=line_head, open_brackets=max(unclosed_brackets(code), 1))
         # The cursor right after the opener: the rest of that line is not yet the body.
         end.decided = at_opener
         return end
@@ -206,6 +210,8 @@ class BlockEnd:
                         return max(self.line_start - 1, 0)
             self._bracket(char)
             if self.brackets and self.depth < 0:
+                if self.depth < -self.open_brackets:
+                    return position
                 self.closing_line = True
         self.scanned = len(text)
         return None
@@ -230,6 +236,18 @@ class BlockEnd:
         """The completion's length when the generation ends without a decision: all of it,
         less trailing blank lines."""
         return len(self.text.rstrip(" \t\n")) if self.text.strip() else len(self.text)
+
+
+def unclosed_brackets(line: str) -> int:
+    """How many brackets ``line`` opens and leaves open (outside its string literals)."""
+    scan = BlockEnd(opener_indent=0, brackets=False, line_head="")
+    depth = 0
+    for char in line:
+        before = scan.depth
+        scan._bracket(char)
+        # a closer with nothing open on this line closes an older line's bracket
+        depth = max(depth + scan.depth - before, 0)
+    return depth
 
 
 @dataclass(frozen=True)
