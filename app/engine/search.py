@@ -34,6 +34,9 @@ LOOP_PENALTY = 3.0
 # commoner than a function's), offers it first by several nats.
 INDENT_PENALTY = 8.0
 _LOOP_MIN = 4
+# Blank lines in a row a block may hold (code keeps one or two between its parts; a run of
+# them is the model's cache copying line breaks until the budget runs out).
+MAX_BLANK_LINES = 2
 _LOOP_MAX = 48
 # What a block's closing line holds besides its bracket.
 _CLOSING = " \t\n)]};,"
@@ -183,6 +186,8 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
             text = beam.text
             if beam.block is not None:
                 text = _whole_lines(text[:beam.block.finish()])
+            if not text.strip() and (plan.at_line_start or plan.scope == "block"):
+                continue  # blanks only: no completion (the caller gets none rather than them)
             finished.append(Found(beam.tokens, beam.logprobs, text, "length", beam.logprob))
     spare.extend(b.session for b in beams)
     return finished
@@ -233,6 +238,10 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
     text = before + new
     if plan.indented and text and not text.strip() and not before:
         return None  # the caller typed the indentation: no more of it
+    if plan.scope == "block" and "\n" in new:
+        blanks = _blank_lines_at_end(text)
+        if blanks > MAX_BLANK_LINES or (blanks and plan.new_block and not text.strip()):
+            return None  # a run of blank lines, or a new block's body after a blank one
     if plan.after_opener and "\n" not in before and not _rest_of_opener_line(text):
         return None
     if len(text) >= 2 * _LOOP_MIN and new.strip():
@@ -254,6 +263,8 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
         block = parent.block.copy() if parent.block is not None else None
         if block is not None:
             block_cut = block.feed(new)
+            if plan.new_block and not block.plausible_close(block.text):
+                return None
             if block_cut is not None:
                 block_cut = len(text[:block_cut].rstrip(" \t\n"))
                 cut = block_cut if cut is None else min(cut, block_cut)
@@ -290,13 +301,26 @@ def _judge_indent(plan: SearchPlan, text: str) -> tuple[bool, bool]:
     return True, limit is not None and indent > limit
 
 
+def _blank_lines_at_end(text: str) -> int:
+    """Blank lines ``text`` ends with (the line it ends on counts once it is blank)."""
+    tail = text[len(text.rstrip(" \t\n")):]
+    return max(tail.count("\n") - 1, 0)
+
+
 def _whole_lines(text: str) -> str:
     """A block the budget cut short, without its unfinished last line (when it has a
-    finished one with code): half a statement is a parse error and no help to anyone."""
+    finished one with code) or the comment it ends inside: half a statement or an unclosed
+    ``/*`` is a parse error and no help to anyone."""
     last = text.rfind("\n")
     if last <= 0 or not text[:last].strip():
         return text
-    return text[:last].rstrip(" \t\n")
+    text = text[:last].rstrip(" \t\n")
+    opened = text.rfind("/*")
+    if opened > text.rfind("*/"):
+        line = text.rfind("\n", 0, opened)
+        if line > 0 and text[:line].strip():
+            text = text[:line].rstrip(" \t\n")
+    return text
 
 
 def _rest_of_opener_line(text: str) -> bool:
