@@ -209,7 +209,7 @@ def _sample(engine: Engine, plan: _Plan, seed: int,
     if plan.scope == "line":
         ends.append(_LineEnd(request.suffix))
     elif plan.scope == "block":
-        ends.append(BlockTerminator(BlockEnd.for_prompt(plan.text)))
+        ends.append(BlockTerminator(BlockEnd.for_prompt(plan.text, plan.language)))
     if plan.scope != "line" and suffix_line is not None:
         starts_line = (request.suffix or "").lstrip(" \t").startswith("\n")
         ends.append(SuffixTerminator(suffix_line, starts_line))
@@ -285,7 +285,7 @@ def _search(engine: Engine, plan: _Plan, width: int,
     new_block = plan.scope == "block" and opener_line(plan.text) is not None
     search_plan = SearchPlan(
         scope=plan.scope, required=plan.healed.removed,
-        block=BlockEnd.for_prompt(plan.text) if plan.scope == "block" else None,
+        block=BlockEnd.for_prompt(plan.text, plan.language) if plan.scope == "block" else None,
         suffix_line=suffix_first_line(request.suffix) if plan.scope == "block" else None,
         stops=list(request.stops), width=width, budget=budget,
         at_line_start=not cursor_line.strip(),
@@ -326,7 +326,7 @@ def _finish_texts(found: list[Found], plan: _Plan) -> list[Found]:
         # A braced block the model left for the code after it gets its closing line (its
         # text only: the last streamed piece carries it; no token of the model's stands
         # for it in logprobs).
-        end = BlockEnd.for_prompt(plan.text)
+        end = BlockEnd.for_prompt(plan.text, plan.language)
         for item in found:
             item.text = end.closing(item.text, suffix)
     if suffix is None:

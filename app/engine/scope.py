@@ -21,6 +21,8 @@ _OPENER = re.compile(r"(?::|\{|\(|\[|=>|->|\bdo|\bthen)$")
 _LINE_COMMENT = re.compile(r"\s*(?://|#)[^'\"]*$")
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _OPENERS = {opener: closer for closer, opener in _CLOSERS.items()}
+# A Rust lifetime or label: a quote, a name, and no closing quote right after one letter.
+_LIFETIME = re.compile(r"'[A-Za-z_]\w*(?!')")
 _WORD = re.compile(r"[A-Za-z_$'\"`]\w*")
 # Words a statement goes on with after a block's closing bracket.
 _AFTER_CLOSE = frozenset({"else", "catch", "finally", "while", "as", "satisfies"})
@@ -173,9 +175,12 @@ class BlockEnd:
     quote: str = ""
     escaped: bool = False
     comment: str = ""            # "//" to the line's end, "/*" to its "*/"
+    # Rust: ``'a`` and ``'_`` are lifetimes and labels, not the start of a character.
+    lifetimes: bool = False
 
     @classmethod
-    def for_prompt(cls, prompt_text: str) -> BlockEnd:
+    def for_prompt(cls, prompt_text: str, language: str | None = None) -> BlockEnd:
+        lifetimes = language == "rust"
         opener = opener_line(prompt_text)
         line_head = prompt_text.rsplit("\n", 1)[-1]
         at_opener = bool(line_head.strip())
@@ -185,12 +190,14 @@ class BlockEnd:
             last = next((line for line in reversed(prompt_text.split("\n"))
                          if line.strip()), "")
             return cls(opener_indent=indent_width(last) - 1, brackets=False,
-                       line_head=line_head, decided=at_opener)
+                       line_head=line_head, decided=at_opener, lifetimes=lifetimes)
         code = _LINE_COMMENT.sub("", opener.rstrip()).rstrip()
         brackets = code.endswith(("{", "(", "["))
         end = cls(opener_indent=indent_width(opener), brackets=brackets,
-                  line_head=line_head, outer=unclosed_brackets(code) if brackets else "",
-                  opener_head=opener[:len(opener) - len(opener.lstrip(" \t"))])
+                  line_head=line_head,
+                  outer=unclosed_brackets(code, lifetimes) if brackets else "",
+                  opener_head=opener[:len(opener) - len(opener.lstrip(" \t"))],
+                  lifetimes=lifetimes)
         # The cursor right after the opener: the rest of that line is not yet the body.
         end.decided = at_opener
         return end
@@ -255,6 +262,8 @@ class BlockEnd:
                 self.comment = "//"
             return True
         if char in "'\"`":
+            if char == "'" and self.lifetimes and _LIFETIME.match(text, position):
+                return True
             self.quote = char
         elif char in "([{":
             self.inner += char
@@ -334,10 +343,10 @@ def _closers_left(suffix: str | None, indent: int, closers: str) -> str:
     return closers
 
 
-def unclosed_brackets(line: str) -> str:
+def unclosed_brackets(line: str, lifetimes: bool = False) -> str:
     """The brackets ``line`` opens and leaves open (outside its strings), innermost last;
     a closer with nothing open on the line closes an older line's bracket."""
-    scan = BlockEnd(opener_indent=0, brackets=False, line_head="")
+    scan = BlockEnd(opener_indent=0, brackets=False, line_head="", lifetimes=lifetimes)
     for position in range(len(line)):
         scan._scan(line, position)
     return scan.inner
