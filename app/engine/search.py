@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
 
 from app.engine.healing import TokenPrefixIndex
 from app.engine.scope import BlockEnd, SuffixLine, first_body_indent, suffix_takeover
@@ -112,7 +109,7 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
     finished: list[Found] = []
     width = plan.width
     log = math.log
-    argmax = kernels.argmax
+    largest = kernels.top
     budget_spent = True
     for _ in range(plan.budget):
         if cancel is not None and cancel.is_set():
@@ -130,7 +127,7 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
             # Until the completion shows its first character, more continuations are looked
             # at: some of the likeliest (more indentation, an empty line) are not allowed.
             wanted = width if beam.text.strip() else 4 * width
-            for j in _top(values, wanted, argmax):
+            for j in largest(values, wanted):
                 p = float(values[j])
                 token = j if ids is None else int(ids[j])
                 lp = log(p)
@@ -191,25 +188,6 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
             finished.append(Found(beam.tokens, beam.logprobs, text, "length", beam.logprob))
     spare.extend(b.session for b in beams)
     return finished
-
-
-def _top(values: np.ndarray, k: int, argmax: Callable[[np.ndarray], int]) -> list[int]:
-    """Indices of the ``k`` largest values, best first. ``k`` calls of the native argmax
-    (each value found is set aside, then restored) cost a few microseconds where sorting
-    or partitioning the vocabulary costs tens."""
-    if len(values) <= k:
-        return sorted(range(len(values)), key=lambda i: -values[i])
-    found: list[int] = []
-    kept: list[float] = []
-    try:
-        for _ in range(k):
-            index = argmax(values)
-            found.append(index)
-            kept.append(float(values[index]))
-            values[index] = -1.0
-    finally:
-        values[found] = kept
-    return found
 
 
 def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
