@@ -106,11 +106,10 @@ class Kernels:
         return self._impl.argmax(self._array(probs), len(probs))
 
     def top(self, values: np.ndarray, k: int) -> list[int]:
-        """Indices of the ``k`` largest of ``values`` (≥ 0: probabilities), best first (ties:
-        the lower index). ``k``
-        argmax calls over one handle to the array (each value found is set aside, then
-        restored) cost a few microseconds where sorting or partitioning a vocabulary costs
-        tens; the array is checked and converted once, not per call."""
+        """Indices of the ``k`` largest of ``values`` (≥ 0: probabilities), best first
+        (ties: the lower index). ``k`` argmax calls over one handle to the array (each
+        value found is set aside, then restored) cost a few microseconds where sorting or
+        partitioning a vocabulary costs tens; the array is checked and converted once."""
         if values.dtype != np.float64 or not values.flags.c_contiguous:
             raise ValueError("top needs a contiguous float64 array")
         n = len(values)
