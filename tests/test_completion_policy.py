@@ -13,6 +13,7 @@ from app.engine import Engine, SamplingParams, load_engine
 from app.engine.ends import SuffixTerminator
 from app.engine.healing import heal
 from app.engine.language import resolve_language
+from app.engine.ranking import Ranker, Scored
 from app.engine.scope import (
     BlockEnd,
     body_indent,
@@ -354,6 +355,20 @@ def test_block_end_tracks_indentation_and_brackets() -> None:
     assert join_line("x + 1", "\nnext") == "x + 1"
     # A block closing on the suffix's line: `})` before the suffix `);` keeps `}`.
     assert join_line("\n  run();\n})", ");\n") == "\n  run();\n}"
+
+
+def test_a_candidate_that_breaks_the_parse_loses_to_one_that_does_not() -> None:
+    ranker = Ranker("python", "def f(values):\n    total = sum(", None, None)
+
+    def candidates(*texts: str) -> list[Scored[str]]:
+        return [Scored(t, -1.0 - i, 3, True, t) for i, t in enumerate(texts)]
+
+    # the likeliest leaves a bracket open: the one that closes it wins, for one or many
+    assert ranker.rank(candidates("values", "values)"), wanted=1)[0].text == "values)"
+    assert [c.text for c in ranker.rank(candidates("values", "values)"), wanted=3)] == [
+        "values)", "values"]
+    # the likeliest parses: it stays first (the others need not be parsed for one)
+    assert ranker.rank(candidates("values)", "values"), wanted=1)[0].text == "values)"
 
 
 class DigitsOnly:

@@ -312,7 +312,7 @@ def _search(engine: Engine, plan: _Plan, width: int,
             for item in scored:
                 item.logprob = _joint_logprob(engine, plan, item.text, base)
         ranker = Ranker(plan.language, plan.text, request.suffix, engine.known_names)
-        ranked = ranker.rank(scored)
+        ranked = ranker.rank(scored, wanted=request.best_of)
         top = request.params.logprobs or 0
         if not ranked:  # nothing the scope allows is likely at all
             return [Choice("", [], "stop", plan.healed.removed_chars)]
