@@ -137,7 +137,9 @@ def _config(diff_id: str, version: str) -> dict:
             "User": f"{USER_ID}:{USER_ID}",
             "Entrypoint": [f"/{BINARY}"],
             "Cmd": ["serve", "--host", "0.0.0.0", "--port", str(PORT)],
-            "Env": ["HYPERCUBE_DATA_DIR=/data", "TMPDIR=/tmp"],
+            # The executable unpacks itself once into $XDG_CACHE_HOME (build_executable.py):
+            # /tmp, the scratch volume, not the data volume.
+            "Env": ["HYPERCUBE_DATA_DIR=/data", "TMPDIR=/tmp", "XDG_CACHE_HOME=/tmp/cache"],
             "WorkingDir": "/data",
             "ExposedPorts": {f"{PORT}/tcp": {}},
             "Volumes": {"/data": {}},

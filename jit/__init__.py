@@ -105,6 +105,29 @@ class Kernels:
             raise ValueError("argmax needs a contiguous float64 array")
         return self._impl.argmax(self._array(probs), len(probs))
 
+    def top(self, values: np.ndarray, k: int) -> list[int]:
+        """Indices of the ``k`` largest of ``values`` (≥ 0: probabilities), best first
+        (ties: the lower index). ``k`` argmax calls over one handle to the array (each
+        value found is set aside, then restored) cost a few microseconds where sorting or
+        partitioning a vocabulary costs tens; the array is checked and converted once."""
+        if values.dtype != np.float64 or not values.flags.c_contiguous:
+            raise ValueError("top needs a contiguous float64 array")
+        n = len(values)
+        if n <= k:
+            return sorted(range(n), key=lambda i: (-values[i], i))
+        argmax, handle = self._impl.argmax, self._array(values)
+        found: list[int] = []
+        kept: list[float] = []
+        try:
+            for _ in range(k):
+                index = argmax(handle, n)
+                found.append(index)
+                kept.append(float(values[index]))
+                values[index] = -1.0
+        finally:
+            values[found] = kept
+        return found
+
     def sample(self, probs: np.ndarray, u: float) -> int:
         if probs.dtype != np.float64 or not probs.flags.c_contiguous:
             raise ValueError("sample needs a contiguous float64 array")

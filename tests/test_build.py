@@ -81,6 +81,8 @@ def test_pyinstaller_spec_parses_and_names_real_folders() -> None:
 def test_nuitka_command_ships_data_grammars_and_no_test_tools() -> None:
     command = nuitka_command(window=False, jobs=2, allow_downloads=False)
     assert "--onefile" in command
+    # unpacked once into the user's cache folder and reused, not into a fresh temporary one
+    assert "--onefile-tempdir-spec={CACHE_DIR}/Hypercube/{VERSION}" in command
     for source, target in DATA_DIRS.items():
         assert (REPO / source).is_dir(), source
         assert f"--include-data-dir={REPO / source}={target}" in command

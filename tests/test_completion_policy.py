@@ -13,6 +13,7 @@ from app.engine import Engine, SamplingParams, load_engine
 from app.engine.ends import SuffixTerminator
 from app.engine.healing import heal
 from app.engine.language import resolve_language
+from app.engine.ranking import Ranker, Scored
 from app.engine.scope import (
     BlockEnd,
     body_indent,
@@ -207,6 +208,31 @@ def test_fill_in_the_middle_joins_the_suffix_and_reports_honest_usage(engine: En
     assert "return total / len(values)" not in sampled.choices[0].text
 
 
+def test_a_fill_in_the_middle_model_has_read_the_suffix(engine: Engine) -> None:
+    """A name only the suffix uses is likelier at the cursor with the suffix than without:
+    the session read it before the prompt, as text of the same document."""
+    from app.engine.policy import prepare
+
+    prefix = "def report(rows):\n    widths = measure_"
+    suffix = "\n    return measure_quokka_span(rows, widths)\n"
+    plain = prepare(engine, request(engine, prefix))
+    fim = prepare(engine, request(engine, prefix, suffix=suffix))
+    assert len(fim.history) == len(plain.history) + len(engine.tokenizer.encode(suffix))
+    assert plain.healed.removed == fim.healed.removed == b"_"  # healed: `_quokka` is
+    name = engine.tokenizer.encode(" measure_quokka_span")[2:]  # written on from `measure`
+    assert "".join(engine.token_text(t) for t in name).startswith("_quokka")
+    logprobs = []
+    for plan in (plain, fim):
+        with engine.sessions(plan.model) as session:
+            session.reset(plan.history)
+            total = 0.0
+            for token in name.tolist():
+                total += math.log(float(session.distribution()[token]))
+                session.push(token)
+            logprobs.append(total)
+    assert logprobs[1] > logprobs[0] + math.log(100)
+
+
 def test_a_middle_on_the_suffix_line_stops_where_the_suffix_begins(engine: Engine) -> None:
     result = engine.generate(request(engine, "values = sorted(", suffix=")\n", max_tokens=10))
     (choice,) = result.choices
@@ -274,6 +300,47 @@ def test_block_end_tracks_indentation_and_brackets() -> None:
     text = "\n  if (a) { b(); }\n  return 1;\n}\nconst"
     cut = braces.feed(text)
     assert cut is not None and text[:cut] == "\n  if (a) { b(); }\n  return 1;\n}"
+    # A block closes the brackets its opener left open, no more: `{` ends at `}` even
+    # where the code it was learnt from went on with `);`; a callback's `{` ends at `});`.
+    method = BlockEnd.for_prompt("class A {\n  next(value: T): void {")
+    text = "\n    this.push(value);\n  });\n"
+    cut = method.feed(text)
+    assert cut is not None and text[:cut] == "\n    this.push(value);\n  }"
+    callback = BlockEnd.for_prompt("promise.then((value) => {")
+    text = "\n  use(value);\n});\nnext();"
+    cut = callback.feed(text)
+    assert cut is not None and text[:cut] == "\n  use(value);\n});"
+    # ... of the same kind (a `)` does not close a `{`), at the opener's indentation (one
+    # further left closes the code around it); brackets in strings and comments are text.
+    for wrong in ("\n    b();\n  );\n", "\n    b();\n}\n"):
+        block = BlockEnd.for_prompt("  if (a) {")
+        cut = block.feed(wrong)
+        assert cut is not None and wrong[:cut].rstrip() == "\n    b();", wrong
+    commented = "\n    // 1) see \"(x\"\n    /* ( */ b(')');\n  }\nz"
+    cut = BlockEnd.for_prompt("  if (a) {").feed(commented)
+    assert cut is not None and commented[:cut] == commented[:-2]
+    # A closing line goes on as code does (`} else {`, `});`), not with another file's words.
+    for text, plausible in (("\n    b();\n  } else {", True), ("\n    b();\n  } from 'x';", False),
+                            ("\n  } else {", False), ("\n    b();\n  } el", True)):
+        block = BlockEnd.for_prompt("  if (a) {")
+        block.feed(text)
+        assert block.plausible_close(block.text) is plausible, text
+    # A block the model left open is closed, braces it opened first; the suffix's own
+    # closer (at the opener's indentation, or on the cursor's line) is left to the suffix.
+    opened = BlockEnd.for_prompt("    if (a) {")
+    assert opened.closing("\n      x();", None) == "\n      x();\n    }"
+    assert opened.closing("\n      x();", "\n    }\n}") == "\n      x();"
+    assert opened.closing("\n      x();", "\n  }\n}") == "\n      x();\n    }"
+    assert (opened.closing("\n      if (b) {\n        y();", "\n    }")
+            == "\n      if (b) {\n        y();\n      }")
+    assert opened.closing("\n      f(", None) == "\n      f("  # inside an expression
+    call = BlockEnd.for_prompt("    next({")
+    assert call.closing("\n      a: 1,", ");") == "\n      a: 1,\n    }"
+    # Rust's lifetimes are no character literals: their quote opens no string.
+    rust = BlockEnd.for_prompt("impl<'a> Replacer for &'a str {", "rust")
+    text = "\n    fn get(&self) -> &'a str {\n        let c = '{';\n        self.0\n    }\n}\nnext"
+    cut = rust.feed(text)
+    assert cut is not None and text[:cut] == text[:-len("\nnext")]
     returns = suffix_first_line("\n\n    return a\n")
     assert suffix_takeover("a = 1\n    return a\n", returns, complete=False) == 5
     # The suffix's `}` closes the code around the block: the block's own `    }` is not it.
@@ -288,6 +355,20 @@ def test_block_end_tracks_indentation_and_brackets() -> None:
     assert join_line("x + 1", "\nnext") == "x + 1"
     # A block closing on the suffix's line: `})` before the suffix `);` keeps `}`.
     assert join_line("\n  run();\n})", ");\n") == "\n  run();\n}"
+
+
+def test_a_candidate_that_breaks_the_parse_loses_to_one_that_does_not() -> None:
+    ranker = Ranker("python", "def f(values):\n    total = sum(", None, None)
+
+    def candidates(*texts: str) -> list[Scored[str]]:
+        return [Scored(t, -1.0 - i, 3, True, t) for i, t in enumerate(texts)]
+
+    # the likeliest leaves a bracket open: the one that closes it wins, for one or many
+    assert ranker.rank(candidates("values", "values)"), wanted=1)[0].text == "values)"
+    assert [c.text for c in ranker.rank(candidates("values", "values)"), wanted=3)] == [
+        "values)", "values"]
+    # the likeliest parses: it stays first (the others need not be parsed for one)
+    assert ranker.rank(candidates("values)", "values"), wanted=1)[0].text == "values)"
 
 
 class DigitsOnly:

@@ -63,6 +63,7 @@ def test_the_image_runs_the_server_as_a_user_with_a_health_check(
     assert config["Entrypoint"] == ["/usr/local/bin/hypercube"]
     assert config["Cmd"][:3] == ["serve", "--host", "0.0.0.0"]
     assert "HYPERCUBE_DATA_DIR=/data" in config["Env"]
+    assert "XDG_CACHE_HOME=/tmp/cache" in config["Env"]  # the executable unpacks there
     assert config["Volumes"] == {"/data": {}} and config["ExposedPorts"] == {"8080/tcp": {}}
     assert config["Healthcheck"]["Test"][:3] == ["CMD", "/usr/local/bin/hypercube", "health"]
     # The health check and the commands are real CLI commands.

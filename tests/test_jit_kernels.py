@@ -139,6 +139,16 @@ def test_blocked_sample_and_argmax_match_reference(probs: np.ndarray, u: float) 
     assert native.argmax(probs) == reference.argmax(probs) == int(np.argmax(probs))
 
 
+@settings(max_examples=100, deadline=None)
+@given(_weights(), st.integers(1, 12))
+def test_top_is_the_k_largest_best_first_and_leaves_the_values_as_they_were(
+        probs: np.ndarray, k: int) -> None:
+    before = probs.copy()
+    expected = sorted(range(len(probs)), key=lambda i: (-probs[i], i))[:k]
+    assert kernels().top(probs, k) == kernels(native=False).top(probs, k) == expected
+    assert np.array_equal(probs, before)
+
+
 def test_blocked_sample_is_inverse_cdf_sampling() -> None:
     probs = np.random.default_rng(3).random(1000) ** 4
     cumulative = np.cumsum(probs) / probs.sum()

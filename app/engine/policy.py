@@ -75,6 +75,9 @@ SUFFIX_SCORED_CHARS = 96
 SUFFIX_SCORED_LINES = 2
 # Fill-in-the-middle candidates whose join with the suffix is scored.
 JOINT_SCORED = 4
+# The suffix's tokens nearest the cursor that a fill-in-the-middle request's model reads
+# before the prompt (see _Plan.history).
+SUFFIX_READ_TOKENS = 1024
 
 
 def check_context(info: ModelInfo, prompt_tokens: int, max_tokens: int | None,
@@ -110,6 +113,11 @@ class _Plan:
     text: str
     healed: Healed
     suffix_ids: np.ndarray | None
+    # What the model's session holds before the completion: the healed prompt, after the
+    # suffix's start when there is one. The session's in-document cache then counts the
+    # names and phrases written below the cursor as text of this document, which they are;
+    # the ∞-gram context at the cursor (the last 64 tokens) is the prompt's either way.
+    history: np.ndarray
 
     @property
     def searched(self) -> bool:
@@ -139,9 +147,12 @@ def prepare(engine: Engine, request: GenerationRequest, param: str = "prompt") -
     scope = resolve_scope(request.scope, text, request.suffix)
     healed = (heal(engine.tokenizer, ids, text) if request.heal
               else Healed(ids, b""))
+    history = healed.ids
+    if suffix_ids is not None and len(suffix_ids):
+        history = np.concatenate([np.asarray(suffix_ids[:SUFFIX_READ_TOKENS], dtype=np.int64),
+                                  np.asarray(healed.ids, dtype=np.int64)])
     return _Plan(request, engine.model_for(language, request.filename), language, scope,
-                 text, healed,
-                 suffix_ids)
+                 text, healed, suffix_ids, history)
 
 
 def generate(engine: Engine, request: GenerationRequest, *,
@@ -198,7 +209,7 @@ def _sample(engine: Engine, plan: _Plan, seed: int,
     if plan.scope == "line":
         ends.append(_LineEnd(request.suffix))
     elif plan.scope == "block":
-        ends.append(BlockTerminator(BlockEnd.for_prompt(plan.text)))
+        ends.append(BlockTerminator(BlockEnd.for_prompt(plan.text, plan.language)))
     if plan.scope != "line" and suffix_line is not None:
         starts_line = (request.suffix or "").lstrip(" \t").startswith("\n")
         ends.append(SuffixTerminator(suffix_line, starts_line))
@@ -206,7 +217,7 @@ def _sample(engine: Engine, plan: _Plan, seed: int,
                if plan.healed.removed else None)
     constraint = request.constraint() if request.constraint is not None else None
     healed_chars = plan.healed.removed_chars
-    deltas = engine.sample(plan.model, plan.healed.ids, params, heal=healing,
+    deltas = engine.sample(plan.model, plan.history, params, heal=healing,
                            constraint=constraint, ends=ends, cancel=cancel)
     first = True
     for delta in deltas:
@@ -274,7 +285,7 @@ def _search(engine: Engine, plan: _Plan, width: int,
     new_block = plan.scope == "block" and opener_line(plan.text) is not None
     search_plan = SearchPlan(
         scope=plan.scope, required=plan.healed.removed,
-        block=BlockEnd.for_prompt(plan.text) if plan.scope == "block" else None,
+        block=BlockEnd.for_prompt(plan.text, plan.language) if plan.scope == "block" else None,
         suffix_line=suffix_first_line(request.suffix) if plan.scope == "block" else None,
         stops=list(request.stops), width=width, budget=budget,
         at_line_start=not cursor_line.strip(),
@@ -286,7 +297,7 @@ def _search(engine: Engine, plan: _Plan, width: int,
         line_head=cursor_line)
     with ExitStack() as stack:
         base = stack.enter_context(engine.sessions(plan.model))
-        base.reset(plan.healed.ids)
+        base.reset(plan.history)
         spare = [stack.enter_context(engine.sessions(plan.model)) for _ in range(2 * width)]
         found = search(spare, base, engine.prefix_index, engine.token_table,
                        plan.model.kernels, search_plan, cancel)
@@ -301,7 +312,7 @@ def _search(engine: Engine, plan: _Plan, width: int,
             for item in scored:
                 item.logprob = _joint_logprob(engine, plan, item.text, base)
         ranker = Ranker(plan.language, plan.text, request.suffix, engine.known_names)
-        ranked = ranker.rank(scored)
+        ranked = ranker.rank(scored, wanted=request.best_of)
         top = request.params.logprobs or 0
         if not ranked:  # nothing the scope allows is likely at all
             return [Choice("", [], "stop", plan.healed.removed_chars)]
@@ -311,6 +322,13 @@ def _search(engine: Engine, plan: _Plan, width: int,
 
 def _finish_texts(found: list[Found], plan: _Plan) -> list[Found]:
     suffix = plan.request.suffix
+    if plan.scope == "block" and opener_line(plan.text) is not None:
+        # A braced block the model left for the code after it gets its closing line (its
+        # text only: the last streamed piece carries it; no token of the model's stands
+        # for it in logprobs).
+        end = BlockEnd.for_prompt(plan.text, plan.language)
+        for item in found:
+            item.text = end.closing(item.text, suffix)
     if suffix is None:
         return found
     if plan.scope == "line":
@@ -349,7 +367,7 @@ def _joint_logprob(engine: Engine, plan: _Plan, middle: str,
         if base is not None:
             session.copy_from(base)
         else:
-            session.reset(plan.healed.ids)
+            session.reset(plan.history)
         total = 0.0
         for token in ids.tolist():
             probs = session.distribution()

@@ -153,8 +153,11 @@ class Ranker:
         tree = parser.parse(source.encode("utf-8"))
         return _count_errors(tree.root_node)
 
-    def rank(self, candidates: list[Scored[Payload]]) -> list[Scored[Payload]]:
-        """``candidates`` best first (their ``score`` filled in)."""
+    def rank(self, candidates: list[Scored[Payload]],
+             wanted: int | None = None) -> list[Scored[Payload]]:
+        """``candidates`` best first (their ``score`` filled in). With ``wanted`` = 1 only
+        the first is the caller's: when it parses without an error, no other candidate can
+        pass it (errors only lower a score) and the others are not parsed."""
         for candidate in candidates:
             candidate.score = (candidate.logprob / length_penalty(candidate.length)
                                - UNSEEN_PENALTY * self.unseen(candidate.text,
@@ -164,7 +167,10 @@ class Ranker:
         if self._parser is not None and len(ranked) > 1:
             # Parsing costs a fraction of a millisecond: only the leaders are checked.
             leaders = ranked[:PARSED]
-            errors = [self.parse_errors(c.text) for c in leaders]
+            first = self.parse_errors(leaders[0].text)
+            if first == 0 and wanted == 1:
+                return ranked
+            errors = [first, *(self.parse_errors(c.text) for c in leaders[1:])]
             least = min(errors)
             for candidate, count in zip(leaders, errors, strict=True):
                 candidate.score -= PARSE_PENALTY * (count - least)

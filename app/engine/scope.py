@@ -20,6 +20,12 @@ from dataclasses import dataclass
 _OPENER = re.compile(r"(?::|\{|\(|\[|=>|->|\bdo|\bthen)$")
 _LINE_COMMENT = re.compile(r"\s*(?://|#)[^'\"]*$")
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
+_OPENERS = {opener: closer for closer, opener in _CLOSERS.items()}
+# A Rust lifetime or label: a quote, a name, and no closing quote right after one letter.
+_LIFETIME = re.compile(r"'[A-Za-z_]\w*(?!')")
+_WORD = re.compile(r"[A-Za-z_$'\"`]\w*")
+# Words a statement goes on with after a block's closing bracket.
+_AFTER_CLOSE = frozenset({"else", "catch", "finally", "while", "as", "satisfies"})
 _COMPOUND = re.compile(r"\s*(?:async\s+)?(?:def|class|if|elif|else|for|while|try|except|"
                        r"finally|with|match|case)\b")
 _TAB = 4
@@ -149,18 +155,32 @@ class BlockEnd:
     # The text of the line the cursor is on before the completion (its indentation counts
     # for the completion's first line when the cursor sits at that line's start).
     line_head: str
+    # The brackets the opener's line leaves open, innermost last (``foo(function() {``:
+    # ``({``). The block closes them and no more: a closer past those, or of another kind,
+    # belongs to code the model saw elsewhere (a method's ``{`` ends at ``}``, not at the
+    # ``});`` of a callback), and the block ends before it.
+    outer: str = ""
+    # The opener line's indentation, for the closing line a block left open is given.
+    opener_head: str = ""
     text: str = ""
     scanned: int = 0
     line_start: int = 0          # where the current line starts in ``text``
     first_line: bool = True      # the current line began before the completion
     decided: bool = False        # the current line's indentation has been judged
     closing_line: bool = False   # the block closes on the current line: end at its end
-    depth: int = 0
+    inner: str = ""              # brackets the completion opened and has not closed
+    inner_heads: tuple[str, ...] = ()  # the indentation of the line each was opened on
+    closed: bool = False         # the completion closed one of the opener's brackets
+    closed_at: int = -1          # where, in ``text``
     quote: str = ""
     escaped: bool = False
+    comment: str = ""            # "//" to the line's end, "/*" to its "*/"
+    # Rust: ``'a`` and ``'_`` are lifetimes and labels, not the start of a character.
+    lifetimes: bool = False
 
     @classmethod
-    def for_prompt(cls, prompt_text: str) -> BlockEnd:
+    def for_prompt(cls, prompt_text: str, language: str | None = None) -> BlockEnd:
+        lifetimes = language == "rust"
         opener = opener_line(prompt_text)
         line_head = prompt_text.rsplit("\n", 1)[-1]
         at_opener = bool(line_head.strip())
@@ -170,10 +190,14 @@ class BlockEnd:
             last = next((line for line in reversed(prompt_text.split("\n"))
                          if line.strip()), "")
             return cls(opener_indent=indent_width(last) - 1, brackets=False,
-                       line_head=line_head, decided=at_opener)
+                       line_head=line_head, decided=at_opener, lifetimes=lifetimes)
         code = _LINE_COMMENT.sub("", opener.rstrip()).rstrip()
-        end = cls(opener_indent=indent_width(opener), brackets=code.endswith(("{", "(", "[")),
-                  line_head=line_head)
+        brackets = code.endswith(("{", "(", "["))
+        end = cls(opener_indent=indent_width(opener), brackets=brackets,
+                  line_head=line_head,
+                  outer=unclosed_brackets(code, lifetimes) if brackets else "",
+                  opener_head=opener[:len(opener) - len(opener.lstrip(" \t"))],
+                  lifetimes=lifetimes)
         # The cursor right after the opener: the rest of that line is not yet the body.
         end.decided = at_opener
         return end
@@ -194,23 +218,34 @@ class BlockEnd:
                 self.decided = False
                 if self.quote in ("'", '"'):
                     self.quote = ""
+                if self.comment == "//":
+                    self.comment = ""
                 continue
             if not self.decided and char not in " \t":
                 self.decided = True
                 head = self.line_head if self.first_line else ""
                 indent = indent_width(head + text[self.line_start:position])
                 if indent <= self.opener_indent:
-                    if self.brackets and char in _CLOSERS:
+                    # A bracket's block closes at its opener's indentation: a closer further
+                    # left closes code around it, and the block ends before that line.
+                    if self.brackets and char in _CLOSERS and indent == self.opener_indent:
                         self.closing_line = True
                     else:
                         return max(self.line_start - 1, 0)
-            self._bracket(char)
-            if self.brackets and self.depth < 0:
+            if not self._scan(text, position) and self.brackets:
+                return position
+            if self.brackets and self.closed:
                 self.closing_line = True
         self.scanned = len(text)
         return None
 
-    def _bracket(self, char: str) -> None:
+    def _scan(self, text: str, position: int) -> bool:
+        """Take in ``text[position]``; False for a closer the block may not write."""
+        char = text[position]
+        if self.comment:
+            if self.comment == "/*" and char == "/" and text[position - 1] == "*":
+                self.comment = ""
+            return True
         if self.quote:
             if self.escaped:
                 self.escaped = False
@@ -218,18 +253,103 @@ class BlockEnd:
                 self.escaped = True
             elif char == self.quote:
                 self.quote = ""
-            return
+            return True
+        if char in "/#":
+            ahead = text[position + 1:position + 2]
+            if char == "/" and ahead in ("/", "*"):
+                self.comment = "/" + ahead
+            elif char == "#" and ahead == " ":
+                self.comment = "//"
+            return True
         if char in "'\"`":
+            if char == "'" and self.lifetimes and _LIFETIME.match(text, position):
+                return True
             self.quote = char
         elif char in "([{":
-            self.depth += 1
+            self.inner += char
+            line = text[text.rfind("\n", 0, position) + 1:position]
+            self.inner_heads += (line[:len(line) - len(line.lstrip(" \t"))],)
         elif char in _CLOSERS:
-            self.depth -= 1
+            want = _CLOSERS[char]
+            if self.inner:
+                if self.inner[-1] != want:
+                    return False
+                self.inner = self.inner[:-1]
+                self.inner_heads = self.inner_heads[:-1]
+            elif self.outer and self.outer[-1] == want:
+                self.outer = self.outer[:-1]
+                if not self.closed:
+                    self.closed, self.closed_at = True, position
+            elif self.brackets:
+                return False
+        return True
+
+    def plausible_close(self, text: str) -> bool:
+        """Whether a block closed in ``text`` (the completion so far) reads as code: it has
+        a body, and its closing line goes on with punctuation or a keyword that continues a
+        statement (``} else {``, ``});``), not with words of some other code (the ``} from
+        'rxjs';`` of an import a model with a copy cache offers after any ``{``)."""
+        if not self.closed:
+            return True
+        line_start = text.rfind("\n", 0, self.closed_at) + 1
+        if not text[:line_start].strip():
+            return False  # an empty body: no completion
+        tail = text[self.closed_at + 1:].split("\n", 1)[0].strip()
+        word = _WORD.match(tail)
+        # (a word still being written is judged by what it may become)
+        return word is None or any(w.startswith(word.group()) for w in _AFTER_CLOSE)
+
+    def closing(self, text: str, suffix: str | None) -> str:
+        """``text`` (a finished completion) with the lines that close the braces it left
+        open and the opener's brackets, when the block ended without them (the model moved
+        on to the code after the block, or the budget ran out) between statements; a
+        closer the suffix has at the opener's indentation is left to the suffix."""
+        if not self.brackets or not text.strip():
+            return text
+        scan = self.copy()
+        if scan.feed(text) is not None or scan.closed or scan.quote or scan.comment:
+            return text
+        if not scan.outer or scan.inner.strip("{"):
+            return text  # inside an expression: no line of closers would end it
+        closers = "".join(_OPENERS[c] for c in reversed(scan.outer))
+        lines = [head + "}" for head in reversed(scan.inner_heads)]
+        closers = _closers_left(suffix, self.opener_indent, closers)
+        if closers:
+            lines.append(self.opener_head + closers)
+        if not lines:
+            return text
+        return text.rstrip(" \t\n") + "".join("\n" + line for line in lines)
 
     def finish(self) -> int:
         """The completion's length when the generation ends without a decision: all of it,
         less trailing blank lines."""
         return len(self.text.rstrip(" \t\n")) if self.text.strip() else len(self.text)
+
+
+def _closers_left(suffix: str | None, indent: int, closers: str) -> str:
+    """What of ``closers`` the completion must write itself: the suffix may start with
+    (the end of) them on the cursor's line (``);`` after ``next({``: ``}``), or have them
+    on its first line below at the opener's indentation (one further left closes more)."""
+    if not suffix:
+        return closers
+    same_line, _, below = suffix.partition("\n")
+    if same_line.strip():
+        head = same_line.lstrip()
+        return next((closers[:j] for j in range(len(closers))
+                     if head.startswith(closers[j:])), closers)
+    first = next((line for line in below.split("\n") if line.strip()), "")
+    if indent_width(first) == indent and first.lstrip().startswith(closers):
+        return ""
+    return closers
+
+
+def unclosed_brackets(line: str, lifetimes: bool = False) -> str:
+    """The brackets ``line`` opens and leaves open (outside its strings), innermost last;
+    a closer with nothing open on the line closes an older line's bracket."""
+    scan = BlockEnd(opener_indent=0, brackets=False, line_head="", lifetimes=lifetimes)
+    for position in range(len(line)):
+        scan._scan(line, position)
+    return scan.inner
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
 
 from app.engine.healing import TokenPrefixIndex
 from app.engine.scope import BlockEnd, SuffixLine, first_body_indent, suffix_takeover
@@ -34,6 +31,9 @@ LOOP_PENALTY = 3.0
 # commoner than a function's), offers it first by several nats.
 INDENT_PENALTY = 8.0
 _LOOP_MIN = 4
+# Blank lines in a row a block may hold (code keeps one or two between its parts; a run of
+# them is the model's cache copying line breaks until the budget runs out).
+MAX_BLANK_LINES = 2
 _LOOP_MAX = 48
 # What a block's closing line holds besides its bracket.
 _CLOSING = " \t\n)]};,"
@@ -109,7 +109,7 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
     finished: list[Found] = []
     width = plan.width
     log = math.log
-    argmax = kernels.argmax
+    largest = kernels.top
     budget_spent = True
     for _ in range(plan.budget):
         if cancel is not None and cancel.is_set():
@@ -127,7 +127,7 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
             # Until the completion shows its first character, more continuations are looked
             # at: some of the likeliest (more indentation, an empty line) are not allowed.
             wanted = width if beam.text.strip() else 4 * width
-            for j in _top(values, wanted, argmax):
+            for j in largest(values, wanted):
                 p = float(values[j])
                 token = j if ids is None else int(ids[j])
                 lp = log(p)
@@ -183,28 +183,11 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
             text = beam.text
             if beam.block is not None:
                 text = _whole_lines(text[:beam.block.finish()])
+            if not text.strip() and (plan.at_line_start or plan.scope == "block"):
+                continue  # blanks only: no completion (the caller gets none rather than them)
             finished.append(Found(beam.tokens, beam.logprobs, text, "length", beam.logprob))
     spare.extend(b.session for b in beams)
     return finished
-
-
-def _top(values: np.ndarray, k: int, argmax: Callable[[np.ndarray], int]) -> list[int]:
-    """Indices of the ``k`` largest values, best first. ``k`` calls of the native argmax
-    (each value found is set aside, then restored) cost a few microseconds where sorting
-    or partitioning the vocabulary costs tens."""
-    if len(values) <= k:
-        return sorted(range(len(values)), key=lambda i: -values[i])
-    found: list[int] = []
-    kept: list[float] = []
-    try:
-        for _ in range(k):
-            index = argmax(values)
-            found.append(index)
-            kept.append(float(values[index]))
-            values[index] = -1.0
-    finally:
-        values[found] = kept
-    return found
 
 
 def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
@@ -233,6 +216,10 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
     text = before + new
     if plan.indented and text and not text.strip() and not before:
         return None  # the caller typed the indentation: no more of it
+    if plan.scope == "block" and "\n" in new:
+        blanks = _blank_lines_at_end(text)
+        if blanks > MAX_BLANK_LINES or (blanks and plan.new_block and not text.strip()):
+            return None  # a run of blank lines, or a new block's body after a blank one
     if plan.after_opener and "\n" not in before and not _rest_of_opener_line(text):
         return None
     if len(text) >= 2 * _LOOP_MIN and new.strip():
@@ -254,6 +241,8 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
         block = parent.block.copy() if parent.block is not None else None
         if block is not None:
             block_cut = block.feed(new)
+            if plan.new_block and not block.plausible_close(block.text):
+                return None
             if block_cut is not None:
                 block_cut = len(text[:block_cut].rstrip(" \t\n"))
                 cut = block_cut if cut is None else min(cut, block_cut)
@@ -290,13 +279,26 @@ def _judge_indent(plan: SearchPlan, text: str) -> tuple[bool, bool]:
     return True, limit is not None and indent > limit
 
 
+def _blank_lines_at_end(text: str) -> int:
+    """Blank lines ``text`` ends with (the line it ends on counts once it is blank)."""
+    tail = text[len(text.rstrip(" \t\n")):]
+    return max(tail.count("\n") - 1, 0)
+
+
 def _whole_lines(text: str) -> str:
     """A block the budget cut short, without its unfinished last line (when it has a
-    finished one with code): half a statement is a parse error and no help to anyone."""
+    finished one with code) or the comment it ends inside: half a statement or an unclosed
+    ``/*`` is a parse error and no help to anyone."""
     last = text.rfind("\n")
     if last <= 0 or not text[:last].strip():
         return text
-    return text[:last].rstrip(" \t\n")
+    text = text[:last].rstrip(" \t\n")
+    opened = text.rfind("/*")
+    if opened > text.rfind("*/"):
+        line = text.rfind("\n", 0, opened)
+        if line > 0 and text[:line].strip():
+            text = text[:line].rstrip(" \t\n")
+    return text
 
 
 def _rest_of_opener_line(text: str) -> bool:
