@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from app.errors import NotReady, StoreError
 from app.model.maintain import plan_update, segment_families, update_model, vocab_size
 from app.model.params import ModelParams
 from app.model.runtime import Model
 from app.model.storage import load_params, load_segments
-from app.settings import data_dir
 from app.store import Store
-from jit import Kernels, kernels
+from jit import Kernels
 
 
-def jit_cache_dir() -> Path:
-    """Where compiled kernels are cached between runs (in the user data folder)."""
-    return data_dir() / "jit"
-
-
-def default_kernels() -> Kernels:
-    return kernels(jit_cache_dir())
-
-
-def load_model(store: Store, kernel_set: Kernels | None = None) -> Model:
+def load_model(store: Store, kernel_set: Kernels) -> Model:
     """The model of exactly the documents now in ``store``.
 
     Raises:
         NotReady: nothing has been ingested yet.
     """
-    kernel_set = kernel_set or default_kernels()
     with store.snapshot() as conn:
         plan = plan_update(conn)
     if plan.vocab_size == 0 or plan.documents == 0:
