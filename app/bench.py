@@ -19,7 +19,7 @@ from app.engine import SamplingParams, load_engine
 from app.engine.types import EngineProtocol
 from app.store import Store
 from app.store.tokens import unpack_tokens
-from jit import kernels
+from jit import Kernels
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,10 @@ def _prompt(store: Store, engine: EngineProtocol, length: int) -> np.ndarray:
     return tokens[:length] if len(tokens) else engine.tokenizer.encode("def ")
 
 
-def run_bench(store: Store, repeat: int = 5) -> BenchReport:
-    native = kernels()
+def run_bench(store: Store, native: Kernels, reference_kernels: Kernels,
+              repeat: int = 5) -> BenchReport:
+    """Engine figures with ``native`` kernels, and the latency with ``reference_kernels``
+    (the numpy references, :attr:`app.compose.Root.reference_kernels`) to compare."""
     load_times = _median_seconds(lambda: load_engine(store, native), 3)
     engine = load_engine(store, native)
     prompt = _prompt(store, engine, 256)
@@ -76,7 +78,7 @@ def run_bench(store: Store, repeat: int = 5) -> BenchReport:
     latencies = _median_seconds(lambda: engine.complete(prompt[:32], short), 20)
     scored = prompt[:256]
     score_times = _median_seconds(lambda: engine.score(scored), repeat)
-    reference = load_engine(store, kernels(native=False))
+    reference = load_engine(store, reference_kernels)
     reference_latencies = _median_seconds(lambda: reference.complete(prompt[:32], short),
                                           max(3, repeat // 2))
     p50 = statistics.median(latencies)

@@ -36,9 +36,8 @@ from typing import cast
 import filelock
 
 from app import __version__
-from app.ingest import IngestOptions, IngestRun, Progress, default_analyzers, default_listeners
+from app.ingest import Analyzer, IngestOptions, IngestRun, Progress, RunListener
 from app.resources import data_dir
-from app.settings import data_dir as user_data_dir
 from app.store import Store, latest_version
 from app.store.backup import copy_hypercube
 
@@ -64,8 +63,9 @@ def default_file_name() -> str:
     return f"default-{fingerprint()}.hypercube"
 
 
-def default_hypercube_path() -> Path:
-    return user_data_dir() / default_file_name()
+def default_hypercube_path(user_data_dir: Path) -> Path:
+    """Where the default hypercube of this fingerprint lives in the user data folder."""
+    return user_data_dir / default_file_name()
 
 
 def shipped_prebuilt(folder: Path | None = None) -> Path | None:
@@ -84,15 +84,20 @@ def shipped_prebuilt(folder: Path | None = None) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def ensure_default_hypercube(on_progress: Callable[[Progress], None] | None = None, *,
+def ensure_default_hypercube(user_data_dir: Path, analyzers: list[Analyzer],
+                             listeners: list[RunListener],
+                             on_progress: Callable[[Progress], None] | None = None, *,
                              prebuilt_folder: Path | None = None) -> Path:
     """Path of the default hypercube, making it first if this install has none yet.
 
     Args:
+        user_data_dir: the user data folder it lives in.
+        analyzers: what the build's ingest runs (see :meth:`app.compose.Root.analyzers`).
+        listeners: what the build's ingest notifies (the model's updater).
         on_progress: called as the ingest goes, when the file has to be built.
         prebuilt_folder: where a prebuilt file may be (see :func:`shipped_prebuilt`).
     """
-    path = default_hypercube_path()
+    path = default_hypercube_path(user_data_dir)
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,25 +116,25 @@ def ensure_default_hypercube(on_progress: Callable[[Progress], None] | None = No
         else:
             with Store(partial) as store:
                 IngestRun(store, IngestOptions(roots=[corpus]),
-                          analyzers=default_analyzers(), listeners=default_listeners(),
-                          on_progress=on_progress).run()
+                          analyzers=analyzers, listeners=listeners, on_progress=on_progress).run()
                 _finish(store)
         os.replace(partial, path)
         _remove_leftovers(partial)  # the ingest's lock file
     return path
 
 
-def build_prebuilt(folder: Path) -> Path:
+def build_prebuilt(folder: Path, ensure_default: Callable[..., Path]) -> Path:
     """The default hypercube made ready to ship in ``folder``: built as a first start builds
-    it (or reused from this machine's data folder), its paths rooted at the placeholder.
-    Other fingerprints' files in ``folder`` are removed."""
+    it (``ensure_default``, :meth:`app.compose.Root.ensure_default_hypercube`, or reused from
+    this machine's data folder), its paths rooted at the placeholder. Other fingerprints'
+    files in ``folder`` are removed."""
     target = folder / default_file_name()
     if target.exists():
         return target
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("default-*.hypercube*"):
         stale.unlink()
-    source = ensure_default_hypercube(prebuilt_folder=folder)  # folder has none: it builds
+    source = ensure_default(prebuilt_folder=folder)  # folder has none: it builds
     corpus = source.with_suffix(".corpus").resolve()
     partial = target.with_name(target.name + ".partial")
     copy_hypercube(source, partial)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app import __version__
-from app.settings import data_dir, user_db_path
+from app.settings import Settings
 
 GRAMMAR_MODULES = {
     "python": "tree_sitter_python", "javascript": "tree_sitter_javascript",
@@ -28,12 +28,12 @@ class Check:
     required: bool = True
 
 
-def _check_python() -> Check:
+def _check_python(settings: Settings) -> Check:
     ok = sys.version_info >= (3, 11)
     return Check("python", ok, f"{platform.python_implementation()} {platform.python_version()}")
 
 
-def _check_sqlite() -> Check:
+def _check_sqlite(settings: Settings) -> Check:
     import apsw
 
     conn = apsw.Connection(":memory:")
@@ -44,7 +44,7 @@ def _check_sqlite() -> Check:
                                  f"{apsw.apsw_version()}, FTS5 {'yes' if fts5 else 'missing'}")
 
 
-def _check_llvm() -> Check:
+def _check_llvm(settings: Settings) -> Check:
     try:
         import llvmlite
         import llvmlite.binding as llvm
@@ -64,7 +64,7 @@ def _check_llvm() -> Check:
     return Check("jit", ok, detail, required=False)
 
 
-def _check_grammars() -> Check:
+def _check_grammars(settings: Settings) -> Check:
     missing = []
     for language, module in GRAMMAR_MODULES.items():
         try:
@@ -79,8 +79,8 @@ def _check_grammars() -> Check:
     return Check("grammars", not missing, detail)
 
 
-def _check_data_dir() -> Check:
-    folder = data_dir()
+def _check_data_dir(settings: Settings) -> Check:
+    folder = settings.data_dir
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder):
@@ -90,8 +90,8 @@ def _check_data_dir() -> Check:
     return Check("data folder", True, str(folder))
 
 
-def _check_user_db() -> Check:
-    path = user_db_path()
+def _check_user_db(settings: Settings) -> Check:
+    path = settings.user_db_path
     if not path.exists():
         return Check("your hypercube", True, f"{path} (none yet: `hypercube ingest PATH` "
                                              "creates it; until then the default one serves)",
@@ -105,11 +105,11 @@ def _check_user_db() -> Check:
                  required=False)
 
 
-def _check_default() -> Check:
+def _check_default(settings: Settings) -> Check:
     from app.default_hypercube import default_hypercube_path, shipped_prebuilt, starter_archives
 
     archives = starter_archives()
-    built = default_hypercube_path()
+    built = default_hypercube_path(settings.data_dir)
     state = "built" if built.exists() else (
         "copied from this build's prebuilt file on first use" if shipped_prebuilt()
         else "built on first use")
@@ -117,7 +117,7 @@ def _check_default() -> Check:
     return Check("default hypercube", bool(archives), f"{names}; {state}: {built}")
 
 
-def _check_display() -> Check:
+def _check_display(settings: Settings) -> Check:
     # Tried for real (Qt in a child process on Linux): a display variable alone says nothing
     # about whether the platform plugin loads.
     from app.ui.desktop import check_gui
@@ -131,7 +131,7 @@ def _check_display() -> Check:
                  required=False)
 
 
-def _check_dialects() -> Check:
+def _check_dialects(settings: Settings) -> Check:
     """The API dialects ``hypercube serve`` speaks, from the routes it registers."""
     from app.api.dialect_routes import DIALECTS
 
@@ -139,17 +139,18 @@ def _check_dialects() -> Check:
     return Check("api dialects", True, "; ".join(names), required=False)
 
 
-CHECKS: list[Callable[[], Check]] = [
+# Each check is given the settings; most need none of them.
+CHECKS: list[Callable[[Settings], Check]] = [
     _check_python, _check_sqlite, _check_llvm, _check_grammars, _check_data_dir,
     _check_default, _check_user_db, _check_display, _check_dialects,
 ]
 
 
-def run_checks() -> list[Check]:
+def run_checks(settings: Settings) -> list[Check]:
     results = []
     for check in CHECKS:
         try:
-            results.append(check())
+            results.append(check(settings))
         except Exception as exc:  # a doctor reports a broken part rather than dying of it
             results.append(Check(check.__name__.removeprefix("_check_"), False, str(exc)))
     return results

@@ -4,14 +4,19 @@ Each setting has one name, one environment variable (``HYPERCUBE_<NAME>``), one 
 one help text. CLI flags take their defaults and help from here, and the environment is read
 and validated against this table only, so an unknown ``HYPERCUBE_…`` variable is an error
 rather than silently ignored.
+
+The environment is read once, by :meth:`Settings.from_environment` in the composition root
+(:mod:`app.compose`); everything else is handed the frozen :class:`Settings` (or the values it
+needs) instead of reading the environment itself.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import platformdirs
@@ -113,12 +118,48 @@ def check_environment(environ: Mapping[str, str] | None = None) -> None:
         )
 
 
-def data_dir() -> Path:
-    configured = env_value("data_dir")
-    return Path(configured) if configured else Path(platformdirs.user_data_dir(APP_NAME))
+@dataclass(frozen=True)
+class Settings:
+    """Every setting's value, resolved once (from the environment, else its default).
 
+    ``data_dir`` is always a real folder path: the configured one, else the platform's user
+    data folder. Other values are looked up by name with :meth:`get`.
+    """
 
-def user_db_path() -> Path:
-    """Where ``hypercube ingest`` writes when no ``--db`` is given."""
-    configured = env_value("db")
-    return Path(configured) if configured else data_dir() / "hypercube.db"
+    data_dir: Path
+    values: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``HYPERCUBE_…`` variables (``os.environ`` by default).
+
+        Raises:
+            InvalidRequest: a variable names no setting, or holds a value its setting refuses.
+        """
+        check_environment(environ)
+        values = {name: env_value(name, environ) for name in SETTINGS}
+        configured = values["data_dir"]
+        folder = Path(configured) if configured else Path(platformdirs.user_data_dir(APP_NAME))
+        return cls(data_dir=folder, values=MappingProxyType(values))
+
+    def get(self, name: str) -> Any:
+        """The value of the setting ``name`` (a key of :data:`SETTINGS`)."""
+        if name not in SETTINGS:
+            raise KeyError(f"no setting {name!r}")
+        return self.values.get(name, SETTINGS[name].default)
+
+    @property
+    def user_db_path(self) -> Path:
+        """Where ``hypercube ingest`` writes when no ``--db`` is given."""
+        configured = self.get("db")
+        return Path(configured) if configured else self.data_dir / "hypercube.db"
+
+    @property
+    def jit_cache_dir(self) -> Path:
+        """Where compiled kernels are cached between runs."""
+        return self.data_dir / "jit"
+
+    @property
+    def webview_dir(self) -> Path:
+        """The desktop window's own browser profile."""
+        return self.data_dir / "webview"

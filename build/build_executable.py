@@ -65,20 +65,13 @@ def grammar_modules() -> list[str]:
 
 def build_default_hypercube() -> Path:
     """The prebuilt default hypercube to ship (built here the first time, ~15 s)."""
-    from app.default_hypercube import build_prebuilt
+    from app.compose import Root
 
     # Ingested in a data folder of its own, never the developer's, and outside this
     # repository: its .gitignore covers build/out, and the ingest honours .gitignore files.
-    previous = os.environ.get("HYPERCUBE_DATA_DIR")
     with tempfile.TemporaryDirectory(prefix="hypercube-build-") as data:
-        os.environ["HYPERCUBE_DATA_DIR"] = data
-        try:
-            return build_prebuilt(PREBUILT)
-        finally:
-            if previous is None:
-                del os.environ["HYPERCUBE_DATA_DIR"]
-            else:
-                os.environ["HYPERCUBE_DATA_DIR"] = previous
+        root = Root.from_environment({**os.environ, "HYPERCUBE_DATA_DIR": data})
+        return root.build_prebuilt(PREBUILT)
 
 
 # Where the onefile executable unpacks itself (see nuitka_command).

@@ -24,9 +24,9 @@ from app.api import ApiSettings, EngineSlot, Server, create_app
 from app.api.app import ApiApp
 from app.cli.serving import load_engine
 from app.engine.types import EngineProtocol
-from app.ingest import IngestOptions, IngestRun, default_analyzers, default_listeners
+from app.ingest import IngestOptions, IngestRun
 from app.store import Store
-from tests.conftest import write_python_corpus
+from tests.conftest import make_root, write_python_corpus
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -55,8 +55,8 @@ def build_hypercube(db: Path, corpus: Path, *, model: bool = True) -> Path:
     of updating the model (as a run killed at its very end does): loading then refuses it
     until `hypercube db repair` has run."""
     with Store(db) as store:
-        summary = IngestRun(store, IngestOptions(roots=[corpus]), analyzers=default_analyzers(),
-                            listeners=default_listeners() if model else []).run()
+        summary = IngestRun(store, IngestOptions(roots=[corpus]), analyzers=make_root().analyzers(),
+                            listeners=make_root().listeners() if model else []).run()
     assert summary.status == "done", summary
     return db
 
@@ -92,9 +92,11 @@ def start_server(db: Path, settings: ApiSettings | None = None,
                  engine: EngineProtocol | EngineSlot | None = None,
                  threads: int = 8) -> Running:
     store = Store(db)
+    root = make_root()
     if engine is None:
-        engine = load_engine(db)
-    app = create_app(store, engine, settings or ApiSettings(), loader=load_engine)
+        engine = load_engine(db, root.kernels)
+    app = create_app(store, engine, settings or ApiSettings(), plugins=root.plugins,
+                     loader=lambda path: load_engine(path, root.kernels))
     server = Server(app, "127.0.0.1", 0, threads=threads,
                     max_body_bytes=(settings or ApiSettings()).max_body_bytes).start()
     running = Running(server, app, store, db)
@@ -243,4 +245,4 @@ def openai_client(running: Running) -> openai.OpenAI:
 @cache
 def shared_engine() -> EngineProtocol:
     """The real engine over :func:`shared_hypercube`, loaded once."""
-    return load_engine(shared_hypercube())
+    return load_engine(shared_hypercube(), make_root().kernels)

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from app.cli import main as cli_main
-from app.ingest import IngestOptions, IngestRun, default_listeners
+from app.compose import Root
+from app.ingest import IngestOptions, IngestRun
 from app.store import Store
-
-REPO = Path(__file__).resolve().parent.parent
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,6 +31,18 @@ def isolated_user_dir(tmp_path_factory: pytest.TempPathFactory,
     data = tmp_path_factory.mktemp("user-data")
     monkeypatch.setenv("HYPERCUBE_DATA_DIR", str(data))
     return data
+
+
+def make_root() -> Root:
+    """The composition root over the environment as it is now (a test's own data folder,
+    see :func:`isolated_user_dir`), as the CLI builds it."""
+    return Root.from_environment()
+
+
+@pytest.fixture
+def root(isolated_user_dir: Path) -> Root:
+    """The composition root of this test (its own data folder, no HYPERCUBE_* settings)."""
+    return make_root()
 
 
 WORDS = [
@@ -103,5 +114,5 @@ def ingested(root: Path, corpus: Path) -> Iterator[Store]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HYPERCUBE_DATA_DIR", str(root / "data"))
         with Store(root / "h.db") as store:
-            IngestRun(store, IngestOptions(roots=[corpus]), listeners=default_listeners()).run()
+            IngestRun(store, IngestOptions(roots=[corpus]), listeners=make_root().listeners()).run()
             yield store

@@ -14,6 +14,7 @@ from app.api import ApiSettings
 from app.api.config import read_key_file
 from app.api.ratelimit import TokenBuckets
 from app.errors import InvalidRequest
+from app.settings import Settings
 from tests.api_helpers import (
     Running,
     error_of,
@@ -168,7 +169,7 @@ def test_key_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert read_key_file(keys) == ["sk-a", "sk-b"]
     monkeypatch.setenv("HYPERCUBE_API_KEY", "sk-env")
     monkeypatch.setenv("HYPERCUBE_RATE_LIMIT", "2.5")
-    settings = ApiSettings.resolve(api_key_file=keys)
+    settings = ApiSettings.resolve(Settings.from_environment(), api_key_file=keys)
     assert settings.api_keys == ("sk-env", "sk-a", "sk-b")
     assert settings.rate_limit == 2.5
     (tmp_path / "empty.txt").write_text("\n", encoding="utf-8")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from app.ingest import IngestOptions, IngestRun, default_analyzers
+from app.ingest import IngestOptions, IngestRun
 from app.store import Store
+from tests.conftest import make_root
 
 FIXTURES = Path(__file__).parent / "fixtures" / "code"
 Cli = Callable[..., tuple[int, str, str]]
@@ -22,7 +23,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(FIXTURES, root)
     path = root.parent / "h.db"
     with Store(path) as store:
-        IngestRun(store, IngestOptions(roots=[root]), analyzers=default_analyzers()).run()
+        IngestRun(store, IngestOptions(roots=[root]), analyzers=make_root().analyzers()).run()
     return path
 
 

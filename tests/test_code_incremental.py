@@ -9,8 +9,9 @@ from pathlib import Path
 from app.code import CodeIndex
 from app.code.packing import REFERENCE_KINDS, unpack_sites
 from app.code.search import trigram_query
-from app.ingest import IngestOptions, IngestRun, default_analyzers
+from app.ingest import IngestOptions, IngestRun
 from app.store import Store
+from tests.conftest import make_root
 
 CODE_RELATIONS = ("defines", "ast_child", "calls", "imports", "inherits")
 
@@ -45,7 +46,7 @@ export function shout(text) {
 def ingest(db: Path, root: Path, *, prune: bool = False) -> None:
     with Store(db) as store:
         summary = IngestRun(store, IngestOptions(roots=[root], prune=prune),
-                            analyzers=default_analyzers()).run()
+                            analyzers=make_root().analyzers()).run()
     assert summary.status == "done"
 
 

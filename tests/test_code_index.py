@@ -11,8 +11,9 @@ import pytest
 from app.code import CodeIndex
 from app.code.similar import swap_words
 from app.errors import InvalidRequest, NotFound
-from app.ingest import IngestOptions, IngestRun, default_analyzers
+from app.ingest import IngestOptions, IngestRun
 from app.store import Store
+from tests.conftest import make_root
 
 FIXTURES = Path(__file__).parent / "fixtures" / "code"
 
@@ -37,7 +38,7 @@ def index(source: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Co
     db = tmp_path_factory.mktemp("db") / "h.db"
     with Store(db) as store:
         summary = IngestRun(store, IngestOptions(roots=[source]),
-                            analyzers=default_analyzers()).run()
+                            analyzers=make_root().analyzers()).run()
         assert summary.status == "done"
         yield CodeIndex(store)
 

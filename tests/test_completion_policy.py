@@ -29,7 +29,7 @@ from app.engine.scope import (
 from app.engine.search import _whole_lines
 from app.engine.types import GenerationRequest
 from app.errors import InvalidRequest
-from tests.conftest import copy_of_app, ingested
+from tests.conftest import copy_of_app, ingested, make_root
 
 PYTHON = '''class Stack:
     def __init__(self):
@@ -56,7 +56,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """The repository's own `app/` package ingested (model and code index)."""
     root = tmp_path_factory.mktemp("policy")
     with ingested(root, copy_of_app(root)) as store:
-        yield load_engine(store)
+        yield load_engine(store, make_root().kernels)
 
 
 def request(engine: Engine, prompt: str, **fields: object) -> GenerationRequest:
@@ -161,7 +161,7 @@ def methods_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]
             f'        """Area of side {k}."""\n        return side * {k}\n\n'
             for k in range(8)), encoding="utf-8")
     with ingested(root, corpus) as store:
-        yield load_engine(store)
+        yield load_engine(store, make_root().kernels)
 
 
 def test_a_python_line_is_never_started_deeper_than_the_line_above_it(

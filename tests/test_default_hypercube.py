@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 
 from app.code import CodeIndex
+from app.compose import Root
 from app.default_hypercube import (
     CORPUS_PLACEHOLDER,
-    build_prebuilt,
     default_file_name,
     default_hypercube_path,
-    ensure_default_hypercube,
     shipped_prebuilt,
 )
 from app.store import Store
@@ -34,10 +33,9 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     # One ingest of the starter corpus (~15 s) serves every test here.
     data = tmp_path_factory.mktemp("build-machine")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HYPERCUBE_DATA_DIR", str(data))
-        default = ensure_default_hypercube()
-        prebuilt = build_prebuilt(tmp_path_factory.mktemp("ship") / "prebuilt")
+    root = Root.from_environment({"HYPERCUBE_DATA_DIR": str(data)})
+    default = root.ensure_default_hypercube()
+    prebuilt = root.build_prebuilt(tmp_path_factory.mktemp("ship") / "prebuilt")
     return Built(data, default, prebuilt)
 
 
@@ -51,15 +49,14 @@ def errors(path: Path) -> list[object]:
         return [f for f in check(store) if f.severity == "error"]
 
 
-def test_default_hypercube_is_built_once_and_consistent(built: Built,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HYPERCUBE_DATA_DIR", str(built.data))
+def test_default_hypercube_is_built_once_and_consistent(built: Built) -> None:
+    root = Root.from_environment({"HYPERCUBE_DATA_DIR": str(built.data)})
     path = built.default
-    assert path == default_hypercube_path()
+    assert path == root.default_hypercube_path == default_hypercube_path(built.data)
     assert path.parent == built.data
     assert not list(built.data.glob("*.partial*"))
     stamp = path.stat().st_mtime_ns
-    assert ensure_default_hypercube() == path
+    assert root.ensure_default_hypercube() == path
     assert path.stat().st_mtime_ns == stamp
     assert errors(path) == []
     with Store(path) as store:
@@ -80,16 +77,17 @@ def test_the_prebuilt_file_names_no_build_machine_path(built: Built) -> None:
     assert str(built.data).encode() not in built.prebuilt.read_bytes()
     # Built once per fingerprint: asking again reuses the file.
     stamp = built.prebuilt.stat().st_mtime_ns
-    assert build_prebuilt(built.prebuilt.parent) == built.prebuilt
+    root = Root.from_environment({"HYPERCUBE_DATA_DIR": str(built.data)})
+    assert root.build_prebuilt(built.prebuilt.parent) == built.prebuilt
     assert built.prebuilt.stat().st_mtime_ns == stamp
 
 
-def test_first_start_copies_the_shipped_prebuilt_file(built: Built,
+def test_first_start_copies_the_shipped_prebuilt_file(built: Built, root: Root,
                                                       isolated_user_dir: Path) -> None:
     assert shipped_prebuilt() is None  # a source checkout ships none
     assert shipped_prebuilt(built.prebuilt.parent) == built.prebuilt
 
-    path = ensure_default_hypercube(prebuilt_folder=built.prebuilt.parent)
+    path = root.ensure_default_hypercube(prebuilt_folder=built.prebuilt.parent)
 
     assert path == isolated_user_dir / default_file_name()
     assert not list(isolated_user_dir.glob("*.partial*"))

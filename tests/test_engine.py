@@ -17,7 +17,7 @@ from app.errors import ContextLengthExceeded, InvalidRequest, NotReady
 from app.store import Store
 from jit import kernels
 from tests.bench.bench_generation_quality import has_loop
-from tests.conftest import REPO, copy_of_app, ingested
+from tests.conftest import REPO, copy_of_app, ingested, make_root
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def hypercube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def engine(hypercube: Path) -> Engine:
     with Store(hypercube) as store:
-        return load_engine(store)
+        return load_engine(store, make_root().kernels)
 
 
 def _prompt(engine: Engine, text: str = "def load(self, path):\n    ") -> np.ndarray:
@@ -75,7 +75,8 @@ def test_seeded_output_is_identical_in_another_process(engine: Engine, hypercube
         "from app.engine import SamplingParams, load_engine\n"
         "from app.store import Store\n"
         f"store = Store({str(hypercube)!r})\n"
-        "engine = load_engine(store)\n"
+        "from app.compose import Root\n"
+        "engine = load_engine(store, Root.from_environment().kernels)\n"
         "p = SamplingParams(max_tokens=30, seed=1234, temperature=0.9, top_p=0.95)\n"
         "sys.stdout.write(engine.complete(engine.tokenizer.encode('import '), p).text)\n"
     )
@@ -228,7 +229,7 @@ def test_interleaved_streams_in_one_thread_do_not_share_state(engine: Engine) ->
 
 def test_empty_hypercube_is_not_ready(tmp_path: Path) -> None:
     with Store(tmp_path / "empty.db") as store, pytest.raises(NotReady):
-        load_engine(store)
+        load_engine(store, make_root().kernels)
 
 
 def test_generated_text_is_valid_unicode(engine: Engine) -> None:

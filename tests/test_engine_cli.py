@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from app.ingest import IngestOptions, IngestRun, default_listeners
+from app.ingest import IngestOptions, IngestRun
 from app.store import Store
+from tests.conftest import make_root
 
 from .conftest import write_python_corpus
 
@@ -20,7 +21,7 @@ Cli = Callable[..., tuple[int, str, str]]
 def _ingest(db: Path, root: Path) -> None:
     """Documents and model only (code analysis is not what these tests are about)."""
     with Store(db) as store:
-        IngestRun(store, IngestOptions(roots=[root]), listeners=default_listeners()).run()
+        IngestRun(store, IngestOptions(roots=[root]), listeners=make_root().listeners()).run()
 
 
 def test_complete_and_eval(cli: Cli, tmp_path: Path) -> None:

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import apsw
 
-from app.ingest import IngestOptions, IngestRun, default_analyzers, default_listeners
+from app.ingest import IngestOptions, IngestRun
 from app.store import Store
 from app.store.inspect import check, info
-from tests.conftest import REPO, write_python_corpus
+from tests.conftest import REPO, make_root, write_python_corpus
 
 
 def ingest(db: Path, *roots: Path, prune: bool = False):
     """An ingest as `hypercube ingest` runs it: code analysis and model update included."""
     with Store(db) as store:
         return IngestRun(store, IngestOptions(roots=list(roots), prune=prune),
-                         analyzers=default_analyzers(), listeners=default_listeners()).run()
+                         analyzers=make_root().analyzers(), listeners=make_root().listeners()).run()
 
 
 def counts(db: Path) -> dict[str, int]:

@@ -12,12 +12,13 @@ import numpy as np
 from app.engine.engine import Engine
 from app.engine.loader import load_engine
 from app.engine.types import SamplingParams
-from app.ingest import IngestOptions, IngestRun, default_listeners
+from app.ingest import IngestOptions, IngestRun
 from app.model.families import code_family, family_of
 from app.model.loading import load_model
 from app.model.maintain import MAX_SEGMENTS, plan_update
 from app.store import Store
 from jit import kernels
+from tests.conftest import make_root
 
 from .conftest import write_python_corpus
 
@@ -63,7 +64,7 @@ def _write_other_languages(root: Path, copies: int) -> None:
 
 
 def _ingest(store: Store, root: Path) -> None:
-    IngestRun(store, IngestOptions(roots=[root]), listeners=default_listeners()).run()
+    IngestRun(store, IngestOptions(roots=[root]), listeners=make_root().listeners()).run()
 
 
 def _identifiers(paths: list[Path]) -> set[str]:

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from app.engine.loader import load_engine
-from app.ingest import IngestOptions, IngestRun, default_listeners
+from app.ingest import IngestOptions, IngestRun
 from app.model.projects import ProjectFocus
 from app.store import Store
 from jit import kernels
+from tests.conftest import make_root
 
 _MODULE = '''"""Helpers of the {name} project."""
 
@@ -45,7 +46,7 @@ def _ingest(tmp_path: Path) -> Path:
     _project(corpus, "gamma", modules=10)
     store_path = tmp_path / "h.db"
     with Store(store_path) as store:
-        IngestRun(store, IngestOptions(roots=[corpus]), listeners=default_listeners()).run()
+        IngestRun(store, IngestOptions(roots=[corpus]), listeners=make_root().listeners()).run()
     return store_path
 
 

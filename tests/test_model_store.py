@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.errors import NotReady
-from app.ingest import IngestOptions, IngestRun, default_listeners
+from app.ingest import IngestOptions, IngestRun
 from app.model import Model, build_segment
 from app.model.loading import load_model
 from app.model.maintain import MAX_SEGMENTS, plan_update
@@ -16,13 +16,14 @@ from app.model.repair import repair_model
 from app.model.storage import load_segments
 from app.store import Store
 from jit import kernels
+from tests.conftest import make_root
 
 from .conftest import write_python_corpus
 
 
 def _ingest(store: Store, root: Path, *, listeners: bool = True, prune: bool = False) -> None:
     IngestRun(store, IngestOptions(roots=[root], prune=prune),
-              listeners=default_listeners() if listeners else []).run()
+              listeners=make_root().listeners() if listeners else []).run()
 
 
 def _segment_docs(store: Store) -> dict[int, set[int]]:

@@ -26,7 +26,7 @@ from app.cli.serving import load_engine
 from app.store import Store
 from app.store.inspect import check
 from tests.api_helpers import get_json, request
-from tests.conftest import run_hypercube, write_python_corpus
+from tests.conftest import make_root, run_hypercube, write_python_corpus
 from tests.test_reliability_store import build
 
 TMPFS_BYTES = 48 * 2**20
@@ -111,7 +111,8 @@ def test_a_full_disk_fails_cleanly_and_loses_nothing(small_disk: Path, tmp_path:
         assert store.scalar("SELECT COUNT(*) FROM runs WHERE status = 'running'") == 0
 
     # -- batches: retried while the fault lasts, failed when it does not pass -----------
-    engine = load_engine(db)  # before the disk is full: opening for writing may write
+    # Before the disk is full: opening for writing may write.
+    engine = load_engine(db, make_root().kernels)
 
     # A fault that passes: the batch is retried and completes.
     with serving(db) as (url, slot):
@@ -167,7 +168,9 @@ def serving(db: Path) -> Iterator[tuple[str, EngineSlot]]:
     quickly."""
     store = Store(db)
     slot = EngineSlot()
-    app = create_app(store, slot, ApiSettings(), loader=load_engine)
+    root = make_root()
+    app = create_app(store, slot, ApiSettings(), plugins=root.plugins,
+                     loader=lambda path: load_engine(path, root.kernels))
     app.state.batches.backoff, app.state.batches.attempts = FAST, 3
     server = Server(app, "127.0.0.1", 0, threads=4).start()
     try:

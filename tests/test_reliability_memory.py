@@ -29,12 +29,13 @@ from app.api import EngineSlot
 from app.api.health import memory
 from app.api.ingest_jobs import IngestManager
 from app.cli.serving import load_engine
-from app.model.loading import default_kernels
+from app.compose import Root
 
 db, corpus, runs = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-default_kernels()
+root = Root.from_environment()
+kernels = root.kernels
 slot = EngineSlot()
-manager = IngestManager(db, slot, load_engine)
+manager = IngestManager(db, slot, lambda path: load_engine(path, kernels), root.plugins)
 after = []
 for run in range(runs):
     if run:  # change a few files, so every run ingests something and reloads the model
@@ -48,8 +49,8 @@ print(json.dumps({"after_runs": after, "generation": slot.generation}))
 """
 
 WARM_KERNELS = """
-from app.model.loading import default_kernels
-default_kernels()
+from app.compose import Root
+Root.from_environment().kernels
 print("{}")
 """
 
@@ -57,10 +58,9 @@ FRESH = """
 import json, sys
 from app.api.health import memory
 from app.cli.serving import load_engine
-from app.model.loading import default_kernels
+from app.compose import Root
 
-default_kernels()
-engine = load_engine(sys.argv[1])
+engine = load_engine(sys.argv[1], Root.from_environment().kernels)
 print(json.dumps({"rss": memory()["rss_bytes"]}))
 """
 

@@ -23,19 +23,19 @@ from app.api import EngineSlot
 from app.api.ingest_jobs import IngestManager
 from app.cli.serving import load_engine
 from app.errors import StoreCorrupt
-from app.ingest import IngestOptions, IngestRun, default_analyzers, default_listeners
+from app.ingest import IngestOptions, IngestRun
 from app.store import Store
 from app.store.checksums import CHECKSUMMED
 from app.store.inspect import check
 from app.store.runs import ingest_lock
 from app.store.schema import available_migrations
-from tests.conftest import REPO, write_python_corpus
+from tests.conftest import REPO, make_root, write_python_corpus
 
 
 def build(db: Path, corpus: Path) -> Path:
     with Store(db) as store:
-        summary = IngestRun(store, IngestOptions(roots=[corpus]), analyzers=default_analyzers(),
-                            listeners=default_listeners()).run()
+        summary = IngestRun(store, IngestOptions(roots=[corpus]), analyzers=make_root().analyzers(),
+                            listeners=make_root().listeners()).run()
     assert summary.status == "done"
     return db
 
@@ -84,14 +84,15 @@ def test_a_flipped_model_array_is_named_by_db_check_and_refused_on_load(
     assert code == 1
     assert f"model segment {segment_id} array {name} does not match its checksum" in out
     with pytest.raises(StoreCorrupt, match=f"model segment {segment_id} array '{name}'"):
-        load_engine(hypercube)
+        load_engine(hypercube, make_root().kernels)
 
     code, out, _ = cli("db", "repair", "--db", hypercube)
     lines = out.splitlines()
     assert code == 0 and lines[0] == f"repaired: dropped damaged model segment {segment_id}"
     assert lines[1].startswith("repaired: built 1 model segment(s) indexing ")
     assert lines[-1] == "ok: the model is up to date"
-    engine = load_engine(hypercube)  # rebuilt from the documents' token streams
+    # Rebuilt from the documents' token streams.
+    engine = load_engine(hypercube, make_root().kernels)
     assert engine.info.id
     # Again: nothing is stale, nothing is done.
     assert cli("db", "repair", "--db", hypercube)[:2] == (
@@ -157,7 +158,7 @@ def test_migration_computes_checksums_of_an_existing_file(tmp_path: Path,
         assert store.schema_version >= 5
         assert store.scalar("SELECT COUNT(checksum) FROM model_segment_arrays") == arrays
         assert errors_of(store) == []
-    load_engine(db)  # verifies every array
+    load_engine(db, make_root().kernels)  # verifies every array
 
 
 # -- 10: read-only files --------------------------------------------------------------------
@@ -251,7 +252,7 @@ def test_a_run_killed_mid_ingest_is_interrupted_when_opened(tmp_path: Path, cli)
         child.wait()
 
     # Listing from a read-only store already tells the truth ...
-    manager = IngestManager(db, EngineSlot(), None)
+    manager = IngestManager(db, EngineSlot(), None, make_root().plugins)
     assert manager.run(run_id)["status"] == "interrupted"
     # ... and the first writable open records it.
     code, out, err = cli("db", "info", "--db", db, "--json")
@@ -269,7 +270,8 @@ def test_a_run_whose_process_lives_stays_running(hypercube: Path) -> None:
     with lock:
         with Store(hypercube) as store:
             assert store.scalar("SELECT status FROM runs WHERE id = ?", (run_id,)) == "running"
-        assert IngestManager(hypercube, EngineSlot(), None).run(run_id)["status"] == "running"
+        manager = IngestManager(hypercube, EngineSlot(), None, make_root().plugins)
+        assert manager.run(run_id)["status"] == "running"
     with Store(hypercube) as store:
         assert store.scalar("SELECT status FROM runs WHERE id = ?", (run_id,)) == "interrupted"
 
@@ -283,9 +285,8 @@ def test_the_default_copy_includes_commits_still_in_the_wal(hypercube: Path, cli
     import argparse
 
     from app.cli.app_cmd import app_db_path
-    from app.default_hypercube import default_hypercube_path
 
-    default = default_hypercube_path()
+    default = make_root().default_hypercube_path
     default.parent.mkdir(parents=True, exist_ok=True)
     default.write_bytes(hypercube.read_bytes())  # a closed file: no WAL yet
     writer = apsw.Connection(str(default))
@@ -293,7 +294,7 @@ def test_the_default_copy_includes_commits_still_in_the_wal(hypercube: Path, cli
     writer.execute("INSERT INTO meta(key, value) VALUES('only-in-wal', 'yes')")
     try:
         assert Path(str(default) + "-wal").stat().st_size > 0
-        copy = app_db_path(argparse.Namespace(db=None))
+        copy = app_db_path(argparse.Namespace(db=None, root=make_root()))
     finally:
         writer.close()
     assert copy == isolated_user_dir / "hypercube.db"

@@ -15,9 +15,10 @@ from typing import Any
 from app.api import ApiSettings
 from app.api.supervision import Backoff, WorkerStatus
 from app.cli.serving import ServingProcess
-from app.ingest import IngestOptions, IngestRun, default_analyzers, default_listeners
+from app.ingest import IngestOptions, IngestRun
 from app.store import Store
 from tests.api_helpers import get_json
+from tests.conftest import make_root
 from tests.test_reliability_store import build, flip_inside
 
 
@@ -38,7 +39,7 @@ def test_a_failed_load_is_reported_and_retried_until_it_succeeds(tmp_path: Path,
                                                                    small_corpus: Path) -> None:
     db = tmp_path / "h.db"
     Store(db).close()  # nothing ingested: the first load fails
-    with ServingProcess() as process:
+    with ServingProcess(make_root()) as process:
         server = process.start(lambda _progress: db, ApiSettings(), "127.0.0.1", 0, threads=4)
         status, body = wait_for("the load to fail", lambda: (
             h := health(server.url))[1]["faults"] and h)
@@ -49,8 +50,8 @@ def test_a_failed_load_is_reported_and_retried_until_it_succeeds(tmp_path: Path,
 
         # Another process ingests into the file; the server picks it up by itself.
         with Store(db) as store:
-            IngestRun(store, IngestOptions(roots=[small_corpus]), analyzers=default_analyzers(),
-                      listeners=default_listeners()).run()
+            IngestRun(store, IngestOptions(roots=[small_corpus]), analyzers=make_root().analyzers(),
+                      listeners=make_root().listeners()).run()
         status, body = wait_for("the retried load", lambda: (
             h := health(server.url))[0] == 200 and h)
         assert (body["status"], body["model_loaded"], body["faults"]) == ("ok", True, [])
@@ -64,7 +65,7 @@ def test_a_damaged_model_is_refused_and_health_says_which_part(tmp_path: Path,
             "SELECT segment_id, name, data FROM model_segment_arrays "
             "ORDER BY length(data) DESC LIMIT 1").fetchone()
     flip_inside(db, data)
-    with ServingProcess() as process:
+    with ServingProcess(make_root()) as process:
         server = process.start(lambda _progress: db, ApiSettings(), "127.0.0.1", 0, threads=4)
         status, body = wait_for("the load to be refused", lambda: (
             h := health(server.url))[1]["faults"] and h)

@@ -9,12 +9,14 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
 
 from app.api import ApiSettings
 from app.errors import InvalidRequest
+from app.settings import Settings
 from tests.api_helpers import (
     Running,
     error_of,
@@ -26,6 +28,11 @@ from tests.api_helpers import (
 
 CLIENT_KEY = "sk-client"
 ADMIN_KEY = "sk-admin"
+
+
+def resolve(**explicit: Any) -> ApiSettings:
+    """:meth:`ApiSettings.resolve` over the environment as the test has set it."""
+    return ApiSettings.resolve(Settings.from_environment(), **explicit)
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +125,8 @@ def test_a_server_bound_elsewhere_answers_any_host() -> None:
 def test_allowed_hosts_come_from_flags_or_the_environment(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HYPERCUBE_ALLOWED_HOST", "a.lan, B.lan.")
-    assert ApiSettings.resolve().allowed_hosts == ("a.lan", "b.lan")
-    assert ApiSettings.resolve(allowed_hosts=["c.lan"]).allowed_hosts == ("c.lan",)
+    assert resolve().allowed_hosts == ("a.lan", "b.lan")
+    assert resolve(allowed_hosts=["c.lan"]).allowed_hosts == ("c.lan",)
 
 
 # -- Origin: cross-origin browser requests --------------------------------------------------
@@ -224,14 +231,14 @@ def test_ingest_roots_are_resolved_and_must_be_folders(tmp_path: Path,
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
     monkeypatch.setenv("HYPERCUBE_INGEST_ROOT", f"{tmp_path / 'link'}{os.pathsep}{tmp_path}")
-    assert ApiSettings.resolve().ingest_roots == ((tmp_path / "real").resolve(),
+    assert resolve().ingest_roots == ((tmp_path / "real").resolve(),
                                                   tmp_path.resolve())
     with pytest.raises(InvalidRequest):
-        ApiSettings.resolve(ingest_roots=[tmp_path / "missing"])
-    home = ApiSettings.resolve(ingest_roots=[], default_ingest_roots=[Path.home()])
+        resolve(ingest_roots=[tmp_path / "missing"])
+    home = resolve(ingest_roots=[], default_ingest_roots=[Path.home()])
     assert home.ingest_roots == ((tmp_path / "real").resolve(), tmp_path.resolve())  # env wins
     monkeypatch.delenv("HYPERCUBE_INGEST_ROOT")
-    home = ApiSettings.resolve(default_ingest_roots=[Path.home()])
+    home = resolve(default_ingest_roots=[Path.home()])
     assert home.ingest_roots == (Path.home().resolve(),)
 
 
@@ -294,11 +301,11 @@ def test_keys_without_an_admin_key_close_the_admin_routes() -> None:
 def test_admin_keys_are_distinct_from_client_keys(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InvalidRequest, match="differ"):
-        ApiSettings.resolve(api_keys=["k"], admin_keys=["k"])
+        resolve(api_keys=["k"], admin_keys=["k"])
     with pytest.raises(InvalidRequest, match="client API keys"):
-        ApiSettings.resolve(admin_keys=["a"])
+        resolve(admin_keys=["a"])
     keys = tmp_path / "admin.txt"
     keys.write_text("# admins\nsk-a1\n", encoding="utf-8")
     monkeypatch.setenv("HYPERCUBE_ADMIN_KEY", "sk-a0")
-    settings = ApiSettings.resolve(api_keys=["sk-c"], admin_key_file=keys)
+    settings = resolve(api_keys=["sk-c"], admin_key_file=keys)
     assert settings.admin_keys == ("sk-a0", "sk-a1")

@@ -24,7 +24,7 @@ from app.api import ApiSettings, create_app, tracing
 from app.api.server import Server
 from app.store import Store
 from tests.api_helpers import request, shared_engine, shared_hypercube, stream_lines
-from tests.conftest import REPO
+from tests.conftest import REPO, make_root
 
 LISTENING = re.compile(r"on (http://127\.0\.0\.1:\d+)")
 
@@ -35,7 +35,8 @@ def traced() -> Iterator[tuple[str, InMemorySpanExporter]]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     store = Store(shared_hypercube())
-    app = create_app(store, shared_engine(), ApiSettings(), tracer_provider=provider)
+    app = create_app(store, shared_engine(), ApiSettings(), plugins=make_root().plugins,
+                     tracer_provider=provider)
     server = Server(app, "127.0.0.1", 0, threads=4).start()
     try:
         yield server.url, exporter

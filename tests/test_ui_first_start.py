@@ -23,7 +23,7 @@ from app.api import ApiSettings
 from app.cli.serving import ServingProcess
 from app.ingest import Progress
 from tests.api_helpers import build_hypercube
-from tests.conftest import write_python_corpus
+from tests.conftest import make_root, write_python_corpus
 from tests.ui_support import CHROMIUM, CHROMIUM_ARGS, Page, distinct_colours, needs_chromium
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -78,7 +78,7 @@ def test_first_start_shows_the_build_then_opens_the_app(tmp_path: Path) -> None:
             return db
 
         try:
-            with ServingProcess() as process:
+            with ServingProcess(make_root()) as process:
                 process.start(build, ApiSettings(), "127.0.0.1", port, threads=4)
                 # Done building: the same page becomes the app, without a reload by hand.
                 tab.page.wait_for_selector("main[data-ready='chat']", timeout=60_000)

@@ -50,6 +50,7 @@ from app.api.vectors import EmbedderCache
 from app.code import CodeIndex
 from app.engine.types import EngineProtocol
 from app.grounded import GroundedChat
+from app.ingest import IngestPlugins
 from app.store import Store
 from app.ui import add_ui_routes
 
@@ -93,8 +94,8 @@ class ApiApp(falcon.App):
 
 
 def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
-               settings: ApiSettings, *, loader: EngineLoader | None = None,
-               tracer_provider: TracerProvider | None = None,
+               settings: ApiSettings, *, plugins: IngestPlugins,
+               loader: EngineLoader | None = None, tracer_provider: TracerProvider | None = None,
                read_only: bool = False) -> ApiApp:
     """The WSGI app serving ``store`` with ``engine``.
 
@@ -104,6 +105,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
         engine: the engine, or an :class:`EngineSlot` that a loader fills later (the server
             then answers ``/health`` with ``loading`` and generation requests with 503).
         settings: keys, CORS, rate limits and body limits.
+        plugins: what an ingest run over HTTP runs (:attr:`app.compose.Root.plugins`).
         loader: loads a fresh engine from the file after an ingest run changed it.
         tracer_provider: where request spans go (None: tracing off, see app/api/tracing.py).
         read_only: never write to ``store`` (``serve --read-only``): files, batches and
@@ -122,7 +124,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
                         Embeddings(EmbedderCache(str(path)), metrics))
     records = None if read_only else ApiRecords(path)
     worker = None if records is None else BatchWorker(records, slot, services)
-    ingest = None if read_only else IngestManager(path, slot, loader)
+    ingest = None if read_only else IngestManager(path, slot, loader, plugins)
     # Code queries get their own read connection: they hold it for a whole query.
     code_store = Store(path, readonly=True)
     code_index = CodeIndex(code_store)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from app.errors import InvalidRequest
 from app.paths import resolve_user_path
-from app.settings import env_value
+from app.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,8 @@ class ApiSettings:
     max_request_tokens: int = 65536
 
     @classmethod
-    def resolve(cls, *, api_keys: Iterable[str] = (), api_key_file: Path | None = None,
+    def resolve(cls, environment: Settings, *, api_keys: Iterable[str] = (),
+                api_key_file: Path | None = None,
                 cors_origins: Iterable[str] = (), rate_limit: float | None = None,
                 rate_burst: int | None = None,
                 max_body_bytes: int | None = None,
@@ -60,17 +61,18 @@ class ApiSettings:
                 admin_keys: Iterable[str] = (), admin_key_file: Path | None = None,
                 max_json_bytes: int | None = None,
                 max_request_tokens: int | None = None) -> ApiSettings:
-        """Settings from explicit values, falling back to ``HYPERCUBE_…`` and the defaults.
+        """Settings from explicit values, falling back to ``environment`` (the
+        ``HYPERCUBE_…`` variables the composition root read) and the defaults.
 
         ``default_ingest_roots`` apply when neither flags nor the environment name a root
         (the desktop app lets its user ingest from their home folder).
         """
-        keys = [k for k in api_keys if k] or _nonempty([env_value("api_key")])
-        key_file = api_key_file or env_value("api_key_file")
+        keys = [k for k in api_keys if k] or _nonempty([environment.get("api_key")])
+        key_file = api_key_file or environment.get("api_key_file")
         if key_file:
             keys += read_key_file(Path(key_file))
-        admins = [k for k in admin_keys if k] or _nonempty([env_value("admin_key")])
-        admin_file = admin_key_file or env_value("admin_key_file")
+        admins = [k for k in admin_keys if k] or _nonempty([environment.get("admin_key")])
+        admin_file = admin_key_file or environment.get("admin_key_file")
         if admin_file:
             admins += read_key_file(Path(admin_file))
         if admins and not keys:
@@ -78,27 +80,27 @@ class ApiSettings:
                                  "--api-key (or --api-key-file) too")
         if set(admins) & set(keys):
             raise InvalidRequest("an admin key must differ from every client API key")
-        origins = [o for o in cors_origins if o] or _nonempty([env_value("cors_origin")])
-        hosts = [h for h in allowed_hosts if h] or _split(env_value("allowed_host"), ",")
+        origins = [o for o in cors_origins if o] or _nonempty([environment.get("cors_origin")])
+        hosts = [h for h in allowed_hosts if h] or _split(environment.get("allowed_host"), ",")
         roots = ([r for r in ingest_roots if r]
-                 or _split(env_value("ingest_root"), os.pathsep)
+                 or _split(environment.get("ingest_root"), os.pathsep)
                  or list(default_ingest_roots))
         return cls(
             api_keys=tuple(dict.fromkeys(keys)),
             cors_origins=tuple(origins),
-            rate_limit=env_value("rate_limit") if rate_limit is None else rate_limit,
-            rate_burst=env_value("rate_burst") if rate_burst is None else rate_burst,
-            max_body_bytes=(env_value("max_body_bytes") if max_body_bytes is None
+            rate_limit=environment.get("rate_limit") if rate_limit is None else rate_limit,
+            rate_burst=environment.get("rate_burst") if rate_burst is None else rate_burst,
+            max_body_bytes=(environment.get("max_body_bytes") if max_body_bytes is None
                             else max_body_bytes),
-            chat_max_tokens=(env_value("chat_max_tokens") if chat_max_tokens is None
+            chat_max_tokens=(environment.get("chat_max_tokens") if chat_max_tokens is None
                              else chat_max_tokens),
-            bind_host=bind_host or env_value("host"),
+            bind_host=bind_host or environment.get("host"),
             allowed_hosts=tuple(h.strip().lower().rstrip(".") for h in hosts),
             ingest_roots=tuple(resolve_ingest_root(r) for r in roots),
             admin_keys=tuple(dict.fromkeys(admins)),
-            max_json_bytes=(env_value("max_json_bytes") if max_json_bytes is None
+            max_json_bytes=(environment.get("max_json_bytes") if max_json_bytes is None
                             else max_json_bytes),
-            max_request_tokens=(env_value("max_request_tokens") if max_request_tokens is None
+            max_request_tokens=(environment.get("max_request_tokens") if max_request_tokens is None
                                 else max_request_tokens),
         )
 

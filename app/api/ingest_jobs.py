@@ -31,14 +31,7 @@ from app.api.model_loader import ModelLoader
 from app.api.supervision import reason_of
 from app.engine.types import EngineProtocol
 from app.errors import HypercubeError, NotFound, StoreLocked
-from app.ingest import (
-    IngestOptions,
-    IngestRun,
-    Progress,
-    RunSummary,
-    default_analyzers,
-    default_listeners,
-)
+from app.ingest import IngestOptions, IngestPlugins, IngestRun, Progress, RunSummary
 from app.store import Store
 from app.store.runs import ingest_is_running
 
@@ -78,8 +71,10 @@ class IngestJob:
 
 
 class IngestManager:
-    def __init__(self, db_path: Path, slot: EngineSlot, loader: EngineLoader | None) -> None:
+    def __init__(self, db_path: Path, slot: EngineSlot, loader: EngineLoader | None,
+                 plugins: IngestPlugins) -> None:
         self.db_path = db_path
+        self.plugins = plugins
         self.slot = slot
         self.loader = loader
         self._jobs: dict[int, IngestJob] = {}
@@ -186,7 +181,7 @@ class IngestManager:
 
                 job.summary = IngestRun(
                     store, IngestOptions(roots=roots, prune=prune),
-                    analyzers=default_analyzers(), listeners=default_listeners(),
+                    analyzers=self.plugins.analyzers(), listeners=self.plugins.listeners(),
                     on_progress=on_progress, cancel=job.cancel,
                 ).run()
             summary = job.summary

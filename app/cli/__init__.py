@@ -1,7 +1,9 @@
 """The ``hypercube`` command.
 
 Each subcommand lives in its own module with a ``register(subparsers)`` function. Errors are
-turned into one clear line on stderr and a non-zero exit status here, in one place.
+turned into one clear line on stderr and a non-zero exit status here, in one place. Here too
+the composition root (:class:`app.compose.Root`) is built, once, from the environment; a
+subcommand finds it as ``args.root``.
 """
 
 from __future__ import annotations
@@ -49,10 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        from app.settings import check_environment
-
-        check_environment()
         from app.cli.common import run_command
+        from app.compose import Root
+
+        args.root = Root.from_environment()
 
         result = run_command(args.func, args)
     except HypercubeError as exc:

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from app.api import ApiSettings
-from app.cli.common import add_db_option
+from app.cli.common import add_db_option, root_of
 from app.cli.serving import ServingProcess, say
 from app.errors import StoreError
-from app.settings import data_dir, user_db_path
 from app.store.backup import copy_hypercube
 
 if TYPE_CHECKING:
@@ -52,12 +51,11 @@ def app_db_path(args: argparse.Namespace,
         if not args.db.exists():
             raise StoreError(f"no hypercube at {args.db}")
         return args.db
-    path = user_db_path()
+    root = root_of(args)
+    path = root.settings.user_db_path
     if not path.exists():
-        from app.default_hypercube import ensure_default_hypercube
-
         say("creating your hypercube from the starter corpus (once)…")
-        default = ensure_default_hypercube(on_progress)
+        default = root.ensure_default_hypercube(on_progress)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
         copy_hypercube(default, partial)  # SQLite's backup API: WAL frames included
@@ -70,8 +68,10 @@ def run(args: argparse.Namespace) -> int:
                         format="%(message)s", stream=sys.stderr)
     # The desktop user may ingest from their own home folder (the UI's ingest page) unless
     # HYPERCUBE_INGEST_ROOT says otherwise; the server is loopback-only.
-    settings = ApiSettings.resolve(bind_host=LOOPBACK, default_ingest_roots=[Path.home()])
-    with ServingProcess() as process:
+    root = root_of(args)
+    settings = ApiSettings.resolve(root.settings, bind_host=LOOPBACK,
+                                   default_ingest_roots=[Path.home()])
+    with ServingProcess(root) as process:
         server = process.start(partial(app_db_path, args), settings, LOOPBACK, args.port)
         url = f"{server.url}/"
         say(f"serving {process.path} with its UI at {url}")
@@ -89,5 +89,5 @@ def run(args: argparse.Namespace) -> int:
         else:
             from app.ui.desktop import open_ui
 
-            open_ui(page, data_dir() / "webview", say=say, wait=wait)
+            open_ui(page, root.settings.webview_dir, say=say, wait=wait)
     return 0

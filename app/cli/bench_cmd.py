@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.bench import run_bench
-from app.cli.common import add_db_option, add_json_option, open_read_store, print_json
+from app.cli.common import add_db_option, add_json_option, open_read_store, print_json, root_of
 from app.errors import InvalidRequest
 
 
@@ -26,8 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise InvalidRequest("--repeat must be at least 1", param="repeat")
+    root = root_of(args)
     with open_read_store(args) as store:
-        report = run_bench(store, args.repeat)
+        report = run_bench(store, root.kernels, root.reference_kernels, args.repeat)
     if args.json:
         print_json(report.as_dict())
         return 0

@@ -12,10 +12,11 @@ import apsw
 import orjson
 
 from app.errors import StoreError, store_error
-from app.settings import SETTINGS, user_db_path
+from app.settings import SETTINGS
 from app.store import Store
 
 if TYPE_CHECKING:
+    from app.compose import Root
     from app.ingest import Progress
 
 
@@ -27,8 +28,14 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
 
+def root_of(args: argparse.Namespace) -> Root:
+    """The composition root ``app.cli.main`` attached to the parsed arguments."""
+    root: Root = args.root
+    return root
+
+
 def db_path(args: argparse.Namespace) -> Path:
-    return args.db if args.db is not None else user_db_path()
+    return args.db if args.db is not None else root_of(args).settings.user_db_path
 
 
 def open_store(args: argparse.Namespace, *, must_exist: bool = True,
@@ -55,20 +62,17 @@ def read_db_path(args: argparse.Namespace,
         if not args.db.exists():
             raise StoreError(f"no hypercube at {args.db}")
         return args.db
-    user = user_db_path()
+    root = root_of(args)
+    user = root.settings.user_db_path
     if user.exists():
         return user
-    from app.default_hypercube import (
-        default_hypercube_path,
-        ensure_default_hypercube,
-        shipped_prebuilt,
-    )
+    from app.default_hypercube import shipped_prebuilt
 
-    if not default_hypercube_path().exists():
+    if not root.default_hypercube_path.exists():
         doing = "copying the shipped" if shipped_prebuilt() else "building the"
         print(f"hypercube: {doing} default hypercube and its starter corpus (once)…",
               file=sys.stderr)
-    return ensure_default_hypercube(on_progress)
+    return root.ensure_default_hypercube(on_progress)
 
 
 def open_read_store(args: argparse.Namespace) -> Store:

@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from app.cli.common import add_db_option, add_json_option, open_store, print_json
+from app.cli.common import add_db_option, add_json_option, open_store, print_json, root_of
 from app.store import Store
 from app.store.inspect import check, info, vacuum
 
@@ -69,7 +69,7 @@ def run_check(args: argparse.Namespace) -> int:
     repaired: list[str] = []
     with open_store(args, read_only_ok=not args.repair) as store:
         if args.repair:
-            repaired = _repair(store)
+            repaired = _repair(store, args)
         findings = check(store)
     errors = [f for f in findings if f.severity == "error"]
     if args.json:
@@ -91,7 +91,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_repair(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        done = _repair(store)
+        done = _repair(store, args)
     if args.json:
         print_json({"ok": True, "repaired": done})
     else:
@@ -101,11 +101,10 @@ def run_repair(args: argparse.Namespace) -> int:
     return 0
 
 
-def _repair(store: Store) -> list[str]:
-    from app.model.loading import default_kernels
+def _repair(store: Store, args: argparse.Namespace) -> list[str]:
     from app.model.repair import repair_model
 
-    return repair_model(store, default_kernels())
+    return repair_model(store, root_of(args).kernels)
 
 
 def run_vacuum(args: argparse.Namespace) -> int:

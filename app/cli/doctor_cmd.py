@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.common import add_json_option, print_json
+from app.cli.common import add_json_option, print_json, root_of
 from app.doctor import run_checks, summary_line
 
 
@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    results = run_checks()
+    results = run_checks(root_of(args).settings)
     failed = any(r.required and not r.ok for r in results)
     if args.json:
         print_json({"ok": not failed, "checks": [

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from app.cli.common import add_db_option, add_json_option, open_read_store, print_json
+from app.cli.common import add_db_option, add_json_option, open_read_store, print_json, root_of
 from app.engine import CONTEXT_LENGTH, Engine, SamplingParams, load_engine
 from app.engine.language import LANGUAGES
 from app.engine.types import SCOPES, GenerationRequest
@@ -130,7 +130,7 @@ def run_complete(args: argparse.Namespace) -> int:
     params = _params(args)
     stops, params.stop = params.stop, []
     with open_read_store(args) as store:
-        engine = load_engine(store)
+        engine = load_engine(store, root_of(args).kernels)
     request = GenerationRequest(
         prompt_ids=engine.tokenizer.encode(args.prompt), params=params,
         prompt_text=args.prompt, suffix=args.suffix, stops=stops, scope=args.scope,
@@ -165,7 +165,7 @@ def run_chat(args: argparse.Namespace) -> int:
     params = _params(args)
     params.stop = list(STOPS)
     with open_read_store(args) as store:
-        engine = load_engine(store)
+        engine = load_engine(store, root_of(args).kernels)
         grounded = GroundedChat.open(store.path)
     opening = [Message("system", args.system)] if args.system else []
     messages = list(opening)
@@ -238,7 +238,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if not args.test_dir.is_dir():
         raise InvalidRequest(f"{args.test_dir} is not a folder", param="test_dir")
     with open_read_store(args) as store:
-        engine = load_engine(store)
+        engine = load_engine(store, root_of(args).kernels)
     files = [item for item in walk([args.test_dir], DEFAULT_MAX_FILE_SIZE)
              if isinstance(item, Candidate)]
     result = evaluate(engine, files, show_progress=not args.json, carry_cache=args.carry_cache)

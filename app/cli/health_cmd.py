@@ -11,8 +11,8 @@ import json
 import urllib.error
 import urllib.request
 
+from app.cli.common import root_of
 from app.errors import HypercubeError
-from app.settings import env_value
 
 
 class Unhealthy(HypercubeError):
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    port = env_value("port") if args.port is None else args.port
+    port = root_of(args).settings.get("port") if args.port is None else args.port
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{port}/health"
     try:

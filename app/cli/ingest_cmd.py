@@ -17,8 +17,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from app.cli.common import add_db_option, add_json_option, db_path, print_json
-from app.ingest import IngestOptions, IngestRun, default_analyzers, default_listeners
+from app.cli.common import add_db_option, add_json_option, db_path, print_json, root_of
+from app.ingest import IngestOptions, IngestRun
 from app.ingest import Progress as IngestProgress
 from app.ingest.pipeline import DEFAULT_MAX_FILE_SIZE
 from app.ingest.walk import Skipped
@@ -68,16 +68,17 @@ def run(args: argparse.Namespace) -> int:
             err.print(f"skipped {item.path}: {item.reason}", markup=False, highlight=False,
                       soft_wrap=True)
 
+    root = root_of(args)
     with Store(db_path(args)) as store:
         if show_bar:
             with _bar(err) as bar:
                 task = bar.add_task("scanning", total=None, files="")
-                summary = IngestRun(store, options, analyzers=default_analyzers(),
-                                    listeners=default_listeners(), on_skip=report_skip,
+                summary = IngestRun(store, options, analyzers=root.analyzers(),
+                                    listeners=root.listeners(), on_skip=report_skip,
                                     on_progress=lambda p: _update(bar, task, p)).run()
         else:
-            summary = IngestRun(store, options, analyzers=default_analyzers(),
-                                listeners=default_listeners(), on_skip=report_skip).run()
+            summary = IngestRun(store, options, analyzers=root.analyzers(),
+                                listeners=root.listeners(), on_skip=report_skip).run()
     if args.json:
         print_json(summary.as_dict())
     else:

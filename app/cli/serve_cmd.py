@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from app.api import ApiSettings
-from app.cli.common import add_db_option, read_db_path
+from app.cli.common import add_db_option, read_db_path, root_of
 from app.cli.serving import ServingProcess, say
-from app.settings import SETTINGS, env_value
+from app.settings import SETTINGS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -93,18 +93,21 @@ def describe(settings: ApiSettings) -> str:
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(message)s", stream=sys.stderr)
-    host = args.host or env_value("host")
-    settings = ApiSettings.resolve(api_keys=args.api_key, api_key_file=args.api_key_file,
+    root = root_of(args)
+    environment = root.settings
+    host = args.host or environment.get("host")
+    settings = ApiSettings.resolve(environment, api_keys=args.api_key,
+                                   api_key_file=args.api_key_file,
                                    cors_origins=args.cors_origin, rate_limit=args.rate_limit,
                                    rate_burst=args.rate_burst,
                                    chat_max_tokens=args.chat_max_tokens,
                                    **security_settings(args, host))
-    port = env_value("port") if args.port is None else args.port
-    threads = args.threads or env_value("threads")
-    with ServingProcess() as process:
+    port = environment.get("port") if args.port is None else args.port
+    threads = args.threads or environment.get("threads")
+    with ServingProcess(root) as process:
         server = process.start(partial(read_db_path, args), settings, host, port, threads,
-                               otlp_endpoint=args.otlp_endpoint or env_value("otlp_endpoint"),
-                               read_only=bool(args.read_only or env_value("read_only")))
+                               otlp_endpoint=args.otlp_endpoint or environment.get("otlp_endpoint"),
+                               read_only=bool(args.read_only or environment.get("read_only")))
         say(f"serving {process.path} on {server.url} "
             f"({describe(settings)})")
         process.wait()

@@ -36,7 +36,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -51,6 +51,10 @@ from app.store import Store
 from app.store.snapshot import manifest_path, verify_snapshot
 from app.ui.first_start import BuildProgress, building_app
 
+if TYPE_CHECKING:
+    from app.compose import Root
+    from jit import Kernels
+
 log = logging.getLogger("hypercube.server")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -60,7 +64,7 @@ def say(line: str) -> None:
     print(f"hypercube: {line}", file=sys.stderr, flush=True)
 
 
-def load_engine(path: Path) -> EngineProtocol:
+def load_engine(path: Path, kernels: Kernels) -> EngineProtocol:
     """The engine for the hypercube at ``path`` (also used to reload after an ingest).
 
     Loading only reads (app/model/loading.py): the file is opened read-only whatever the
@@ -70,7 +74,7 @@ def load_engine(path: Path) -> EngineProtocol:
     from app.engine import load_engine as load
 
     with Store(path, readonly=True) as store:
-        return load(store)
+        return load(store, kernels)
 
 
 class ServingProcess:
@@ -80,12 +84,13 @@ class ServingProcess:
     its start, and on leaving (after :meth:`wait`, a stop during start-up, or the desktop
     window closing) it stops everything it started::
 
-        with ServingProcess() as process:
+        with ServingProcess(root) as process:
             server = process.start(lambda on_progress: path, settings, host, port)
             process.wait()
     """
 
-    def __init__(self) -> None:
+    def __init__(self, root: Root) -> None:
+        self.root = root  # the settings' kernels and ingest plugins it serves with
         self.path: Path | None = None  # the hypercube served, once started
         self._stopped = threading.Event()
         self._interruptible = False
@@ -141,9 +146,7 @@ class ServingProcess:
         # Rule 1, before anything can ask for the kernels: the loader, an ingest run started
         # over HTTP, the default hypercube's build. ~0.4 s the first time; the kernel cache
         # makes it milliseconds after that.
-        from app.model.loading import default_kernels
-
-        default_kernels()
+        kernels = self.root.kernels
         provider = None
         if otlp_endpoint:
             from app.api.tracing import otlp_provider
@@ -170,9 +173,10 @@ class ServingProcess:
         store = Store(path)
         closing_store.callback(store.close)
         slot = EngineSlot()
-        apps.swap(create_app(store, slot, settings, loader=load_engine,
+        apps.swap(create_app(store, slot, settings, plugins=self.root.plugins,
+                             loader=lambda fresh: load_engine(fresh, kernels),
                              tracer_provider=provider))
-        loader = ModelLoader(slot, lambda: load_engine(path))
+        loader = ModelLoader(slot, lambda: load_engine(path, kernels))
         self._started.callback(loader.stop)
         loader.start()  # retried with backoff until it succeeds: /health says why meanwhile
         self._check()
@@ -187,8 +191,8 @@ class ServingProcess:
         def build(slot: EngineSlot) -> ApiApp:
             store = Store(path, readonly=True)
             try:
-                app = create_app(store, slot, settings, tracer_provider=provider,
-                                 read_only=True)
+                app = create_app(store, slot, settings, plugins=self.root.plugins,
+                                 tracer_provider=provider, read_only=True)
             except BaseException:
                 store.close()
                 raise
@@ -203,9 +207,9 @@ class ServingProcess:
         self._started.callback(server.close)
 
         def publish() -> None:
-            apps.swap(build(EngineSlot(load_engine(path))))
+            apps.swap(build(EngineSlot(load_engine(path, self.root.kernels))))
 
-        loader = ModelLoader(slot, lambda: load_engine(path))
+        loader = ModelLoader(slot, lambda: load_engine(path, self.root.kernels))
         self._started.callback(loader.stop)
         loader.start()
         watcher = SnapshotWatcher(path, publish).start()

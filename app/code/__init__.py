@@ -1,6 +1,6 @@
 """Code intelligence: tree-sitter ingestion of source files and the queries over it.
 
-``CodeAnalyzer`` plugs into ingestion (see app.ingest.hooks); ``CodeIndex`` answers the
+``CodeAnalyzer`` plugs into ingestion (see app.ingest.protocols); ``CodeIndex`` answers the
 queries (definitions, references, callers and callees, implementations, search, similar
 code, analogies, a document's whole text) for the CLI and the HTTP API.
 """

@@ -32,7 +32,7 @@ from app.code.extract import FileFacts, extract
 from app.code.languages import language_spec
 from app.code.names import NAME_TAG, NameTable
 from app.code.packing import KIND_CODE, fits_narrow, pack_sites
-from app.ingest.hooks import IngestedDocument
+from app.ingest.protocols import IngestedDocument
 from app.store.rows import integer
 from app.tokenizer import Tokenizer
 

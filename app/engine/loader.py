@@ -13,8 +13,9 @@ from app.tokenizer import Tokenizer, load_vocabulary
 from jit import Kernels
 
 
-def load_engine(store: Store, kernels: Kernels | None = None) -> Engine:
-    """The engine over exactly the documents now in ``store`` (updating a stale model).
+def load_engine(store: Store, kernels: Kernels) -> Engine:
+    """The engine over exactly the documents now in ``store`` (updating a stale model),
+    running on ``kernels`` (:attr:`app.compose.Root.kernels`).
 
     Raises:
         NotReady: nothing has been ingested yet.

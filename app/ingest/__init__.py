@@ -1,22 +1,15 @@
 """Ingestion: files and folders into the hypercube."""
 
-from app.ingest.hooks import (
-    Analyzer,
-    IngestedDocument,
-    RunListener,
-    default_analyzers,
-    default_listeners,
-)
 from app.ingest.pipeline import IngestOptions, IngestRun, Progress, RunSummary
+from app.ingest.protocols import Analyzer, IngestedDocument, IngestPlugins, RunListener
 
 __all__ = [
     "Analyzer",
     "IngestOptions",
+    "IngestPlugins",
     "IngestRun",
     "IngestedDocument",
     "Progress",
     "RunListener",
     "RunSummary",
-    "default_analyzers",
-    "default_listeners",
 ]

@@ -25,7 +25,7 @@ from filelock import Timeout
 from app import geometry
 from app.detect import detect_language
 from app.errors import HypercubeError, InvalidRequest, StoreLocked
-from app.ingest.hooks import Analyzer, IngestedDocument, RunListener
+from app.ingest.protocols import Analyzer, IngestedDocument, RunListener
 from app.ingest.walk import Candidate, Skipped, walk
 from app.store import Store
 from app.store.checksums import blob_checksum

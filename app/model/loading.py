@@ -14,36 +14,24 @@ retries with backoff, so it serves on its own once an ingest run or a repair has
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from app.errors import NotReady
 from app.model.maintain import plan_update, segment_families
 from app.model.runtime import Model
 from app.model.storage import load_params, load_segments
-from app.settings import data_dir
 from app.store import Store
-from jit import Kernels, kernels
+from jit import Kernels
 
 REPAIR_HINT = "run `hypercube db repair` (or ingest again) to bring it up to date"
 
 
-def jit_cache_dir() -> Path:
-    """Where compiled kernels are cached between runs (in the user data folder)."""
-    return data_dir() / "jit"
-
-
-def default_kernels() -> Kernels:
-    return kernels(jit_cache_dir())
-
-
-def load_model(store: Store, kernel_set: Kernels | None = None) -> Model:
+def load_model(store: Store, kernel_set: Kernels) -> Model:
     """The model of exactly the documents now in ``store``, read in one snapshot.
 
     Raises:
         NotReady: nothing has been ingested yet, or the stored model is stale (it does not
             count exactly the current documents, or its parameters were never fitted).
     """
-    kernel_set = kernel_set or default_kernels()
     with store.snapshot() as conn:
         plan = plan_update(conn)
         if plan.vocab_size == 0 or plan.documents == 0:

@@ -162,9 +162,9 @@ def main() -> int:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     env = {**os.environ}
     if args.db is None:
-        from app.default_hypercube import ensure_default_hypercube
+        from app.compose import Root
 
-        args.db = ensure_default_hypercube()
+        args.db = Root.from_environment().ensure_default_hypercube()
 
     results: dict[str, Any] = {"db": str(args.db), "threads": THREADS, "seconds": args.seconds}
     bare_port, port = free_port(), free_port()

@@ -52,11 +52,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from app.chat_template import Message
 from app.code.names import fold
 from app.code.packing import CALL
-from app.default_hypercube import ensure_default_hypercube
+from app.compose import Root
 from app.grounded import GroundedChat
 from app.grounded.answer import summary
 from app.grounded.textindex import terms
-from app.ingest import IngestOptions, IngestRun, default_analyzers
+from app.ingest import IngestOptions, IngestRun
 from app.store import Store
 from app.tokenizer import Tokenizer, load_vocabulary
 from tests.bench.code_ctags import source_files
@@ -80,10 +80,10 @@ def build(work: Path, cache: Path, languages: set[str] | None) -> Path:
     files = {p.language: source_files(root, p.language, p.patterns) for p, root in projects}
     sources = copy_sources(projects, files, work / "projects")
     partial = work / "chat.hypercube.part"
-    shutil.copyfile(ensure_default_hypercube(), partial)
+    shutil.copyfile(Root.from_environment().ensure_default_hypercube(), partial)
     with Store(partial) as store:
         summary_ = IngestRun(store, IngestOptions(roots=[sources]),
-                             analyzers=default_analyzers(), listeners=[]).run()
+                             analyzers=Root.from_environment().analyzers(), listeners=[]).run()
     assert summary_.status == "done", summary_
     partial.rename(db)
     return db
@@ -349,7 +349,7 @@ def main() -> None:
     results = {"build_seconds": round(build_seconds, 1),
                "projects": ask_all(db, questions, tokenizer)}
     # The same kinds of question about the default hypercube alone (its starter corpus).
-    default = ensure_default_hypercube()
+    default = Root.from_environment().ensure_default_hypercube()
     questions, tokenizer = questions_for(default, None, random.Random(args.seed),
                                          args.per_kind)
     results["default_hypercube"] = ask_all(default, questions, tokenizer)

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from rapidfuzz.distance import Levenshtein
 
+from app.compose import Root
 from app.engine import Engine, SamplingParams, load_engine
 from app.engine.types import GenerationRequest
 from app.store import Store
@@ -126,11 +127,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.db is None:
-        from app.default_hypercube import ensure_default_hypercube
-
-        args.db = ensure_default_hypercube()
+        args.db = Root.from_environment().ensure_default_hypercube()
     with Store(args.db) as store:
-        engine = load_engine(store)
+        engine = load_engine(store, Root.from_environment().kernels)
     cuts = cut_points(list(args.source.rglob("*.py")), args.cuts)
     run(engine, cuts[:5], "line", args.max_tokens)  # warm up: parsers, pooled sessions
     report({mode: run(engine, cuts, mode, args.max_tokens) for mode in args.modes},

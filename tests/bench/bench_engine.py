@@ -36,6 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app.cli.generate_cmd import evaluate
+from app.compose import Root
 from app.engine import SamplingParams, load_engine
 from app.ingest import IngestOptions, IngestRun
 from app.ingest.walk import Candidate, walk
@@ -191,7 +192,7 @@ def main() -> int:
         for _ in range(repeat):
             with Store(db) as store:
                 start = time.perf_counter()
-                engine = load_engine(store)
+                engine = load_engine(store, Root.from_environment().kernels)
                 load_times.append(time.perf_counter() - start)
         figures["load_seconds"] = statistics.median(load_times)
 

@@ -39,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from app.compose import Root
 from app.engine import Engine, SamplingParams, load_engine
 from app.store import Store
 from tests.bench.common import report
@@ -180,11 +181,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if args.db is None:
-        from app.default_hypercube import ensure_default_hypercube
-
-        args.db = ensure_default_hypercube()
+        args.db = Root.from_environment().ensure_default_hypercube()
     with Store(args.db, readonly=True) as store:
-        engine = load_engine(store)
+        engine = load_engine(store, Root.from_environment().kernels)
     results: dict[str, Any] = {"db": str(args.db), "prompts": len(PROMPTS),
                                "seeds": args.seeds, "tokens": args.tokens,
                                "loop": f"a span of >= {LOOP_SPAN} tokens repeated >= "

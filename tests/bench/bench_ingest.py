@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import decoders, models, pre_tokenizers, trainers
 
-from app.ingest import IngestOptions, IngestRun, default_analyzers, default_listeners
+from app.compose import Root
+from app.ingest import IngestOptions, IngestRun
 from app.store import Store
 from app.tokenizer import Tokenizer, load_vocabulary, train_vocabulary
 from app.tokenizer.training import training_pre_tokenizer
@@ -59,9 +60,10 @@ def main() -> None:
 
         full = Path(tmp) / "full.db"
         start = time.perf_counter()
+        root = Root.from_environment()
         with Store(full) as store:
-            IngestRun(store, IngestOptions(roots=[train]), analyzers=default_analyzers(),
-                      listeners=default_listeners()).run()
+            IngestRun(store, IngestOptions(roots=[train]), analyzers=root.analyzers(),
+                      listeners=root.listeners()).run()
             store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         seconds = time.perf_counter() - start
         results["ingest_full_seconds"] = round(seconds, 2)

@@ -91,9 +91,9 @@ def main() -> int:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     if args.db is None:
-        from app.default_hypercube import ensure_default_hypercube
+        from app.compose import Root
 
-        args.db = ensure_default_hypercube()
+        args.db = Root.from_environment().ensure_default_hypercube()
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -29,6 +29,7 @@ import jsonschema
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from app.compose import Root
 from app.engine import SamplingParams, load_engine
 from app.engine.constrained import ANY_OBJECT, json_schema_grammar
 from app.store import Store
@@ -95,12 +96,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.db is None:
-        from app.default_hypercube import ensure_default_hypercube
-
-        args.db = ensure_default_hypercube()
+        args.db = Root.from_environment().ensure_default_hypercube()
     # Writable, as `serve` opens it: a model older than its documents is brought up to date.
     with Store(args.db) as store:
-        engine = load_engine(store)
+        engine = load_engine(store, Root.from_environment().kernels)
     results = {"db": str(args.db), "seeds": args.seeds, "tokens": args.tokens,
                "schemas": {name: measure(engine, name, schema, args.seeds, args.tokens)
                            for name, schema in SCHEMAS.items()}}

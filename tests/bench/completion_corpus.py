@@ -128,8 +128,8 @@ class BenchHypercube:
 
 def build_hypercube(splits: list[ProjectSplit], cache: Path,
                     code: MeasuredCode) -> BenchHypercube:
-    default = Path(code.run("-c", "from app.default_hypercube import ensure_default_hypercube;"
-                                  " print(ensure_default_hypercube())").stdout.strip())
+    default = Path(code.run("-c", "from app.compose import Root; print(Root.from_environment()"
+                                  ".ensure_default_hypercube())").stdout.strip())
     digest = hashlib.blake2b(digest_size=8)
     digest.update(f"{code.version}/{default.name}/{HELD_OUT_PERCENT}".encode())
     for split in splits:

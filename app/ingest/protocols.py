@@ -4,11 +4,15 @@ An :class:`Analyzer` adds facts about each document inside the same transaction 
 the document (so a crash never leaves half of them) and removes them when the document goes.
 A :class:`RunListener` hears about each finished run, after its documents are committed (the
 model uses this to build the run's segment).
+
+This module declares the plugin shapes only and imports no implementation, so the code
+intelligence and the model can depend on it without depending on the pipeline. Which analyzers
+and listeners an ingest runs is decided by the composition root, :mod:`app.compose`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -47,15 +51,11 @@ class RunListener(Protocol):
         """React to a finished run whose documents are committed."""
 
 
-def default_analyzers() -> list[Analyzer]:
-    """The analyzers every ingest runs."""
-    from app.code import CodeAnalyzer  # imported here: app.code imports this module
+@dataclass(frozen=True)
+class IngestPlugins:
+    """What each ingest run plugs in, as factories: analyzers keep per-run caches, so every
+    run gets fresh ones. The composition root makes this (:attr:`app.compose.Root.plugins`);
+    the HTTP API's ingest runs are handed it."""
 
-    return [CodeAnalyzer()]
-
-
-def default_listeners() -> list[RunListener]:
-    """The listeners every ingest notifies."""
-    from app.model.listener import ModelUpdater  # imported here: keeps ingest importable alone
-
-    return [ModelUpdater()]
+    analyzers: Callable[[], list[Analyzer]]
+    listeners: Callable[[], list[RunListener]]
