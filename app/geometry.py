@@ -57,7 +57,9 @@ __all__ = [
     "atom_hilbert_keys",
     "atom_point",
     "atom_points",
+    "ball_cells",
     "composition_point",
+    "hilbert_box_ranges",
     "hilbert_decode",
     "hilbert_encode",
     "quantize",
@@ -180,6 +182,64 @@ def quantize(points: npt.ArrayLike, bits: int = HILBERT_BITS) -> np.ndarray:
     p = np.array(points, dtype=np.float64, ndmin=2)
     cells = np.floor((p + 1.0) * float(1 << (bits - 1)))
     return np.clip(cells, 0, (1 << bits) - 1).astype(np.int64)
+
+
+def hilbert_box_ranges(lower: npt.ArrayLike, upper: npt.ArrayLike, bits: int = HILBERT_BITS,
+                       max_ranges: int = 128) -> list[tuple[int, int]]:
+    """Inclusive key ranges ``(first, last)`` covering every grid cell in a box, in key order.
+
+    The box is ``lower[i] <= cell[i] <= upper[i]`` on each of the d = len(lower) axes. Keys
+    that share their top ``d·L`` bits are one aligned cube of side ``2**(bits - L)`` (that is
+    what makes the curve a Hilbert curve), so the box is split as a 2**d-tree: a cube inside
+    the box is one range, a cube outside it is dropped, and a cube on its boundary is split
+    again — until the next split would exceed ``max_ranges``, when the boundary cubes are
+    kept whole. The ranges may then also cover cells outside the box (a caller filters by
+    the true distance), but never miss one inside it.
+    """
+    lo = np.asarray(lower, dtype=np.int64).reshape(-1)
+    hi = np.asarray(upper, dtype=np.int64).reshape(-1)
+    dims = len(lo)
+    _check_bits(bits, dims)
+    if hi.shape != lo.shape or (lo > hi).any() or lo.min() < 0 or hi.max() >= 1 << bits:
+        raise ValueError(f"need 0 <= lower <= upper < 2**{bits} on each of the {dims} axes")
+    whole: list[tuple[int, int]] = []
+    boundary = np.zeros(1, dtype=_U64)  # key prefixes of the cubes on the box's boundary
+    children = np.arange(1 << dims, dtype=_U64)
+    for level in range(1, bits + 1):
+        if len(whole) + (len(boundary) << dims) > max_ranges:
+            break
+        prefixes = (boundary[:, None] << _U64(dims) | children[None, :]).reshape(-1)
+        shift = dims * (bits - level)
+        side = 1 << (bits - level)
+        # A prefix of ``level`` digits is the cell of the order-``level`` curve it names
+        # (Skilling's curves nest), so decoding it costs ``level`` steps, not ``bits``.
+        corners = hilbert_decode(prefixes, level, dims) * side
+        inside = ((corners >= lo) & (corners + side - 1 <= hi)).all(axis=1)
+        touching = ((corners <= hi) & (corners + side - 1 >= lo)).all(axis=1)
+        size = 1 << shift
+        whole += [(int(p) << shift, (int(p) << shift) + size - 1) for p in prefixes[inside]]
+        boundary = prefixes[touching & ~inside]
+        if not len(boundary):
+            break
+    else:
+        level = bits + 1
+    shift = dims * (bits - level + 1)
+    whole += [(int(p) << shift, ((int(p) + 1) << shift) - 1) for p in boundary]
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(whole):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(last, merged[-1][1]))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def ball_cells(point: npt.ArrayLike, radius: float,
+               bits: int = HILBERT_BITS) -> tuple[np.ndarray, np.ndarray]:
+    """The grid box (lower, upper cells, inclusive) holding every point within Euclidean
+    ``radius`` of ``point``: quantising is monotone, so ``point ± radius`` bounds it."""
+    p = np.asarray(point, dtype=np.float64).reshape(1, -1)
+    return quantize(p - radius, bits)[0], quantize(p + radius, bits)[0]
 
 
 # --------------------------------------------------------------------------- quaternions

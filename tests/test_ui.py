@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from app.api import ApiSettings
+from app.api import ApiSettings, hypercube
 from tests.api_helpers import Running, build_hypercube, start_server
 from tests.conftest import write_python_corpus
 from tests.ui_support import (
@@ -729,6 +729,26 @@ def test_picture_search_fly_click_and_open_the_code(tab: Page, corpus: Path) -> 
     viewer = page.locator("#code-viewer[data-ready]")
     viewer.wait_for()
     assert viewer.get_attribute("data-open-path") == str(corpus / "zz_extra" / "many_uses.py")
+
+
+def test_picture_details_list_the_nearest_points_and_fly_to_one(tab: Page) -> None:
+    page = tab.open("cube")
+    page.locator("canvas.cube[data-points]").wait_for()
+    page.get_by_label("Find").fill(MANY_USES)
+    page.get_by_role("button", name="Fly to it").click()
+    details = page.locator(f"#cube-details[data-ready]:has(h2:text-is('\"{MANY_USES}\"'))")
+    details.wait_for()
+    nearest = details.locator(".neighbors button")
+    playwright_api.expect(nearest).to_have_count(hypercube.DEFAULT_NEIGHBORS)
+    distances = [float(text.split("·")[-1].split()[0])
+                 for text in details.locator(".neighbors li").all_inner_texts()]
+    assert distances == sorted(distances) and distances[0] > 0
+    # Clicking one flies to it (added to the picture if the sample did not draw it).
+    label, point_id = nearest.nth(2).inner_text(), nearest.nth(2).get_attribute("data-id")
+    nearest.nth(2).click()
+    playwright_api.expect(page.locator("#cube-details[data-ready] h2")).to_have_text(label)
+    playwright_api.expect(page.locator("canvas.cube")).to_have_attribute(
+        "data-selected-id", point_id)
 
 
 def test_picture_pinch_zooms_and_one_finger_turns(browser: Any, served: Running) -> None:

@@ -15,7 +15,7 @@ from app import __version__
 from app.api.code import QUERIES
 from app.api.code import __doc__ as CODE_DOC
 from app.api.grounded_reply import __doc__ as GROUNDED_REPLY_DOC
-from app.api.hypercube import DEFAULT_POINTS, MAX_POINTS
+from app.api.hypercube import DEFAULT_NEIGHBORS, DEFAULT_POINTS, MAX_NEIGHBORS, MAX_POINTS
 from app.api.openapi_dialects import PATHS as DIALECT_PATHS
 from app.api.openapi_dialects import SCHEMAS as DIALECT_SCHEMAS
 from app.chat_template import __doc__ as CHAT_TEMPLATE_DOC
@@ -468,9 +468,13 @@ PATHS: dict[str, Any] = {
             {"in": "query", "name": "q", "required": False, "description":
              "find the points whose text is (else contains) this, instead of a sample",
              "schema": {"type": "string", "minLength": 1, "maxLength": 200}}]}},
-    "/v1/hypercube/points/{point_id}": {"get": _op(
-        "One point (U+XXXX for an atom, else a composition id) and its composition tree",
-        {"type": "object"}), "parameters": _path("point_id")},
+    "/v1/hypercube/points/{point_id}": {"get": {**_op(
+        "One point (U+XXXX for an atom, else a composition id), its composition tree and "
+        "its nearest points (each with its distance, an angle in radians)",
+        {"type": "object"}), "parameters": [{"in": "query", "name": "neighbors",
+                                             "required": False, "schema": {
+            "type": "integer", "minimum": 0, "maximum": MAX_NEIGHBORS,
+            "default": DEFAULT_NEIGHBORS}}]}, "parameters": _path("point_id")},
     **{f"/v1/code/{name}": {"get": {
         **_op(f"Code intelligence: {name}", _CODE_RESPONSES.get(name, _ref("CodeList")),
               description=CODE_DOC),

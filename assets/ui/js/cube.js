@@ -238,6 +238,7 @@ export async function render(root) {
       ctx.fillText(JSON.stringify(selected.label), mark.sx + radius(mark) + 9, mark.sy + 4);
       canvas.dataset.selectedX = String(Math.round(mark.sx));
       canvas.dataset.selectedY = String(Math.round(mark.sy));
+      canvas.dataset.selectedId = selected.id;
     }
     updateTip();
   }
@@ -329,12 +330,8 @@ export async function render(root) {
       const { data } = await get(`/v1/hypercube/points?q=${encodeURIComponent(q)}&limit=20`);
       if (!data.length) { findStatus.textContent = `Nothing in the hypercube is “${q}”.`; return; }
       // Not in the sample drawn: add the points found, in the same frame as the others.
-      const ids = new Set(points.map((p) => p.id));
-      for (const p of data) if (!ids.has(p.id)) { p.local = frame4(p); points.push(p); }
-      const target = points.find((p) => p.id === data[0].id);
+      const [target] = data.map(placed);
       findStatus.textContent = data[0].label === q ? "" : `No exact match; flying to “${data[0].label}”.`;
-      count.textContent = `${fmt(points.length)} points`;
-      drawLegend();
       flyTo(target);
     } catch (error) {
       findStatus.textContent = error.message;
@@ -343,6 +340,17 @@ export async function render(root) {
 
   let toLocal = null;  // maps a 4D point into the sample's principal frame
   const frame4 = (p) => (toLocal ? toLocal(p) : [0, 0, 0, 0]);
+
+  /** The drawn point for `p`, added to the picture (in the sample's frame) if not drawn yet. */
+  function placed(p) {
+    const drawn = points.find((q) => q.id === p.id);
+    if (drawn) return drawn;
+    p.local = frame4(p);
+    points.push(p);
+    count.textContent = `${fmt(points.length)} points`;
+    drawLegend();
+    return p;
+  }
 
   function treeNode(node) {
     const label = node.truncated ? "…" : JSON.stringify(node.label);
@@ -358,18 +366,26 @@ export async function render(root) {
     delete details.dataset.ready;
     const occurrences = h("div", {}, h("p", { class: "muted" }, "Looking for it in the code…"));
     const tree = h("div", { class: "tree" }, h("p", { class: "muted" }, "Loading…"));
+    const near = h("div", {}, h("p", { class: "muted" }, "Loading…"));
     details.replaceChildren(
       h("div", { class: "row spread" }, h("h2", { class: "mono" }, JSON.stringify(point.label)),
         h("button", { type: "button", class: "small", onclick: () => { details.hidden = true; selected = null; draw(); } }, "Close")),
       h("p", { class: "muted" }, [point.kind, point.group !== point.kind ? point.group : "", point.language].filter(Boolean).join(" · ")),
       h("p", { class: "mono muted small-print" }, `(${[point.x, point.y, point.z, point.w].map((v) => v.toFixed(4)).join(", ")})`),
       h("h3", {}, "Made of"), tree,
+      h("h3", { style: "margin-top:12px" }, "Nearest"), near,
       h("h3", { style: "margin-top:12px" }, "Occurs in"), occurrences);
     try {
       const node = await get(`/v1/hypercube/points/${encodeURIComponent(point.id)}`);
       tree.replaceChildren(node.children.length ? h("ul", { class: "tree-root" }, treeNode(node)) : h("p", { class: "muted" }, "An atom: one character, made of nothing smaller."));
+      near.replaceChildren(node.neighbors.length
+        ? h("ol", { class: "neighbors" }, node.neighbors.map((p) => h("li", {},
+          h("button", { type: "button", class: "link-button mono", "data-id": p.id, title: `fly to ${JSON.stringify(p.label)}`, onclick: () => flyTo(placed(p)) }, JSON.stringify(p.label)),
+          h("span", { class: "muted" }, ` ${p.kind} · ${p.distance.toFixed(4)} rad`))))
+        : h("p", { class: "muted" }, "Nothing else in the hypercube."));
     } catch (error) {
       tree.replaceChildren(h("p", { class: "muted" }, error.message));
+      near.replaceChildren();
     }
     try {
       await loadRoots();
