@@ -153,3 +153,15 @@ def test_files_lists_every_ingested_file_in_path_order(server: Running) -> None:
     assert len(get_json(server.url, "/v1/code/files?limit=2")[1]["data"]) == 2
     status, body = get_json(server.url, "/v1/code/files?limit=many")
     assert status == 400 and error_of(status, body)["param"] == "limit"
+
+
+def test_a_query_is_answered_while_another_holds_an_index(
+        server: Running, definition: tuple[str, Path, int]) -> None:
+    # A slow query (here: the test itself) holds one index of the pool; the next query gets
+    # the other one instead of waiting behind it.
+    name = definition[0]
+    assert server.app.state.code_indexes.size >= 2
+    with server.app.state.code_indexes.lend() as held:
+        status, result = get_json(server.url, f"/v1/code/defs?name={name}")
+        assert status == 200 and result["data"]
+        assert held.defs(name)  # and the held one still answers on its own connection

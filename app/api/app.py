@@ -16,7 +16,7 @@ from app.api.auth import ApiKeyAuth
 from app.api.batch_worker import BatchWorker
 from app.api.batches import BatchCancelResource, BatchesResource, BatchResource
 from app.api.chat import ChatCompletions, ChatCompletionsResource
-from app.api.code import QUERIES, CodeQueryResource, QueryGate
+from app.api.code import CODE_READERS, QUERIES, CodeQueryResource, QueryGate
 from app.api.completions import Completions, CompletionsResource
 from app.api.completions_batch import CompletionsBatchResource
 from app.api.config import ApiSettings
@@ -52,6 +52,7 @@ from app.engine.types import EngineProtocol
 from app.grounded import GroundedChat
 from app.ingest import IngestPlugins
 from app.store import Store
+from app.store.pool import Pool
 from app.ui import add_ui_routes
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ if TYPE_CHECKING:
 
 # Run ids are SQLite integers: a larger number in the URL is an unknown URL (404), not a 500.
 RUN = f"{{run_id:int(min=0, max={2**63 - 1})}}"
+# Read connections for the picture and the statistics (each request holds one briefly).
+HYPERCUBE_READERS = 2
 
 
 @dataclass
@@ -71,7 +74,8 @@ class ApiState:
     records: ApiRecords | None      # None on a read-only server, as are the next two
     batches: BatchWorker | None
     ingest: IngestManager | None
-    code_store: Store
+    readers: Pool[Store]
+    code_indexes: Pool[CodeIndex]
     # What the app's owner opened for it and wants closed with it (a replica's store).
     extra_close: list[Callable[[], None]] = field(default_factory=list)
 
@@ -82,7 +86,8 @@ class ApiState:
             self.ingest.close()
         if self.records is not None:
             self.records.close()
-        self.code_store.close()
+        self.code_indexes.close()
+        self.readers.close()
         for close in self.extra_close:
             close()
 
@@ -125,9 +130,11 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
     records = None if read_only else ApiRecords(path)
     worker = None if records is None else BatchWorker(records, slot, services)
     ingest = None if read_only else IngestManager(path, slot, loader, plugins)
-    # Code queries get their own read connection: they hold it for a whole query.
-    code_store = Store(path, readonly=True)
-    code_index = CodeIndex(code_store)
+    # Reads beside generation go through pools of read connections (app/store/pool.py): code
+    # queries hold theirs for a whole query, so they get their own.
+    readers = Pool(lambda: Store(path, readonly=True), Store.close, HYPERCUBE_READERS)
+    code_indexes = Pool(lambda: CodeIndex(Store(path, readonly=True)),
+                        lambda index: index.store.close(), CODE_READERS)
     code_gate = QueryGate()
 
     middleware: list[SyncMiddleware[falcon.Request, falcon.Response]] = [
@@ -181,10 +188,10 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
         ("/detokenize", DetokenizeResource(slot)),
         *dialect_routes(slot, services, path),  # Ollama, llama.cpp, Responses, harnesses
         *_writing_routes(records, worker, ingest, settings.ingest_roots),
-        ("/v1/hypercube/stats", StatsResource(path)),
-        ("/v1/hypercube/points", PointsResource(path)),
-        ("/v1/hypercube/points/{point_id}", PointResource(path)),
-        *((f"/v1/code/{name}", CodeQueryResource(code_index, name, code_gate))
+        ("/v1/hypercube/stats", StatsResource(readers)),
+        ("/v1/hypercube/points", PointsResource(readers)),
+        ("/v1/hypercube/points/{point_id}", PointResource(readers)),
+        *((f"/v1/code/{name}", CodeQueryResource(code_indexes, name, code_gate))
           for name in QUERIES),
     ]
     for template, resource in routes:
@@ -193,7 +200,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
 
     if worker is not None:
         worker.start()
-    app.state = ApiState(slot, metrics, records, worker, ingest, code_store,
+    app.state = ApiState(slot, metrics, records, worker, ingest, readers, code_indexes,
                          [grounded.close])
     return app
 

@@ -16,9 +16,10 @@ Each query is a GET with query-string parameters, answered with ``{"object": "li
     /v1/code/files?contains=src/&language=go  the ingested files, in path order (a file tree)
 
 Only ingested documents are read (``similar?at=`` too): a client can neither read nor probe
-other files of the server. Queries run one at a time on the index; a few more may wait, and
-the rest get 429 at once, so code queries never take every serving thread (``/health`` and
-generation keep answering).
+other files of the server. Queries run on a small pool of indexes (:data:`CODE_READERS`, each
+over its own read connection, app/store/pool.py), so one slow query does not hold up the
+next; a few more may wait, and the rest get 429 at once, so code queries never take every
+serving thread (``/health`` and generation keep answering).
 """
 
 from __future__ import annotations
@@ -33,9 +34,14 @@ import falcon
 from app.api.tracing import span
 from app.code import CodeIndex
 from app.errors import InvalidRequest, RateLimited
+from app.store.pool import Pool
 
 # Code queries running or waiting at once; more get 429.
 MAX_QUEUED_QUERIES = 4
+# Code queries running at once, each on its own index and read connection. Every index keeps
+# its own caches (file texts, the similar-code signatures), so the pool stays small: two
+# lets a quick query pass a slow one on a two-core edge device.
+CODE_READERS = 2
 
 
 @dataclass(frozen=True)
@@ -109,9 +115,10 @@ class QueryGate:
 class CodeQueryResource:
     accepts = ()
 
-    def __init__(self, index: CodeIndex, route: str, gate: QueryGate | None = None) -> None:
+    def __init__(self, indexes: Pool[CodeIndex], route: str, gate: QueryGate | None = None
+                 ) -> None:
         self.spec = QUERIES[route]
-        self.query: Callable[..., Any] = getattr(index, self.spec.method)
+        self.indexes = indexes
         self.gate = gate or QueryGate()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -129,8 +136,10 @@ class CodeQueryResource:
         if self.spec.one_of and not any(name in given for name in self.spec.one_of):
             names = " or ".join(f"'{n}'" for n in self.spec.one_of)
             raise InvalidRequest(f"you must provide {names}", param=self.spec.one_of[0])
-        with self.gate, span("code." + self.spec.method, **{"code.query": self.spec.method}):
-            result = self.query(**kwargs)
+        with (self.gate, span("code." + self.spec.method, **{"code.query": self.spec.method}),
+              self.indexes.lend() as index):
+            query: Callable[..., Any] = getattr(index, self.spec.method)
+            result = query(**kwargs)
         if isinstance(result, list):
             resp.media = {"object": "list", "data": [item.to_dict() for item in result]}
         else:

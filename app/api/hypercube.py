@@ -26,7 +26,6 @@ once N do, no point outside the box can be nearer, so the answer is exactly the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import apsw
@@ -38,6 +37,7 @@ from app import geometry
 from app.api.body import query_int
 from app.errors import InvalidRequest, NotFound
 from app.store import Store, inspect
+from app.store.pool import Pool
 
 DEFAULT_POINTS = 4000
 MAX_POINTS = 20000
@@ -272,19 +272,19 @@ def _identifier_uses(conn: apsw.Connection, nodes: list[int]) -> dict[int, tuple
 class StatsResource:
     accepts = ()
 
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
+    def __init__(self, readers: Pool[Store]) -> None:
+        self.readers = readers
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        with Store(self.db_path, readonly=True) as store:
+        with self.readers.lend() as store:
             resp.media = {"object": "hypercube.stats", **inspect.info(store)}
 
 
 class PointsResource:
     accepts = ()
 
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
+    def __init__(self, readers: Pool[Store]) -> None:
+        self.readers = readers
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = req.get_param("q")
@@ -292,22 +292,22 @@ class PointsResource:
             if not query or len(query) > MAX_QUERY or "\0" in query:
                 raise InvalidRequest(f"'q' must be 1 to {MAX_QUERY} characters", param="q")
             limit = min(MAX_FOUND, query_int(req, "limit", MAX_FOUND, 1, MAX_POINTS))
-            with Store(self.db_path, readonly=True) as store:
+            with self.readers.lend() as store:
                 resp.media = {"object": "list", "data": find_points(store, query, limit)}
             return
         limit = query_int(req, "limit", DEFAULT_POINTS, 1, MAX_POINTS)
-        with Store(self.db_path, readonly=True) as store:
+        with self.readers.lend() as store:
             resp.media = {"object": "list", "data": sample_points(store, limit)}
 
 
 class PointResource:
     accepts = ()
 
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
+    def __init__(self, readers: Pool[Store]) -> None:
+        self.readers = readers
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, point_id: str) -> None:
         neighbors = query_int(req, "neighbors", DEFAULT_NEIGHBORS, 0, MAX_NEIGHBORS)
-        with Store(self.db_path, readonly=True) as store:
+        with self.readers.lend() as store:
             resp.media = {"object": "hypercube.point",
                           **composition_tree(store, point_id, neighbors)}
