@@ -101,3 +101,22 @@ def test_chat_reads_turns_from_stdin_and_streams_replies(
                             "--system", "You write Python.")
     assert code == 0
     assert all(reply["content"] in streamed for reply in replies)
+
+
+def test_the_cli_takes_as_many_stop_sequences_as_the_api(cli: Cli, tmp_path: Path) -> None:
+    # One limit for a request's stop sequences, wherever it is read (app.engine.types).
+    from app.engine.types import MAX_STOP_SEQUENCES
+
+    write_python_corpus(tmp_path / "corpus", files=6, seed=3)
+    db = tmp_path / "h.db"
+    _ingest(db, tmp_path / "corpus")
+
+    def stops(count: int) -> list[str]:
+        return [arg for i in range(count) for arg in ("--stop", f"never{i}")]
+
+    code, _, err = cli("complete", "--db", db, "--max-tokens", "4",
+                       *stops(MAX_STOP_SEQUENCES), "def ")
+    assert code == 0, err
+    code, out, err = cli("complete", "--db", db, *stops(MAX_STOP_SEQUENCES + 1), "def ")
+    assert code != 0 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert f"--stop may be given at most {MAX_STOP_SEQUENCES} times" in err

@@ -20,7 +20,7 @@ from app.api.openapi_dialects import PATHS as DIALECT_PATHS
 from app.api.openapi_dialects import SCHEMAS as DIALECT_SCHEMAS
 from app.chat_template import __doc__ as CHAT_TEMPLATE_DOC
 from app.engine.language import LANGUAGES
-from app.engine.types import SCOPES
+from app.engine.types import MAX_STOP_SEQUENCES, SCOPES
 from app.grounded.intent import __doc__ as GROUNDED_CHAT_DOC
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -231,7 +231,8 @@ _SAMPLING = {
     "logit_bias": {"type": "object", "additionalProperties": {"type": "number"}},
     "seed": {"type": "integer"},
     "stop": {"oneOf": [{"type": "string"},
-                       {"type": "array", "items": {"type": "string"}, "maxItems": 16}]},
+                       {"type": "array", "items": {"type": "string"},
+                        "maxItems": MAX_STOP_SEQUENCES}]},
     "stream": {"type": "boolean"},
     "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
     "n": {"type": "integer", "minimum": 1, "maximum": 128},

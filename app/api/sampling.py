@@ -10,10 +10,8 @@ from app.engine.sampling import (
     DRY_MAX_BREAKERS,
     DRY_MULTIPLIER_MAX,
 )
-from app.engine.types import SamplingParams
+from app.engine.types import MAX_STOP_SEQUENCES, SamplingParams
 
-# OpenAI allows 4; some clients send more to servers that accept them, and ours are cheap.
-MAX_STOP_SEQUENCES = 16
 MAX_N = 128
 _DEFAULTS = SamplingParams()
 

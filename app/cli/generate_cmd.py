@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from app.cli.common import add_db_option, add_json_option, open_read_store, print_json, root_of
 from app.engine import CONTEXT_LENGTH, Engine, SamplingParams, load_engine
 from app.engine.language import LANGUAGES
-from app.engine.types import SCOPES, GenerationRequest
+from app.engine.types import MAX_STOP_SEQUENCES, SCOPES, GenerationRequest
 from app.errors import InvalidRequest
 from app.ingest.pipeline import DEFAULT_MAX_FILE_SIZE
 from app.ingest.walk import Candidate, walk
@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     complete.add_argument("--presence-penalty", type=float, default=0.0)
     complete.add_argument("--frequency-penalty", type=float, default=0.0)
     complete.add_argument("--stop", action="append", default=[], metavar="TEXT",
-                          help="stop before this text (repeat for up to 4)")
+                          help=f"stop before this text (repeat for up to {MAX_STOP_SEQUENCES})")
     complete.add_argument("--seed", type=int, help="same seed and flags, same output")
     complete.add_argument("--logprobs", type=int, metavar="K",
                           help="with --json: each token's log-probability and K alternatives")
@@ -114,7 +114,8 @@ def _params(args: argparse.Namespace) -> SamplingParams:
         (0 < args.top_p <= 1, "top-p", "must be in (0, 1]"),
         (args.top_k >= 0, "top-k", "must not be negative"),
         (0 <= args.min_p <= 1, "min-p", "must be in [0, 1]"),
-        (len(args.stop) <= 4, "stop", "may be given at most 4 times"),
+        (len(args.stop) <= MAX_STOP_SEQUENCES, "stop",
+         f"may be given at most {MAX_STOP_SEQUENCES} times"),
     ]
     for ok, name, problem in checks:
         if not ok:

@@ -33,6 +33,7 @@ from app.engine.sampling import Sampler, breaker_mask, make_rng, repetition_fact
 from app.engine.stops import StopMatcher
 from app.engine.types import (
     DRY_SEQUENCE_BREAKERS,
+    MAX_STOP_SEQUENCES,
     Completion,
     Delta,
     FinishReason,
@@ -57,7 +58,6 @@ MODEL_ID = "hypercube"
 _POOL_LIMIT = 32
 # Language views of the model whose sessions are pooled (one per language in use).
 _MODELS_POOLED = 16
-MAX_STOPS = 16
 # Repetition penalty tables kept for reuse; requests almost always use the defaults.
 _TABLES_LIMIT = 64
 # The mask of a generation without constraints: never read.
@@ -98,8 +98,8 @@ class Engine:
         budget = self._budget(len(prompt), params.max_tokens)
         top = self._check_top(params.logprobs)
         # Clients may send 4 (the API checks that); templates add their own on top.
-        if len(params.stop) > MAX_STOPS:
-            raise InvalidRequest(f"at most {MAX_STOPS} stop sequences are allowed",
+        if len(params.stop) > MAX_STOP_SEQUENCES:
+            raise InvalidRequest(f"at most {MAX_STOP_SEQUENCES} stop sequences are allowed",
                                  param="stop")
         # Greedy decoding draws nothing: it needs no generator (seeding one costs ~5 µs).
         rng = None if params.temperature == 0.0 else make_rng(params.seed)

@@ -69,6 +69,8 @@ _SEED_MASK = (1 << 63) - 1
 BEAM_WIDTH = 3
 # The longest line or block a search writes (each token costs a step of every beam).
 MAX_SEARCHED_TOKENS = 512
+# A request's stop sequences (MAX_STOP_SEQUENCES) plus those a chat template or a dialect
+# adds: a bound on the matcher's work, not a limit a client meets.
 MAX_STOPS = 64
 # The suffix's start that a fill-in-the-middle candidate is scored with.
 SUFFIX_SCORED_CHARS = 96
