@@ -16,6 +16,7 @@ update (on load, or after the next run).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -45,6 +46,13 @@ FIT_TOKENS = 200_000
 FIT_FOLDS = 2
 # Held-out project tokens scored per candidate project context weight (~1 s each).
 CONTEXT_FIT_TOKENS = 80_000
+# The most tokens the fit reads. Each fold builds a model of its training documents (~50 bytes
+# a token at its peak), so a larger corpus is fitted on a sample of whole documents (see
+# :func:`fit_sample`) and the fit's time and memory stay bounded however large the corpus
+# grows: 8M tokens is ~25 MB of code, ~400 MB at a fold's peak, and twenty times the
+# embedded default hypercube (which is fitted on all of its documents, as is any corpus
+# below the cap).
+FIT_SAMPLE_TOKENS = 8_000_000
 _RETRIES = 3
 
 
@@ -225,13 +233,19 @@ def project_groups(paths: list[str]) -> list[str | None]:
 
 
 def refit(store: Store, kernels: Kernels) -> float:
-    """Fit parameters on the current documents (see app/model/fit.py); returns held-out
-    bits per token (nan when there are too few documents to hold any out)."""
+    """Fit parameters on the current documents (see app/model/fit.py), or on a bounded
+    sample of them (:data:`FIT_SAMPLE_TOKENS`); returns held-out bits per token (nan when
+    there are too few documents to hold any out)."""
     with store.snapshot() as conn:
         size = vocab_size(conn)
+        catalog = cast(list[tuple[int, str, int]], conn.execute(
+            "SELECT d.id, d.content_hash, length(t.tokens) / 2 FROM document_tokens t"
+            " JOIN documents d ON d.id = t.doc_id").fetchall())
+        chosen = fit_sample(catalog, FIT_SAMPLE_TOKENS)
         rows = cast(list[tuple[bytes, str, str]], conn.execute(
             "SELECT t.tokens, d.content_hash, d.path FROM document_tokens t JOIN documents d"
-            " ON d.id = t.doc_id ORDER BY d.path").fetchall())
+            " ON d.id = t.doc_id WHERE d.id IN (SELECT value FROM json_each(?))"
+            " ORDER BY d.path", (json.dumps(chosen),)).fetchall())
     streams = [unpack_tokens(blob) for blob, _, _ in rows]
     hashes = [digest for _, digest, _ in rows]
     # Always from the defaults, so the result depends on the documents only.
@@ -241,5 +255,25 @@ def refit(store: Store, kernels: Kernels) -> float:
         groups=project_groups([path for _, _, path in rows]),
         context_limit=CONTEXT_FIT_TOKENS)
     with store.write() as conn:
-        save_params(conn, params, sum(len(s) for s in streams), FIT_TOKENS * FIT_FOLDS, bits)
+        save_params(conn, params, sum(tokens for _, _, tokens in catalog),
+                    FIT_TOKENS * FIT_FOLDS, bits)
     return bits
+
+
+def fit_sample(catalog: list[tuple[int, str, int]], cap: int) -> list[int]:
+    """The ids of the documents the fit reads, from (id, content hash, tokens) of every one:
+    all of them if they hold at most ``cap`` tokens, else whole documents in the order of a
+    hash of their content (so the sample is the same whatever the paths or ingest order, and
+    mostly the same as the corpus grows) for as long as they fit under ``cap``."""
+    if sum(tokens for _, _, tokens in catalog) <= cap:
+        return [doc_id for doc_id, _, _ in catalog]
+    # Salted, so the sample is not the documents the folds hold out (also chosen by hash).
+    ordered = sorted(catalog, key=lambda row: hashlib.sha256(
+        b"fit sample\0" + row[1].encode()).digest())
+    chosen: list[int] = []
+    taken = 0
+    for doc_id, _, tokens in ordered:
+        if taken + tokens <= cap:
+            chosen.append(doc_id)
+            taken += tokens
+    return chosen
