@@ -24,12 +24,21 @@ any moment:
 
 A signal that arrives before the command runs, while Python is still importing, ends the
 process the default way (status 128+15): nothing is open yet.
+
+A stop while the model is still loading leaves the loader thread running, and the
+interpreter's own shutdown would then end it mid-call: a daemon thread that wants the GIL
+back after finalisation began is ended with ``pthread_exit``, whose unwinding through C++
+code that released the GIL (numpy's sorts, for one) calls ``std::terminate`` ("terminate
+called without an active exception", status -6). So once everything is closed, a process
+that would abandon a load leaves with ``os._exit`` (after flushing its output) instead of
+finalising: nothing of it needs finalising, its writes being SQLite transactions.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -97,6 +106,7 @@ class ServingProcess:
         self._closing = False
         self._previous: dict[int, Any] = {}
         self._started = contextlib.ExitStack()
+        self._loaders: list[ModelLoader] = []
 
     def __enter__(self) -> ServingProcess:
         for signum in STOP_SIGNALS:
@@ -177,6 +187,7 @@ class ServingProcess:
                              loader=lambda fresh: load_engine(fresh, kernels),
                              tracer_provider=provider))
         loader = ModelLoader(slot, lambda: load_engine(path, kernels))
+        self._loaders.append(loader)
         self._started.callback(loader.stop)
         loader.start()  # retried with backoff until it succeeds: /health says why meanwhile
         self._check()
@@ -210,6 +221,7 @@ class ServingProcess:
             apps.swap(build(EngineSlot(load_engine(path, self.root.kernels))))
 
         loader = ModelLoader(slot, lambda: load_engine(path, self.root.kernels))
+        self._loaders.append(loader)
         self._started.callback(loader.stop)
         loader.start()
         watcher = SnapshotWatcher(path, publish).start()
@@ -233,6 +245,13 @@ class ServingProcess:
         finally:
             for signum, previous in self._previous.items():
                 signal.signal(signum, previous)
+        stopped = exc_type is None or exc_type is KeyboardInterrupt
+        if stopped and any(not loader.wait(0) for loader in self._loaders):
+            # A load under way: leave without finalising (see the module's last paragraph).
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         # Stopping by a signal (or Ctrl+C) is how a server ends, not an error.
         return exc_type is KeyboardInterrupt
 
