@@ -14,11 +14,11 @@ from jit import Kernels
 
 
 def load_engine(store: Store, kernels: Kernels) -> Engine:
-    """The engine over exactly the documents now in ``store`` (updating a stale model),
-    running on ``kernels`` (:attr:`app.compose.Root.kernels`).
+    """The engine over exactly the documents now in ``store``, running on ``kernels``
+    (:attr:`app.compose.Root.kernels`); it only reads (app/model/loading.py).
 
     Raises:
-        NotReady: nothing has been ingested yet.
+        NotReady: nothing has been ingested yet, or the stored model is stale.
     """
     vocab = load_vocabulary(store.conn)
     if vocab is None:

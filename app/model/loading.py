@@ -40,7 +40,7 @@ def load_model(store: Store, kernel_set: Kernels) -> Model:
         stored = load_params(conn)
         if plan.needed or stored is None:
             raise NotReady(f"the model in {store.path} is out of date with its documents "
-                           f"({stale_summary(plan.needed, stored is None)}): {REPAIR_HINT}")
+                           f"({_stale_summary(plan.needed, stored is None)}): {REPAIR_HINT}")
         size = plan.vocab_size
         segments = load_segments(conn, size)
         families = segment_families(conn, [segment.doc_ids for segment in segments])
@@ -49,8 +49,8 @@ def load_model(store: Store, kernel_set: Kernels) -> Model:
     return Model(segments, stored.params, size, kernel_set)
 
 
-def stale_summary(segments_stale: bool, params_missing: bool) -> str:
-    """What is stale, in words, for the error and for ``db repair``."""
+def _stale_summary(segments_stale: bool, params_missing: bool) -> str:
+    """What is stale, in words, for the error."""
     parts = []
     if segments_stale:
         parts.append("documents not yet indexed, or indexed ones since changed")
