@@ -24,7 +24,7 @@ ingesting take a minute or three the first time; the cases take ~3 minutes at te
 request (the decoding work) and ~25 at today's ~0.5 s a FIM request (``--quick``: 10 cases
 per language and kind instead of 100).
 
-Usage: python tests/bench/bench_completion.py [--quick] [--cases N] [--languages go,rust]
+Usage: python tests/bench/bench_completion.py [--quick] [--cases N] [--languages go,rust] [--dev]
        [--seed S] [--cache DIR] [--json PATH]
 """
 
@@ -79,7 +79,7 @@ def held_out_cases(split: ProjectSplit, hypercube: BenchHypercube, count: int,
 
 def run_cases(client: CompletionClient, cases: dict[str, list[Case]],
               identifiers: IdentifierLanguages,
-              samples: list[dict[str, str]]) -> list[Outcome]:
+              samples: list[dict[str, str]], keep: int = SAMPLES) -> list[Outcome]:
     outcomes = []
     for variant, kind, with_suffix in VARIANTS:
         for i, case in enumerate(cases[kind]):
@@ -87,7 +87,7 @@ def run_cases(client: CompletionClient, cases: dict[str, list[Case]],
                 case.prefix, case.suffix if with_suffix else None, MAX_TOKENS[kind],
                 {"scope": SCOPES[kind], "filename": case.filename, "language": case.language})
             outcomes.append(score(case, variant, text, seconds, identifiers))
-            if i < SAMPLES:
+            if i < keep:
                 samples.append({"variant": variant, "path": case.path, "typed": case.typed,
                                 "target": case.target, "completion": text,
                                 "baseline": case.baseline})
@@ -173,6 +173,11 @@ def main() -> int:
                         default=Path(tempfile.gettempdir()) / "hypercube-bench-completion",
                         help="where projects, default and ingested hypercubes are kept")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--samples", type=int, default=SAMPLES,
+                        help=f"cases per language and variant kept in the JSON (default {SAMPLES})")
+    parser.add_argument("--dev", action="store_true",
+                        help="development split: cases from held-out *training* files, the "
+                             "benchmark's own held-out files untouched (for studying decoding)")
     args = parser.parse_args()
     count = args.cases or (QUICK_CASES if args.quick else DEFAULT_CASES)
     languages = set(args.languages.split(",")) if args.languages else None
@@ -185,7 +190,7 @@ def main() -> int:
     if not projects:
         raise SystemExit(f"no project for {args.languages!r}; languages: "
                          + ", ".join(p.language for p in COMPLETION_PROJECTS))
-    splits = [split_project(project, root) for project, root in projects]
+    splits = [split_project(project, root, dev=args.dev) for project, root in projects]
     code = measured_code(args.cache)
     say(f"measuring {code.app_dir} (code version {code.version})")
     hypercube = build_hypercube(splits, args.cache, code)
@@ -207,7 +212,8 @@ def main() -> int:
             client.complete(case.prefix, None, MAX_TOKENS["mid"], {})
         for language, language_cases in cases.items():
             samples[language] = []
-            found = run_cases(client, language_cases, identifiers, samples[language])
+            found = run_cases(client, language_cases, identifiers, samples[language],
+                              args.samples)
             outcomes += found
             per_language[language] = figures(found)
             say(f"{language}: {len(found)} completions, lines EM "
@@ -222,6 +228,7 @@ def main() -> int:
         "code_version": code.version,
         "cases_per_kind": count,
         "seed": args.seed,
+        "split": "development" if args.dev else "benchmark",
         "max_tokens": MAX_TOKENS,
         "projects": [{
             "language": s.project.language, "project": s.project.name,

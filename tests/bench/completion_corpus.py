@@ -27,6 +27,7 @@ from tests.bench.code_projects import Project
 from tests.bench.common import REPO
 
 HELD_OUT_PERCENT = 20
+DEV_SALT = "dev:"  # the development split's hash (see split_project)
 # Parts of the measured tree that only serve a hypercube, never write one: changing them
 # (generation, the HTTP layer, the UI) keeps the cached hypercube valid.
 SERVING_ONLY = ("app/api/", "app/engine/", "app/ui/", "app/cli/")
@@ -38,8 +39,9 @@ def held_out(relative: str) -> bool:
     return _path_hash(relative) % 100 < HELD_OUT_PERCENT
 
 
-def _path_hash(relative: str) -> int:
-    return int.from_bytes(hashlib.blake2b(relative.encode(), digest_size=8).digest(), "big")
+def _path_hash(relative: str, salt: str = "") -> int:
+    digest = hashlib.blake2b((salt + relative).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,13 @@ class ProjectSplit:
         return path.relative_to(self.root).as_posix()
 
 
-def split_project(project: Project, root: Path) -> ProjectSplit:
+def split_project(project: Project, root: Path, *, dev: bool = False) -> ProjectSplit:
+    """The project's train and held-out files.
+
+    ``dev`` draws a development split from the *training* files only (a second, salted hash
+    holds out ~20% of them), so decoding can be studied and tuned without ever looking at the
+    benchmark's held-out files.
+    """
     files = source_files(root, project.language, project.patterns)
     if len(files) < 2:
         raise SystemExit(f"{project.name}: only {len(files)} source file(s) under {root}")
@@ -61,7 +69,15 @@ def split_project(project: Project, root: Path) -> ProjectSplit:
     held = [p for p in files if held_out(relative[p])]
     if not held:  # a tiny project: hold out the file the hash ranks first
         held = [min(files, key=lambda p: _path_hash(relative[p]))]
-    return ProjectSplit(project, root, [p for p in files if p not in held], held)
+    train = [p for p in files if p not in held]
+    if dev:
+        held = [p for p in train if _path_hash(relative[p], DEV_SALT) % 100 < HELD_OUT_PERCENT]
+        if not held:
+            held = [min(train, key=lambda p: _path_hash(relative[p], DEV_SALT))]
+        if len(held) == len(train):
+            raise SystemExit(f"{project.name}: too few training files for a development split")
+        train = [p for p in train if p not in held]
+    return ProjectSplit(project, root, train, held)
 
 
 @dataclass(frozen=True)
