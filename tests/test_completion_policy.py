@@ -13,10 +13,11 @@ from app.engine import Engine, SamplingParams, load_engine
 from app.engine.ends import SuffixTerminator
 from app.engine.healing import heal
 from app.engine.language import resolve_language
-from app.engine.ranking import Ranker, Scored
+from app.engine.ranking import Ranker, Scored, closed_lines
 from app.engine.scope import (
     BlockEnd,
     body_indent,
+    closer_indent,
     first_body_indent,
     indent_unit,
     join_line,
@@ -355,6 +356,54 @@ def test_block_end_tracks_indentation_and_brackets() -> None:
     assert join_line("x + 1", "\nnext") == "x + 1"
     # A block closing on the suffix's line: `})` before the suffix `);` keeps `}`.
     assert join_line("\n  run();\n})", ");\n") == "\n  run();\n}"
+
+
+def test_a_block_that_goes_on_past_its_close_or_breaks_a_line_is_found_out() -> None:
+    # `} else {` opens a block the completion would leave open: it ends at its `}`.
+    chained = BlockEnd.for_prompt("function f() {\n  if (x) {", "typescript")
+    text = "\n    a();\n  } else if (y) {\n    b();"
+    cut = chained.feed(text)
+    assert cut is not None and text[:cut] == "\n    a();\n  }"
+    closed = BlockEnd.for_prompt("function f() {\n  if (x) {", "typescript")
+    text = "\n    a();\n  } else { b(); }\nz"
+    cut = closed.feed(text)
+    assert cut is not None and text[:cut] == "\n    a();\n  } else { b(); }"
+    # A line that ends inside a string is counted (Rust's strings and docstrings may span
+    # lines); a `//` comment ends with its line, so a body ending in one still gets closed.
+    for language, text, broken in (("typescript", "\n  throw new Error('no;\n  x();", 1),
+                                   ("rust", '\n    let s = "a\n    b";', 0),
+                                   ("python", '\n    """Doc\n    more."""\n', 0)):
+        block = BlockEnd.for_prompt("def f():" if language == "python" else "fn f() {",
+                                    language)
+        block.feed(text)
+        assert block.unterminated == broken, (language, text)
+    assert BlockEnd.for_prompt("  if (a) {").closing("\n    b(); // note", None) == \
+        "\n    b(); // note\n  }"
+
+
+def test_a_closer_at_a_line_start_goes_where_its_opener_line_is() -> None:
+    assert closer_indent("func f() {\n    if x {\n        y()\n", "go") == 4
+    assert closer_indent("class A {\n    void f() {\n        g(\"}\"); // }\n", "java") == 4
+    assert closer_indent("class A {\n    void f() {\n        g(1);\n    }\n", "java") == 0
+    assert closer_indent("fn f<'a>(x: &'a str) {\n    let c = '{';\n", "rust") == 0
+    assert closer_indent("const a = {\n  b: '}',\n  /* { */\n", "typescript") == 0
+    assert closer_indent("x = {\n", "python") is None  # Python: not judged
+    assert closer_indent("class A {\n    int x", "java") is None  # mid-line
+
+
+def test_the_parse_window_never_ends_inside_a_comment_or_docstring() -> None:
+    java = ["", "    /**", "     * Returns", "     */", "    x();", "    /**", "     * a"]
+    assert closed_lines(java, "java") == java[:5]
+    python = ["x = 1", '    """Doc', 'more""" + y', "z", '"""']
+    assert closed_lines(python, "python") == python[:4]
+    assert closed_lines(["a // /* not one", "b"], "go") == ["a // /* not one", "b"]
+
+
+def test_a_middle_that_writes_the_suffixs_next_line_repeats_it() -> None:
+    ranker = Ranker("python", "def f(values):\n    ", "\n    return total / len(values)\n",
+                    None)
+    assert ranker.repeats("return total / len(values)") == 1
+    assert ranker.repeats("total = sum(values)") == 0
 
 
 def test_a_candidate_that_breaks_the_parse_loses_to_one_that_does_not() -> None:

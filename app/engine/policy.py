@@ -38,6 +38,7 @@ from app.engine.ranking import Ranker, Scored, length_penalty
 from app.engine.scope import (
     BlockEnd,
     body_indent,
+    closer_indent,
     join_line,
     opener_line,
     opens_body,
@@ -45,7 +46,7 @@ from app.engine.scope import (
     resolve_scope,
     suffix_first_line,
 )
-from app.engine.search import Found, SearchPlan, search
+from app.engine.search import Found, SearchPlan, search, sessions_needed
 from app.engine.stops import StopMatcher
 from app.engine.types import (
     SCOPES,
@@ -296,11 +297,14 @@ def _search(engine: Engine, plan: _Plan, width: int,
         after_opener=new_block and bool(cursor_line.strip()) and opens_body(plan.text),
         body_indent=body_indent(plan.text, plan.language),
         indent_limit=(python_indent_limit(plan.text) if plan.language == "python" else None),
-        line_head=cursor_line)
+        line_head=cursor_line,
+        closer_indent=(closer_indent(plan.text, plan.language) if plan.scope == "line"
+                       else None))
     with ExitStack() as stack:
         base = stack.enter_context(engine.sessions(plan.model))
         base.reset(plan.history)
-        spare = [stack.enter_context(engine.sessions(plan.model)) for _ in range(2 * width)]
+        spare = [stack.enter_context(engine.sessions(plan.model))
+                 for _ in range(sessions_needed(search_plan))]
         found = search(spare, base, engine.prefix_index, engine.token_table,
                        plan.model.kernels, search_plan, cancel)
         found = _finish_texts(found, plan)
@@ -312,7 +316,10 @@ def _search(engine: Engine, plan: _Plan, width: int,
             scored.sort(key=lambda item: -item.logprob / length_penalty(item.length))
             scored = scored[:max(JOINT_SCORED, request.best_of)]
             for item in scored:
-                item.logprob = _joint_logprob(engine, plan, item.text, base)
+                # The search's penalties (a loop, a misplaced line, a bracket left open)
+                # are not the model's: they carry over to the join's probability.
+                penalties = item.payload.logprob - math.fsum(item.payload.logprobs)
+                item.logprob = _joint_logprob(engine, plan, item.text, base) + penalties
         ranker = Ranker(plan.language, plan.text, request.suffix, engine.known_names)
         ranked = ranker.rank(scored, wanted=request.best_of)
         top = request.params.logprobs or 0

@@ -36,6 +36,7 @@ OUT_OF_SCOPE = 0.2
 # ... and for a line that copies one of the RECENT_LINES lines above the cursor.
 REPEAT_PENALTY = 4.0
 RECENT_LINES = 3
+NEXT_LINES = 2
 # GNMT-style length normalisation of a candidate's log-probability: lp = ((5 + n) / 6) ** α.
 # Mild: a line's score already holds the probability that it ends where it does, and on
 # held-out code (tests/bench/bench_decoding.py) larger α lost exact matches.
@@ -107,10 +108,14 @@ class Ranker:
         window = lines[start:]
         self._head = "\n".join(_dedent(line, depth) for line in window[:-1])
         self._cursor_line = window[-1] if window else ""
-        tail = (self.suffix or "").split("\n")[:SUFFIX_LINES]
-        self._tail = tail
+        self._tail = closed_lines((self.suffix or "").split("\n")[:SUFFIX_LINES],
+                                  self.language)
         self._recent = {line.strip() for line in
                         [line for line in lines[:-1] if line.strip()][-RECENT_LINES:]}
+        # ... and the suffix's next lines: a middle that writes them repeats the suffix.
+        below = [line.strip() for line in (self.suffix or "").split("\n")[1:SUFFIX_LINES]
+                 if line.strip()]
+        self._recent.update(below[:NEXT_LINES])
         # The names near the cursor and the file's head (its imports) are in scope; reading
         # all of a long file would cost more than the search.
         text = self.prompt_text
@@ -139,7 +144,8 @@ class Ranker:
 
     def repeats(self, text: str) -> int:
         """1 if the completed line copies one of the lines just above it (the cache's
-        favourite mistake), else 0; short lines (``pass``, ``}``) may repeat."""
+        favourite mistake) or just below it in the suffix, else 0; short lines (``pass``,
+        ``}``) may repeat."""
         line = (self._cursor_line + text).split("\n", 1)[0].strip()
         return int(len(line) >= 6 and line in self._recent)
 
@@ -191,6 +197,39 @@ class Scored(Generic[Payload]):
     complete: bool
     payload: Payload
     score: float = -math.inf
+
+
+def closed_lines(lines: list[str], language: str | None) -> list[str]:
+    """The leading ``lines`` that leave no block comment or triple-quoted string open: a
+    window cut inside a docstring or ``/** … */`` makes the parse of everything before it
+    depend on how each candidate happens to end, not on whether it is code."""
+    openers = _OPENERS_PYTHON if language == "python" else _OPENERS_C
+    line_comment = "#" if language == "python" else "//"
+    kept = 0
+    open_by = ""
+    for number, line in enumerate(lines):
+        position = 0
+        while True:
+            if open_by:
+                end = line.find(_CLOSER[open_by], position)
+                if end < 0:
+                    break
+                position, open_by = end + len(_CLOSER[open_by]), ""
+                continue
+            found = [(at, o) for o in openers if (at := line.find(o, position)) >= 0]
+            comment = line.find(line_comment, position)
+            if not found or 0 <= comment < min(found)[0]:
+                break
+            at, open_by = min(found)
+            position = at + len(open_by)
+        if not open_by:
+            kept = number + 1
+    return lines[:kept]
+
+
+_OPENERS_PYTHON = ('"""', "'''")
+_OPENERS_C = ("/*",)
+_CLOSER = {'"""': '"""', "'''": "'''", "/*": "*/"}
 
 
 def _dedent(line: str, depth: int) -> str:

@@ -177,6 +177,7 @@ class BlockEnd:
     comment: str = ""            # "//" to the line's end, "/*" to its "*/"
     # Rust: ``'a`` and ``'_`` are lifetimes and labels, not the start of a character.
     lifetimes: bool = False
+    unterminated: int = 0        # lines that ended inside a string that cannot span lines
 
     @classmethod
     def for_prompt(cls, prompt_text: str, language: str | None = None) -> BlockEnd:
@@ -212,11 +213,15 @@ class BlockEnd:
             char = text[position]
             if char == "\n":
                 if self.closing_line:
-                    return position
+                    # A closing line that opens another block (`} else {`) ends the
+                    # completion at its closer: the rest would be a block left open.
+                    return self.closed_at + 1 if self.closed and self.inner else position
                 self.line_start = position + 1
                 self.first_line = False
                 self.decided = False
                 if self.quote in ("'", '"'):
+                    if self._string_cannot_span(text, position):
+                        self.unterminated += 1
                     self.quote = ""
                 if self.comment == "//":
                     self.comment = ""
@@ -238,6 +243,18 @@ class BlockEnd:
                 self.closing_line = True
         self.scanned = len(text)
         return None
+
+    def _string_cannot_span(self, text: str, end: int) -> bool:
+        """Whether the string open at the line break at ``end`` is one that may not span
+        lines: Rust's may; so may Python's triple-quoted ones, whose quotes this scanner
+        reads as pairs (a docstring's line, or prose inside one, is no broken string)."""
+        if self.lifetimes and self.quote == '"':
+            return False
+        line = text[text.rfind("\n", 0, end) + 1:end]
+        if '"""' in line or "'''" in line:
+            return False
+        written = self.line_head + text[:end]
+        return not (written.count('"""') % 2 or written.count("'''") % 2)
 
     def _scan(self, text: str, position: int) -> bool:
         """Take in ``text[position]``; False for a closer the block may not write."""
@@ -307,7 +324,8 @@ class BlockEnd:
         if not self.brackets or not text.strip():
             return text
         scan = self.copy()
-        if scan.feed(text) is not None or scan.closed or scan.quote or scan.comment:
+        # (a `//` comment ends with its line: the closing lines come after it)
+        if scan.feed(text) is not None or scan.closed or scan.quote or scan.comment == "/*":
             return text
         if not scan.outer or scan.inner.strip("{"):
             return text  # inside an expression: no line of closers would end it
@@ -341,6 +359,47 @@ def _closers_left(suffix: str | None, indent: int, closers: str) -> str:
     if indent_width(first) == indent and first.lstrip().startswith(closers):
         return ""
     return closers
+
+
+# Lines above the cursor scanned for the bracket a closing line closes.
+CLOSER_SCAN_LINES = 200
+# What hides brackets: strings, comments (C-like languages; Rust's `'a` is a lifetime, so
+# its quotes hold one character), and what to look at in the rest: brackets, line starts.
+_STRING_OR_COMMENT = r'"(?:\\.|[^"\\\n])*"|`[^`]*`|//[^\n]*|/\*.*?\*/'
+_HIDING = {
+    "rust": re.compile(_STRING_OR_COMMENT + r"|'(?:\\.[^'\n]*|[^'\\\n])'", re.DOTALL),
+    None: re.compile(_STRING_OR_COMMENT + r"|'(?:\\.|[^'\\\n])*'", re.DOTALL),
+}
+_BRACKET_OR_LINE = re.compile(r"[()\[\]{}]|\n[ \t]*")
+
+
+def closer_indent(prompt_text: str, language: str | None) -> int | None:
+    """At the start of a line of a braced language, the indentation a closing bracket
+    there must have: that of the line holding the innermost bracket still open (``}``
+    under ``if (x) {`` goes where the ``if`` is). None mid-line, for Python, or when no
+    bracket is open in the lines looked at (they start at an unindented line, where no
+    string or comment is open)."""
+    if language in (None, "python"):
+        return None
+    lines = prompt_text.split("\n")
+    if lines[-1].strip():
+        return None
+    window = lines[-CLOSER_SCAN_LINES - 1:-1]
+    start = next((i for i, line in enumerate(window)
+                  if line.strip() and not line[0].isspace()), 0)
+    hiding = _HIDING.get(language, _HIDING[None])
+    code = hiding.sub(lambda m: re.sub(r"[^\n]", "", m.group()), "\n" + "\n".join(window[start:]))
+    heads: list[int] = []   # the indentation of each open bracket's line, innermost last
+    line_indent = 0
+    for found in _BRACKET_OR_LINE.finditer(code):
+        token = found.group()
+        if token[0] == "\n":
+            line_indent = indent_width(token[1:])
+        elif token in "([{":
+            heads.append(line_indent)
+        elif heads:
+            heads.pop()
+    return heads[-1] if heads else None
 
 
 def unclosed_brackets(line: str, lifetimes: bool = False) -> str:

@@ -16,7 +16,13 @@ import threading
 from dataclasses import dataclass
 
 from app.engine.healing import TokenPrefixIndex
-from app.engine.scope import BlockEnd, SuffixLine, first_body_indent, suffix_takeover
+from app.engine.scope import (
+    BlockEnd,
+    SuffixLine,
+    first_body_indent,
+    indent_width,
+    suffix_takeover,
+)
 from app.engine.types import FinishReason
 from app.model import Session
 from jit import Kernels
@@ -30,7 +36,14 @@ LOOP_PENALTY = 3.0
 # and nobody writes it, but the model, which sees a few tokens back (a method's body is
 # commoner than a function's), offers it first by several nats.
 INDENT_PENALTY = 8.0
+# ... and a block that ends with a parenthesis or square bracket it opened still open,
+# this much per bracket, and per line it ends inside a string (as ranking.PARSE_PENALTY
+# does for a parse error).
+UNCLOSED_PENALTY = 15.0
 _LOOP_MIN = 4
+# Places for beams that hold only blanks yet, per unit of width: a new block's first line
+# can start with any of a dozen line-break-and-indentation tokens (see search()).
+NEW_BLOCK_BLANK_WIDTH = 3
 # Blank lines in a row a block may hold (code keeps one or two between its parts; a run of
 # them is the model's cache copying line breaks until the budget runs out).
 MAX_BLANK_LINES = 2
@@ -63,6 +76,9 @@ class SearchPlan:
     body_indent: int | None = None
     indent_limit: int | None = None
     line_head: str = ""
+    # The indentation a closing bracket starting the line must have (the line of the
+    # bracket it closes); a closer elsewhere loses INDENT_PENALTY. None: not judged.
+    closer_indent: int | None = None
 
 
 @dataclass
@@ -96,11 +112,22 @@ def _best_per_text(found: list[Found]) -> dict[str, float]:
     return best
 
 
+def blank_width(plan: SearchPlan) -> int:
+    """How many beams holding only blanks a search keeps besides ``width`` others (0: they
+    take the same places as the others)."""
+    return NEW_BLOCK_BLANK_WIDTH * plan.width if plan.new_block else 0
+
+
+def sessions_needed(plan: SearchPlan) -> int:
+    """Spare sessions :func:`search` needs: its live beams and their children."""
+    return 2 * (plan.width + blank_width(plan))
+
+
 def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
            token_bytes: list[bytes], kernels: Kernels, plan: SearchPlan,
            cancel: threading.Event | None = None) -> list[Found]:
     """The finished candidates, unordered. ``base`` holds the prompt (healed) and is not
-    changed; ``sessions`` are 2 × width spare sessions of the same model."""
+    changed; ``sessions`` are :func:`sessions_needed` spare sessions of the same model."""
     spare = list(sessions)
     root = spare.pop()
     root.copy_from(base)
@@ -108,6 +135,7 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
                    block=plan.block.copy() if plan.block else None)]
     finished: list[Found] = []
     width = plan.width
+    blank_places = blank_width(plan)
     log = math.log
     largest = kernels.top
     budget_spent = True
@@ -140,24 +168,42 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
         # one does not take a place a better one needed.
         extended: list[tuple[float, int, int, _Beam | Found]] = []
         live: list[float] = []
+        # Only a beam with nothing but blanks yet has children that are blank too.
+        blank_live = 0 if any(not beam.text.strip() for beam in beams) else blank_places
         for score, number, token, lp in pool:
-            if score < ceiling or (len(live) >= width and score <= live[width - 1]):
+            if score < ceiling or (len(live) >= width and score <= live[width - 1]
+                                   and blank_live >= blank_places):
                 break
             outcome = _extend(beams[number], token, lp, token_bytes, plan)
             if outcome is None:
                 continue
             extended.append((outcome.logprob, number, token, outcome))
             if isinstance(outcome, _Beam):
-                live.append(outcome.logprob)
-                live.sort(reverse=True)
+                if outcome.text.strip() or not blank_places:
+                    live.append(outcome.logprob)
+                    live.sort(reverse=True)
+                else:
+                    blank_live += 1
         extended.sort(key=lambda item: -item[0])
+        # Beams that have written only a line break and indentation get places of their
+        # own: the tokenizer joins a line break with some of the indentation, so the
+        # likeliest such beams are often indented wrongly (a body line at the opener's
+        # depth ends the block) and would crowd out the one the right line grows from.
         survivors: list[_Beam] = []
+        blanks = 0
         for _, number, token, outcome in extended:
-            if len(survivors) >= width:
+            if len(survivors) - blanks >= width and blanks >= blank_places:
                 break
             if isinstance(outcome, Found):
                 finished.append(outcome)
                 continue
+            if outcome.text.strip() or not blank_places:
+                if len(survivors) - blanks >= width:
+                    continue
+            elif blanks >= blank_places:
+                continue
+            else:
+                blanks += 1
             child_session = spare.pop()
             child_session.copy_from(beams[number].session)
             child_session.push(token)
@@ -230,6 +276,8 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
         if wrong and plan.body_indent is None:
             return None  # deeper than the line above it: a syntax error, not a completion
         logprob -= INDENT_PENALTY * wrong
+    if plan.closer_indent is not None and not before.strip() and new.strip():
+        logprob -= INDENT_PENALTY * _misplaced_closer(plan, text)
     cut = _stop_at(before, new, plan.stops)
     block = None
     if plan.scope == "line":
@@ -240,10 +288,16 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
     else:
         block = parent.block.copy() if parent.block is not None else None
         if block is not None:
+            broken = block.unterminated
             block_cut = block.feed(new)
+            # A line left inside a string: broken code, whatever it scores.
+            logprob -= UNCLOSED_PENALTY * (block.unterminated - broken)
             if plan.new_block and not block.plausible_close(block.text):
                 return None
             if block_cut is not None:
+                # Ended with a bracket of its own still open (a call's `(` when a `}` came):
+                # broken code, whatever it scores.
+                logprob -= UNCLOSED_PENALTY * len(block.inner.strip("{"))
                 block_cut = len(text[:block_cut].rstrip(" \t\n"))
                 cut = block_cut if cut is None else min(cut, block_cut)
         if plan.suffix_line is not None and "\n" in new:
@@ -277,6 +331,15 @@ def _judge_indent(plan: SearchPlan, text: str) -> tuple[bool, bool]:
     if exact is not None:
         return True, indent != exact
     return True, limit is not None and indent > limit
+
+
+def _misplaced_closer(plan: SearchPlan, text: str) -> bool:
+    """Whether the line ``text`` starts opens with a closing bracket indented otherwise than
+    the line of the bracket it closes."""
+    code = text.lstrip(" \t")
+    if not code or code[0] not in ")]}" or "\n" in text[:len(text) - len(code)]:
+        return False
+    return indent_width(plan.line_head + text[:len(text) - len(code)]) != plan.closer_indent
 
 
 def _blank_lines_at_end(text: str) -> int:
