@@ -373,6 +373,10 @@ _HIDING = {
 _BRACKET_OR_LINE = re.compile(r"[()\[\]{}]|\n[ \t]*")
 
 
+def _line_breaks(match: re.Match[str]) -> str:
+    return "\n" * match.group().count("\n")
+
+
 def closer_indent(prompt_text: str, language: str | None) -> int | None:
     """At the start of a line of a braced language, the indentation a closing bracket
     there must have: that of the line holding the innermost bracket still open (``}``
@@ -388,7 +392,7 @@ def closer_indent(prompt_text: str, language: str | None) -> int | None:
     start = next((i for i, line in enumerate(window)
                   if line.strip() and not line[0].isspace()), 0)
     hiding = _HIDING.get(language, _HIDING[None])
-    code = hiding.sub(lambda m: re.sub(r"[^\n]", "", m.group()), "\n" + "\n".join(window[start:]))
+    code = hiding.sub(_line_breaks, "\n" + "\n".join(window[start:]))
     heads: list[int] = []   # the indentation of each open bracket's line, innermost last
     line_indent = 0
     for found in _BRACKET_OR_LINE.finditer(code):
