@@ -39,6 +39,8 @@ class KernelSet(Protocol):
     @property
     def argmax(self) -> Callable[..., int]: ...
     @property
+    def top(self) -> Callable[..., int]: ...
+    @property
     def dry_apply(self) -> Callable[..., int]: ...
     @property
     def dry_restore(self) -> Callable[..., int]: ...
@@ -91,6 +93,7 @@ class Kernels:
         # How the set is handed a frame and an array.
         self._frame: Callable[[Frame], object] = _frame_address if native else _itself
         self._array: Callable[[np.ndarray], object] = _data_address if native else _itself
+        self._local = threading.local()
 
     def reset(self, frame: Frame, ids: np.ndarray) -> int:
         """Start the frame's history afresh holding ``ids`` (the buffers must have room);
@@ -106,26 +109,23 @@ class Kernels:
         return self._impl.argmax(self._array(probs), len(probs))
 
     def top(self, values: np.ndarray, k: int) -> list[int]:
-        """Indices of the ``k`` largest of ``values`` (≥ 0: probabilities), best first
-        (ties: the lower index). ``k`` argmax calls over one handle to the array (each
-        value found is set aside, then restored) cost a few microseconds where sorting or
-        partitioning a vocabulary costs tens; the array is checked and converted once."""
+        """Indices of the ``k`` largest of ``values`` (no NaN), best first (ties: the lower
+        index), found in one pass over the array (see jit/ir_kernels.py ``hc_top``)."""
         if values.dtype != np.float64 or not values.flags.c_contiguous:
             raise ValueError("top needs a contiguous float64 array")
-        n = len(values)
-        if n <= k:
-            return sorted(range(n), key=lambda i: (-values[i], i))
-        argmax, handle = self._impl.argmax, self._array(values)
-        found: list[int] = []
-        kept: list[float] = []
-        try:
-            for _ in range(k):
-                index = argmax(handle, n)
-                found.append(index)
-                kept.append(float(values[index]))
-                values[index] = -1.0
-        finally:
-            values[found] = kept
+        if k <= 0:
+            return []
+        found = self._found(k)
+        count = self._impl.top(self._array(values), len(values), k, found.index_handle,
+                               found.value_handle)
+        return found.index[:count].tolist()
+
+    def _found(self, k: int) -> _TopBuffers:
+        """This thread's output buffers for :meth:`top` (made once: allocating two arrays
+        and taking their addresses cost about as much as the scan)."""
+        found: _TopBuffers | None = getattr(self._local, "found", None)
+        if found is None or len(found.index) < k:
+            found = self._local.found = _TopBuffers(max(k, 64), self._array)
         return found
 
     def sample(self, probs: np.ndarray, u: float) -> int:
@@ -139,12 +139,22 @@ class Kernels:
         return Bound(self, frame)
 
 
+class _TopBuffers:
+    """Where :meth:`Kernels.top` writes, with the handles its kernel is given."""
+
+    def __init__(self, size: int, handle: Callable[[np.ndarray], object]) -> None:
+        self.index = np.empty(size, dtype=np.int64)
+        self.value = np.empty(size, dtype=np.float64)
+        self.index_handle = handle(self.index)
+        self.value_handle = handle(self.value)
+
+
 class Bound:
     """Kernels with one frame bound, for the per-token loop: ``dist()``,
     ``cache_push(token)`` (returns the new length), ``argmax()`` and ``sample(u)`` of the
     frame's OUT, ``dry_apply()``, ``dry_restore(changed)``, ``dry_argmax()`` and
-    ``dry_sample(u)`` (see :mod:`jit.reference`). The frame's OUT and vocabulary size must
-    be set and stay as they are."""
+    ``dry_sample(u)`` (see :mod:`jit.reference`), and ``top(k)`` of OUT. The frame's OUT
+    and vocabulary size must be set and stay as they are."""
 
     def __init__(self, kernels: Kernels, frame: Frame) -> None:
         impl, target = kernels._impl, kernels._frame(frame)
@@ -157,6 +167,17 @@ class Bound:
         self.dry_restore: Callable[[int], int] = functools.partial(impl.dry_restore, target)
         self.dry_argmax: Callable[[], int] = functools.partial(impl.dry_argmax, target)
         self.dry_sample: Callable[[float], int] = functools.partial(impl.dry_sample, target)
+        self._top = functools.partial(impl.top, out, v)
+        self._found = _TopBuffers(64, kernels._array)
+        self._handle = kernels._array
+
+    def top(self, k: int) -> list[int]:
+        """:meth:`Kernels.top` of the frame's OUT, with no address taken per call."""
+        found = self._found
+        if len(found.index) < k:
+            found = self._found = _TopBuffers(k, self._handle)
+        count = self._top(k, found.index_handle, found.value_handle) if k > 0 else 0
+        return found.index[:count].tolist()
 
 
 _lock = threading.Lock()

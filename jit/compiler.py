@@ -28,6 +28,7 @@ FRAME_INT_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, _I64)
 FRAME_DOUBLE_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, ctypes.c_double)
 SAMPLE_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, _I64, ctypes.c_double)
 RESET_TYPE = ctypes.CFUNCTYPE(_I64, _PTR, _PTR, _I64)
+TOP_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, _I64, _I64, _PTR, _PTR)
 
 
 @dataclass
@@ -41,6 +42,7 @@ class NativeKernels:
     reset: Callable[..., int]
     sample: Callable[..., int]
     argmax: Callable[..., int]
+    top: Callable[..., int]
     dry_apply: Callable[..., int]
     dry_restore: Callable[..., int]
     dry_argmax: Callable[..., int]
@@ -96,6 +98,7 @@ def compile_native(cache_dir: Path | None) -> NativeKernels:
         reset=RESET_TYPE(address["hc_reset"]),
         sample=SAMPLE_TYPE(address["hc_sample"]),
         argmax=FRAME_INT_TYPE(address["hc_argmax"]),
+        top=TOP_TYPE(address["hc_top"]),
         dry_apply=FRAME_TYPE(address["hc_dry_apply"]),
         dry_restore=FRAME_INT_TYPE(address["hc_dry_restore"]),
         dry_argmax=FRAME_TYPE(address["hc_dry_argmax"]),

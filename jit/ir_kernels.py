@@ -11,6 +11,7 @@
                   would extend a repeat of earlier text (saving the old values).
 ``hc_dry_restore`` puts those values back.
 ``hc_argmax``     the index of the largest value, the first one on ties (greedy decoding).
+``hc_top``        the k largest values with their indices, best first, in one pass (search).
 ``hc_dry_argmax``, ``hc_dry_sample``: penalty, choice and restore in one call.
 """
 
@@ -47,7 +48,7 @@ from jit.layout import (
 from jit.reference import SAMPLE_BLOCK, SAMPLE_LANES, SAMPLE_ROWS, SMALL_RANGE
 
 KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_cache_push", "hc_reset", "hc_sample", "hc_argmax",
-                "hc_dry_apply", "hc_dry_restore", "hc_dry_argmax", "hc_dry_sample")
+                "hc_top", "hc_dry_apply", "hc_dry_restore", "hc_dry_argmax", "hc_dry_sample")
 LANES = 16  # hc_argmax compares this many doubles at a time
 
 
@@ -59,6 +60,7 @@ def build_module() -> ir.Module:
     _reset(module)
     _sample(module)
     _argmax(module)
+    _top(module)
     _dry_apply(module)
     _dry_restore(module)
     _dry_choose(module)
@@ -680,6 +682,67 @@ def _emit_argmax(f: Fn, probs: ir.Value, n: ir.Value) -> ir.Value:
 def _argmax(module: ir.Module) -> None:
     f = Fn(module, "hc_argmax", I64, [("probs", PTR), ("n", I64)])
     f.ret(_emit_argmax(f, f.args["probs"], f.args["n"]))
+    f.finish()
+
+
+def _top(module: ir.Module) -> None:
+    """hc_top(values, n, k, out_index, out_value): the k largest of values[0:n] (no NaN)
+    into out_index/out_value, best first, ties to the smaller index; returns min(k, n).
+
+    One pass: the best k so far are kept sorted, and the value they must beat (the k-th,
+    -inf until there are k) is compared with LANES values at a time. After the first few
+    blocks almost no block holds a value above it, so the scan costs about one argmax
+    where k argmax calls cost k of them. A value equal to the k-th is not taken: the
+    one found first has the smaller index.
+    """
+    f = Fn(module, "hc_top", I64, [("values", PTR), ("n", I64), ("k", I64),
+                                   ("out_index", PTR), ("out_value", PTR)])
+    b = f.b
+    values, n, k = f.args["values"], f.args["n"], f.args["k"]
+    out_index, out_value = f.args["out_index"], f.args["out_value"]
+    count = f.var(I64, c64(0))
+    bar = f.var(F64, float("-inf"))
+
+    def consider(i: ir.Value) -> None:
+        value = f.load_f64(values, i)
+        room = b.icmp_signed("<", count.get(), k)
+        with f.if_(b.or_(room, b.fcmp_ordered(">", value, bar.get()))):
+            # The new value's place: past every kept one at least as large.
+            j = f.var(I64, b.select(room, count.get(), b.sub(k, c64(1))))
+            with f.while_(lambda: b.icmp_signed(">", j.get(), c64(0))):
+                above = b.sub(j.get(), c64(1))
+                kept = f.load_f64(out_value, above)
+                with f.if_(b.fcmp_ordered(">=", kept, value)):
+                    f.brk()
+                f.store_f64(out_value, j.get(), kept)
+                f.store_i64(out_index, j.get(), f.load_i64(out_index, above))
+                j.set(above)
+            f.store_f64(out_value, j.get(), value)
+            f.store_i64(out_index, j.get(), i)
+            count.set(b.select(room, b.add(count.get(), c64(1)), count.get()))
+            full = b.icmp_signed("==", count.get(), k)
+            last = f.load_f64(out_value, b.sub(k, c64(1)))
+            bar.set(b.select(full, last, cf(float("-inf"))))
+
+    vd = ir.VectorType(F64, LANES)
+    mask_bits = ir.IntType(LANES)
+    whole = b.and_(n, c64(-LANES))
+    base = f.var(I64, c64(0))
+    with f.while_(lambda: b.icmp_signed("<", base.get(), whole)):
+        at = base.get()
+        base.set(b.add(at, c64(LANES)))
+        block = b.load(f.at(values, at, F64), typ=vd, align=8)
+        splat = b.insert_element(ir.Constant(vd, ir.Undefined), bar.get(), ir.Constant(I32, 0))
+        splat = b.shuffle_vector(splat, ir.Constant(vd, ir.Undefined),
+                                 ir.Constant(ir.VectorType(I32, LANES), [0] * LANES))
+        above = b.bitcast(b.fcmp_ordered(">", block, splat), mask_bits)
+        some = b.icmp_unsigned("!=", above, ir.Constant(mask_bits, 0))
+        with (f.if_(b.or_(some, b.icmp_signed("<", count.get(), k))),
+              f.loop(at, b.add(at, c64(LANES))) as i):
+            consider(i)
+    with f.loop(whole, n) as i:
+        consider(i)
+    f.ret(count.get())
     f.finish()
 
 

@@ -447,6 +447,17 @@ def argmax(probs: np.ndarray, n: int) -> int:
     return int(np.argmax(probs[:n]))
 
 
+def top(values: np.ndarray, n: int, k: int, out_index: np.ndarray,
+        out_value: np.ndarray) -> int:
+    """The ``k`` largest of values[:n] into out_index/out_value, best first (ties: the
+    smaller index); returns how many (``min(k, n)``)."""
+    m = min(k, n)
+    best = np.argsort(-values[:n], kind="stable")[:m]
+    out_index[:m] = best
+    out_value[:m] = values[best]
+    return m
+
+
 def dry_argmax(frame: Frame) -> int:
     """:func:`argmax` of OUT with the repetition penalty applied; OUT is left as it was."""
     changed = dry_apply(frame)

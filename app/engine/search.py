@@ -155,7 +155,7 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
             # Until the completion shows its first character, more continuations are looked
             # at: some of the likeliest (more indentation, an empty line) are not allowed.
             wanted = width if beam.text.strip() else 4 * width
-            for j in largest(values, wanted):
+            for j in (beam.session.top(wanted) if ids is None else largest(values, wanted)):
                 p = float(values[j])
                 token = j if ids is None else int(ids[j])
                 lp = log(p)

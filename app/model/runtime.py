@@ -212,6 +212,11 @@ class Session:
         self.bound.dist()
         return self.probs
 
+    def top(self, k: int) -> list[int]:
+        """The ``k`` likeliest tokens of the last :meth:`distribution`, best first (ties:
+        the lower id)."""
+        return self.bound.top(k)
+
     def info(self) -> np.ndarray:
         """Facts about the last query (jit.layout I_* slots)."""
         return self.frame.array("INFO")
