@@ -19,6 +19,7 @@ from typing import Generic, TypeVar
 import tree_sitter as ts
 
 from app.code.languages import LanguageSpec, language_spec
+from app.engine.consensus import consensus_order
 from app.engine.names import IDENTIFIER, KnownNames
 from app.errors import StoreError
 
@@ -159,17 +160,24 @@ class Ranker:
         tree = parser.parse(source.encode("utf-8"))
         return _count_errors(tree.root_node)
 
-    def rank(self, candidates: list[Scored[Payload]],
-             wanted: int | None = None) -> list[Scored[Payload]]:
+    def rank(self, candidates: list[Scored[Payload]], wanted: int | None = None,
+             consensus: bool = False) -> list[Scored[Payload]]:
         """``candidates`` best first (their ``score`` filled in). With ``wanted`` = 1 only
         the first is the caller's: when it parses without an error, no other candidate can
-        pass it (errors only lower a score) and the others are not parsed."""
+        pass it (errors only lower a score) and the others are not parsed. With
+        ``consensus`` (line candidates) the leaders are ordered by the similarity they can
+        expect to the line that will be written (app/engine/consensus.py)."""
         for candidate in candidates:
-            candidate.score = (candidate.logprob / length_penalty(candidate.length)
-                               - UNSEEN_PENALTY * self.unseen(candidate.text,
+            candidate.penalty = (UNSEEN_PENALTY * self.unseen(candidate.text,
                                                               candidate.complete)
-                               - REPEAT_PENALTY * self.repeats(candidate.text))
+                                 + REPEAT_PENALTY * self.repeats(candidate.text))
+            candidate.score = (candidate.logprob / length_penalty(candidate.length)
+                               - candidate.penalty)
         ranked = sorted(candidates, key=lambda c: -c.score)
+        if consensus:
+            order = consensus_order([c.text for c in ranked],
+                                    [c.logprob - c.penalty for c in ranked])
+            ranked = [ranked[i] for i in order]
         if self._parser is not None and len(ranked) > 1:
             # Parsing costs a fraction of a millisecond: only the leaders are checked.
             leaders = ranked[:PARSED]
@@ -180,7 +188,12 @@ class Ranker:
             least = min(errors)
             for candidate, count in zip(leaders, errors, strict=True):
                 candidate.score -= PARSE_PENALTY * (count - least)
-            ranked = sorted(leaders, key=lambda c: -c.score) + ranked[PARSED:]
+            if consensus:  # those that add errors go last, the others keep their order
+                by_errors = dict(zip(map(id, leaders), errors, strict=True))
+                leaders.sort(key=lambda c: by_errors[id(c)] > least)
+            else:
+                leaders.sort(key=lambda c: -c.score)
+            ranked = leaders + ranked[PARSED:]
         return ranked
 
 
@@ -197,6 +210,7 @@ class Scored(Generic[Payload]):
     complete: bool
     payload: Payload
     score: float = -math.inf
+    penalty: float = 0.0  # what the ranker took off for names and repeats, in nats
 
 
 def closed_lines(lines: list[str], language: str | None) -> list[str]:
