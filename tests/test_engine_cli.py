@@ -104,8 +104,8 @@ def test_chat_reads_turns_from_stdin_and_streams_replies(
 
 
 def test_the_cli_takes_as_many_stop_sequences_as_the_api(cli: Cli, tmp_path: Path) -> None:
-    # One limit for a request's stop sequences, wherever it is read (app.engine.types).
-    from app.engine.types import MAX_STOP_SEQUENCES
+    # One limit for a request's stop sequences, wherever it is read (app.engine.limits).
+    from app.engine.limits import MAX_STOP_SEQUENCES
 
     write_python_corpus(tmp_path / "corpus", files=6, seed=3)
     db = tmp_path / "h.db"
