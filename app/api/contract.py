@@ -21,7 +21,7 @@ from pydantic.json_schema import models_json_schema
 
 from app.api.contract_errors import invalid_request, phrase
 from app.api.contract_parts import SCHEMA_NOTE, Message, ResponseFormat, Tool, ToolChoice
-from app.api.contract_types import Body, Integer, OneOf, on_the_field
+from app.api.contract_types import Body, Integer, OneOf, WholeNumber, on_the_field
 from app.engine.language import LANGUAGES
 from app.engine.limits import (
     DRY_ALLOWED_LENGTH_RANGE,
@@ -159,12 +159,11 @@ class CompletionBody(Sampling):
     suffix: str | None = Field(None, description="text after the cursor: fill in the "
                                                  "middle between the prompt and it")
     echo: bool = Field(False, description="the prompt, then its completion")
-    best_of: Integer | None = Field(None, ge=1, le=MAX_BEST_OF,
-                                    description="candidates drawn, the best n returned "
-                                                "(at least n; not with stream)")
-    logprobs: Integer | None = Field(None, ge=0, le=MAX_LOGPROBS,
-                                     description="each token's log-probability and this "
-                                                 "many alternatives")
+    best_of: Annotated[int, Field(ge=1, le=MAX_BEST_OF), WholeNumber] | None = Field(
+        None, description="candidates drawn, the best n returned (at least n; not with "
+                          "stream)")
+    logprobs: Annotated[int, Field(ge=0, le=MAX_LOGPROBS), WholeNumber] | None = Field(
+        None, description="each token's log-probability and this many alternatives")
     max_tokens: Integer = Field(16, ge=0, description="most tokens to generate (0, with "
                                                       "echo and logprobs, scores the prompt)")
     filename: str | None = Field(None, description="path of the file being edited: its "
@@ -186,22 +185,21 @@ class ChatBody(Sampling):
     """``POST /v1/chat/completions``."""
 
     model: str
-    messages: Annotated[list[Message], SkipValidation] = Field(
-        json_schema_extra={"minItems": 1}, description="the conversation, oldest first")
-    max_tokens: Integer | None = Field(None, ge=0, description="most tokens a reply gets")
-    max_completion_tokens: Integer | None = Field(None, ge=0,
-                                                  description="OpenAI's newer max_tokens")
+    messages: Annotated[list[Message], Field(min_length=1), SkipValidation] = Field(
+        description="the conversation, oldest first")
+    max_tokens: Annotated[int, Field(ge=0), WholeNumber] | None = Field(
+        None, description="most tokens a reply gets")
+    max_completion_tokens: Annotated[int, Field(ge=0), WholeNumber] | None = Field(
+        None, description="OpenAI's newer max_tokens")
     logprobs: bool = Field(False, description="each token's log-probability")
-    top_logprobs: Integer | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS,
-                                         description="alternatives per token (needs "
-                                                     "logprobs)")
+    top_logprobs: Annotated[int, Field(ge=0, le=MAX_TOP_LOGPROBS), WholeNumber] | None = (
+        Field(None, description="alternatives per token (needs logprobs)"))
     response_format: Annotated[ResponseFormat, SkipValidation] | None = Field(
         None, description="json_object: any JSON object (under the JSON Schema a system "
                           "message spells out, if one does). json_schema: " + SCHEMA_NOTE)
-    tools: Annotated[list[Tool], SkipValidation] | None = Field(
+    tools: Annotated[list[Tool], Field(max_length=MAX_TOOLS), SkipValidation] | None = Field(
         None, description="Functions the reply may call. A call's arguments are decoded "
-                          "under the function's parameters: " + SCHEMA_NOTE,
-        json_schema_extra={"maxItems": MAX_TOOLS})
+                          "under the function's parameters: " + SCHEMA_NOTE)
     tool_choice: Annotated[Literal["none", "auto", "required"] | ToolChoice,
                            SkipValidation] | None = Field(None, description=(
         "none: text. auto (the default with tools): a call only if a tool's name, "

@@ -48,7 +48,11 @@ def _whole(value: object) -> object:
     return value
 
 
-Integer = Annotated[int, BeforeValidator(_whole)]
+WholeNumber = BeforeValidator(_whole)
+Integer = Annotated[int, WholeNumber]
+# A nullable integer takes its limits inside (Annotated[int, Field(ge=…), WholeNumber]):
+# put on the outer Field, pydantic would publish them as "ge"/"le", not JSON Schema's
+# "minimum"/"maximum".
 
 
 @dataclass(frozen=True)
