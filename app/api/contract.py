@@ -4,7 +4,7 @@ Each field is declared here with its type, its limits (the named constants of
 app/engine/limits.py) and its description, and everything else is derived from that: the
 API reads bodies with :func:`read` (a broken limit is a 400 naming the field, worded by
 app/api/contract_errors.py), ``/openapi.json`` publishes :func:`schemas`, and the CLI's
-sampling flags are made from :class:`Sampling`'s fields (app/cli/sampling_flags.py).
+generation flags are made from these fields (app/cli/sampling_flags.py).
 
 The fields whose reading needs the model (``prompt`` and ``messages`` are tokenized,
 ``tools`` and ``response_format`` compiled into grammars, ``tool_choice`` matched against

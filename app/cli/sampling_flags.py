@@ -68,11 +68,11 @@ class Flags:
                                     help=f"{text} (repeat for more)")
                 continue
             default = self.defaults.get(name, field.get_default(call_default_factory=True))
-            notes = [_range(schema)] + ([] if default is None else [f"default {default:g}"])
+            notes = [n for n in (_range(schema),
+                                 None if default is None else f"default {default:g}") if n]
             parser.add_argument(flag(name), type=value_type, default=default,
                                 metavar="N" if value_type is int else "X",
-                                help=f"{text} ({', '.join(n for n in notes if n)})".replace(
-                                    " ()", ""))
+                                help=f"{text} ({', '.join(notes)})" if notes else text)
 
     def read(self, args: argparse.Namespace) -> dict[str, Any]:
         """The flags' values, checked against the contract; one clear error if not."""
