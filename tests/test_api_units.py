@@ -8,11 +8,11 @@ import falcon.testing
 import numpy as np
 import pytest
 
+from app.api import contract
 from app.api.batch_worker import BatchInvalid, parse_input
 from app.api.body import Fields
 from app.api.errors import handle_http_error
 from app.api.messages import read_messages
-from app.api.sampling import read_sampling
 from app.api.vectors import Embedder
 from app.chat_template import Message, render
 from app.engine.policy import check_context, choice_seeds
@@ -46,7 +46,8 @@ def test_fields_name_the_full_path() -> None:
 
 def test_repetition_penalty_fields_are_read_and_checked() -> None:
     def read(**body: object):
-        return read_sampling(Fields(body), vocab_size=100, max_tokens=16, logprobs=None)
+        return contract.read(contract.Sampling, body).params(vocab_size=100, max_tokens=16,
+                                                             logprobs=None)
 
     defaults = read()
     assert defaults.dry_multiplier > 0  # on unless turned off

@@ -74,7 +74,8 @@ def test_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
     _ingest(db, train)
     code, _, err = cli("eval", "--db", db, tmp_path / "missing")
     assert code == 1 and err.count("\n") == 1 and "not a folder" in err
-    code, _, err = cli("complete", "--db", db, "--top-p", "0", "x")
+    # Out of the request contract's [0, 1] (0 itself is allowed, as the API allows it).
+    code, _, err = cli("complete", "--db", db, "--top-p", "1.5", "x")
     assert code == 1 and "--top-p" in err
 
 
@@ -104,8 +105,8 @@ def test_chat_reads_turns_from_stdin_and_streams_replies(
 
 
 def test_the_cli_takes_as_many_stop_sequences_as_the_api(cli: Cli, tmp_path: Path) -> None:
-    # One limit for a request's stop sequences, wherever it is read (app.engine.types).
-    from app.engine.types import MAX_STOP_SEQUENCES
+    # One limit for a request's stop sequences, wherever it is read (app.engine.limits).
+    from app.engine.limits import MAX_STOP_SEQUENCES
 
     write_python_corpus(tmp_path / "corpus", files=6, seed=3)
     db = tmp_path / "h.db"

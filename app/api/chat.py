@@ -35,6 +35,7 @@ from app import chat_template
 from app.api import grounded_reply, json_mode, sse, tools
 from app.api.body import Fields, read_json
 from app.api.completions import usage
+from app.api.contract import ChatBody, read
 from app.api.engine_slot import EngineSlot
 from app.api.generation import Choice, ClientWatch, generate_watched, watched
 from app.api.identity import fingerprint, new_id
@@ -42,7 +43,6 @@ from app.api.logprobs import chat_logprobs
 from app.api.messages import read_messages
 from app.api.metrics import ApiMetrics
 from app.api.models import resolve_model
-from app.api.sampling import check_stream_options, read_n, read_sampling, read_stop
 from app.api.watch import client_watch
 from app.api.work import chat_work, request_limit
 from app.chat_template import Message
@@ -52,7 +52,6 @@ from app.engine.types import EngineProtocol, GenerationRequest, SamplingParams
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
 from app.grounded import Answer, Continuation, GroundedChat
 
-MAX_TOP_LOGPROBS = 20
 CHUNK = "chat.completion.chunk"
 
 
@@ -94,6 +93,7 @@ def parse_request(body: dict[str, Any], engine: EngineProtocol,
     """The request, validated. Without ``max_tokens``/``max_completion_tokens`` a reply is
     capped at ``default_max_tokens``: a model of code never writes the template's end tag,
     so an uncapped reply would run to the end of the context window."""
+    asked = read(ChatBody, body)
     f = Fields(body)
     model = resolve_model(f, engine)
     messages = read_messages(f)
@@ -102,30 +102,28 @@ def parse_request(body: dict[str, Any], engine: EngineProtocol,
     grammar = json_mode.read_grammar(f, engine.tokenizer, messages)
     if tool is not None:
         grammar = tool.grammar
-    max_tokens = f.integer("max_completion_tokens", minimum=0)
+    max_tokens = asked.max_completion_tokens
     if max_tokens is None:
-        max_tokens = f.integer("max_tokens", minimum=0)
+        max_tokens = asked.max_tokens
     if max_tokens is None:
         max_tokens = default_max_tokens
         if grammar is not None:
             max_tokens = min(max_tokens or json_mode.DEFAULT_MAX_TOKENS,
                              json_mode.DEFAULT_MAX_TOKENS)
-    logprobs = f.boolean("logprobs")
-    top = f.integer("top_logprobs", None, minimum=0, maximum=MAX_TOP_LOGPROBS)
-    if top is not None and not logprobs:
+    top = asked.top_logprobs
+    if top is not None and not asked.logprobs:
         raise InvalidRequest("'top_logprobs' requires 'logprobs' to be true",
                              param="top_logprobs")
-    stream = f.boolean("stream")
-    params = read_sampling(f, vocab_size=engine.tokenizer.vocab_size, max_tokens=max_tokens,
-                           logprobs=(top or 0) if logprobs else None)
+    params = asked.params(vocab_size=engine.tokenizer.vocab_size, max_tokens=max_tokens,
+                          logprobs=(top or 0) if asked.logprobs else None)
     check_context(engine.info, len(prompt_ids), max_tokens, "messages")
-    user_stops = read_stop(f)
+    user_stops = asked.stops()
     stops = user_stops + chat_template.STOPS if grammar is None else []
     # Everything that is not decoded under a grammar or as a tool call (tool_choice "none",
     # or "auto" when no declared tool fits) is answered from the code index.
     grounded = grammar is None and tool is None
-    return ChatRequest(model, prompt_ids, params, stops, read_n(f), logprobs, stream,
-                       check_stream_options(f, stream), messages, grounded, user_stops,
+    return ChatRequest(model, prompt_ids, params, stops, asked.n, asked.logprobs,
+                       asked.stream, asked.include_usage(), messages, grounded, user_stops,
                        grammar, tool)
 
 

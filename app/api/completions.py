@@ -19,6 +19,7 @@ import falcon
 
 from app.api import sse
 from app.api.body import Fields, read_json
+from app.api.contract import CompletionBody, read
 from app.api.engine_slot import EngineSlot
 from app.api.generation import ClientWatch, generate_watched, watched
 from app.api.identity import fingerprint, new_id
@@ -26,13 +27,10 @@ from app.api.logprobs import completion_logprobs, merge_completion_logprobs
 from app.api.metrics import ApiMetrics
 from app.api.models import resolve_model
 from app.api.prompts import Prompt, read_prompts
-from app.api.sampling import check_stream_options, read_n, read_sampling, read_stop
 from app.api.watch import client_watch
 from app.api.work import completion_work, request_limit
-from app.engine.language import LANGUAGES
 from app.engine.policy import check_context, choice_seeds
 from app.engine.types import (
-    SCOPES,
     Choice,
     Delta,
     EngineProtocol,
@@ -42,8 +40,6 @@ from app.engine.types import (
 )
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
 
-MAX_LOGPROBS = 5
-MAX_BEST_OF = 20
 OBJECT = "text_completion"
 
 
@@ -80,37 +76,32 @@ class CompletionRequest:
 
 def parse_request(body: dict[str, Any], engine: EngineProtocol,
                   path_model: str | None = None) -> CompletionRequest:
+    """The request, validated against :class:`app.api.contract.CompletionBody`; the model
+    named in the path (``/v1/engines/{model}/completions``) stands for the body's."""
+    asked = read(CompletionBody, body if path_model is None else {**body, "model": path_model})
     f = Fields(body)
     model = resolve_model(f, engine, path_model)
     tokenizer = engine.tokenizer
     prompts = read_prompts(f, "prompt", tokenizer, max_length=engine.info.context_length)
-    suffix_text = f.string("suffix")
-    suffix = None if suffix_text is None else Prompt(tokenizer.encode(suffix_text), suffix_text)
-    max_tokens = f.integer("max_tokens", 16, minimum=0)
-    logprobs = f.integer("logprobs", None, minimum=0, maximum=MAX_LOGPROBS)
-    n = read_n(f)
-    best_of = f.integer("best_of", n, minimum=1, maximum=MAX_BEST_OF)
-    assert best_of is not None
+    suffix = (None if asked.suffix is None
+              else Prompt(tokenizer.encode(asked.suffix), asked.suffix))
+    n = asked.n
+    best_of = n if asked.best_of is None else asked.best_of
     if best_of < n:
         raise InvalidRequest(f"'best_of' ({best_of}) must be at least 'n' ({n})",
                              param="best_of")
-    stream = f.boolean("stream")
-    if stream and best_of > n:
+    if asked.stream and best_of > n:
         raise InvalidRequest("'best_of' cannot be used with 'stream'", param="best_of")
-    echo = f.boolean("echo")
-    params = read_sampling(f, vocab_size=tokenizer.vocab_size, max_tokens=max_tokens,
-                           logprobs=logprobs)
-    stops = read_stop(f)
-    filename = f.string("filename")
-    language = f.string("language", choices=LANGUAGES)
-    # choices=SCOPES has checked it is one of the Scope literals.
-    scope = cast("Scope | None", f.string("scope", choices=SCOPES))
-    request = CompletionRequest(model, prompts, suffix, params, stops, n, best_of, echo,
-                                logprobs, stream, check_stream_options(f, stream),
-                                filename, language, scope)
+    params = asked.params(vocab_size=tokenizer.vocab_size, max_tokens=asked.max_tokens,
+                          logprobs=asked.logprobs)
+    # The contract has checked it is one of the Scope literals.
+    scope = cast("Scope | None", asked.scope)
+    request = CompletionRequest(model, prompts, suffix, params, asked.stops(), n, best_of,
+                                asked.echo, asked.logprobs, asked.stream,
+                                asked.include_usage(), asked.filename, asked.language, scope)
     extra = 0 if suffix is None else len(suffix.ids)
     for i, prompt in enumerate(prompts):
-        check_context(engine.info, len(prompt.ids) + extra, max_tokens,
+        check_context(engine.info, len(prompt.ids) + extra, asked.max_tokens,
                       "prompt" if len(prompts) == 1 else f"prompt[{i}]")
     return request
 

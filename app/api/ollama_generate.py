@@ -35,10 +35,9 @@ from app.api.ollama_models import resolve_ollama_model
 from app.api.ollama_options import sampling_fields
 from app.api.watch import client_watch
 from app.chat_template import SEPARATOR
+from app.engine.limits import MAX_TOP_LOGPROBS
 from app.engine.types import EngineProtocol, TokenLogprob
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
-
-MAX_TOP_LOGPROBS = 20
 
 
 @dataclasses.dataclass

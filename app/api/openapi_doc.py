@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import falcon
+from pydantic import TypeAdapter
 
 from app import __version__
+from app.api import contract
 from app.api.code import QUERIES
 from app.api.code import __doc__ as CODE_DOC
 from app.api.grounded_reply import __doc__ as GROUNDED_REPLY_DOC
@@ -19,8 +21,6 @@ from app.api.hypercube import DEFAULT_NEIGHBORS, DEFAULT_POINTS, MAX_NEIGHBORS, 
 from app.api.openapi_dialects import PATHS as DIALECT_PATHS
 from app.api.openapi_dialects import SCHEMAS as DIALECT_SCHEMAS
 from app.chat_template import __doc__ as CHAT_TEMPLATE_DOC
-from app.engine.language import LANGUAGES
-from app.engine.types import MAX_STOP_SEQUENCES, SCOPES
 from app.grounded.intent import __doc__ as GROUNDED_CHAT_DOC
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -63,13 +63,6 @@ _TOOL_CALL_DELTA = _obj({"index": {"type": "integer"}, "id": {"type": "string"},
                          "type": {"const": "function"},
                          "function": _obj({"name": {"type": "string"},
                                            "arguments": {"type": "string"}}, [])}, ["index"])
-_SCHEMA_NOTE = ("Decoded under the schema (llguidance), strict or not, so the reply always "
-                "parses and validates; unbounded strings are at most 32 characters and "
-                "arrays 8 items, objects get only the properties they name. Stop sequences do "
-                "not apply; without max_tokens the reply gets at most 256 tokens; if "
-                "max_tokens ends first, finish_reason is 'length'. An invalid or too large "
-                "(over 64 KiB) schema is a 400 naming it.")
-
 SCHEMAS: dict[str, Any] = {
     "Error": _obj({"error": _obj({"message": {"type": "string"}, "type": {"type": "string"},
                                   "param": _NULLABLE_STRING, "code": _NULLABLE_STRING})}),
@@ -221,98 +214,13 @@ SCHEMAS: dict[str, Any] = {
         **{axis: {"type": "number"} for axis in "xyzw"}})}}),
 }
 
-_SAMPLING = {
-    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-    "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-    "top_k": {"type": "integer", "minimum": 0, "description": "0 turns it off"},
-    "min_p": {"type": "number", "minimum": 0, "maximum": 1},
-    "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
-    "frequency_penalty": {"type": "number", "minimum": -2, "maximum": 2},
-    "logit_bias": {"type": "object", "additionalProperties": {"type": "number"}},
-    "seed": {"type": "integer"},
-    "stop": {"oneOf": [{"type": "string"},
-                       {"type": "array", "items": {"type": "string"},
-                        "maxItems": MAX_STOP_SEQUENCES}]},
-    "stream": {"type": "boolean"},
-    "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
-    "n": {"type": "integer", "minimum": 1, "maximum": 128},
-    "dry_multiplier": {"type": "number", "minimum": 0, "maximum": 100, "default": 0.8,
-                       "description": "repetition (DRY) penalty strength; 0 turns it off"},
-    "dry_base": {"type": "number", "minimum": 1, "maximum": 16, "default": 1.75},
-    "dry_allowed_length": {"type": "integer", "minimum": 1, "maximum": 64, "default": 3},
-    "dry_sequence_breakers": {"type": "array", "items": {"type": "string"}, "maxItems": 32},
-}
-_PROMPT = {"oneOf": [
-    {"type": "string"}, {"type": "array", "items": {"type": "string"}},
-    {"type": "array", "items": {"type": "integer"}, "minItems": 1},
-    {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "minItems": 1}}]}
-_MESSAGES = {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["role"],
-             "properties": {"role": {"enum": ["system", "developer", "user", "assistant",
-                                              "tool"]},
-                            "content": {"oneOf": [{"type": "string"}, {"type": "null"},
-                                                  {"type": "array", "items": {
-                                                      "type": "object"}}]},
-                            "name": {"type": "string"}}}}
+# The request bodies the contract declares (app/api/contract.py), and what they refer to.
+_CONTRACT = contract.schemas()
+_PROMPT = TypeAdapter(contract.PromptValue).json_schema()
+_MESSAGES = {"type": "array", "minItems": 1, "items": _ref("Message")}
 
 REQUESTS: dict[str, Any] = {
-    "CompletionRequest": {"type": "object", "required": ["model", "prompt"], "properties": {
-        "model": {"type": "string"}, "prompt": _PROMPT, "suffix": {"type": "string"},
-        "echo": {"type": "boolean"}, "best_of": {"type": "integer", "minimum": 1,
-                                                 "maximum": 20},
-        "logprobs": {"type": "integer", "minimum": 0, "maximum": 5},
-        "max_tokens": {"type": "integer", "minimum": 0, "default": 16},
-        "filename": {"type": "string", "description": "path of the file being edited: its "
-                     "language (unless `language` is given) and its project, whose code "
-                     "counts more"},
-        "language": {"enum": list(LANGUAGES), "description": "the document's language "
-                     "(default: from `filename`, else detected from the prompt)"},
-        "scope": {"enum": list(SCOPES), "description": "where a choice ends: `free` at "
-                  "`max_tokens` or a stop (the default without `suffix`); `line` at the end "
-                  "of the line (never a newline); `block` at the end of the block the cursor "
-                  "opens (the dedent or the closing bracket); `auto` (the default with "
-                  "`suffix`) block after an opener (`:`, `{`, `=>`…) else line. At "
-                  "temperature 0, `line` and `block` are searched for the most probable "
-                  "completion (n-best)"}, **_SAMPLING}},
-    "ChatCompletionRequest": {"type": "object", "required": ["model", "messages"],
-                              "properties": {
-        "model": {"type": "string"}, "messages": _MESSAGES,
-        "max_tokens": {"type": "integer", "minimum": 0},
-        "max_completion_tokens": {"type": "integer", "minimum": 0},
-        "logprobs": {"type": "boolean"},
-        "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20},
-        "response_format": {"type": "object", "required": ["type"], "properties": {
-            "type": {"enum": ["text", "json_object", "json_schema"]},
-            "json_schema": {"type": "object", "required": ["name"], "properties": {
-                "name": {"type": "string"}, "description": {"type": "string"},
-                "schema": {"type": "object"}, "strict": {"type": ["boolean", "null"]}}}},
-            "description": ("json_object: any JSON object (under the JSON Schema a system "
-                            "message spells out, if one does). json_schema: " + _SCHEMA_NOTE)},
-        "tools": {"type": "array", "maxItems": 128, "items": {
-            "type": "object", "required": ["type", "function"], "properties": {
-                "type": {"const": "function"},
-                "function": {"type": "object", "required": ["name"], "properties": {
-                    "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
-                    "description": {"type": "string"}, "parameters": {"type": "object"},
-                    "strict": {"type": ["boolean", "null"]}}}}},
-                  "description": ("Functions the reply may call. A call's arguments are "
-                                  "decoded under the function's parameters: " + _SCHEMA_NOTE)},
-        "tool_choice": {"oneOf": [
-            {"enum": ["none", "auto", "required"]},
-            {"type": "object", "required": ["type", "function"], "properties": {
-                "type": {"const": "function"}, "function": {
-                    "type": "object", "required": ["name"],
-                    "properties": {"name": {"type": "string"}}}}}],
-            "description": ("none: text. auto (the default with tools): a call only if a "
-                            "tool's name, parameter names or description match the last user "
-                            "message's words, else text. required: the best-matching tool "
-                            "(the first if none matches). A named function: that one. A call "
-                            "answers with message.tool_calls (one call, content null) and "
-                            "finish_reason 'tool_calls'; streamed, the first delta carries the "
-                            "role and the call's index, id, type and name, the next ones "
-                            "fragments of its arguments.")},
-        "parallel_tool_calls": {"type": "boolean",
-                                "description": "Accepted; one call is made per choice."},
-        **_SAMPLING}},
+    **_CONTRACT,
     "EmbeddingRequest": {"type": "object", "required": ["model", "input"], "properties": {
         "model": {"type": "string"}, "input": _PROMPT,
         "encoding_format": {"enum": ["float", "base64"]},

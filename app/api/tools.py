@@ -23,11 +23,11 @@ from app.api.body import Fields, json_type
 from app.api.identity import new_id
 from app.chat_template import Message
 from app.engine.constrained import Grammar, json_schema_grammar
+from app.engine.limits import MAX_TOOLS
 from app.engine.tool_match import ToolWords, best_tool, ranked
 from app.errors import InvalidRequest
 from app.tokenizer import Tokenizer
 
-MAX_TOOLS = 128
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CHOICES = ("none", "auto", "required")
 

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from app.api.contract import ChatBody, CompletionBody
 from app.cli.common import add_db_option, add_json_option, open_read_store, print_json, root_of
+from app.cli.sampling_flags import SAMPLING, Flags
 from app.engine import CONTEXT_LENGTH, Engine, SamplingParams, load_engine
 from app.engine.language import LANGUAGES
-from app.engine.types import MAX_STOP_SEQUENCES, SCOPES, GenerationRequest
+from app.engine.types import SCOPES, GenerationRequest
 from app.errors import InvalidRequest
 from app.ingest.pipeline import DEFAULT_MAX_FILE_SIZE
 from app.ingest.walk import Candidate, walk
@@ -25,6 +27,12 @@ from app.model.context import ProjectContext
 
 if TYPE_CHECKING:
     from app.grounded import Continuation
+
+# The generation flags, from the request bodies each command stands for (the defaults are
+# the CLI's: a terminal wants more than 16 tokens, and a chat reply a little less chance).
+COMPLETE_FLAGS = Flags(CompletionBody, ("max_tokens", *SAMPLING, "stop", "logprobs"),
+                       {"max_tokens": 64})
+CHAT_FLAGS = Flags(ChatBody, ("max_tokens", *SAMPLING), {"max_tokens": 256, "temperature": 0.7})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,21 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     complete.add_argument("prompt", metavar="PROMPT", help="the text to continue")
     add_db_option(complete)
     add_json_option(complete)
-    complete.add_argument("--max-tokens", type=int, default=64, metavar="N",
-                          help="tokens to generate (default 64)")
-    complete.add_argument("--temperature", type=float, default=1.0,
-                          help="0 is greedy (deterministic); higher is more varied (default 1)")
-    complete.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
-    complete.add_argument("--top-k", type=int, default=0, help="sample from the K most likely")
-    complete.add_argument("--min-p", type=float, default=0.0,
-                          help="drop tokens less likely than this fraction of the best")
-    complete.add_argument("--presence-penalty", type=float, default=0.0)
-    complete.add_argument("--frequency-penalty", type=float, default=0.0)
-    complete.add_argument("--stop", action="append", default=[], metavar="TEXT",
-                          help=f"stop before this text (repeat for up to {MAX_STOP_SEQUENCES})")
-    complete.add_argument("--seed", type=int, help="same seed and flags, same output")
-    complete.add_argument("--logprobs", type=int, metavar="K",
-                          help="with --json: each token's log-probability and K alternatives")
+    COMPLETE_FLAGS.add_to(complete)
     complete.add_argument("--suffix", metavar="TEXT",
                           help="text after the cursor: fill in the middle between PROMPT and it")
     complete.add_argument("--filename", metavar="PATH",
@@ -78,18 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_db_option(chat)
     add_json_option(chat)
     chat.add_argument("--system", metavar="TEXT", help="a system message opening the chat")
-    chat.add_argument("--max-tokens", type=int, default=256, metavar="N",
-                      help="most tokens per reply the model writes (default 256)")
-    chat.add_argument("--temperature", type=float, default=0.7,
-                      help="0 is greedy (deterministic); higher is more varied (default 0.7)")
-    chat.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
-    chat.add_argument("--top-k", type=int, default=0, help="sample from the K most likely")
-    chat.add_argument("--min-p", type=float, default=0.0,
-                      help="drop tokens less likely than this fraction of the best")
-    chat.add_argument("--presence-penalty", type=float, default=0.0)
-    chat.add_argument("--frequency-penalty", type=float, default=0.0)
-    chat.add_argument("--seed", type=int, help="same seed and conversation, same replies")
-    chat.set_defaults(func=run_chat, stop=[], logprobs=None)
+    CHAT_FLAGS.add_to(chat)
+    chat.set_defaults(func=run_chat)
 
     evaluate = subparsers.add_parser(
         "eval", help="measure the model on held-out files",
@@ -107,28 +91,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.set_defaults(func=run_eval)
 
 
-def _params(args: argparse.Namespace) -> SamplingParams:
-    checks = [
-        (args.max_tokens >= 0, "max-tokens", "must not be negative"),
-        (args.temperature >= 0, "temperature", "must not be negative"),
-        (0 < args.top_p <= 1, "top-p", "must be in (0, 1]"),
-        (args.top_k >= 0, "top-k", "must not be negative"),
-        (0 <= args.min_p <= 1, "min-p", "must be in [0, 1]"),
-        (len(args.stop) <= MAX_STOP_SEQUENCES, "stop",
-         f"may be given at most {MAX_STOP_SEQUENCES} times"),
-    ]
-    for ok, name, problem in checks:
-        if not ok:
-            raise InvalidRequest(f"--{name} {problem}", param=name)
+def _params(args: argparse.Namespace, flags: Flags) -> SamplingParams:
+    """The engine's parameters from the flags, checked as the API checks its fields."""
+    given = flags.read(args)
     return SamplingParams(
-        max_tokens=args.max_tokens, temperature=args.temperature, top_p=args.top_p,
-        top_k=args.top_k, min_p=args.min_p, presence_penalty=args.presence_penalty,
-        frequency_penalty=args.frequency_penalty, stop=list(args.stop), seed=args.seed,
-        logprobs=args.logprobs)
+        max_tokens=given["max_tokens"], temperature=given["temperature"],
+        top_p=given["top_p"], top_k=given["top_k"], min_p=given["min_p"],
+        presence_penalty=given["presence_penalty"],
+        frequency_penalty=given["frequency_penalty"], stop=list(given.get("stop", [])),
+        seed=given["seed"], logprobs=given.get("logprobs"))
 
 
 def run_complete(args: argparse.Namespace) -> int:
-    params = _params(args)
+    params = _params(args, COMPLETE_FLAGS)
     stops, params.stop = params.stop, []
     with open_read_store(args) as store:
         engine = load_engine(store, root_of(args).kernels)
@@ -163,7 +138,7 @@ def run_chat(args: argparse.Namespace) -> int:
     from app.chat_template import STOPS, Message
     from app.grounded import Continuation, GroundedChat
 
-    params = _params(args)
+    params = _params(args, CHAT_FLAGS)
     params.stop = list(STOPS)
     with open_read_store(args) as store:
         engine = load_engine(store, root_of(args).kernels)

@@ -28,12 +28,12 @@ import numpy as np
 from app.engine import policy
 from app.engine.ends import TextEnd
 from app.engine.healing import HealingConstraint, TokenPrefixIndex
+from app.engine.limits import MAX_STOP_SEQUENCES, MAX_TOP_LOGPROBS
 from app.engine.names import KnownNames
 from app.engine.sampling import Sampler, breaker_mask, make_rng, repetition_factors
 from app.engine.stops import StopMatcher
 from app.engine.types import (
     DRY_SEQUENCE_BREAKERS,
-    MAX_STOP_SEQUENCES,
     Completion,
     Delta,
     FinishReason,
@@ -53,7 +53,6 @@ from app.tokenizer import Tokenizer
 # 16k tokens (~60 KB of code): larger than almost every source file, so evaluation
 # harnesses can score whole files with echo + logprobs.
 CONTEXT_LENGTH = 16384
-MAX_TOP_LOGPROBS = 20
 MODEL_ID = "hypercube"
 _POOL_LIMIT = 32
 # Language views of the model whose sessions are pooled (one per language in use).
@@ -97,7 +96,7 @@ class Engine:
         prompt = self._check_ids(prompt_ids, "prompt")
         budget = self._budget(len(prompt), params.max_tokens)
         top = self._check_top(params.logprobs)
-        # Clients may send 4 (the API checks that); templates add their own on top.
+        # The request contract refuses more first; this guards direct callers.
         if len(params.stop) > MAX_STOP_SEQUENCES:
             raise InvalidRequest(f"at most {MAX_STOP_SEQUENCES} stop sequences are allowed",
                                  param="stop")

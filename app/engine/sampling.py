@@ -46,24 +46,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app.engine.limits import (
+    DRY_ALLOWED_LENGTH_RANGE,
+    DRY_BASE_RANGE,
+    DRY_MAX_BREAKER_CHARS,
+    DRY_MAX_BREAKERS,
+    DRY_MULTIPLIER_RANGE,
+)
 from app.engine.types import SamplingParams
 from app.errors import InvalidRequest
 from app.model import KMAX, RepetitionTables, Session
 from jit import Kernels
 
-# Accepted ranges of the repetition penalty's parameters (the API checks the same).
-DRY_MULTIPLIER_MAX = 100.0
-DRY_BASE_RANGE = (1.0, 16.0)
-DRY_ALLOWED_LENGTH_RANGE = (1, KMAX)
-DRY_MAX_BREAKERS = 32
-DRY_MAX_BREAKER_CHARS = 32
-
 
 def check_repetition_params(p: SamplingParams) -> None:
-    """Raise InvalidRequest, naming the field, if the DRY parameters are out of range."""
-    if not 0.0 <= p.dry_multiplier <= DRY_MULTIPLIER_MAX:
-        raise InvalidRequest(f"dry_multiplier must be between 0 and {DRY_MULTIPLIER_MAX:g}",
-                             param="dry_multiplier")
+    """Raise InvalidRequest, naming the field, if the DRY parameters are out of range (the
+    request contract refuses them first; this guards callers that build SamplingParams)."""
+    if not DRY_MULTIPLIER_RANGE[0] <= p.dry_multiplier <= DRY_MULTIPLIER_RANGE[1]:
+        raise InvalidRequest(f"dry_multiplier must be between {DRY_MULTIPLIER_RANGE[0]:g} and "
+                             f"{DRY_MULTIPLIER_RANGE[1]:g}", param="dry_multiplier")
     if not DRY_BASE_RANGE[0] <= p.dry_base <= DRY_BASE_RANGE[1]:
         raise InvalidRequest(f"dry_base must be between {DRY_BASE_RANGE[0]:g} and "
                              f"{DRY_BASE_RANGE[1]:g}", param="dry_base")

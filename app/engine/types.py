@@ -26,11 +26,6 @@ SCOPES: tuple[str, ...] = ("free", "line", "block", "auto")
 DRY_SEQUENCE_BREAKERS = ("\n", ":", '"', "*")
 
 
-# A request's stop sequences, everywhere one is read (API, dialects, CLI, engine). OpenAI
-# allows 4; some clients send more to servers that accept them, and ours are cheap.
-MAX_STOP_SEQUENCES = 16
-
-
 @dataclass
 class SamplingParams:
     """OpenAI's sampling controls, already validated (ranges as OpenAI documents them)."""

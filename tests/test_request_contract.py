@@ -1,0 +1,214 @@
+"""The request contract (app/api/contract.py) is the one declaration of the request bodies:
+``/openapi.json`` publishes it as valid OpenAPI 3.1, the real server enforces every limit
+it declares with a 400 naming the field, and the CLI refuses the same values in one line.
+
+The out-of-range values are made from the contract's own schema, so a limit added to a
+field is tested here without a new line of test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from app.api import ApiSettings, contract
+from app.cli.generate_cmd import CHAT_FLAGS, COMPLETE_FLAGS
+from app.cli.sampling_flags import Flags, flag
+from app.engine.limits import MAX_N, MAX_STOP_SEQUENCES, MAX_TOP_LOGPROBS
+from tests.api_helpers import (
+    Running,
+    error_of,
+    get_json,
+    post_json,
+    shared_engine,
+    shared_hypercube,
+    start_server,
+)
+
+MODEL = "hypercube"
+BODIES: dict[str, tuple[type[contract.Body], dict[str, Any]]] = {
+    "/v1/completions": (contract.CompletionBody,
+                        {"model": MODEL, "prompt": "def", "max_tokens": 1}),
+    "/v1/chat/completions": (contract.ChatBody, {
+        "model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}),
+}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Running]:
+    running = start_server(shared_hypercube(), ApiSettings(), engine=shared_engine())
+    yield running
+    running.stop()
+
+
+# -- values that break a declared limit, made from the schema ---------------------------------
+
+def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    return defs[ref.rsplit("/", 1)[-1]] if ref else schema
+
+
+def _sample(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
+    """A small value the schema accepts (an item to repeat past a maxItems)."""
+    schema = _resolve(schema, defs)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        return {name: _sample(schema["properties"][name], defs)
+                for name in schema.get("required", [])}
+    return {"integer": 1, "number": 1.0, "boolean": False, "array": []}.get(kind, "x")
+
+
+def _breaking(schema: dict[str, Any], defs: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(the limit, a value just past it) for each limit of one field's schema."""
+    for branch in schema.get("anyOf", [schema]):
+        branch = _resolve(branch, defs)
+        step = 1 if branch.get("type") == "integer" else 0.5
+        if "minimum" in branch:
+            yield "minimum", branch["minimum"] - step
+        if "maximum" in branch:
+            yield "maximum", branch["maximum"] + step
+        if "enum" in branch and branch.get("type") == "string":
+            yield "enum", "none-of-these"
+        if branch.get("type") == "array" or "maxItems" in branch or "minItems" in branch:
+            item = branch.get("items", {"type": "string"})
+            if "maxItems" in branch:
+                yield "maxItems", [_sample(item, defs)] * (branch["maxItems"] + 1)
+            if branch.get("minItems"):
+                yield "minItems", []
+            item = _resolve(item, defs)
+            if "maxLength" in item:
+                yield "items.maxLength", ["x" * (item["maxLength"] + 1)]
+            if item.get("minLength"):
+                yield "items.minLength", [""]
+        for pattern, values in branch.get("patternProperties", {}).items():
+            for limit, value in _breaking(values, defs):
+                yield f"values.{limit}", {"1": value}
+            assert pattern == r"^-?[0-9]+$"  # token ids: a name is not one
+            yield "keys.pattern", {"name": 0}
+
+
+def limit_cases(model: type[contract.Body]) -> list[tuple[str, str, Any]]:
+    """(field, limit, value) for every limit the model declares on its fields."""
+    schema = model.model_json_schema()
+    defs = schema.get("$defs", {})
+    return [(name, limit, value) for name in model.model_fields
+            for limit, value in _breaking(schema["properties"][name], defs)]
+
+
+CASES = [(path, *case) for path, (model, _) in BODIES.items() for case in limit_cases(model)]
+
+
+def test_the_cases_cover_the_limits_we_know() -> None:
+    # The generator reads the schema: if it stopped seeing limits, this says so.
+    found = {(path, field, limit) for path, field, limit, _ in CASES}
+    for expected in [("/v1/completions", "n", "maximum"), ("/v1/completions", "stop", "maxItems"),
+                     ("/v1/completions", "logit_bias", "values.maximum"),
+                     ("/v1/completions", "dry_sequence_breakers", "items.maxLength"),
+                     ("/v1/completions", "scope", "enum"),
+                     ("/v1/completions", "best_of", "maximum"),
+                     ("/v1/chat/completions", "top_logprobs", "maximum"),
+                     ("/v1/chat/completions", "messages", "minItems"),
+                     ("/v1/chat/completions", "tools", "maxItems")]:
+        assert expected in found
+    values = {(path, field, limit): value for path, field, limit, value in CASES}
+    assert values[("/v1/completions", "n", "maximum")] == MAX_N + 1
+    assert len(values[("/v1/completions", "stop", "maxItems")]) == MAX_STOP_SEQUENCES + 1
+    assert values[("/v1/chat/completions", "top_logprobs", "maximum")] == MAX_TOP_LOGPROBS + 1
+
+
+@pytest.mark.parametrize("path, field, limit, value", CASES,
+                         ids=[f"{p.rsplit('/', 1)[-1]}-{f}-{lim}" for p, f, lim, _ in CASES])
+def test_every_declared_limit_is_a_400_naming_the_field(server: Running, path: str,
+                                                        field: str, limit: str,
+                                                        value: Any) -> None:
+    _, base = BODIES[path]
+    status, result = post_json(server.url, path, {**base, field: value})
+    error = error_of(status, result)
+    assert status == 400, result
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == field, result
+    assert error["message"].startswith(f"'{field}"), result
+
+
+def test_unknown_fields_and_nulls_are_accepted(server: Running) -> None:
+    # What real clients send: OpenAI's newer fields, their own, and null for unset.
+    for path, (_, base) in BODIES.items():
+        status, result = post_json(server.url, path, {
+            **base, "user": "ann", "metadata": {"k": "v"}, "store": False,
+            "temperature": None, "stop": None, "n": 1.0})
+        assert status == 200, result
+
+
+# -- /openapi.json ----------------------------------------------------------------------------
+
+def test_openapi_json_is_a_valid_openapi_31_document(server: Running) -> None:
+    status, document = get_json(server.url, "/openapi.json")
+    assert status == 200
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+
+
+def test_openapi_request_schemas_are_the_contract(server: Running) -> None:
+    _, document = get_json(server.url, "/openapi.json")
+    published = document["components"]["schemas"]
+    for name, schema in contract.schemas().items():
+        assert published[name] == schema
+    stop = published["CompletionRequest"]["properties"]["stop"]["anyOf"]
+    assert {"items": {"type": "string"}, "maxItems": MAX_STOP_SEQUENCES,
+            "type": "array"} in stop
+    # Every $ref of a request body resolves within the document, and every keyword is
+    # JSON Schema's (pydantic writes its own "ge"/"le" when a limit sits in the wrong place).
+    refs: list[str] = []
+    foreign = {"ge", "le", "gt", "lt", "max_length", "min_length"}
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            assert not foreign & {k for k, v in node.items() if not isinstance(v, dict)}, node
+            refs.extend([node["$ref"]] if "$ref" in node else [])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+    collect([published[n] for n in contract.REQUESTS])
+    assert refs and all(r.rsplit("/", 1)[-1] in published for r in refs)
+
+
+# -- the CLI ----------------------------------------------------------------------------------
+
+def _flag_cases(command: str, flags: Flags, body: type[contract.Body]) -> list[tuple[Any, ...]]:
+    return [(command, field, value) for field, _, value in limit_cases(body)
+            if field in flags.names]
+
+
+FLAG_CASES = [*_flag_cases("complete", COMPLETE_FLAGS, contract.CompletionBody),
+              *_flag_cases("chat", CHAT_FLAGS, contract.ChatBody)]
+
+
+def _argv(field: str, value: Any) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    return [arg for v in values for arg in (flag(field), str(v))]
+
+
+def test_the_cli_flags_cover_the_limits() -> None:
+    assert {(c, f) for c, f, _ in FLAG_CASES} >= {
+        ("complete", "temperature"), ("complete", "top_p"), ("complete", "stop"),
+        ("complete", "logprobs"), ("complete", "max_tokens"), ("chat", "top_k")}
+
+
+@pytest.mark.parametrize("command, field, value", FLAG_CASES,
+                         ids=[f"{c}-{f}" for c, f, _ in FLAG_CASES])
+def test_the_cli_refuses_what_the_api_refuses(cli: Callable[..., tuple[int, str, str]],
+                                              command: str, field: str, value: Any) -> None:
+    prompt = ["def "] if command == "complete" else []
+    code, out, err = cli(command, *prompt, *_argv(field, value))
+    assert code != 0 and out == "", err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"hypercube: error: {flag(field)} "), err
