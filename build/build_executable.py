@@ -43,8 +43,11 @@ DATA_DIRS = {  # source folder → folder inside the executable
 # of C each, half an hour of compiling on two cores; requests then uses its own dependency
 # charset_normalizer. rich needs pygments only to highlight code and tracebacks, which the
 # CLI never asks it to).
+# pydantic.mypy (its type checker plugin) would pull in all of mypy, and pydantic.v1 is a
+# second copy of pydantic for old code: neither runs in the app.
 NOT_SHIPPED = ["pytest", "_pytest", "hypothesis", "openai", "IPython", "tkinter",
-               "matplotlib", "pandas", "setuptools", "pip", "chardet", "pygments"]
+               "matplotlib", "pandas", "setuptools", "pip", "chardet", "pygments",
+               "mypy", "pydantic.mypy", "pydantic.v1"]
 GUI_MODULES = ["webview", "PyQt6", "PySide6", "qtpy", "bottle", "proxy_tools"]
 
 
