@@ -190,6 +190,7 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
         # likeliest such beams are often indented wrongly (a body line at the opener's
         # depth ends the block) and would crowd out the one the right line grows from.
         survivors: list[_Beam] = []
+        chosen: list[int] = []  # each survivor's token
         blanks = 0
         for _, number, token, outcome in extended:
             if len(survivors) - blanks >= width and blanks >= blank_places:
@@ -204,12 +205,10 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
                 continue
             else:
                 blanks += 1
-            child_session = spare.pop()
-            child_session.copy_from(beams[number].session)
-            child_session.push(token)
-            outcome.session = child_session
+            outcome.session = beams[number].session  # the parent's, until _give_sessions
             survivors.append(outcome)
-        spare.extend(b.session for b in beams)
+            chosen.append(token)
+        _give_sessions(survivors, [beam.session for beam in beams], spare, chosen)
         beams = survivors
         if not beams:
             budget_spent = False
@@ -234,6 +233,26 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
             finished.append(Found(beam.tokens, beam.logprobs, text, "length", beam.logprob))
     spare.extend(b.session for b in beams)
     return finished
+
+
+def _give_sessions(children: list[_Beam], parents: list[Session], spare: list[Session],
+                   tokens: list[int]) -> None:
+    """Give each child (whose ``session`` is still its parent's) a session holding the
+    parent's history and then the child's token. A parent's last child takes the parent's
+    own session, so a beam with one child (most of them) costs no copy; the others get a
+    spare session copied from it, before the parent's moves on. Parents' sessions that no
+    child took go back to ``spare``."""
+    owners = [child.session for child in children]
+    last = {id(owner): number for number, owner in enumerate(owners)}
+    for number, (child, owner) in enumerate(zip(children, owners, strict=True)):
+        if last[id(owner)] != number:
+            child.session = spare.pop()
+            child.session.copy_from(owner)
+            child.session.push(tokens[number])
+    for number, owner in enumerate(owners):
+        if last[id(owner)] == number:
+            owner.push(tokens[number])
+    spare.extend(session for session in parents if id(session) not in last)
 
 
 def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
