@@ -455,3 +455,14 @@ def test_a_token_constraint_restricts_every_choice_and_keeps_the_models_logprobs
             expected.append(math.log(session.distribution()[token.token_id]))
             session.push(token.token_id)
         assert [t.logprob for t in choice.tokens] == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_line_goes_on_the_way_the_lines_above_it_of_its_shape_do(engine: Engine) -> None:
+    # Explicit re-exports: the model alone ends the line after the name (the name after
+    # `as` is one it has never seen there); the lines above say it goes on.
+    prompt = ("from app.engine.types import Choice as Choice\n"
+              "from app.engine.types import Delta as Delta\n"
+              "from app.engine.types import Generation as Generation\n"
+              "from app.engine.types import SamplingParams")
+    choice = engine.generate(request(engine, prompt, scope="line", max_tokens=12)).choices[0]
+    assert choice.text == " as SamplingParams"

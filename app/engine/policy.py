@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.engine import analogy
+from app.engine.analogy import nearby_lines
 from app.engine.ends import BlockTerminator, SuffixTerminator, TextEnd
 from app.engine.healing import Healed, HealingConstraint, heal
 from app.engine.language import resolve_language
@@ -308,6 +310,8 @@ def _search(engine: Engine, plan: _Plan, width: int,
         found = search(spare, base, engine.prefix_index, engine.token_table,
                        plan.model.kernels, search_plan, cancel)
         found = _finish_texts(found, plan)
+        if plan.scope == "line":
+            found += _analogies(engine, plan, base, found)
         found = _unique(found)
         scored = [Scored(f.text, f.logprob, len(f.tokens), f.finish == "stop", f)
                   for f in found]
@@ -327,6 +331,45 @@ def _search(engine: Engine, plan: _Plan, width: int,
             return [Choice("", [], "stop", plan.healed.removed_chars)]
         return [_choice(engine, base, item.payload, plan, top)
                 for item in ranked]
+
+
+def _analogies(engine: Engine, plan: _Plan, base: Session, found: list[Found]) -> list[Found]:
+    """Lines that go on the way nearby lines of the same shape do (app/engine/analogy.py),
+    each candidate that ended its line mixed with them: their scores are the mixture's."""
+    nearby = nearby_lines(plan.text, plan.request.suffix)
+    head = plan.text.rsplit("\n", 1)[-1]
+    ended = sorted((f for f in found if f.finish == "stop"),
+                   key=lambda f: -f.logprob)[:analogy.CANDIDATES]
+    added: list[Found] = []
+    for item in ended:
+        found_here = analogy.analogy(head + item.text, nearby)
+        if found_here is None:
+            continue
+        # The candidate's text without its ending (the token that broke the line).
+        prefix = item.logprob - item.logprobs[-1]
+        ends, goes_on = analogy.shares(found_here)
+        for extension, share in goes_on.items():
+            text = item.text + extension
+            tokens, logprobs = _forced(engine, plan, base, text)
+            added.append(Found(tokens, logprobs, text, "stop",
+                               analogy.mixed(math.fsum(logprobs), prefix, share)))
+        item.logprob = analogy.mixed(item.logprob, prefix, ends)
+    return added
+
+
+def _forced(engine: Engine, plan: _Plan, base: Session,
+            text: str) -> tuple[list[int], list[float]]:
+    """The tokens of the taken-back text + ``text`` and the model's log-probability of each
+    after the healed prompt."""
+    removed = plan.healed.removed.decode("utf-8", errors="replace")
+    ids = engine.tokenizer.encode(removed + text).tolist()
+    logprobs = []
+    with engine.sessions(plan.model) as session:
+        session.copy_from(base)
+        for token in ids:
+            logprobs.append(math.log(float(session.distribution()[token])))
+            session.push(token)
+    return ids, logprobs
 
 
 def _finish_texts(found: list[Found], plan: _Plan) -> list[Found]:
