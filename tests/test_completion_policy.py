@@ -301,8 +301,8 @@ def test_block_end_tracks_indentation_and_brackets() -> None:
     text = "\n  if (a) { b(); }\n  return 1;\n}\nconst"
     cut = braces.feed(text)
     assert cut is not None and text[:cut] == "\n  if (a) { b(); }\n  return 1;\n}"
-    # A block closes the brackets its opener left open, no more: `{` ends at `}` even
-    # where the code it was learnt from went on with `);`; a callback's `{` ends at `});`.
+    # A block ends with its own closing bracket: `{` ends at `}` even where the code it was
+    # learnt from went on with `);`, and so does a callback's (the `);` is the call's).
     method = BlockEnd.for_prompt("class A {\n  next(value: T): void {")
     text = "\n    this.push(value);\n  });\n"
     cut = method.feed(text)
@@ -310,7 +310,7 @@ def test_block_end_tracks_indentation_and_brackets() -> None:
     callback = BlockEnd.for_prompt("promise.then((value) => {")
     text = "\n  use(value);\n});\nnext();"
     cut = callback.feed(text)
-    assert cut is not None and text[:cut] == "\n  use(value);\n});"
+    assert cut is not None and text[:cut] == "\n  use(value);\n}"
     # ... of the same kind (a `)` does not close a `{`), at the opener's indentation (one
     # further left closes the code around it); brackets in strings and comments are text.
     for wrong in ("\n    b();\n  );\n", "\n    b();\n}\n"):
@@ -364,10 +364,11 @@ def test_a_block_that_goes_on_past_its_close_or_breaks_a_line_is_found_out() -> 
     text = "\n    a();\n  } else if (y) {\n    b();"
     cut = chained.feed(text)
     assert cut is not None and text[:cut] == "\n    a();\n  }"
+    # ... and so does one that closes on its line: the `else` is code after the block.
     closed = BlockEnd.for_prompt("function f() {\n  if (x) {", "typescript")
     text = "\n    a();\n  } else { b(); }\nz"
     cut = closed.feed(text)
-    assert cut is not None and text[:cut] == "\n    a();\n  } else { b(); }"
+    assert cut is not None and text[:cut] == "\n    a();\n  }"
     # A line that ends inside a string is counted (Rust's strings and docstrings may span
     # lines); a `//` comment ends with its line, so a body ending in one still gets closed.
     for language, text, broken in (("typescript", "\n  throw new Error('no;\n  x();", 1),

@@ -167,7 +167,7 @@ class BlockEnd:
     line_start: int = 0          # where the current line starts in ``text``
     first_line: bool = True      # the current line began before the completion
     decided: bool = False        # the current line's indentation has been judged
-    closing_line: bool = False   # the block closes on the current line: end at its end
+    closing_line: bool = False   # the line is at the opener's indentation, a closer first
     inner: str = ""              # brackets the completion opened and has not closed
     inner_heads: tuple[str, ...] = ()  # the indentation of the line each was opened on
     closed: bool = False         # the completion closed one of the opener's brackets
@@ -213,9 +213,9 @@ class BlockEnd:
             char = text[position]
             if char == "\n":
                 if self.closing_line:
-                    # A closing line that opens another block (`} else {`) ends the
-                    # completion at its closer: the rest would be a block left open.
-                    return self.closed_at + 1 if self.closed and self.inner else position
+                    # A line at the opener's indentation that closed a bracket of the
+                    # completion's own, not the block's: the block ends with it.
+                    return position
                 self.line_start = position + 1
                 self.first_line = False
                 self.decided = False
@@ -240,7 +240,9 @@ class BlockEnd:
             if not self._scan(text, position) and self.brackets:
                 return position
             if self.brackets and self.closed:
-                self.closing_line = True
+                # The block ends with its own closing bracket: what follows on that line
+                # (`);`, `,`, ` else {`) is the code around the block, the suffix's.
+                return self.closed_at + 1
         self.scanned = len(text)
         return None
 
