@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
+import apsw
+import pytest
+
+from app.errors import HypercubeError
+from app.ingest import IngestedDocument, IngestOptions, IngestRun
 from app.ingest.prepare import Task
+from app.ingest.protocols import Preparer
 from app.ingest.workers import CHUNK_BYTES, CHUNK_FILES, chunks
+from app.store import Store
+from app.tokenizer import Tokenizer
 from tests.conftest import REPO, run_hypercube, write_python_corpus
 from tests.hypercube_dump import dump
 
@@ -60,3 +71,35 @@ def test_chunks_keep_the_walk_order_and_bound_their_size() -> None:
     assert [t for chunk in cut for t in chunk] == tasks
     assert [len(chunk) for chunk in cut] == [CHUNK_FILES, 4, 2]
     assert chunks([]) == []
+
+
+def _exit_in_a_worker(path: str, text: str, language: str) -> None:
+    """A preparer whose process dies, as an out-of-memory kill would end it."""
+    if multiprocessing.parent_process() is not None:
+        os._exit(3)
+
+
+class _DyingAnalyzer:
+    name = "dies"
+
+    @property
+    def preparer(self) -> Preparer:
+        return _exit_in_a_worker
+
+    def analyze(self, conn: apsw.Connection, doc: IngestedDocument,
+                tokenizer: Tokenizer) -> None:
+        pass
+
+    def forget(self, conn: apsw.Connection, doc_ids: Sequence[int]) -> None:
+        pass
+
+
+def test_a_dead_worker_fails_the_run_with_a_clear_error(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write_python_corpus(corpus, files=2 * CHUNK_FILES + 1, lines=10)
+    with Store(tmp_path / "h.db") as store:
+        with pytest.raises(HypercubeError, match="worker process died"):
+            IngestRun(store, IngestOptions(roots=[corpus], workers=2),
+                      analyzers=[_DyingAnalyzer()]).run()
+        assert store.conn.execute("SELECT status FROM runs").fetchall() == [("failed",)]
+        assert store.conn.execute("SELECT COUNT(*) FROM documents").fetchone() == (0,)

@@ -22,8 +22,10 @@ import threading
 from collections import deque
 from collections.abc import Generator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 
+from app.errors import HypercubeError
 from app.ingest.prepare import Outcome, Task, prepare
 from app.ingest.protocols import Preparer
 from app.tokenizer import Tokenizer, Vocabulary
@@ -78,7 +80,12 @@ def prepared(tasks: Sequence[Task], tokenizer: Tokenizer,
             pool.submit(_prepare_chunk, chunk)
             for chunk in islice(pending, IN_FLIGHT_PER_WORKER * workers))
         while window:
-            outcomes = window.popleft().result()
+            try:
+                outcomes = window.popleft().result()
+            except BrokenProcessPool as exc:
+                raise HypercubeError(
+                    "an ingest worker process died (out of memory?); what was stored is "
+                    "kept: re-run the ingest, with fewer --workers if it happens again") from exc
             # Refill before handing the outcomes over, so the workers keep busy while the
             # writer stores them.
             following = next(pending, None)
