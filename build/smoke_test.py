@@ -3,7 +3,8 @@ Python on PATH, nothing but the one file.
 
 1. ``serve`` answers ``/v1/models`` and a streamed chat completion through the openai client
    (timing the cold start to the first answered request, and reading the idle RSS);
-2. ``ingest`` of a small folder works;
+2. ``ingest`` of a small folder works, in one process and with two worker processes (which
+   the frozen program must start as itself);
 3. ``app --no-window`` serves the UI.
 
     python build/smoke_test.py build/out/hypercube [--json FILE]
@@ -136,6 +137,15 @@ def ingest(binary: Path, home: Path, results: dict[str, Any]) -> None:
     assert re.search(r"done: 8 added", done.stdout), done.stdout
     results["ingest_8_files_s"] = round(time.perf_counter() - started, 2)
     print("smoke: ingest ok:", done.stdout.strip().splitlines()[-1])
+    # Enough files for several chunks, so the workers really start (one chunk stays in-process).
+    for i in range(8, 80):
+        (folder / f"mod{i}.py").write_text(f"def g{i}(x):\n    return x + {i}\n")
+    done = subprocess.run([str(binary), "ingest", "--workers", "2", "--db", "workers.hypercube",
+                           "project"], cwd=home / "cwd", env=clean_env(home),
+                          capture_output=True, text=True, timeout=600)
+    if done.returncode != 0 or not re.search(r"done: 80 added", done.stdout):
+        raise SystemExit(f"smoke: ingest --workers 2 failed:\n{done.stdout}{done.stderr}")
+    print("smoke: ingest --workers 2 ok:", done.stdout.strip().splitlines()[-1])
 
 
 def app_no_window(binary: Path, home: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from app.api import ApiSettings
+from app.ingest.workers import CHUNK_FILES
 from tests.api_helpers import (
     Running,
     error_of,
@@ -24,6 +25,7 @@ from tests.api_helpers import (
     stream_lines,
     validate_ours,
 )
+from tests.conftest import write_python_corpus
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +160,18 @@ def test_an_unchanged_run_keeps_the_model(server: Running, tmp_path: Path) -> No
     assert events[-2]["files"]["unchanged"] == 1
     assert events[-2]["model_reloaded"] is False
     assert server.engine is engine
+
+
+def test_a_run_with_worker_processes(server: Running, tmp_path: Path) -> None:
+    corpus = tmp_path / "parallel"
+    write_python_corpus(corpus, files=2 * CHUNK_FILES + 1, lines=10)  # three chunks
+    status, body = post_json(server.url, "/v1/ingest", {"paths": [str(corpus)], "workers": 0})
+    assert status == 400 and error_of(status, body)["param"] == "workers"
+    status, run = post_json(server.url, "/v1/ingest", {"paths": [str(corpus)], "workers": 2})
+    assert status == 202
+    events = parse_sse(request(server.url, "GET", f"/v1/ingest/{run['id']}/events")[2])
+    assert events[-2]["status"] == "done"
+    assert events[-2]["files"]["added"] == 2 * CHUNK_FILES + 1
 
 
 def test_cancel_stops_a_run(server: Running, tmp_path: Path) -> None:

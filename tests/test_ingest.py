@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import apsw
+import pytest
 
 from app.ingest import IngestOptions, IngestRun
 from app.store import Store
@@ -18,10 +19,10 @@ from app.store.inspect import check, info
 from tests.conftest import REPO, make_root, write_python_corpus
 
 
-def ingest(db: Path, *roots: Path, prune: bool = False):
+def ingest(db: Path, *roots: Path, prune: bool = False, workers: int = 1):
     """An ingest as `hypercube ingest` runs it: code analysis and model update included."""
     with Store(db) as store:
-        return IngestRun(store, IngestOptions(roots=list(roots), prune=prune),
+        return IngestRun(store, IngestOptions(roots=list(roots), prune=prune, workers=workers),
                          analyzers=make_root().analyzers(), listeners=make_root().listeners()).run()
 
 
@@ -158,26 +159,34 @@ def test_prune_removes_documents_of_deleted_files(tmp_path: Path, small_corpus: 
     assert not {str(p) for p in gone} & {p for p, _, _ in content_state(db)}
 
 
-def test_sigkill_mid_ingest_leaves_a_consistent_file_that_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_mid_ingest_leaves_a_consistent_file_that_resumes(tmp_path: Path,
+                                                                    workers: int) -> None:
     corpus = tmp_path / "big"
     write_python_corpus(corpus, files=900, lines=60)
     db = tmp_path / "killed.db"
     log = tmp_path / "stderr.txt"
     with log.open("wb") as stderr:
         child = subprocess.Popen(
-            [sys.executable, "-m", "app", "ingest", "-q", "--db", str(db), str(corpus)],
+            [sys.executable, "-m", "app", "ingest", "-q", "--workers", str(workers),
+             "--db", str(db), str(corpus)],
             cwd=REPO, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=stderr)
         try:
             documents = _wait_for_documents(db, child, log)
+            helpers = _children(child.pid)
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait()
     assert 0 < documents < 900, "the kill must land in the middle of the run"
+    if workers > 1:
+        # The workers were preparing files when their writer was killed: they leave too.
+        assert len(helpers) > workers  # the workers and multiprocessing's resource tracker
+        _wait_until_gone(helpers)
     with Store(db) as store:
         assert [f for f in check(store) if f.severity == "error"] == []
         statuses = [s for (s,) in store.conn.execute("SELECT status FROM runs")]
     assert statuses == ["interrupted"]  # its process is gone: marked so on the first open
-    resumed = ingest(db, corpus)
+    resumed = ingest(db, corpus, workers=workers)
     assert resumed.unchanged >= documents and resumed.added == 900 - resumed.unchanged
     uninterrupted = tmp_path / "whole.db"
     ingest(uninterrupted, corpus)
@@ -206,6 +215,36 @@ def _wait_for_documents(db: Path, child: subprocess.Popen[bytes], log: Path) -> 
                 return found
         time.sleep(0.005)
     raise AssertionError("ingest stored nothing within two minutes")
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc: Linux, where the tests run)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _wait_until_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":  # a zombie has exited; only its parent's wait is missing
+                alive.append(pid)
+        if not alive:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"processes {alive} outlived the killed ingest")
 
 
 def _copy_vocabulary(source: Path, target: Path) -> None:

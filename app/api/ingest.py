@@ -1,8 +1,9 @@
 """Ingestion over HTTP (admin; the desktop UI uses it).
 
-- ``POST /v1/ingest`` ``{"paths": [...], "prune": false}``: start a run over server-local
-  paths (202 with the run), only inside the operator's ``--ingest-root`` folders (none by
-  default: then 403 saying how to allow one);
+- ``POST /v1/ingest`` ``{"paths": [...], "prune": false, "workers": 1}``: start a run over
+  server-local paths (202 with the run), only inside the operator's ``--ingest-root`` folders
+  (none by default: then 403 saying how to allow one); ``workers`` processes prepare the files
+  (default 1, at most the server's CPU cores: the cores also answer requests);
 - ``GET /v1/ingest``: recent runs with their summaries;
 - ``GET /v1/ingest/{run_id}``: one run, with live progress while it runs;
 - ``GET /v1/ingest/{run_id}/events``: its progress as server-sent events, then ``[DONE]``;
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +51,8 @@ class IngestResource:
         if missing:
             raise InvalidRequest(f"no such file or folder on the server: {missing[0]}",
                                  param="paths")
-        job = self.manager.start(roots, f.boolean("prune"))
+        workers = f.integer("workers", 1, minimum=1, maximum=os.cpu_count() or 1)
+        job = self.manager.start(roots, f.boolean("prune"), workers)
         assert job.run_id is not None
         resp.status = falcon.HTTP_202
         resp.media = self.manager.run(job.run_id)

@@ -87,14 +87,14 @@ class IngestManager:
         if self._retry is not None:
             self._retry.stop()
 
-    def start(self, roots: list[Path], prune: bool) -> IngestJob:
+    def start(self, roots: list[Path], prune: bool, workers: int = 1) -> IngestJob:
         job = IngestJob([str(r) for r in roots])
         with self._lock:
             if self._active is not None and not self._active.finished.is_set():
                 raise StoreLocked(f"ingest run {self._active.run_id} is still running; "
                                   "cancel it or wait for it to finish")
             self._active = job
-        thread = threading.Thread(target=self._run, args=(job, roots, prune),
+        thread = threading.Thread(target=self._run, args=(job, roots, prune, workers),
                                   name="hypercube-ingest", daemon=True)
         thread.start()
         job.registered.wait(_START_TIMEOUT)
@@ -166,7 +166,7 @@ class IngestManager:
 
     # -- the background thread ----------------------------------------------------------
 
-    def _run(self, job: IngestJob, roots: list[Path], prune: bool) -> None:
+    def _run(self, job: IngestJob, roots: list[Path], prune: bool, workers: int) -> None:
         try:
             with Store(self.db_path) as store:
                 def on_progress(progress: Progress) -> None:
@@ -180,7 +180,7 @@ class IngestManager:
                     job.changes += 1
 
                 job.summary = IngestRun(
-                    store, IngestOptions(roots=roots, prune=prune),
+                    store, IngestOptions(roots=roots, prune=prune, workers=workers),
                     analyzers=self.plugins.analyzers(), listeners=self.plugins.listeners(),
                     on_progress=on_progress, cancel=job.cancel,
                 ).run()

@@ -244,7 +244,8 @@ REQUESTS: dict[str, Any] = {
         "metadata": {"type": "object", "additionalProperties": {"type": "string"}}}},
     "IngestRequest": {"type": "object", "required": ["paths"], "properties": {
         "paths": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-        "prune": {"type": "boolean"}}},
+        "prune": {"type": "boolean"},
+        "workers": {"type": "integer", "minimum": 1, "default": 1}}},
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -43,6 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE, metavar="N",
                         help="tokens to learn if this hypercube has no vocabulary yet "
                         f"(default {DEFAULT_VOCAB_SIZE})")
+    parser.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
+                        help="processes that read, tokenize and parse files (default: the "
+                        "number of CPU cores; 1 = this process only); the hypercube built "
+                        "is the same for any N")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -57,10 +62,21 @@ def _megabytes(value: str) -> int:
     return int(size * 1e6)
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("--workers must be at least 1")
+    return number
+
+
 def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     options = IngestOptions(roots=args.paths, prune=args.prune,
-                            max_file_size=args.max_file_size, vocab_size=args.vocab_size)
+                            max_file_size=args.max_file_size, vocab_size=args.vocab_size,
+                            workers=args.workers)
     show_bar = not args.quiet and not args.json
 
     def report_skip(item: Skipped) -> None:

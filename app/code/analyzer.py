@@ -32,7 +32,7 @@ from app.code.extract import FileFacts, extract
 from app.code.languages import language_spec
 from app.code.names import NAME_TAG, NameTable
 from app.code.packing import KIND_CODE, fits_narrow, pack_sites
-from app.ingest.protocols import IngestedDocument
+from app.ingest.protocols import IngestedDocument, Preparer
 from app.store.rows import integer
 from app.tokenizer import Tokenizer
 
@@ -56,6 +56,19 @@ def module_name(path: str) -> str:
     return pure.stem
 
 
+def prepare_code(path: str, text: str, language: str) -> FileFacts | None:
+    """The file's facts (None for a language we do not parse): the parse and queries, which
+    are most of the analyzer's time, as an ingest worker process may run them."""
+    spec = language_spec(language)
+    if spec is None:
+        return None
+    facts = extract(spec, text)
+    for definition in facts.definitions:
+        # Parse tree nodes neither pickle nor are stored; the tree can go with them.
+        definition.node = None
+    return facts
+
+
 class CodeAnalyzer:
     """Stores code intelligence facts for each ingested document (see module docstring)."""
 
@@ -64,13 +77,21 @@ class CodeAnalyzer:
     def __init__(self) -> None:
         self._names = NameTable()
 
+    @property
+    def preparer(self) -> Preparer:
+        return prepare_code
+
     def analyze(self, conn: apsw.Connection, doc: IngestedDocument,
                 tokenizer: Tokenizer) -> None:
         conn.execute("INSERT INTO code_fts(rowid, body) VALUES(?, ?)", (doc.doc_id, doc.text))
-        spec = language_spec(doc.language)
-        if spec is None:
+        if self.name in doc.prepared:
+            facts = doc.prepared[self.name]
+        else:
+            # A caller that did not run the preparer: the same facts, computed here.
+            facts = prepare_code(doc.path, doc.text, doc.language)
+        if facts is None:
             return
-        facts = extract(spec, doc.text)
+        assert isinstance(facts, FileFacts)
         self._store(conn, doc, facts, tokenizer)
 
     def forget(self, conn: apsw.Connection, doc_ids: Sequence[int]) -> None:

@@ -406,7 +406,11 @@ def _references(spec: LanguageSpec, root: ts.Node, data: bytes,
     rows: list[int] = []
     cols: list[int] = []
     for kind in REFERENCE_KINDS:
-        for node in captures.get(kind, ()):
+        # The binding's capture lists are not in document order (and their order changes
+        # with the process's string hash seed): sorted, the groups and so the stored rows
+        # come out the same in every process.
+        nodes = sorted(captures.get(kind, ()), key=lambda n: (n.start_byte, n.end_byte))
+        for node in nodes:
             start = node.start_byte
             if start in skip:
                 continue

@@ -5,11 +5,15 @@ documents. A file whose content hash is already stored under its path is skipped
 file's old document (with everything analyzers derived from it) is deleted in the same
 transaction that stores the new one, so nothing is ever counted twice. Files are taken in
 sorted order, so an interrupted run, re-run, ends exactly where an uninterrupted one would.
+
+Reading, tokenizing and analyzing a file is pure (:mod:`app.ingest.prepare`) and may run in
+worker processes (``workers`` > 1, :mod:`app.ingest.workers`); this process stays the one
+writer, taking the prepared files in the walk's order and batching them as it always does.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import logging
 import math
@@ -23,10 +27,11 @@ import apsw
 from filelock import Timeout
 
 from app import geometry
-from app.detect import detect_language
 from app.errors import HypercubeError, InvalidRequest, StoreLocked
-from app.ingest.protocols import Analyzer, IngestedDocument, RunListener
+from app.ingest.prepare import Prepared, Task, Unchanged
+from app.ingest.protocols import Analyzer, IngestedDocument, Preparer, RunListener
 from app.ingest.walk import Candidate, Skipped, walk
+from app.ingest.workers import prepared
 from app.store import Store
 from app.store.checksums import blob_checksum
 from app.store.runs import ingest_lock
@@ -54,6 +59,8 @@ class IngestOptions:
     prune: bool = False
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     vocab_size: int = DEFAULT_VOCAB_SIZE
+    # Processes that prepare files (1: this one); the result does not depend on it.
+    workers: int = 1
 
 
 @dataclass
@@ -87,22 +94,8 @@ class RunSummary:
         }
 
 
-@dataclass
-class _Pending:
-    path: str
-    text: str
-    digest: str
-    size: int
-    language: str
-    old_id: int | None
-
-
 ProgressCallback = Callable[[Progress], None]
 SkipCallback = Callable[[Skipped], None]
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=32).hexdigest()
 
 
 class IngestRun:
@@ -171,22 +164,31 @@ class IngestRun:
             self.store.conn.execute("SELECT path, id, content_hash FROM documents")
         )
         self.progress.phase = "ingesting"
-        batch: list[_Pending] = []
+        tasks = [Task(c.path, c.size, known.get(str(c.path))) for c in candidates]
+        preparers: list[tuple[str, Preparer]] = [
+            (a.name, preparer) for a in self.analyzers
+            if (preparer := a.preparer) is not None]
+        batch: list[Prepared] = []
         batch_bytes = 0
-        for candidate in candidates:
-            if self.cancel.is_set():
-                break
-            pending = self._read(candidate, known, summary)
-            self.progress.files_done += 1
-            self.progress.bytes_done += candidate.size
-            self.progress.current = str(candidate.path)
-            if pending is not None:
-                batch.append(pending)
-                batch_bytes += pending.size
-            if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_FILES:
-                self._store_batch(batch, tokenizer, summary)
-                batch, batch_bytes = [], 0
-            self.on_progress(self.progress)
+        outcomes = prepared(tasks, tokenizer, preparers, self.options.workers)
+        with contextlib.closing(outcomes):
+            for candidate, outcome in zip(candidates, outcomes, strict=True):
+                if self.cancel.is_set():
+                    break
+                if isinstance(outcome, Skipped):
+                    self._skip(outcome, summary)
+                elif isinstance(outcome, Unchanged):
+                    summary.unchanged += 1
+                else:
+                    batch.append(outcome)
+                    batch_bytes += outcome.size
+                self.progress.files_done += 1
+                self.progress.bytes_done += candidate.size
+                self.progress.current = str(candidate.path)
+                if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+                    self._store_batch(batch, tokenizer, summary)
+                    batch, batch_bytes = [], 0
+                self.on_progress(self.progress)
         if batch and not self.cancel.is_set():
             self._store_batch(batch, tokenizer, summary)
         if self.options.prune and not self.cancel.is_set():
@@ -236,38 +238,16 @@ class IngestRun:
             assert vocab is not None
         return Tokenizer(vocab)
 
-    def _read(self, candidate: Candidate, known: dict[str, tuple[int, str]],
-              summary: RunSummary) -> _Pending | None:
-        path = str(candidate.path)
-        try:
-            data = candidate.path.read_bytes()
-        except OSError as exc:
-            self._skip(Skipped(candidate.path, f"cannot read: {exc.strerror}"), summary)
-            return None
-        digest = content_hash(data)
-        old = known.get(path)
-        if old is not None and old[1] == digest:
-            summary.unchanged += 1
-            return None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            self._skip(Skipped(candidate.path, f"not UTF-8 text (byte {exc.start})"), summary)
-            return None
-        language = detect_language(candidate.path, data[:4096])
-        return _Pending(path, text, digest, len(data), language,
-                        None if old is None else old[0])
-
-    def _store_batch(self, batch: list[_Pending], tokenizer: Tokenizer,
+    def _store_batch(self, batch: list[Prepared], tokenizer: Tokenizer,
                      summary: RunSummary) -> None:
         self.progress.phase = "ingesting"
-        streams = tokenizer.encode_batch([p.text for p in batch])
         now = time.time()
         with self.store.write() as conn:
             replaced = [p.old_id for p in batch if p.old_id is not None]
             if replaced:
                 self._delete(conn, replaced)
-            for pending, tokens in zip(batch, streams, strict=True):
+            for pending in batch:
+                tokens = pending.tokens
                 conn.execute(
                     "INSERT INTO documents(path, content_hash, size, language, run_id, n_tokens,"
                     " ingested) VALUES(?, ?, ?, ?, ?, ?, ?)",
@@ -279,7 +259,7 @@ class IngestRun:
                 conn.execute("INSERT INTO document_tokens(doc_id, tokens, checksum)"
                              " VALUES(?, ?, ?)", (doc_id, stream, blob_checksum(stream)))
                 document = IngestedDocument(doc_id, summary.run_id, pending.path, pending.text,
-                                            pending.language, tokens)
+                                            pending.language, tokens, pending.facts)
                 for analyzer in self.analyzers:
                     analyzer.analyze(conn, document, tokenizer)
             summary.added += sum(1 for p in batch if p.old_id is None)

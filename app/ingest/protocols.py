@@ -2,6 +2,8 @@
 
 An :class:`Analyzer` adds facts about each document inside the same transaction that stores
 the document (so a crash never leaves half of them) and removes them when the document goes.
+Its expensive, pure part (parsing) is a separate :data:`Preparer`, which an ingest with
+``--workers N`` runs in worker processes, so only the storing is left to the one writer.
 A :class:`RunListener` hears about each finished run, after its documents are committed (the
 model uses this to build the run's segment).
 
@@ -12,8 +14,8 @@ and listeners an ingest runs is decided by the composition root, :mod:`app.compo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import apsw
@@ -33,14 +35,27 @@ class IngestedDocument:
     text: str
     language: str
     tokens: np.ndarray
+    # Each analyzer's preparer result for this document, by analyzer name.
+    prepared: Mapping[str, object] = field(default_factory=dict)
+
+
+Preparer = Callable[[str, str, str], object]
+"""(path, text, language) → an analyzer's facts about one document, to be stored by its
+:meth:`Analyzer.analyze`. Pure (no database, no state kept between calls) and a module-level
+function, so it pickles by name into a worker process; its result must pickle too."""
 
 
 class Analyzer(Protocol):
     name: str
 
+    @property
+    def preparer(self) -> Preparer | None:
+        """The pure part of :meth:`analyze`, run before it (maybe in another process)."""
+
     def analyze(self, conn: apsw.Connection, doc: IngestedDocument,
                 tokenizer: Tokenizer) -> None:
-        """Store this document's facts (called inside the write transaction)."""
+        """Store this document's facts (called inside the write transaction), from
+        ``doc.prepared[self.name]`` when its preparer ran."""
 
     def forget(self, conn: apsw.Connection, doc_ids: Sequence[int]) -> None:
         """Remove what :meth:`analyze` stored for these documents (before they are deleted)."""
