@@ -18,7 +18,6 @@ import os
 import resource
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -27,52 +26,7 @@ from app.ingest import IngestOptions, IngestRun, RunSummary
 from app.ingest.pipeline import DEFAULT_MAX_FILE_SIZE
 from app.ingest.walk import Candidate, walk
 from app.store import Store
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
-class _PeakRss:
-    """Peak resident memory of this process, and of it plus its children (Linux /proc)."""
-
-    def __init__(self) -> None:
-        self.own = self.tree = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def __enter__(self) -> _PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _sample(self) -> None:
-        me = os.getpid()
-        while not self._stop.wait(0.05):
-            own = _rss_kb(me)
-            self.own = max(self.own, own)
-            self.tree = max(self.tree, own + sum(_rss_kb(c) for c in _children(me)))
+from tests.bench.common import PeakMemory
 
 
 class _ModelTimer:
@@ -95,7 +49,7 @@ class _ModelTimer:
 
 def measure(corpus: Path, workers: int, folder: Path) -> dict[str, object]:
     root = Root.from_environment()
-    with _PeakRss() as peak, Store(folder / f"w{workers}.db") as store:
+    with PeakMemory(os.getpid()) as peak, Store(folder / f"w{workers}.db") as store:
         started = time.perf_counter()
         found = [c for c in walk([corpus], DEFAULT_MAX_FILE_SIZE) if isinstance(c, Candidate)]
         # The vocabulary exactly as the run would learn it (its own step, reused here).
@@ -116,7 +70,7 @@ def measure(corpus: Path, workers: int, folder: Path) -> dict[str, object]:
         "workers_cpu_s": round(timers[0].workers_cpu, 1),
         "model_s": round(ended - timers[0].started, 1), "total_s": round(ended - started, 1),
         "total_mb_per_s": round(megabytes / (ended - started), 3),
-        "peak_rss_writer_mb": peak.own // 1024, "peak_rss_with_workers_mb": peak.tree // 1024,
+        "peak_rss_writer_mb": round(peak.peak), "peak_rss_with_workers_mb": round(peak.tree_peak),
         "load_average": os.getloadavg(),
     }
 

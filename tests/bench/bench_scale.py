@@ -38,7 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.code_projects import _check_sha256
-from tests.bench.common import report
+from tests.bench.common import report, rss_mb
 from tests.bench.completion_corpus import MeasuredCode, measured_code
 from tests.bench.completion_server import Client, ServerProcess
 
@@ -147,14 +147,6 @@ def run_measured(command: list[str], code: MeasuredCode) -> tuple[float, float, 
         raise SystemExit(f"{' '.join(command[2:4])} failed: "
                          f"{process.stderr.read().decode()[-2000:]}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def line_cases(held_out: list[Path], count: int, seed: int = 0) -> list[str]:

@@ -7,6 +7,7 @@ import resource
 import statistics
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,3 +49,53 @@ def report(results: object, json_path: Path | None) -> None:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory now (Linux /proc; 0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+class PeakMemory:
+    """Samples a process's resident memory while a load runs: ``peak`` of the process,
+    ``tree_peak`` of it and its children together (an ingest's worker processes)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = self.tree_peak = rss_mb(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            own = rss_mb(self.pid)
+            self.peak = max(self.peak, own)
+            self.tree_peak = max(self.tree_peak,
+                                 own + sum(rss_mb(child) for child in child_pids(self.pid)))
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
