@@ -15,9 +15,9 @@ from app.api import errors, tracing
 from app.api.auth import ApiKeyAuth
 from app.api.batch_worker import BatchWorker
 from app.api.batches import BatchCancelResource, BatchesResource, BatchResource
-from app.api.chat import ChatCompletions, ChatCompletionsResource
+from app.api.chat import ChatCompletions
 from app.api.code import CODE_READERS, QUERIES, CodeQueryResource, QueryGate
-from app.api.completions import Completions, CompletionsResource
+from app.api.completions import Completions
 from app.api.completions_batch import CompletionsBatchResource
 from app.api.config import ApiSettings
 from app.api.dialect_errors import DialectErrors
@@ -26,6 +26,7 @@ from app.api.dispatch import Services
 from app.api.embeddings import Embeddings, EmbeddingsResource
 from app.api.engine_slot import EngineSlot
 from app.api.files import FileContentResource, FileResource, FilesResource
+from app.api.generation_resource import GenerationResource
 from app.api.health import HealthResource
 from app.api.hypercube import PointResource, PointsResource, StatsResource
 from app.api.ingest import (
@@ -170,7 +171,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
     app.resp_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: json_handler()})
     errors.install(app)
 
-    completions = CompletionsResource(slot, services.completions)
+    completions = GenerationResource(slot, services.completions)
     routes: list[tuple[str, object]] = [
         ("/health", HealthResource(slot, path,
                                    workers=() if worker is None else (worker.status,))),
@@ -182,7 +183,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
         ("/v1/completions", completions),
         ("/v1/engines/{model}/completions", completions),
         ("/v1/completions/batch", CompletionsBatchResource(slot, services.completions)),
-        ("/v1/chat/completions", ChatCompletionsResource(slot, services.chat)),
+        ("/v1/chat/completions", GenerationResource(slot, services.chat)),
         ("/v1/embeddings", EmbeddingsResource(slot, services.embeddings)),
         ("/tokenize", TokenizeResource(slot)),
         ("/detokenize", DetokenizeResource(slot)),

@@ -28,23 +28,20 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-import falcon
 import numpy as np
 
 from app import chat_template
 from app.api import grounded_reply, json_mode, sse, tools
-from app.api.body import Fields, read_json
+from app.api.body import Fields
 from app.api.completions import usage
 from app.api.contract import ChatBody, read
-from app.api.engine_slot import EngineSlot
 from app.api.generation import Choice, ClientWatch, generate_watched, watched
 from app.api.identity import fingerprint, new_id
 from app.api.logprobs import chat_logprobs
 from app.api.messages import read_messages
 from app.api.metrics import ApiMetrics
 from app.api.models import resolve_model
-from app.api.watch import client_watch
-from app.api.work import chat_work, request_limit
+from app.api.work import chat_work
 from app.chat_template import Message
 from app.engine.constrained import Grammar
 from app.engine.policy import check_context, choice_seeds
@@ -136,8 +133,18 @@ class ChatCompletions:
         self.default_max_tokens = default_max_tokens
         self.grounded = grounded
 
-    def parse(self, body: dict[str, Any], engine: EngineProtocol) -> ChatRequest:
+    def parse(self, body: dict[str, Any], engine: EngineProtocol,
+              path_model: str | None = None) -> ChatRequest:
+        """The request; a model named in the route's path stands for the body's, as for
+        completions (:class:`app.api.generation_resource.GenerationResource` passes it; no
+        chat route names one)."""
+        if path_model is not None:
+            body = {**body, "model": path_model}
         return parse_request(body, engine, self.default_max_tokens)
+
+    def work(self, request: ChatRequest, context_length: int, limit: int) -> int:
+        """The tokens ``request`` may generate; 400 if over ``limit`` (app/api/work.py)."""
+        return chat_work(request, context_length, limit)
 
     def _route(self, engine: EngineProtocol,
                request: ChatRequest) -> tuple[ChatRequest, Answer | None]:
@@ -276,22 +283,3 @@ class ChatCompletions:
 def _call_finish(finish: str) -> str:
     """A call whose arguments are complete ends with "tool_calls"; one cut short, "length"."""
     return "tool_calls" if finish == "stop" else finish
-
-
-class ChatCompletionsResource:
-    def __init__(self, slot: EngineSlot, service: ChatCompletions) -> None:
-        self.slot = slot
-        self.service = service
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        started = time.perf_counter()
-        body = read_json(req)
-        engine = self.slot.get()
-        request = self.service.parse(body, engine)
-        chat_work(request, engine.info.context_length, request_limit(req))
-        watch = client_watch(req, self.service.metrics)
-        if request.stream:
-            sse.start(resp)
-            resp.stream = self.service.stream(engine, request, watch, started)
-        else:
-            resp.media = self.service.respond(engine, request, watch)

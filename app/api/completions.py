@@ -15,20 +15,16 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-import falcon
-
 from app.api import sse
-from app.api.body import Fields, read_json
+from app.api.body import Fields
 from app.api.contract import CompletionBody, read
-from app.api.engine_slot import EngineSlot
 from app.api.generation import ClientWatch, generate_watched, watched
 from app.api.identity import fingerprint, new_id
 from app.api.logprobs import completion_logprobs, merge_completion_logprobs
 from app.api.metrics import ApiMetrics
 from app.api.models import resolve_model
 from app.api.prompts import Prompt, read_prompts
-from app.api.watch import client_watch
-from app.api.work import completion_work, request_limit
+from app.api.work import completion_work
 from app.engine.policy import check_context, choice_seeds
 from app.engine.types import (
     Choice,
@@ -112,6 +108,14 @@ class Completions:
 
     def __init__(self, metrics: ApiMetrics) -> None:
         self.metrics = metrics
+
+    def parse(self, body: dict[str, Any], engine: EngineProtocol,
+              path_model: str | None = None) -> CompletionRequest:
+        return parse_request(body, engine, path_model)
+
+    def work(self, request: CompletionRequest, context_length: int, limit: int) -> int:
+        """The tokens ``request`` may generate; 400 if over ``limit`` (app/api/work.py)."""
+        return completion_work(request, context_length, limit)
 
     # -- one JSON answer ------------------------------------------------------------------
 
@@ -261,26 +265,3 @@ class Completions:
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens}
-
-
-class CompletionsResource:
-    """``POST /v1/completions`` and ``POST /v1/engines/{model}/completions``."""
-
-    def __init__(self, slot: EngineSlot, service: Completions) -> None:
-        self.slot = slot
-        self.service = service
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response,
-                model: str | None = None) -> None:
-        started = time.perf_counter()
-        body = read_json(req)
-        engine = self.slot.get()
-        request = parse_request(body, engine, model)
-        completion_work(request, engine.info.context_length, request_limit(req))
-        watch = client_watch(req, self.service.metrics)
-        if request.stream:
-            sse.start(resp)
-            resp.stream = self.service.stream(engine, request, watch, started)
-        else:
-            resp.media = self.service.respond(engine, request, watch)
-
