@@ -11,24 +11,17 @@ import falcon
 import falcon.media
 from opentelemetry.sdk.trace import TracerProvider
 
-from app.api import errors, tracing
-from app.api.auth import ApiKeyAuth
-from app.api.batch_worker import BatchWorker
-from app.api.batches import BatchCancelResource, BatchesResource, BatchResource
-from app.api.chat import ChatCompletions
-from app.api.code import CODE_READERS, QUERIES, CodeQueryResource, QueryGate
-from app.api.completions import Completions
-from app.api.completions_batch import CompletionsBatchResource
 from app.api.config import ApiSettings
-from app.api.dialect_errors import DialectErrors
-from app.api.dialect_routes import dialect_routes
-from app.api.dispatch import Services
-from app.api.embeddings import Embeddings, EmbeddingsResource
-from app.api.engine_slot import EngineSlot
-from app.api.files import FileContentResource, FileResource, FilesResource
-from app.api.generation_resource import GenerationResource
-from app.api.health import HealthResource
-from app.api.hypercube import PointResource, PointsResource, StatsResource
+from app.api.dialects.errors import DialectErrors
+from app.api.dialects.routes import dialect_routes
+from app.api.http import errors, tracing
+from app.api.http.auth import ApiKeyAuth
+from app.api.http.health import HealthResource
+from app.api.http.metrics import ApiMetrics, MetricsMiddleware, MetricsResource
+from app.api.http.middleware import HostGuard, RequestContext, RequestLimits
+from app.api.http.ratelimit import RateLimit
+from app.api.http.tracing import TracingMiddleware
+from app.api.http.usage import UsageMiddleware, UsageResource
 from app.api.ingest import (
     IngestCancelResource,
     IngestEventsResource,
@@ -36,18 +29,25 @@ from app.api.ingest import (
     IngestRunResource,
 )
 from app.api.ingest_jobs import EngineLoader, IngestManager
+from app.api.jobs.batch_worker import BatchWorker
+from app.api.jobs.batches import BatchCancelResource, BatchesResource, BatchResource
+from app.api.jobs.completions_batch import CompletionsBatchResource
+from app.api.jobs.dispatch import Services
+from app.api.jobs.files import FileContentResource, FileResource, FilesResource
+from app.api.jobs.records import ApiRecords
 from app.api.json_media import json_handler
-from app.api.metrics import ApiMetrics, MetricsMiddleware, MetricsResource
-from app.api.middleware import HostGuard, RequestContext, RequestLimits
-from app.api.models import ModelResource, ModelsResource
-from app.api.openapi_doc import OpenApiResource
-from app.api.ratelimit import RateLimit
+from app.api.native.code import CODE_READERS, QUERIES, CodeQueryResource, QueryGate
+from app.api.native.hypercube import PointResource, PointsResource, StatsResource
+from app.api.native.tokenize import DetokenizeResource, TokenizeResource
+from app.api.openai.chat import ChatCompletions
+from app.api.openai.completions import Completions
+from app.api.openai.embeddings import Embeddings, EmbeddingsResource
+from app.api.openai.generation_resource import GenerationResource
+from app.api.openai.models import ModelResource, ModelsResource
+from app.api.openai.openapi_doc import OpenApiResource
+from app.api.openai.vectors import EmbedderCache
 from app.api.read_only import ReadOnlyResource
-from app.api.records import ApiRecords
-from app.api.tokenize import DetokenizeResource, TokenizeResource
-from app.api.tracing import TracingMiddleware
-from app.api.usage import UsageMiddleware, UsageResource
-from app.api.vectors import EmbedderCache
+from app.api.runtime.engine_slot import EngineSlot
 from app.code import CodeIndex
 from app.engine.types import EngineProtocol
 from app.grounded import GroundedChat
@@ -113,7 +113,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
         settings: keys, CORS, rate limits and body limits.
         plugins: what an ingest run over HTTP runs (:attr:`app.compose.Root.plugins`).
         loader: loads a fresh engine from the file after an ingest run changed it.
-        tracer_provider: where request spans go (None: tracing off, see app/api/tracing.py).
+        tracer_provider: where request spans go (None: tracing off, see app/api/http/tracing.py).
         read_only: never write to ``store`` (``serve --read-only``): files, batches and
             ingestion answer 403 ``read_only`` (see app/api/read_only.py).
 
