@@ -18,8 +18,8 @@ from app.api.dialects.ollama_models import (
     OllamaVersionResource,
 )
 from app.api.dialects.responses import ResponsesResource
-from app.api.dialects.tokenizer_info import TokenizerInfoResource
 from app.api.jobs.dispatch import Services
+from app.api.native.tokenize import TokenizerInfoResource
 from app.api.runtime.engine_slot import EngineSlot
 
 DIALECTS = {
