@@ -37,8 +37,9 @@ R = TypeVar("R", bound=StreamableRequest)
 
 
 class GenerationService(Protocol[R]):
-    """A generation service as the resource drives it (:class:`~app.api.openai.completions.
-    Completions`, :class:`~app.api.openai.chat.ChatCompletions`)."""
+    """A generation service as the resource drives it
+    (:class:`~app.api.openai.completions.Completions`,
+    :class:`~app.api.openai.chat.ChatCompletions`)."""
 
     @property
     def metrics(self) -> ApiMetrics: ...
