@@ -133,7 +133,7 @@ def _check_display(settings: Settings) -> Check:
 
 def _check_dialects(settings: Settings) -> Check:
     """The API dialects ``hypercube serve`` speaks, from the routes it registers."""
-    from app.api.dialect_routes import DIALECTS
+    from app.api.dialects.routes import DIALECTS
 
     names = ["OpenAI (/v1)", *(f"{name}: {what}" for name, what in DIALECTS.items())]
     return Check("api dialects", True, "; ".join(names), required=False)

@@ -12,7 +12,7 @@ import pytest
 
 from app.api import ApiSettings
 from app.api.config import read_key_file
-from app.api.ratelimit import TokenBuckets
+from app.api.http.ratelimit import TokenBuckets
 from app.errors import InvalidRequest
 from app.settings import Settings
 from tests.api_helpers import (

@@ -467,7 +467,7 @@ def test_tokenize_and_detokenize_round_trip(server: Running, ours: dict[str, Any
     assert result["max_model_len"] == server.engine.info.context_length
     assert "".join(result["pieces"]) == text
     status, back = post_json(server.url, "/detokenize", {"tokens": ids})
-    # "content" is llama.cpp's name for the same text (app/api/tokenize.py)
+    # "content" is llama.cpp's name for the same text (app/api/native/tokenize.py)
     assert (status, back) == (200, {"prompt": text, "content": text})
     validate_ours(ours, "Detokenized", back)
 

@@ -8,12 +8,12 @@ import falcon.testing
 import numpy as np
 import pytest
 
-from app.api import contract
-from app.api.batch_worker import BatchInvalid, parse_input
-from app.api.body import Fields
-from app.api.errors import handle_http_error
-from app.api.messages import read_messages
-from app.api.vectors import Embedder
+from app.api.http.body import Fields
+from app.api.http.errors import handle_http_error
+from app.api.jobs.batch_worker import BatchInvalid, parse_input
+from app.api.openai import contract
+from app.api.openai.messages import read_messages
+from app.api.openai.vectors import Embedder
 from app.chat_template import Message, render
 from app.engine.policy import check_context, choice_seeds
 from app.engine.types import ModelInfo

@@ -136,7 +136,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 import app.cli, app.api, app.grounded
-from app.api.tracing import otlp_provider
+from app.api.http.tracing import otlp_provider
 import requests.compat
 assert requests.compat.chardet.__name__ == "charset_normalizer", requests.compat.chardet
 otlp_provider("http://127.0.0.1:9").shutdown()

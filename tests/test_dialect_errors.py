@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.api import ApiSettings
-from app.api.dialect_errors import LLAMACPP_ROUTES
+from app.api.dialects.errors import LLAMACPP_ROUTES
 from tests.api_helpers import (
     Running,
     error_of,

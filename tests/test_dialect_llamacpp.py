@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.api.llamacpp import SNIPPET
+from app.api.dialects.llamacpp import SNIPPET
 from app.chat_template import SEPARATOR
 from tests.api_helpers import (
     Running,

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app import geometry
-from app.api import hypercube
+from app.api.native import hypercube
 from app.store import Store
 from tests.api_helpers import (
     Running,

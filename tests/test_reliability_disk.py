@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from app.api import ApiSettings, EngineSlot, Server, create_app
-from app.api.supervision import Backoff
+from app.api.runtime.supervision import Backoff
 from app.cli.serving import load_engine
 from app.store import Store
 from app.store.inspect import check

@@ -26,7 +26,7 @@ SERVE_AND_INGEST = """
 import json, sys
 from pathlib import Path
 from app.api import EngineSlot
-from app.api.health import memory
+from app.api.http.health import memory
 from app.api.ingest_jobs import IngestManager
 from app.cli.serving import load_engine
 from app.compose import Root
@@ -56,7 +56,7 @@ print("{}")
 
 FRESH = """
 import json, sys
-from app.api.health import memory
+from app.api.http.health import memory
 from app.cli.serving import load_engine
 from app.compose import Root
 

@@ -117,7 +117,7 @@ def test_a_damaged_token_stream_is_found_by_db_check(hypercube: Path) -> None:
 
 
 def test_every_blob_written_has_its_checksum(hypercube: Path) -> None:
-    from app.api.records import ApiRecords
+    from app.api.jobs.records import ApiRecords
 
     records = ApiRecords(hypercube)
     try:

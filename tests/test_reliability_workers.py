@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from app.api import ApiSettings
-from app.api.supervision import Backoff, WorkerStatus
+from app.api.runtime.supervision import Backoff, WorkerStatus
 from app.cli.serving import ServingProcess
 from app.ingest import IngestOptions, IngestRun
 from app.store import Store

@@ -1,4 +1,4 @@
-"""The request contract (app/api/contract.py) is the one declaration of the request bodies:
+"""The request contract (app/api/openai/contract.py) is the one declaration of the request bodies:
 ``/openapi.json`` publishes it as valid OpenAPI 3.1, the real server enforces every limit
 it declares with a 400 naming the field, and the CLI refuses the same values in one line.
 
@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from app.api import ApiSettings, contract
+from app.api import ApiSettings
+from app.api.openai import contract
 from app.cli.generate_cmd import CHAT_FLAGS, COMPLETE_FLAGS
 from app.cli.sampling_flags import Flags, flag
 from app.engine.limits import MAX_N, MAX_STOP_SEQUENCES, MAX_TOP_LOGPROBS

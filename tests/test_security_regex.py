@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.api.code import QueryGate
+from app.api.native.code import QueryGate
 from app.code.search import Budget, Searcher
 from app.code.texts import DocumentTexts
 from app.errors import InvalidRequest, RateLimited

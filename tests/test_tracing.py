@@ -20,8 +20,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from app.api import ApiSettings, create_app, tracing
-from app.api.server import Server
+from app.api import ApiSettings, create_app
+from app.api.http import tracing
+from app.api.http.server import Server
 from app.store import Store
 from tests.api_helpers import request, shared_engine, shared_hypercube, stream_lines
 from tests.conftest import REPO, make_root

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from app.api import ApiSettings, hypercube
+from app.api import ApiSettings
+from app.api.native import hypercube
 from tests.api_helpers import Running, build_hypercube, start_server
 from tests.conftest import write_python_corpus
 from tests.ui_support import (

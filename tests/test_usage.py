@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from app.api import ApiSettings
-from app.api.auth import key_id
+from app.api.http.auth import key_id
 from tests.api_helpers import Running, request, shared_engine, shared_hypercube, start_server
 
 ALICE, BOB = "alice-secret-key-123", "bob-secret-key-456"

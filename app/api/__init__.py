@@ -2,7 +2,7 @@
 
 from app.api.app import ApiState, create_app
 from app.api.config import ApiSettings
-from app.api.engine_slot import EngineSlot
-from app.api.server import Server
+from app.api.http.server import Server
+from app.api.runtime.engine_slot import EngineSlot
 
 __all__ = ["ApiSettings", "ApiState", "EngineSlot", "Server", "create_app"]

@@ -9,25 +9,20 @@ from typing import TYPE_CHECKING
 
 import falcon
 import falcon.media
+import orjson
 from opentelemetry.sdk.trace import TracerProvider
 
-from app.api import errors, tracing
-from app.api.auth import ApiKeyAuth
-from app.api.batch_worker import BatchWorker
-from app.api.batches import BatchCancelResource, BatchesResource, BatchResource
-from app.api.chat import ChatCompletions, ChatCompletionsResource
-from app.api.code import CODE_READERS, QUERIES, CodeQueryResource, QueryGate
-from app.api.completions import Completions, CompletionsResource
-from app.api.completions_batch import CompletionsBatchResource
 from app.api.config import ApiSettings
-from app.api.dialect_errors import DialectErrors
-from app.api.dialect_routes import dialect_routes
-from app.api.dispatch import Services
-from app.api.embeddings import Embeddings, EmbeddingsResource
-from app.api.engine_slot import EngineSlot
-from app.api.files import FileContentResource, FileResource, FilesResource
-from app.api.health import HealthResource
-from app.api.hypercube import PointResource, PointsResource, StatsResource
+from app.api.dialects.errors import DialectErrors
+from app.api.dialects.routes import dialect_routes
+from app.api.http import errors, tracing
+from app.api.http.auth import ApiKeyAuth
+from app.api.http.health import HealthResource
+from app.api.http.metrics import ApiMetrics, MetricsMiddleware, MetricsResource
+from app.api.http.middleware import HostGuard, RequestContext, RequestLimits
+from app.api.http.ratelimit import RateLimit
+from app.api.http.tracing import TracingMiddleware
+from app.api.http.usage import UsageMiddleware, UsageResource
 from app.api.ingest import (
     IngestCancelResource,
     IngestEventsResource,
@@ -35,20 +30,26 @@ from app.api.ingest import (
     IngestRunResource,
 )
 from app.api.ingest_jobs import EngineLoader, IngestManager
-from app.api.json_media import json_handler
-from app.api.metrics import ApiMetrics, MetricsMiddleware, MetricsResource
-from app.api.middleware import HostGuard, RequestContext, RequestLimits
-from app.api.models import ModelResource, ModelsResource
-from app.api.openapi_doc import OpenApiResource
-from app.api.ratelimit import RateLimit
-from app.api.read_only import ReadOnlyResource
-from app.api.records import ApiRecords
-from app.api.tokenize import DetokenizeResource, TokenizeResource
-from app.api.tracing import TracingMiddleware
-from app.api.usage import UsageMiddleware, UsageResource
-from app.api.vectors import EmbedderCache
+from app.api.jobs.batch_worker import BatchWorker
+from app.api.jobs.batches import BatchCancelResource, BatchesResource, BatchResource
+from app.api.jobs.completions_batch import CompletionsBatchResource
+from app.api.jobs.dispatch import Services
+from app.api.jobs.files import FileContentResource, FileResource, FilesResource
+from app.api.jobs.records import ApiRecords
+from app.api.native.code import CODE_READERS, QUERIES, CodeQueryResource, QueryGate
+from app.api.native.hypercube import PointResource, PointsResource, StatsResource
+from app.api.native.tokenize import DetokenizeResource, TokenizeResource
+from app.api.openai.chat import ChatCompletions
+from app.api.openai.completions import Completions
+from app.api.openai.embeddings import Embeddings, EmbeddingsResource
+from app.api.openai.generation_resource import GenerationResource
+from app.api.openai.models import ModelResource, ModelsResource
+from app.api.openai.openapi_doc import OpenApiResource
+from app.api.openai.vectors import EmbedderCache
+from app.api.runtime.engine_slot import EngineSlot
 from app.code import CodeIndex
 from app.engine.types import EngineProtocol
+from app.errors import ReadOnly
 from app.grounded import GroundedChat
 from app.ingest import IngestPlugins
 from app.store import Store
@@ -63,6 +64,10 @@ if TYPE_CHECKING:
 RUN = f"{{run_id:int(min=0, max={2**63 - 1})}}"
 # Read connections for the picture and the statistics (each request holds one briefly).
 HYPERCUBE_READERS = 2
+# What a read-only server (``serve --read-only``) answers where it would have to write.
+READ_ONLY_MESSAGE = (
+    "this server serves a read-only hypercube (`hypercube serve --read-only`): {what} "
+    "need a writable one — use the server that ingests, or serve a writable copy")
 
 
 @dataclass
@@ -112,9 +117,9 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
         settings: keys, CORS, rate limits and body limits.
         plugins: what an ingest run over HTTP runs (:attr:`app.compose.Root.plugins`).
         loader: loads a fresh engine from the file after an ingest run changed it.
-        tracer_provider: where request spans go (None: tracing off, see app/api/tracing.py).
+        tracer_provider: where request spans go (None: tracing off, see app/api/http/tracing.py).
         read_only: never write to ``store`` (``serve --read-only``): files, batches and
-            ingestion answer 403 ``read_only`` (see app/api/read_only.py).
+            ingestion answer 403 ``read_only`` (:class:`ReadOnlyResource`).
 
     The app's :class:`ApiState` is ``app.state``; call ``app.state.close()`` when done.
     """
@@ -170,7 +175,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
     app.resp_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: json_handler()})
     errors.install(app)
 
-    completions = CompletionsResource(slot, services.completions)
+    completions = GenerationResource(slot, services.completions)
     routes: list[tuple[str, object]] = [
         ("/health", HealthResource(slot, path,
                                    workers=() if worker is None else (worker.status,))),
@@ -182,7 +187,7 @@ def create_app(store: Store, engine: EngineProtocol | EngineSlot | None,
         ("/v1/completions", completions),
         ("/v1/engines/{model}/completions", completions),
         ("/v1/completions/batch", CompletionsBatchResource(slot, services.completions)),
-        ("/v1/chat/completions", ChatCompletionsResource(slot, services.chat)),
+        ("/v1/chat/completions", GenerationResource(slot, services.chat)),
         ("/v1/embeddings", EmbeddingsResource(slot, services.embeddings)),
         ("/tokenize", TokenizeResource(slot)),
         ("/detokenize", DetokenizeResource(slot)),
@@ -234,3 +239,28 @@ def _writing_routes(records: ApiRecords | None, worker: BatchWorker | None,
         (f"/v1/ingest/{RUN}/events", IngestEventsResource(ingest)),
         (f"/v1/ingest/{RUN}/cancel", IngestCancelResource(ingest)),
     ]
+
+
+class ReadOnlyResource:
+    """A writing route of a read-only server, refusing every method with 403 ``read_only``.
+
+    A replica serves a snapshot from a read-only mount: uploads, batches and ingestion would
+    all write to the hypercube, so their routes stay in place (clients get a clear reason,
+    not a 404 that suggests a wrong URL).
+    """
+
+    accepts = ()
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def _refuse(self, req: falcon.Request, resp: falcon.Response, **_: object) -> None:
+        raise ReadOnly(READ_ONLY_MESSAGE.format(what=self.what))
+
+    on_get = on_post = on_put = on_patch = on_delete = _refuse
+
+
+def json_handler() -> falcon.media.JSONHandler:
+    """orjson for Falcon's JSON media: several times faster than the standard library's
+    json. Falcon sees that orjson.dumps returns bytes and skips its own encoding step."""
+    return falcon.media.JSONHandler(dumps=orjson.dumps, loads=orjson.loads)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import falcon
 
-from app.api import sse
-from app.api.body import Fields, query_int, read_json
+from app.api.http import sse
+from app.api.http.body import Fields, query_int, read_json
 from app.api.ingest_jobs import IngestManager
 from app.errors import InvalidRequest, PermissionDenied
 from app.paths import is_within, resolve_user_path

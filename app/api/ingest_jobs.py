@@ -25,10 +25,10 @@ from typing import Any
 
 import orjson
 
-from app.api.engine_slot import EngineSlot
-from app.api.heap import release_free_memory
-from app.api.model_loader import ModelLoader
-from app.api.supervision import reason_of
+from app.api.runtime.engine_slot import EngineSlot
+from app.api.runtime.heap import release_free_memory
+from app.api.runtime.model_loader import ModelLoader
+from app.api.runtime.supervision import reason_of
 from app.engine.types import EngineProtocol
 from app.errors import HypercubeError, NotFound, StoreLocked
 from app.ingest import IngestOptions, IngestPlugins, IngestRun, Progress, RunSummary

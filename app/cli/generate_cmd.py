@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from app.api.contract import ChatBody, CompletionBody
+from app.api.openai.contract import ChatBody, CompletionBody
 from app.cli.common import add_db_option, add_json_option, open_read_store, print_json, root_of
 from app.cli.sampling_flags import SAMPLING, Flags
 from app.engine import CONTEXT_LENGTH, Engine, SamplingParams, load_engine

@@ -6,7 +6,7 @@ the file comes with a snapshot manifest (``FILE.json``, written by ``hypercube s
 the replica verifies the file against it before serving, then watches both: when the
 ingest job publishes a newer snapshot (renamed over the old one, so this process still
 holds the old file open and keeps serving it), the replica verifies the new file, builds a
-complete app over it beside the serving one and swaps it in (app/api/swap.py). Requests
+complete app over it beside the serving one and swaps it in (app/api/http/swap.py). Requests
 already running, streams included, finish on the old app, which is then closed.
 
 A snapshot that fails verification (being replaced right now, or corrupted) is not served:

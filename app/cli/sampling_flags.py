@@ -1,4 +1,4 @@
-"""The CLI's generation flags, made from the request contract's fields (app/api/contract.py).
+"""The CLI's generation flags, made from the request contract's fields (app/api/openai/contract.py).
 
 ``--top-p`` is ``top_p`` of the request body: the same type, default, description and
 limits, checked by the same declaration, so ``hypercube complete`` refuses exactly what
@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError, create_model
 
-from app.api.contract_errors import problem
-from app.api.contract_types import Body
+from app.api.openai.contract_errors import problem
+from app.api.openai.contract_types import Body
 from app.errors import InvalidRequest
 
 # The sampling controls both commands take, in the order --help lists them.

@@ -51,8 +51,8 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from app.api import ApiSettings, EngineSlot, Server, create_app
 from app.api.app import ApiApp
-from app.api.model_loader import ModelLoader
-from app.api.swap import SwappableApp
+from app.api.http.swap import SwappableApp
+from app.api.runtime.model_loader import ModelLoader
 from app.cli.replica import SnapshotWatcher
 from app.engine.types import EngineProtocol
 from app.ingest import Progress
@@ -159,7 +159,7 @@ class ServingProcess:
         kernels = self.root.kernels
         provider = None
         if otlp_endpoint:
-            from app.api.tracing import otlp_provider
+            from app.api.http.tracing import otlp_provider
 
             provider = otlp_provider(otlp_endpoint)
             self._started.callback(provider.shutdown)  # flushes the last spans

@@ -1,6 +1,6 @@
 """Every limit a generation request is held to, named once.
 
-The request contract (app/api/contract.py) declares them on the wire fields, from which
+The request contract (app/api/openai/contract.py) declares them on the wire fields, from which
 the API's parsing, ``/openapi.json`` and the CLI's flags are all derived; the engine checks
 the ones it depends on (stops, logprobs, the repetition penalty) again with these same
 names, for callers that build a :class:`~app.engine.types.SamplingParams` themselves.
@@ -36,5 +36,5 @@ DRY_ALLOWED_LENGTH_RANGE = (1, KMAX)
 DRY_MAX_BREAKERS = 32
 DRY_MAX_BREAKER_CHARS = 32
 
-# Functions a chat request may declare (app/api/tools.py): each is compiled into a grammar.
+# Functions a chat request may declare (app/api/openai/tools.py): each is compiled into a grammar.
 MAX_TOOLS = 128

@@ -5,7 +5,7 @@ connections for that long (the browser would show its own error page), the serve
 once and answers with :func:`building_app`: the UI's own page and files, whose shell sees
 ``/health`` say ``building`` and shows the build's progress, and an OpenAI error object (503,
 ``Retry-After``) for every API call. When the build is done, the serving process swaps in the
-real app (:class:`app.api.swap.SwappableApp`); the page notices ``/health`` change and opens
+real app (:class:`app.api.http.swap.SwappableApp`); the page notices ``/health`` change and opens
 the app.
 """
 
@@ -20,9 +20,9 @@ from typing import Any
 import falcon
 
 from app import __version__
-from app.api import errors
 from app.api.config import ApiSettings
-from app.api.middleware import HostGuard
+from app.api.http import errors
+from app.api.http.middleware import HostGuard
 from app.ingest import Progress
 from app.ui.routes import add_ui_routes
 

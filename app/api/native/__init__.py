@@ -1,0 +1,1 @@
+"""Hypercube's own endpoints: code intelligence, the hypercube's contents and its tokenizer."""

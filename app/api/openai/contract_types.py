@@ -1,0 +1,90 @@
+"""The field types the request contract (app/api/openai/contract.py) is written in.
+
+They read JSON as :class:`app.api.http.body.Fields` always has: no coercion (``"8"`` is not a
+number, ``true`` not an integer) except a whole float for an integer (``2.0`` is 2), and
+a string that must be one of a few says which (``must be one of 'free', 'line', …``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    ValidationError,
+    WrapValidator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+
+
+class Body(BaseModel):
+    """A JSON object of a request: strict types, JSON ``null`` counting as absent (OpenAI
+    marks nearly every optional field nullable, and clients send ``null`` for unset), and
+    unknown fields ignored (clients send OpenAI's newer fields and their own: ``user``,
+    ``metadata``, ``store``…; we have always accepted them)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
+
+def _whole(value: object) -> object:
+    # JSON has one number type; some clients write 2 as 2.0.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = BeforeValidator(_whole)
+Integer = Annotated[int, WholeNumber]
+# A nullable integer takes its limits inside (Annotated[int, Field(ge=…), WholeNumber]):
+# put on the outer Field, pydantic would publish them as "ge"/"le", not JSON Schema's
+# "minimum"/"maximum".
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A string that must be one of ``choices`` (given at run time, so not a Literal)."""
+
+    choices: tuple[str, ...]
+
+    def __get_pydantic_core_schema__(self, source: Any,
+                                     handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "enum": list(self.choices)}
+
+    def _check(self, value: str) -> str:
+        if value not in self.choices:
+            raise PydanticCustomError("one_of", "must be one of {choices}, not {value}",
+                                      {"choices": ", ".join(map(repr, self.choices)),
+                                       "value": repr(value)})
+        return value
+
+
+def on_the_field(describe: Callable[[ValidationError], str]) -> WrapValidator:
+    """A wrap validator that reports whatever is wrong inside a value on the value's field,
+    in ``describe``'s words: for objects whose keys are data (``logit_bias``'s token ids),
+    where a key is no field name to put in ``param``."""
+    def validate(value: Any, handler: core_schema.ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            raise PydanticCustomError("field", "{message}",
+                                      {"message": describe(exc)}) from None
+    return WrapValidator(validate)
