@@ -18,7 +18,7 @@ def test_a_run_of_reexports_shows_how_the_next_one_goes_on() -> None:
     found = analogy("from .core import Option", nearby_lines(REEXPORTS, None))
     assert found == Analogy(0, found.extensions) and dict(found.extensions) == {" as Option": 3}
     ends, goes_on = shares(found)
-    assert ends == 0 and goes_on == {" as Option": 0.75}
+    assert ends == 0 and goes_on == {" as Option": 3 * 0.75}
 
 
 def test_lines_below_the_cursor_count_too() -> None:

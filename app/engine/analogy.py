@@ -108,17 +108,20 @@ COMMENT_STARTS = ("#", "//", "/*", "*", "--")
 def mixed(model_logprob: float, prefix_logprob: float, share: float) -> float:
     """log of P_model(line) + P(the candidate's text)·share: the model's probability of a
     line plus the analogy's, which takes the candidate's text as the model has it
-    (``prefix_logprob``) and says how it goes on (``share`` of the aligned lines go on so).
-    Added to every line's model probability an equal weight would be the same for all,
-    so the mixture is this sum."""
+    (``prefix_logprob``) and says how it goes on (``share``, see :func:`shares`). A mixture
+    scales every line's model probability alike, which no ranking sees, so it is this
+    sum."""
     if share <= 0:
         return model_logprob
     return float(np.logaddexp(model_logprob, math.log(share) + prefix_logprob))
 
 
 def shares(found: Analogy) -> tuple[float, dict[str, float]]:
-    """The share of the aligned lines that end where the candidate does, and of those that
-    go on each way, out of one more than there are (a pattern seen once is a hint)."""
-    total = found.aligned + 1
-    return (found.ended / total,
-            {text: count / total for text, count in found.extensions.items()})
+    """The analogy's weight on the candidate ending where it does, and on each way it goes
+    on: the share of the aligned lines that do so (out of one more than there are: a
+    pattern seen once is a hint), times how many lines align, each one as strong a witness
+    as the model (the analogy's weight in the mixture grows with its evidence: n : 1)."""
+    aligned = found.aligned
+    total = aligned + 1
+    return (aligned * found.ended / total,
+            {text: aligned * count / total for text, count in found.extensions.items()})
