@@ -357,15 +357,18 @@ def _analogies(engine: Engine, plan: _Plan, base: Session, found: list[Found]) -
     return added
 
 
-def _forced(engine: Engine, plan: _Plan, base: Session,
+def _forced(engine: Engine, plan: _Plan, base: Session | None,
             text: str) -> tuple[list[int], list[float]]:
     """The tokens of the taken-back text + ``text`` and the model's log-probability of each
-    after the healed prompt."""
+    after the healed prompt (``base``'s history when given, else read afresh)."""
     removed = plan.healed.removed.decode("utf-8", errors="replace")
     ids = engine.tokenizer.encode(removed + text).tolist()
     logprobs = []
     with engine.sessions(plan.model) as session:
-        session.copy_from(base)
+        if base is not None:
+            session.copy_from(base)
+        else:
+            session.reset(plan.history)
         for token in ids:
             logprobs.append(math.log(float(session.distribution()[token])))
             session.push(token)
@@ -413,19 +416,7 @@ def _joint_logprob(engine: Engine, plan: _Plan, middle: str,
     probability of the filled-in text as the tokenizer writes it, joins included."""
     suffix = plan.request.suffix or ""
     head = "\n".join(suffix.split("\n")[:SUFFIX_SCORED_LINES])[:SUFFIX_SCORED_CHARS]
-    removed = plan.healed.removed.decode("utf-8", errors="replace")
-    ids = engine.tokenizer.encode(removed + middle + head)
-    with engine.sessions(plan.model) as session:
-        if base is not None:
-            session.copy_from(base)
-        else:
-            session.reset(plan.history)
-        total = 0.0
-        for token in ids.tolist():
-            probs = session.distribution()
-            total += math.log(float(probs[token]))
-            session.push(token)
-    return total
+    return sum(_forced(engine, plan, base, middle + head)[1])
 
 
 def _choice(engine: Engine, base: Session, found: Found, plan: _Plan, top: int) -> Choice:
