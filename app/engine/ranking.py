@@ -189,8 +189,8 @@ class Ranker:
             for candidate, count in zip(leaders, errors, strict=True):
                 candidate.score -= PARSE_PENALTY * (count - least)
             if consensus:  # those that add errors go last, the others keep their order
-                by_errors = dict(zip(map(id, leaders), errors, strict=True))
-                leaders.sort(key=lambda c: by_errors[id(c)] > least)
+                leaders = [c for c, count in sorted(zip(leaders, errors, strict=True),
+                                                    key=lambda pair: pair[1] > least)]
             else:
                 leaders.sort(key=lambda c: -c.score)
             ranked = leaders + ranked[PARSED:]
