@@ -260,6 +260,24 @@ def test_constraint_masks_every_step_and_ends_the_generation() -> None:
     assert replay.done()
 
 
+@pytest.mark.parametrize("budget", [12, 20, 30])
+def test_a_budgeted_json_object_closes_whatever_is_sampled(budget: int) -> None:
+    """Sampled freely, a reply still closes inside its budget: near the end, an opener
+    (``,`` starting another key) after which the way to finish would not fit is refused."""
+    engine = shared_engine()
+    grammar = json_object_grammar(engine.tokenizer)
+    prompt = engine.tokenizer.encode("Add two numbers.\n\n")
+    cut_short = []
+    for seed in range(40):
+        params = SamplingParams(max_tokens=budget, temperature=1.0, seed=seed)
+        completion = engine.complete(prompt, params, constraint=grammar.constraint(budget))
+        if completion.finish_reason != "stop":
+            cut_short.append((seed, completion.text))
+            continue
+        assert isinstance(json.loads(completion.text), dict)
+    assert cut_short == []
+
+
 def test_unconstrained_generation_is_unchanged_by_the_hook() -> None:
     engine = shared_engine()
     prompt = engine.tokenizer.encode("def total(")

@@ -28,9 +28,11 @@ A budget can still run out mid-object. A constraint made with ``budget`` keeps a
 how many tokens the shortest way to finish takes (:meth:`GrammarConstraint._finish_path`:
 follow the grammar taking a closing token — only ``"``, ``]``, ``}`` in it — where one is
 allowed, else a separator, else the longest allowed token (a single digit in a number), on
-the matcher itself, then roll back). Once the tokens left are within :data:`MARGIN` of that,
-the reply follows that path, so it closes within the budget whenever the budget can hold it;
-otherwise it ends with finish_reason ``"length"``.
+the matcher itself, then roll back). Near the end (within :data:`SLACK`), a token that opens
+structure (another item, a key, a nested value) is allowed only if the way to finish after it
+still fits; once the tokens left are within :data:`MARGIN` of the estimate, the reply follows
+that path. So it closes within the budget whenever the budget can hold it; otherwise (a
+budget too small for the shortest object) it ends with finish_reason ``"length"``.
 
 Bounds: a schema's JSON text may be at most :data:`MAX_SCHEMA_BYTES`; compiling and every
 mask step run under llguidance's parser limits (:func:`limits`), which cap the lexer states,
@@ -81,11 +83,18 @@ COMPILE_OPTIONS: dict[str, Any] = {
 
 _CLOSERS = frozenset(b'"]}')
 _SEPARATORS = frozenset(b", :")
+# Tokens that can open structure: another item, a key, a nested value or a string. One of
+# them can lengthen the way to finish by more than MARGIN (``,`` in an object needs a key,
+# ``: ``, a value and the closer: seven tokens here), so near the end each is tried before
+# it is allowed. Other tokens (letters, digits inside a string or a number) lengthen it by
+# a token or two at most.
+_OPENERS = frozenset(b',:{["')
 # The finishing estimate is redone at every token once the tokens left come within SLACK of
-# it (a path being followed stays valid as it is), now and then before that.
-SLACK = 8
-# The path is taken this many tokens early: one free choice (``, "`` opening another item)
-# can lengthen it by a few.
+# it (a path being followed stays valid as it is), now and then before that; within SLACK,
+# openers that would leave too little budget to finish are refused.
+SLACK = 12
+# The path is taken this many tokens early: the free choices that are not openers can
+# lengthen it by a token or two each.
 MARGIN = 4
 
 
@@ -134,6 +143,8 @@ class _GrammarVocabulary:
                                          slices=llg.LLTokenizer.json_slices())
         self.finish_rank = np.array([_finish_rank(t) for t in vocabulary.tokens[:-1]],
                                     dtype=np.int64)
+        self.opens = np.array([not _OPENERS.isdisjoint(t) for t in vocabulary.tokens[:-1]],
+                              dtype=bool)
 
 
 _vocabularies: weakref.WeakKeyDictionary[Tokenizer, _GrammarVocabulary] = (
@@ -168,7 +179,7 @@ class Grammar:
         matcher = _llguidance().LLMatcher(self._vocabulary.tokenizer, self._text,
                                           limits=limits(), log_level=0)
         return GrammarConstraint(matcher, self._vocab_size, budget,
-                                 self._vocabulary.finish_rank)
+                                 self._vocabulary.finish_rank, self._vocabulary.opens)
 
 
 def json_schema_grammar(schema: Any, tokenizer: Tokenizer, param: str) -> Grammar:
@@ -251,7 +262,8 @@ class GrammarConstraint:
     """:class:`TokenConstraint` backed by one llguidance ``LLMatcher``."""
 
     def __init__(self, matcher: llguidance.LLMatcher, vocab_size: int,
-                 budget: int | None = None, finish_rank: np.ndarray | None = None) -> None:
+                 budget: int | None = None, finish_rank: np.ndarray | None = None,
+                 opens: np.ndarray | None = None) -> None:
         if matcher.is_error():
             raise InvalidRequest(f"the grammar cannot be enforced: {matcher.get_error()}",
                                  param="response_format")
@@ -262,9 +274,11 @@ class GrammarConstraint:
         self._allowed: np.ndarray | None = None  # the mask for the next token, once computed
         self._budget = budget if finish_rank is not None else None
         self._rank = finish_rank
+        self._opens = opens if opens is not None else np.zeros(vocab_size, dtype=bool)
         self._count = 0                          # tokens taken so far
         self._path: list[int] = []               # the shortest-looking way to finish
         self._needed = 0                         # tokens it takes (estimated when stale)
+        self._finishes = False                   # whether the path reaches the end
         self._valid = False                      # whether it starts from the current state
         self._check_at = 0                       # when to look again while far from the end
 
@@ -278,12 +292,13 @@ class GrammarConstraint:
             self._allowed = self._compute()
         return self._allowed
 
-    def _finish_path(self, limit: int) -> tuple[list[int], bool]:
-        """The tokens of the shortest-looking way to finish (at most ``limit``) and whether
-        they do finish; the matcher is left as it was."""
+    def _finish_path(self, limit: int, allowed: np.ndarray) -> tuple[list[int], bool]:
+        """The tokens of the shortest-looking way to finish (at most ``limit``) from the
+        matcher's state, whose mask is ``allowed``, and whether they do finish; the matcher
+        is left as it was."""
         matcher, rank = self._matcher, self._rank
         assert rank is not None
-        allowed, finishes = self._next(), False
+        finishes = False
         path: list[int] = []
         while len(path) < limit:
             if matcher.is_stopped() or matcher.is_error():
@@ -309,8 +324,8 @@ class GrammarConstraint:
         left = self._budget - self._count
         if not self._valid and (self._count >= self._check_at
                                 or left <= self._needed + SLACK):
-            self._path, finishes = self._finish_path(left + 1)
-            self._needed = len(self._path) if finishes else left + 1
+            self._path, self._finishes = self._finish_path(left + 1, self._next())
+            self._needed = len(self._path) if self._finishes else left + 1
             self._valid = True
             # Far from the end, look again only once the budget could have run down to it
             # (a free token lengthens the way to finish by two tokens or so).
@@ -319,6 +334,22 @@ class GrammarConstraint:
             # Only just enough budget left: finish the shortest way.
             allowed[:] = False
             allowed[self._path[0]] = True
+        elif self._valid and self._finishes and left <= self._needed + SLACK:
+            self._refuse_dead_ends(allowed, left)
+
+    def _refuse_dead_ends(self, allowed: np.ndarray, left: int) -> None:
+        """Refuse the openers after which the way to finish no longer fits the budget (each
+        is taken on the matcher, its path walked, then rolled back)."""
+        matcher = self._matcher
+        for token in np.flatnonzero(allowed & self._opens).tolist():
+            if token == self._path[0]:
+                continue
+            fits = False
+            if matcher.consume_token(token):
+                path, finishes = self._finish_path(left - 1, self._compute())
+                fits = finishes and len(path) <= left - 1
+                matcher.rollback(1)
+            allowed[token] = fits
 
     def advance(self, token_id: int) -> None:
         if not self._matcher.consume_token(token_id):
