@@ -47,7 +47,11 @@ DATA_DIRS = {  # source folder → folder inside the executable
 # second copy of pydantic for old code: neither runs in the app.
 NOT_SHIPPED = ["pytest", "_pytest", "hypothesis", "openai", "IPython", "tkinter",
                "matplotlib", "pandas", "setuptools", "pip", "chardet", "pygments",
-               "mypy", "pydantic.mypy", "pydantic.v1"]
+               "mypy", "pydantic.mypy", "pydantic.v1",
+               # ingest --cluster (the `cluster` extra) needs the Python package install:
+               # dask and what only it pulls in would double the compile time
+               "dask", "distributed", "tornado", "cloudpickle", "msgpack", "zict", "tblib",
+               "partd", "locket", "toolz", "tlz", "sortedcontainers"]
 GUI_MODULES = ["webview", "PyQt6", "PySide6", "qtpy", "bottle", "proxy_tools"]
 
 

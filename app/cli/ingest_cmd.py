@@ -19,9 +19,10 @@ from rich.progress import (
 )
 
 from app.cli.common import add_db_option, add_json_option, db_path, print_json, root_of
+from app.errors import InvalidRequest
 from app.ingest import IngestOptions, IngestRun
 from app.ingest import Progress as IngestProgress
-from app.ingest.pipeline import DEFAULT_MAX_FILE_SIZE
+from app.ingest.pipeline import CONNECT_TIMEOUT, DEFAULT_MAX_FILE_SIZE
 from app.ingest.walk import Skipped
 from app.store import Store
 from app.tokenizer import DEFAULT_VOCAB_SIZE
@@ -44,10 +45,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE, metavar="N",
                         help="tokens to learn if this hypercube has no vocabulary yet "
                         f"(default {DEFAULT_VOCAB_SIZE})")
-    parser.add_argument("--workers", type=_positive, default=os.cpu_count() or 1, metavar="N",
+    parser.add_argument("--workers", type=_positive, default=None, metavar="N",
                         help="processes that read, tokenize and parse files (default: the "
                         "number of CPU cores; 1 = this process only); the hypercube built "
-                        "is the same for any N")
+                        "is the same for any N. Not with --cluster")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="tokenize and parse on a Dask cluster instead: its scheduler's "
+                        "address (tcp://HOST:8786), or local[:N] to start N worker processes "
+                        "here. File bytes are sent to the workers (no shared filesystem "
+                        "needed); this process still reads the files and is the one writer. "
+                        "The hypercube built is the same. Refused with --workers. Needs "
+                        "pip install 'hypercube[cluster]'")
+    parser.add_argument("--cluster-timeout", type=_seconds, default=CONNECT_TIMEOUT,
+                        metavar="S", help="give up on an unreachable scheduler, or one "
+                        f"without workers, after S seconds (default {CONNECT_TIMEOUT:g})")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -72,11 +83,25 @@ def _positive(value: str) -> int:
     return number
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("--cluster-timeout must be positive")
+    return seconds
+
+
 def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
+    if args.cluster is not None and args.workers is not None:
+        raise InvalidRequest("--cluster and --workers do not go together: the cluster's "
+                             "workers prepare the files", param="workers")
     options = IngestOptions(roots=args.paths, prune=args.prune,
                             max_file_size=args.max_file_size, vocab_size=args.vocab_size,
-                            workers=args.workers)
+                            workers=args.workers or os.cpu_count() or 1,
+                            cluster=args.cluster, cluster_timeout=args.cluster_timeout)
     show_bar = not args.quiet and not args.json
 
     def report_skip(item: Skipped) -> None:

@@ -31,7 +31,7 @@ from app.errors import HypercubeError, InvalidRequest, StoreLocked
 from app.ingest.prepare import Prepared, Task, Unchanged
 from app.ingest.protocols import Analyzer, IngestedDocument, Preparer, RunListener
 from app.ingest.walk import Candidate, Skipped, walk
-from app.ingest.workers import prepared
+from app.ingest.workers import Executor, Processes, prepared
 from app.store import Store
 from app.store.checksums import blob_checksum
 from app.store.runs import ingest_lock
@@ -51,6 +51,8 @@ BATCH_BYTES = 2_000_000
 BATCH_FILES = 256
 # The vocabulary is learned from at most this much text, taken evenly across the run's files.
 TRAINING_SAMPLE_BYTES = 64_000_000
+# Seconds to reach a Dask scheduler (--cluster) and for it to have a worker.
+CONNECT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,11 @@ class IngestOptions:
     vocab_size: int = DEFAULT_VOCAB_SIZE
     # Processes that prepare files (1: this one); the result does not depend on it.
     workers: int = 1
+    # A Dask scheduler's address (or ``local``/``local:N``) whose workers prepare the files
+    # instead (``workers`` is then unused); :mod:`app.ingest.cluster`. CLI only: the server
+    # never reaches the network.
+    cluster: str | None = None
+    cluster_timeout: float = CONNECT_TIMEOUT
 
 
 @dataclass
@@ -122,9 +129,19 @@ class IngestRun:
         except Timeout as exc:
             raise StoreLocked(f"another ingest is running on {self.store.path}") from exc
         try:
-            return self._run_locked()
+            # Connect to the cluster before anything is written: an unreachable one leaves
+            # the hypercube untouched.
+            with contextlib.closing(self._executor()) as executor:
+                return self._run_locked(executor)
         finally:
             lock.release()
+
+    def _executor(self) -> Executor:
+        if self.options.cluster is None:
+            return Processes(self.options.workers)
+        from app.ingest.cluster import DaskCluster  # dask is an optional extra
+
+        return DaskCluster(self.options.cluster, timeout=self.options.cluster_timeout)
 
     def _mark_ended(self, run_id: int, status: str) -> None:
         """Record that the run stopped early (its whole batches stay stored). If even that
@@ -139,7 +156,7 @@ class IngestRun:
 
     # -- the run ------------------------------------------------------------------------
 
-    def _run_locked(self) -> RunSummary:
+    def _run_locked(self, executor: Executor) -> RunSummary:
         started = time.time()
         with self.store.write() as conn:
             # Any run still marked running was killed: we hold the ingest lock.
@@ -150,13 +167,14 @@ class IngestRun:
             )
             summary = RunSummary(run_id=conn.last_insert_rowid())
         try:
-            return self._ingest(summary, started)
+            return self._ingest(summary, started, executor)
         except BaseException as exc:
             interrupted = isinstance(exc, KeyboardInterrupt | SystemExit)
             self._mark_ended(summary.run_id, "interrupted" if interrupted else "failed")
             raise
 
-    def _ingest(self, summary: RunSummary, started: float) -> RunSummary:
+    def _ingest(self, summary: RunSummary, started: float,
+                executor: Executor) -> RunSummary:
         candidates = self._scan(summary)
         tokenizer = self._tokenizer(candidates)
         known = dict(
@@ -170,7 +188,7 @@ class IngestRun:
             if (preparer := a.preparer) is not None]
         batch: list[Prepared] = []
         batch_bytes = 0
-        outcomes = prepared(tasks, tokenizer, preparers, self.options.workers)
+        outcomes = prepared(tasks, tokenizer, preparers, executor)
         with contextlib.closing(outcomes):
             for candidate, outcome in zip(candidates, outcomes, strict=True):
                 if self.cancel.is_set():

@@ -63,10 +63,34 @@ def content_hash(data: bytes) -> str:
 def prepare(task: Task, tokenizer: Tokenizer,
             preparers: Sequence[tuple[str, Preparer]]) -> Outcome:
     """What one file becomes: skipped with a reason, unchanged, or prepared for storing."""
+    data = read(task)
+    if isinstance(data, Skipped):
+        return data
+    return prepare_bytes(task, data, tokenizer, preparers)
+
+
+def read(task: Task) -> bytes | Skipped:
+    """The file's bytes, or why it cannot be read."""
     try:
-        data = task.path.read_bytes()
+        return task.path.read_bytes()
     except OSError as exc:
         return Skipped(task.path, f"cannot read: {exc.strerror}")
+
+
+def triage(task: Task) -> bytes | Unchanged | Skipped:
+    """What the writer's machine finds before anything is sent elsewhere: the bytes to
+    prepare, or already the outcome (unreadable, or the content hash already stored)."""
+    data = read(task)
+    if isinstance(data, bytes) and task.known is not None and \
+            task.known[1] == content_hash(data):
+        return Unchanged(task.path)
+    return data
+
+
+def prepare_bytes(task: Task, data: bytes, tokenizer: Tokenizer,
+                  preparers: Sequence[tuple[str, Preparer]]) -> Outcome:
+    """:func:`prepare` of bytes already read (maybe on another machine than the one
+    preparing them: ``task.path`` is only a name here)."""
     digest = content_hash(data)
     if task.known is not None and task.known[1] == digest:
         return Unchanged(task.path)

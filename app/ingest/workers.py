@@ -10,6 +10,9 @@ workers prepare the next ones, and memory stays bounded whatever the corpus size
 Workers are started with ``spawn`` on every platform: it is safe in a process that already
 runs threads (the API server's ingest jobs, a progress bar) and it is the one start method
 the frozen executable supports (``multiprocessing.freeze_support()`` in ``build/entry.py``).
+
+The pool is one :class:`Executor`; a Dask cluster (``--cluster``, :mod:`app.ingest.cluster`)
+is the other, behind the same interface, driven by the same :func:`prepared`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Generator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
+from typing import Protocol
 
 from app.errors import HypercubeError
 from app.ingest.prepare import Outcome, Task, prepare
@@ -56,44 +60,103 @@ def chunks(tasks: Sequence[Task]) -> list[list[Task]]:
     return result
 
 
+class Executor(Protocol):
+    """Where chunks of files are prepared: :class:`Processes` on this machine, or a Dask
+    cluster (:class:`app.ingest.cluster.DaskCluster`). :func:`prepared` drives either the
+    same way: a bounded window of chunks in flight, results taken in the walk's order."""
+
+    def start(self, tokenizer: Tokenizer, preparers: Sequence[tuple[str, Preparer]],
+              chunks: int) -> int:
+        """Get ready to prepare ``chunks`` chunks; the number to keep in flight (0: prepare
+        them in this process instead)."""
+
+    def submit(self, chunk: list[Task]) -> object:
+        """Start preparing a chunk; a handle for :meth:`result`."""
+
+    def result(self, handle: object) -> list[Outcome]:
+        """The chunk's outcomes, in order (waits for them; a lost worker is a
+        :class:`HypercubeError`)."""
+
+    def stop(self) -> None:
+        """Drop the chunks not yet prepared and release the workers (after :meth:`start`)."""
+
+    def close(self) -> None:
+        """Let go of the workers for good (after the run)."""
+
+
+class Processes:
+    """Worker processes on this machine (``--workers N``)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self, tokenizer: Tokenizer, preparers: Sequence[tuple[str, Preparer]],
+              chunks: int) -> int:
+        workers = min(self.workers, chunks)
+        if workers <= 1:
+            return 0
+        self._pool = ProcessPoolExecutor(workers,
+                                         mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_start_worker,
+                                         initargs=(tokenizer.vocab, list(preparers)))
+        return IN_FLIGHT_PER_WORKER * workers
+
+    def submit(self, chunk: list[Task]) -> object:
+        assert self._pool is not None, "start() made the pool"
+        return self._pool.submit(_prepare_chunk, chunk)
+
+    def result(self, handle: object) -> list[Outcome]:
+        assert isinstance(handle, Future)
+        try:
+            outcomes: list[Outcome] = handle.result()
+        except BrokenProcessPool as exc:
+            raise HypercubeError(
+                "an ingest worker process died (out of memory?); what was stored is "
+                "kept: re-run the ingest, with fewer --workers if it happens again") from exc
+        return outcomes
+
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        self.stop()
+
+
 def prepared(tasks: Sequence[Task], tokenizer: Tokenizer,
-             preparers: Sequence[tuple[str, Preparer]], workers: int
+             preparers: Sequence[tuple[str, Preparer]], executor: Executor | int
              ) -> Generator[Outcome, None, None]:
-    """Each task's outcome, in the order of ``tasks``, prepared by up to ``workers``
-    processes (in this one when ``workers`` is 1 or there is only one chunk to prepare).
+    """Each task's outcome, in the order of ``tasks``, prepared by ``executor`` (a number:
+    that many local processes; in this one when the executor declines, e.g. one worker or
+    only one chunk to prepare).
 
     Close the iterator (``contextlib.closing``) when stopping early: that cancels the
     chunks not yet started and waits only for the ones being prepared.
     """
+    if isinstance(executor, int):
+        executor = Processes(executor)
     work = chunks(tasks)
-    workers = min(workers, len(work))
-    if workers <= 1:
-        for task in tasks:
-            yield prepare(task, tokenizer, preparers)
-        return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker,
-                               initargs=(tokenizer.vocab, list(preparers)))
     try:
+        in_flight = executor.start(tokenizer, preparers, len(work))
+        if in_flight <= 0:
+            for task in tasks:
+                yield prepare(task, tokenizer, preparers)
+            return
         pending = iter(work)
-        window: deque[Future[list[Outcome]]] = deque(
-            pool.submit(_prepare_chunk, chunk)
-            for chunk in islice(pending, IN_FLIGHT_PER_WORKER * workers))
+        window: deque[object] = deque(
+            executor.submit(chunk) for chunk in islice(pending, in_flight))
         while window:
-            try:
-                outcomes = window.popleft().result()
-            except BrokenProcessPool as exc:
-                raise HypercubeError(
-                    "an ingest worker process died (out of memory?); what was stored is "
-                    "kept: re-run the ingest, with fewer --workers if it happens again") from exc
+            outcomes = executor.result(window.popleft())
             # Refill before handing the outcomes over, so the workers keep busy while the
             # writer stores them.
             following = next(pending, None)
             if following is not None:
-                window.append(pool.submit(_prepare_chunk, following))
+                window.append(executor.submit(following))
             yield from outcomes
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        executor.stop()
 
 
 # -- in the worker process --------------------------------------------------------------------
