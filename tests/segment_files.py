@@ -70,3 +70,15 @@ def downgrade_to_blobs(db: Path) -> None:
     conn.close()
     import shutil
     shutil.rmtree(segments_dir(db))
+
+
+def copy_db(source: Path, target: Path) -> Path:
+    """``shutil.copy`` of a closed hypercube: its SQLite file and its segment files."""
+    import shutil
+    target = Path(target)
+    if target.is_dir():
+        target = target / Path(source).name
+    shutil.copy(source, target)
+    if segments_dir(source).is_dir():
+        shutil.copytree(segments_dir(source), segments_dir(target), dirs_exist_ok=True)
+    return target
