@@ -15,6 +15,8 @@ Where that file comes from:
 
 Either way the file is written under a temporary name and renamed into place, so an
 interrupted start is simply redone, and a file lock keeps two processes from doing it at once.
+Its model segment files (app/store/segfiles.py) sit beside it in ``NAME.segments/``, in the
+shipped folder as in the user data folder: one format whatever the hypercube's size.
 
 Paths: documents store absolute paths (``documents.path``), and each run its roots
 (``runs.roots``); no other column holds one (see ``app/store/migrations``). The prebuilt file
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tarfile
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from app.ingest import Analyzer, IngestOptions, IngestRun, Progress, RunListener
 from app.resources import data_dir
 from app.store import Store, latest_version
 from app.store.backup import copy_hypercube
+from app.store.segfiles import move_hypercube, remove_hypercube
 
 # The shipped folder (see app.resources.data_dir) an executable carries its prebuilt file in.
 PREBUILT_FOLDER = "prebuilt"
@@ -118,7 +120,7 @@ def ensure_default_hypercube(user_data_dir: Path, analyzers: list[Analyzer],
                 IngestRun(store, IngestOptions(roots=[corpus]),
                           analyzers=analyzers, listeners=listeners, on_progress=on_progress).run()
                 _finish(store)
-        os.replace(partial, path)
+        move_hypercube(partial, path)
         _remove_leftovers(partial)  # the ingest's lock file
     return path
 
@@ -133,7 +135,10 @@ def build_prebuilt(folder: Path, ensure_default: Callable[..., Path]) -> Path:
         return target
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("default-*.hypercube*"):
-        stale.unlink()
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink()
     source = ensure_default(prebuilt_folder=folder)  # folder has none: it builds
     corpus = source.with_suffix(".corpus").resolve()
     partial = target.with_name(target.name + ".partial")
@@ -142,7 +147,7 @@ def build_prebuilt(folder: Path, ensure_default: Callable[..., Path]) -> Path:
         _reroot(store, lambda p: _to_placeholder(p, corpus))
         store.conn.execute("VACUUM")  # the old paths would linger in free pages
         _finish(store)
-    os.replace(partial, target)
+    move_hypercube(partial, target)
     _remove_leftovers(partial)
     return target
 
@@ -180,8 +185,12 @@ def _finish(store: Store) -> None:
 
 
 def _remove_leftovers(partial: Path) -> None:
+    remove_hypercube(partial)
     for leftover in partial.parent.glob(partial.name + "*"):
-        leftover.unlink()
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
 
 
 def _unpack(folder: Path) -> Path:

@@ -108,6 +108,9 @@ def nuitka_command(*, window: bool, jobs: int, allow_downloads: bool,
         command.append(f"--include-data-dir={REPO / source}={target}")
     if prebuilt is not None:
         command.append(f"--include-data-files={prebuilt}=app/_data/prebuilt/{prebuilt.name}")
+        # Its model segment files (app/store/segfiles.py), beside it as the app expects.
+        segments = prebuilt.with_name(prebuilt.name + ".segments")
+        command.append(f"--include-data-dir={segments}=app/_data/prebuilt/{segments.name}")
     command += [f"--include-module={m}" for m in grammar_modules()]
     not_shipped = NOT_SHIPPED + ([] if window else GUI_MODULES)
     command += [f"--nofollow-import-to={m}" for m in not_shipped]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from tests.api_helpers import (
     start_server,
     validate_openai,
 )
+from tests.segment_files import copy_db
 
 MODEL = "hypercube"
 
@@ -31,7 +31,7 @@ MODEL = "hypercube"
 def hypercube(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the shared hypercube, so batch records stay in this module."""
     db = tmp_path_factory.mktemp("batches") / "b.db"
-    shutil.copy(shared_hypercube(), db)
+    copy_db(shared_hypercube(), db)
     return db
 
 
@@ -172,7 +172,7 @@ def test_batch_needs_a_batch_file(client: openai.OpenAI) -> None:
 
 def test_a_restart_loses_no_batch(hypercube: Path, tmp_path: Path) -> None:
     db = tmp_path / "restart.db"
-    shutil.copy(hypercube, db)
+    copy_db(hypercube, db)
     first = start_server(db, engine=shared_engine())
     first.app.state.batches.stop()  # the server goes down before it gets to the batch
     client = openai.OpenAI(base_url=first.url + "/v1", api_key="x", max_retries=0)

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +30,7 @@ from tests.api_helpers import (
     wait_healthy,
 )
 from tests.conftest import REPO, run_hypercube, write_python_corpus
+from tests.segment_files import copy_db
 
 LISTENING = re.compile(r"on (http://127\.0\.0\.1:\d+)")
 
@@ -86,7 +86,7 @@ def test_serve_without_db_serves_the_users_hypercube(serve: object,
                                                      isolated_user_dir: Path) -> None:
     # Without --db: the user's own hypercube when there is one (else the embedded default,
     # built on first use; app/default_hypercube.py and its tests cover that build).
-    shutil.copy(shared_hypercube(), isolated_user_dir / "hypercube.db")
+    copy_db(shared_hypercube(), isolated_user_dir / "hypercube.db")
     url = serve()  # type: ignore[operator]
     health = wait_healthy(url)
     assert health["database"]["path"] == str(isolated_user_dir / "hypercube.db")
@@ -173,7 +173,7 @@ def stop(child: subprocess.Popen[str], signum: int) -> tuple[int, list[str]]:
 
 def test_serve_never_writes_a_stale_hypercube_and_names_the_repair(stale_hypercube: Path,
                                                                    tmp_path: Path) -> None:
-    db = Path(shutil.copy(stale_hypercube, tmp_path / "h.hypercube"))
+    db = Path(copy_db(stale_hypercube, tmp_path / "h.hypercube"))
     before = file_state(db)
     child, url, announced = start_serving(db)
     assert "serving" in announced
@@ -207,7 +207,7 @@ def test_serve_stops_cleanly_at_any_moment_of_its_start(current_hypercube: Path,
     # The moments are found from the start itself, not from fixed delays (which all landed
     # in the imports on a loaded machine): the "serving" line (bound, the model loading),
     # /health saying ok (ready), and fractions of the times these took in the first rounds.
-    db = Path(shutil.copy(current_hypercube, tmp_path / "h.hypercube"))
+    db = Path(copy_db(current_hypercube, tmp_path / "h.hypercube"))
     outcomes = []
 
     def round_(number: int, when: str, fraction: float = 0.0,
@@ -260,7 +260,7 @@ def test_serve_stops_cleanly_at_any_moment_of_its_start(current_hypercube: Path,
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_serve_stops_cleanly_when_ready(current_hypercube: Path, tmp_path: Path,
                                         signum: int) -> None:
-    db = Path(shutil.copy(current_hypercube, tmp_path / "h.hypercube"))
+    db = Path(copy_db(current_hypercube, tmp_path / "h.hypercube"))
     child, url, _ = start_serving(db)
     assert wait_healthy(url)["model_loaded"] is True
     assert stop(child, signum) == (0, ["hypercube: stopping"])

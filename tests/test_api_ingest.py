@@ -4,7 +4,6 @@ requests already running finish on the old one."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,13 @@ from tests.api_helpers import (
     validate_ours,
 )
 from tests.conftest import write_python_corpus
+from tests.segment_files import copy_db
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     db = tmp_path_factory.mktemp("ingest") / "i.db"
-    shutil.copy(shared_hypercube(), db)
+    copy_db(shared_hypercube(), db)
     # Its own engine (this module replaces it); ingestion from the tests' temporary folders.
     root = tmp_path_factory.getbasetemp()
     running = start_server(db, ApiSettings(ingest_roots=(root.resolve(),)))

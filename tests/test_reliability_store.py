@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,7 +30,9 @@ from app.store.checksums import CHECKSUMMED
 from app.store.inspect import check
 from app.store.runs import ingest_lock
 from app.store.schema import available_migrations
+from app.store.segfiles import segments_dir
 from tests.conftest import REPO, make_root, write_python_corpus
+from tests.segment_files import downgrade_to_blobs, flip_array, largest_array
 
 
 def build(db: Path, corpus: Path) -> Path:
@@ -67,13 +70,25 @@ def flip_inside(db: Path, blob: bytes, count: int = 16) -> None:
 
 def test_a_flipped_model_array_is_named_by_db_check_and_refused_on_load(
         hypercube: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """A damaged segment file: content damage is found by `db check` (it reads every array;
+    loading stays constant-time), a truncated file or a damaged header is refused on load,
+    and `db repair` rebuilds either."""
     with Store(hypercube) as store:
         assert errors_of(store) == []
-        segment_id, name, data = store.conn.execute(
-            "SELECT segment_id, name, data FROM model_segment_arrays "
-            "ORDER BY length(data) DESC LIMIT 1").fetchone()
-    assert len(data) > 4096  # spans overflow pages, like the issue's model
-    flip_inside(hypercube, data)
+    segment_id, name, path, _, size = largest_array(hypercube)
+    assert size > 4096
+    good = path.read_bytes()
+    path.write_bytes(good[:-100])  # truncated
+    with pytest.raises(StoreCorrupt, match=f"model segment {segment_id} file .*truncated"):
+        load_engine(hypercube, make_root().kernels)
+    damaged_header = bytearray(good)
+    damaged_header[40] ^= 0xFF
+    path.write_bytes(bytes(damaged_header))
+    with pytest.raises(StoreCorrupt, match=f"model segment {segment_id} file .* header"):
+        load_engine(hypercube, make_root().kernels)
+    path.write_bytes(good)
+    load_engine(hypercube, make_root().kernels)
+    flip_array(hypercube)
 
     with Store(hypercube) as store:
         problems = errors_of(store)
@@ -83,8 +98,6 @@ def test_a_flipped_model_array_is_named_by_db_check_and_refused_on_load(
     code, out, _ = cli("db", "check", "--db", hypercube)
     assert code == 1
     assert f"model segment {segment_id} array {name} does not match its checksum" in out
-    with pytest.raises(StoreCorrupt, match=f"model segment {segment_id} array '{name}'"):
-        load_engine(hypercube, make_root().kernels)
 
     code, out, _ = cli("db", "repair", "--db", hypercube)
     lines = out.splitlines()
@@ -138,16 +151,20 @@ def test_every_blob_written_has_its_checksum(hypercube: Path) -> None:
 
 def test_migration_computes_checksums_of_an_existing_file(tmp_path: Path,
                                                           small_corpus: Path) -> None:
-    """A file written before migration 0005 gets every checksum when it is first opened."""
+    """A file written before migration 0005 gets every checksum when it is first opened,
+    and migration 0006 moves its model segments into files."""
     db = build(tmp_path / "h.db", small_corpus)
-    with Store(db) as store:
-        arrays = store.scalar("SELECT COUNT(*) FROM model_segment_arrays")
+    downgrade_to_blobs(db)
+    conn = apsw.Connection(str(db))
+    arrays = conn.execute("SELECT COUNT(*) FROM model_segment_arrays").fetchone()[0]
+    conn.close()
+    assert arrays > 0
     # Take the file back to schema 4 as an older Hypercube left it: same data, no checksums.
     conn = apsw.Connection(str(db))
     conn.execute("BEGIN")
     for statement in ("DROP TRIGGER {t}_checksum", "DROP TRIGGER IF EXISTS {t}_checksum_update",
                       "ALTER TABLE {t} DROP COLUMN checksum"):
-        for table in CHECKSUMMED:
+        for table in [*CHECKSUMMED, "model_segment_arrays"]:
             conn.execute(statement.format(t=table))
     conn.execute("PRAGMA user_version = 4")
     conn.execute("COMMIT")
@@ -155,10 +172,13 @@ def test_migration_computes_checksums_of_an_existing_file(tmp_path: Path,
     assert [m.version for m in available_migrations()][4] == 5
 
     with Store(db) as store:
-        assert store.schema_version >= 5
-        assert store.scalar("SELECT COUNT(checksum) FROM model_segment_arrays") == arrays
+        assert store.schema_version >= 6
+        assert store.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name ="
+                            " 'model_segment_arrays'") == 0
+        files = store.scalar("SELECT COUNT(DISTINCT file) FROM model_segments")
+        assert files and len(list(segments_dir(db).iterdir())) == files
         assert errors_of(store) == []
-    load_engine(db, make_root().kernels)  # verifies every array
+    load_engine(db, make_root().kernels)
 
 
 # -- 10: read-only files --------------------------------------------------------------------
@@ -289,6 +309,7 @@ def test_the_default_copy_includes_commits_still_in_the_wal(hypercube: Path, cli
     default = make_root().default_hypercube_path
     default.parent.mkdir(parents=True, exist_ok=True)
     default.write_bytes(hypercube.read_bytes())  # a closed file: no WAL yet
+    shutil.copytree(segments_dir(hypercube), segments_dir(default))
     writer = apsw.Connection(str(default))
     writer.execute("PRAGMA wal_autocheckpoint = 0")  # commits stay in the -wal file
     writer.execute("INSERT INTO meta(key, value) VALUES('only-in-wal', 'yes')")

@@ -19,7 +19,8 @@ from app.ingest import IngestOptions, IngestRun
 from app.store import Store
 from tests.api_helpers import get_json
 from tests.conftest import make_root
-from tests.test_reliability_store import build, flip_inside
+from tests.segment_files import largest_array
+from tests.test_reliability_store import build
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:
@@ -60,18 +61,16 @@ def test_a_failed_load_is_reported_and_retried_until_it_succeeds(tmp_path: Path,
 def test_a_damaged_model_is_refused_and_health_says_which_part(tmp_path: Path,
                                                                small_corpus: Path, cli) -> None:  # type: ignore[no-untyped-def]
     db = build(tmp_path / "h.db", small_corpus)
-    with Store(db) as store:
-        segment_id, name, data = store.conn.execute(
-            "SELECT segment_id, name, data FROM model_segment_arrays "
-            "ORDER BY length(data) DESC LIMIT 1").fetchone()
-    flip_inside(db, data)
+    # Truncated: refused on load (content damage is `db check`'s, see test_reliability_store).
+    segment_id, _, path, _, _ = largest_array(db)
+    path.write_bytes(path.read_bytes()[:-100])
     with ServingProcess(make_root()) as process:
         server = process.start(lambda _progress: db, ApiSettings(), "127.0.0.1", 0, threads=4)
         status, body = wait_for("the load to be refused", lambda: (
             h := health(server.url))[1]["faults"] and h)
         assert (status, body["status"], body["model_loaded"]) == (503, "error", False)
-        assert f"model segment {segment_id} array '{name}' does not match its checksum" \
-            in body["error"]
+        assert f"model segment {segment_id} file" in body["error"]
+        assert "truncated" in body["error"]
         # The operator repairs the file; the next retry rebuilds the model and serves.
         assert cli("db", "check", "--repair", "--db", db)[0] == 0
         status, body = wait_for("the retried load", lambda: (

@@ -22,6 +22,7 @@ import pytest
 
 from tests.api_helpers import build_hypercube, get_json, request, stream_lines, wait_healthy
 from tests.conftest import REPO, run_hypercube, write_python_corpus
+from tests.segment_files import copy_db
 
 LISTENING = re.compile(r"on (http://127\.0\.0\.1:\d+)")
 NGINX = shutil.which("nginx") or next(
@@ -94,7 +95,7 @@ def test_a_replica_never_writes_and_refuses_what_would(published, tmp_path: Path
     _, snapshot, _ = published
     copy = tmp_path / "ro" / "hypercube.db"
     copy.parent.mkdir()
-    shutil.copy(snapshot, copy)
+    copy_db(snapshot, copy)
     shutil.copy(snapshot.with_name(snapshot.name + ".json"), copy.parent)
     before = (_digest(copy), copy.stat().st_mtime_ns, sorted(os.listdir(copy.parent)))
     replica = Replica(copy, tmp_path / "data")
@@ -121,7 +122,7 @@ def test_a_replica_refuses_a_snapshot_that_does_not_match_its_manifest(
         published, tmp_path: Path) -> None:
     _, snapshot, _ = published
     copy = tmp_path / "hypercube.db"
-    shutil.copy(snapshot, copy)
+    copy_db(snapshot, copy)
     shutil.copy(snapshot.with_name(snapshot.name + ".json"), tmp_path)
     with copy.open("r+b") as handle:
         handle.seek(copy.stat().st_size // 2)
@@ -140,7 +141,7 @@ def test_a_replica_moves_to_a_newer_snapshot_without_dropping_a_stream(
         published, tmp_path: Path) -> None:
     source, _, later = published
     work = tmp_path / "source.db"
-    shutil.copy(source, work)
+    copy_db(source, work)
     served = tmp_path / "served" / "hypercube.db"
     assert run_hypercube("snapshot", "--db", work, served).returncode == 0
     replica = Replica(served, tmp_path / "data")
@@ -217,7 +218,7 @@ def test_three_replicas_behind_nginx_survive_a_kill_and_roll_to_a_new_snapshot(
         published, tmp_path: Path) -> None:
     source, _, later = published
     work = tmp_path / "source.db"
-    shutil.copy(source, work)
+    copy_db(source, work)
     served = tmp_path / "served" / "hypercube.db"
     assert run_hypercube("snapshot", "--db", work, served).returncode == 0
     replicas = [Replica(served, tmp_path / f"data{i}") for i in range(3)]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from tests.api_helpers import (
     shared_hypercube,
     start_server,
 )
+from tests.segment_files import copy_db
 
 CLIENT_KEY = "sk-client"
 ADMIN_KEY = "sk-admin"
@@ -62,7 +62,7 @@ def roots(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def rooted(roots: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory,
            ) -> Iterator[Running]:
     db = tmp_path_factory.mktemp("rooted") / "r.db"
-    shutil.copy(shared_hypercube(), db)
+    copy_db(shared_hypercube(), db)
     settings = ApiSettings(ingest_roots=(roots[0],), allowed_hosts=("hypercube.lan",),
                            cors_origins=("http://localhost:5173",))
     running = start_server(db, settings, engine=shared_engine())

@@ -8,7 +8,6 @@ import http.client
 import json
 import random
 import resource
-import shutil
 import signal
 import socket
 import subprocess
@@ -36,6 +35,7 @@ from tests.api_helpers import (
     write_corpus,
 )
 from tests.conftest import REPO
+from tests.segment_files import copy_db
 
 BODY = {"model": "hypercube", "prompt": "def", "max_tokens": 1}
 
@@ -265,7 +265,7 @@ def test_run_ids_beyond_sqlite_integers_are_404(server: Running, path: str) -> N
 
 def test_an_upload_on_a_full_disk_is_507(tmp_path: Path) -> None:
     db = tmp_path / "full.db"
-    shutil.copy(shared_hypercube(), db)
+    copy_db(shared_hypercube(), db)
     running = start_server(db, engine=shared_engine())
     try:
         # SQLite's own size limit gives the same SQLITE_FULL a full disk does.

@@ -36,7 +36,8 @@ def test_a_snapshot_holds_every_commit_even_those_still_in_the_wal(cli, tmp_path
     assert manifest["documents"] == documents
     assert json.loads((tmp_path / "replica" / "snap.db.json").read_text()) == manifest
     # No WAL: the copy opens with nothing beside it (a read-only mount).
-    assert sorted(p.name for p in out.parent.iterdir()) == ["snap.db", "snap.db.json"]
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "snap.db", "snap.db.json", "snap.db.segments"]
     with contextlib.closing(apsw.Connection(str(out), flags=apsw.SQLITE_OPEN_READONLY)) as c:
         assert c.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
         assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

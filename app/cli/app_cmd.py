@@ -58,7 +58,8 @@ def app_db_path(args: argparse.Namespace,
         default = root.ensure_default_hypercube(on_progress)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
-        copy_hypercube(default, partial)  # SQLite's backup API: WAL frames included
+        # SQLite's backup API (WAL frames included), and the segment files beside it.
+        copy_hypercube(default, partial, segments_for=path)
         partial.replace(path)
     return path
 

@@ -18,7 +18,7 @@ import dataclasses
 from app.errors import NotReady
 from app.model.maintain import plan_update, segment_families
 from app.model.runtime import Model
-from app.model.storage import load_params, load_segments
+from app.model.storage import SegmentFileMissing, load_params, load_segments
 from app.store import Store
 from jit import Kernels
 
@@ -42,8 +42,21 @@ def load_model(store: Store, kernel_set: Kernels) -> Model:
             raise NotReady(f"the model in {store.path} is out of date with its documents "
                            f"({_stale_summary(plan.needed, stored is None)}): {REPAIR_HINT}")
         size = plan.vocab_size
-        segments = load_segments(conn, size)
-        families = segment_families(conn, [segment.doc_ids for segment in segments])
+        lost: SegmentFileMissing | None = None
+        try:
+            segments = load_segments(conn, size)
+        except SegmentFileMissing as missing:
+            lost = missing
+        else:
+            families = segment_families(conn, [segment.doc_ids for segment in segments])
+    if lost is not None:
+        # Files are collected only after the commit that drops their segment: if the row is
+        # gone now, a writer replaced the model while this read began; else the file is lost.
+        with store.snapshot() as conn:
+            if conn.execute("SELECT 1 FROM model_segments WHERE id = ?",
+                            (lost.segment_id,)).fetchone() is None:
+                raise NotReady("the model changed while it was being loaded: loading again")
+        raise lost
     segments = [dataclasses.replace(segment, family=family)
                 for segment, family in zip(segments, families, strict=True)]
     return Model(segments, stored.params, size, kernel_set)

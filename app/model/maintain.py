@@ -34,6 +34,7 @@ from app.model.params import ModelParams
 from app.model.segment import KMAX, THRESH, build_segment
 from app.model.storage import delete_segments, load_params, save_params, save_segment
 from app.store import Store
+from app.store.segfiles import collect_garbage
 from app.store.tokens import unpack_tokens
 from jit import Kernels
 
@@ -171,6 +172,10 @@ def update_model(store: Store, kernels: Kernels, *,
         raise NotReady("the documents kept changing while the model was being updated; "
                        "run the update again when ingestion is finished")
     _drop_orphans(store)
+    # After the commits that dropped segments (and on every ingest run, for the files a
+    # killed writer left): their files go.
+    with store.write() as conn:
+        collect_garbage(conn)
     if _needs_fit(store, force_fit):
         say("fitting parameters")
         report.refitted = True

@@ -4,6 +4,10 @@ Copying the file's bytes (``shutil.copyfile``) is not a copy of the database: in
 recent commits live in the ``-wal`` file until a checkpoint folds them in, and a writer may
 be mid-checkpoint while the bytes are read. The backup API copies the pages of one committed
 snapshot, WAL included, whatever other connections are doing.
+
+The model's segment files (app/store/segfiles.py) are part of the hypercube: the copy carries
+the ones its SQLite file references, copied beside the target after the pages. A writer may
+drop a segment of the copied state and collect its file meanwhile; the copy then starts over.
 """
 
 from __future__ import annotations
@@ -14,12 +18,39 @@ from pathlib import Path
 import apsw
 
 from app.errors import StoreError, StoreFull
+from app.store.segfiles import copy_segment_files, referenced_files
+
+_ATTEMPTS = 5
 
 
-def copy_hypercube(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
-    """Write a consistent copy of ``source`` to ``target`` (replaced if it exists), as one
-    self-contained file (rollback journal mode, no ``-wal`` beside it)."""
+def copy_hypercube(source: str | os.PathLike[str], target: str | os.PathLike[str], *,
+                   segments_for: str | os.PathLike[str] | None = None) -> None:
+    """Write a consistent copy of ``source`` to ``target`` (replaced if it exists): one
+    SQLite file in rollback journal mode (no ``-wal`` beside it) and the segment files it
+    references, put beside ``segments_for`` (the name ``target`` will be renamed to with
+    app.store.segfiles.move_hypercube; ``target`` itself by default)."""
     source, target = Path(source), Path(target)
+    beside = target if segments_for is None else Path(segments_for)
+    for attempt in range(_ATTEMPTS):
+        _copy_pages(source, target)
+        conn = apsw.Connection(str(target), flags=apsw.SQLITE_OPEN_READONLY)
+        try:
+            names = referenced_files(conn)
+        finally:
+            conn.close()
+        try:
+            copy_segment_files(names, source, beside)
+            return
+        except FileNotFoundError as exc:
+            if attempt == _ATTEMPTS - 1:
+                raise StoreError(f"cannot copy {source}: segment file {exc.filename} is "
+                                 "missing (run `hypercube db check` on it)") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot copy the segment files of {source} to {beside}: "
+                             f"{exc.strerror}") from exc
+
+
+def _copy_pages(source: Path, target: Path) -> None:
     for leftover in (target, target.with_name(target.name + "-wal"),
                      target.with_name(target.name + "-shm")):
         leftover.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from app.store.checksums import damaged_blobs, damaged_segments
 from app.store.database import Store
 from app.store.rows import integer
 from app.store.schema import latest_version
+from app.store.segfiles import collect_garbage
 from app.store.tokens import DTYPE, unpack_tokens
 
 # The schema version that added blob checksums (migration 0005).
@@ -179,6 +180,8 @@ def repair(store: Store) -> list[str]:
     with store.write() as conn:
         segments = damaged_segments(conn)
         conn.executemany("DELETE FROM model_segments WHERE id = ?", [(s,) for s in segments])
+    with store.write() as conn:
+        collect_garbage(conn)  # the damaged files, once no committed row names them
     return [f"dropped damaged model segment {s}" for s in segments]
 
 

@@ -3,6 +3,9 @@
 Each file ``migrations/NNNN_name.sql`` moves the schema from version NNNN-1 to NNNN. Files are
 never edited once released; a change to the schema is a new file. Each migration runs in its
 own transaction together with the version bump, so a crash leaves the file at a whole version.
+
+A migration may also have a Python step (:data:`_STEPS`), run after its SQL in the same
+transaction, for what SQL cannot do (migration 0006 writes the model's segment files).
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import apsw
 
 from app.errors import SchemaTooNew, StoreError
 from app.store.rows import integer
+from app.store.segfiles import move_blobs_to_files
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# The Python step of a migration, by version: run after its SQL, in its transaction.
+_STEPS = {6: move_blobs_to_files}
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ def migrate(conn: apsw.Connection) -> int:
                 conn.execute("COMMIT")
                 continue
             conn.execute(migration.sql)
+            if migration.version in _STEPS:
+                _STEPS[migration.version](conn)
             conn.execute(f"PRAGMA user_version = {migration.version}")
             conn.execute("COMMIT")
         except BaseException:

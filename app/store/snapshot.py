@@ -9,8 +9,13 @@ even while ``serve`` or an ingest keeps writing the source.
 The copy is switched from WAL to a rollback journal, so it opens on a read-only mount with
 no ``-wal``/``-shm`` beside it, written to a temporary name and renamed into place only when
 complete (a kill leaves either no snapshot or the old one), and described by a manifest
-beside it (``OUT.json``: BLAKE2b-256 of the file, size, schema version, counts). Replicas
-verify the manifest before serving (:func:`verify_snapshot`).
+beside it (``OUT.json``: BLAKE2b-256 of the file, size, schema version, counts, and the
+model's segment files with their sizes). Replicas verify the manifest before serving
+(:func:`verify_snapshot`).
+
+The segment files (app/store/segfiles.py) are copied into ``OUT.segments/`` before the new
+SQLite file is renamed into place; they are content-addressed, so adding them leaves an older
+snapshot there intact, and the files only the older one used are removed after the rename.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import apsw
@@ -28,6 +33,14 @@ import apsw
 from app.errors import StoreError
 from app.store.backup import copy_hypercube
 from app.store.rows import integer
+from app.store.segfiles import (
+    SUFFIX,
+    file_sha256,
+    fsync_dir,
+    referenced_files,
+    remove_unreferenced,
+    segments_dir,
+)
 
 _CHUNK = 1 << 20
 
@@ -41,6 +54,8 @@ class SnapshotManifest:
     documents: int
     vocabulary: int
     created: float
+    # The segment files beside it (name -> bytes); each one's name is its SHA-256.
+    segments: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -60,18 +75,23 @@ def write_snapshot(source: Path, destination: Path) -> SnapshotManifest:
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
     try:
-        copy_hypercube(source, partial)
+        copy_hypercube(source, partial, segments_for=destination)
         digest, size = file_digest(partial)
         with contextlib.closing(apsw.Connection(
                 str(partial), flags=apsw.SQLITE_OPEN_READONLY)) as conn:
             version = integer(conn, "PRAGMA user_version")
             documents = integer(conn, "SELECT COUNT(*) FROM documents")
             vocabulary = integer(conn, "SELECT COUNT(*) FROM vocabulary")
+            files = sorted(referenced_files(conn))
+        folder = segments_dir(destination)
         manifest = SnapshotManifest(destination.name, size, digest, version, documents,
-                                    vocabulary, time.time())
+                                    vocabulary, time.time(),
+                                    {name: (folder / name).stat().st_size for name in files})
         _fsync(partial)
         os.replace(partial, destination)
+        fsync_dir(destination.parent)
         _write_atomically(manifest_path(destination), manifest.to_json())
+        remove_unreferenced(destination)
         return manifest
     except apsw.Error as exc:
         raise StoreError(f"cannot snapshot {source}: {exc}") from exc
@@ -100,6 +120,17 @@ def verify_snapshot(snapshot: Path) -> SnapshotManifest:
     if (digest, size) != (manifest.blake2b, manifest.bytes):
         raise StoreError(f"{snapshot} does not match its manifest (checksum or size differ): "
                          "it is corrupted or was changed after it was written")
+    folder = segments_dir(snapshot)
+    for name, expected in sorted(manifest.segments.items()):
+        path = folder / name
+        try:
+            intact = path.stat().st_size == expected and file_sha256(path) + SUFFIX == name
+        except FileNotFoundError:
+            intact = False
+        if not intact:
+            raise StoreError(f"the segment file {path} of {snapshot} is missing or does not "
+                             "match its manifest: it is corrupted or was changed after it "
+                             "was written")
     return manifest
 
 
