@@ -22,11 +22,11 @@ from app.errors import ContextLengthExceeded, InvalidRequest
 # -- chat template, fields ------------------------------------------------------------------
 
 def test_chat_template_reads_roles_and_renders_plain_text() -> None:
-    messages = read_messages(Fields({"messages": [
+    messages = read_messages(contract.read(contract.Conversation, {"messages": [
         {"role": "developer", "content": "Be brief."},
         {"role": "user", "name": "ann", "content": [{"type": "text", "text": "Hi"}]},
         {"role": "assistant", "content": None},
-    ]}))
+    ]}).messages)
     assert messages == [Message("system", "Be brief."), Message("user", "Hi", "ann"),
                         Message("assistant", "")]
     assert render(messages) == "Be brief.\n\nHi\n\n"

@@ -213,3 +213,67 @@ def test_the_cli_refuses_what_the_api_refuses(cli: Callable[..., tuple[int, str,
     assert code != 0 and out == "", err
     assert len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"hypercube: error: {flag(field)} "), err
+
+
+# -- the structured fields: their shapes are the contract's too -------------------------------
+
+def _chat(**fields: Any) -> dict[str, Any]:
+    return {**BODIES["/v1/chat/completions"][1], **fields}
+
+
+def _user(content: Any) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": content}]
+
+
+SHAPES = [
+    ("/v1/completions", {**BODIES["/v1/completions"][1], "prompt": 5}, "prompt"),
+    ("/v1/completions", {**BODIES["/v1/completions"][1], "prompt": [1, True]}, "prompt[0]"),
+    ("/v1/completions", {**BODIES["/v1/completions"][1], "prompt": ["a", [1, "b"]]},
+     "prompt[1]"),
+    ("/v1/chat/completions", _chat(messages=[{"role": "robot"}]), "messages[0].role"),
+    ("/v1/chat/completions", _chat(messages=_user([{"type": "input_image"}])),
+     "messages[0].content[0].type"),
+    ("/v1/chat/completions", _chat(messages=_user([{"type": "refusal", "text": "x"}])),
+     "messages[0].content[0].refusal"),
+    ("/v1/chat/completions", _chat(messages=_user([5])), "messages[0].content[0]"),
+    ("/v1/chat/completions", _chat(messages=[{"role": "tool", "content": "x",
+                                              "tool_call_id": 3}]),
+     "messages[0].tool_call_id"),
+    ("/v1/chat/completions", _chat(messages=[{"role": "assistant", "tool_calls": [
+        {"function": {"name": "f", "arguments": {}}}]}]),
+     "messages[0].tool_calls[0].function.arguments"),
+    ("/v1/chat/completions", _chat(tools=[{"function": {"name": "f", "parameters": "x"}}]),
+     "tools[0].function.parameters"),
+    ("/v1/chat/completions", _chat(tools=[{"function": {"name": "f", "strict": "yes"}}]),
+     "tools[0].function.strict"),
+    ("/v1/chat/completions", _chat(tool_choice={"type": "function"}),
+     "tool_choice.function"),
+    ("/v1/chat/completions", _chat(tool_choice={"type": "custom", "function": {"name": "f"}}),
+     "tool_choice.type"),
+    ("/v1/chat/completions", _chat(response_format={"type": "json_schema", "json_schema": {
+        "name": "x", "strict": 1}}), "response_format.json_schema.strict"),
+    ("/v1/embeddings", {"model": MODEL, "input": [[]]}, "input[0]"),
+    ("/tokenize", {"messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
+]
+
+
+@pytest.mark.parametrize("path, body, param", SHAPES,
+                         ids=[f"{p.rsplit('/', 1)[-1]}-{param}" for p, _, param in SHAPES])
+def test_a_malformed_structured_field_is_a_400_naming_its_path(
+        server: Running, path: str, body: dict[str, Any], param: str) -> None:
+    status, result = post_json(server.url, path, body)
+    error = error_of(status, result)
+    assert status == 400, result
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == param, result
+    assert error["message"].startswith(f"'{param}' ") or param in error["message"], result
+
+
+def test_the_structured_fields_are_published_from_the_models(server: Running) -> None:
+    _, document = get_json(server.url, "/openapi.json")
+    published = document["components"]["schemas"]
+    part = published["ContentPart"]["properties"]["type"]
+    assert part["enum"] == ["text", "input_text", "refusal"]
+    assert published["Function"]["properties"]["name"]["pattern"] == r"^[A-Za-z0-9_-]{1,64}$"
+    tokenize = published["TokenizeRequest"]["properties"]["messages"]
+    assert tokenize == published["ChatCompletionRequest"]["properties"]["messages"]

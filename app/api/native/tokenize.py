@@ -29,6 +29,7 @@ import falcon
 
 from app import chat_template
 from app.api.http.body import Fields, read_json
+from app.api.openai.contract import Conversation, read
 from app.api.openai.messages import read_messages
 from app.api.openai.models import resolve_model
 from app.api.openai.prompts import read_prompts
@@ -46,7 +47,8 @@ class TokenizeResource:
         self.slot = slot
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        f = Fields(read_json(req))
+        body = read_json(req)
+        f = Fields(body)
         engine = self.slot.get()
         if f.present("model"):
             resolve_model(f, engine)
@@ -56,7 +58,7 @@ class TokenizeResource:
         if f.present("messages") == f.present("prompt"):
             raise InvalidRequest("send exactly one of 'prompt' or 'messages'", param="prompt")
         if f.present("messages"):
-            text = chat_template.render(read_messages(f))
+            text = chat_template.render(read_messages(read(Conversation, body).messages))
         else:
             text = f.string("prompt", required=True) or ""
         ids = engine.tokenizer.encode(text)
@@ -85,7 +87,7 @@ class DetokenizeResource:
         if not tokens:
             resp.media = {"prompt": "", "content": ""}
             return
-        (prompt,) = read_prompts(f, "tokens", engine.tokenizer)
+        (prompt,) = read_prompts(tokens, "tokens", engine.tokenizer)
         resp.media = {"prompt": prompt.text, "content": prompt.text}
 
 

@@ -94,10 +94,11 @@ def parse_request(body: dict[str, Any], engine: EngineProtocol,
     asked = read(ChatBody, body)
     f = Fields(body)
     model = resolve_model(f, engine)
-    messages = read_messages(f)
+    messages = read_messages(asked.messages)
     prompt_ids = engine.tokenizer.encode(chat_template.render(messages))
-    tool = tools.choose_tool(f, tools.read_tools(f, engine.tokenizer), messages)
-    grammar = json_mode.read_grammar(f, engine.tokenizer, messages)
+    tool = tools.choose_tool(asked.tool_choice, tools.read_tools(asked.tools, engine.tokenizer),
+                             messages)
+    grammar = json_mode.read_grammar(asked.response_format, engine.tokenizer, messages)
     if tool is not None:
         grammar = tool.grammar
     max_tokens = asked.max_completion_tokens

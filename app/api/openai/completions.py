@@ -78,7 +78,8 @@ def parse_request(body: dict[str, Any], engine: EngineProtocol,
     f = Fields(body)
     model = resolve_model(f, engine, path_model)
     tokenizer = engine.tokenizer
-    prompts = read_prompts(f, "prompt", tokenizer, max_length=engine.info.context_length)
+    prompts = read_prompts(asked.prompt, "prompt", tokenizer,
+                           max_length=engine.info.context_length)
     suffix = (None if asked.suffix is None
               else Prompt(tokenizer.encode(asked.suffix), asked.suffix))
     n = asked.n

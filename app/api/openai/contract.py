@@ -6,22 +6,33 @@ API reads bodies with :func:`read` (a broken limit is a 400 naming the field, wo
 app/api/openai/contract_errors.py), ``/openapi.json`` publishes :func:`schemas`, and the CLI's
 generation flags are made from these fields (app/cli/sampling_flags.py).
 
-The fields whose reading needs the model (``prompt`` and ``messages`` are tokenized,
-``tools`` and ``response_format`` compiled into grammars, ``tool_choice`` matched against
-the tools) are declared here for the schema and read by their own modules
-(app/api/openai/prompts.py, messages.py, tools.py, json_mode.py), which word their own errors.
+The structured fields (``prompt``, ``messages``, ``tools``, ``tool_choice``,
+``response_format``; their shapes in app/api/openai/contract_parts.py) are validated here
+too; the modules that read them receive the validated values and check only what needs the
+model or the rest of the request: ``prompt`` and ``messages`` are tokenized
+(app/api/openai/prompts.py, messages.py; a token id outside the vocabulary, a prompt over the
+context window), ``tools`` and ``response_format`` compiled into grammars (tools.py,
+json_mode.py; an invalid schema, a tool declared twice), ``tool_choice`` matched against
+the tools (tools.py).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, SkipValidation, ValidationError
+from pydantic import Field, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from app.api.openai.contract_errors import invalid_request, phrase
 from app.api.openai.contract_parts import SCHEMA_NOTE, Message, ResponseFormat, Tool, ToolChoice
-from app.api.openai.contract_types import Body, Integer, OneOf, WholeNumber, on_the_field
+from app.api.openai.contract_types import (
+    Body,
+    Integer,
+    OneOf,
+    WholeNumber,
+    an_item,
+    on_the_field,
+)
 from app.engine.language import LANGUAGES
 from app.engine.limits import (
     DRY_ALLOWED_LENGTH_RANGE,
@@ -143,10 +154,12 @@ class Sampling(Body):
             self.stream_options.include_usage)
 
 
-# The prompt is tokenized by app/api/openai/prompts.py, which also checks it.
-PromptValue = Annotated[
-    str | list[str] | Annotated[list[int], Field(min_length=1)]
-    | list[Annotated[list[int], Field(min_length=1)]], SkipValidation]
+# One prompt is a string or token ids; several, an array of those.
+TokenIds = Annotated[list[int], Field(min_length=1)]  # ids, not whole floats
+# Each of several prompts is reported as itself ('prompt[1]'), a prompt of its own.
+_PromptItem = Annotated[str | TokenIds, an_item(
+    "must be a string or a non-empty array of token ids")]
+PromptValue = str | TokenIds | Annotated[list[_PromptItem], Field(min_length=1)]
 
 
 class CompletionBody(Sampling):
@@ -181,12 +194,14 @@ class CompletionBody(Sampling):
         "(n-best)"))
 
 
+Messages = Annotated[list[Message], Field(min_length=1)]
+
+
 class ChatBody(Sampling):
     """``POST /v1/chat/completions``."""
 
     model: str
-    messages: Annotated[list[Message], Field(min_length=1), SkipValidation] = Field(
-        description="the conversation, oldest first")
+    messages: Messages = Field(description="the conversation, oldest first")
     max_tokens: Annotated[int, Field(ge=0), WholeNumber] | None = Field(
         None, description="most tokens a reply gets")
     max_completion_tokens: Annotated[int, Field(ge=0), WholeNumber] | None = Field(
@@ -194,14 +209,14 @@ class ChatBody(Sampling):
     logprobs: bool = Field(False, description="each token's log-probability")
     top_logprobs: Annotated[int, Field(ge=0, le=MAX_TOP_LOGPROBS), WholeNumber] | None = (
         Field(None, description="alternatives per token (needs logprobs)"))
-    response_format: Annotated[ResponseFormat, SkipValidation] | None = Field(
+    response_format: ResponseFormat | None = Field(
         None, description="json_object: any JSON object (under the JSON Schema a system "
                           "message spells out, if one does). json_schema: " + SCHEMA_NOTE)
-    tools: Annotated[list[Tool], Field(max_length=MAX_TOOLS), SkipValidation] | None = Field(
+    tools: Annotated[list[Tool], Field(max_length=MAX_TOOLS)] | None = Field(
         None, description="Functions the reply may call. A call's arguments are decoded "
                           "under the function's parameters: " + SCHEMA_NOTE)
-    tool_choice: Annotated[Literal["none", "auto", "required"] | ToolChoice,
-                           SkipValidation] | None = Field(None, description=(
+    tool_choice: Literal["none", "auto", "required"] | ToolChoice | None = Field(
+        None, description=(
         "none: text. auto (the default with tools): a call only if a tool's name, "
         "parameter names or description match the last user message's words, else text. "
         "required: the best-matching tool (the first if none matches). A named function: "
@@ -210,6 +225,18 @@ class ChatBody(Sampling):
         "call's index, id, type and name, the next ones fragments of its arguments."))
     parallel_tool_calls: bool = Field(True, description="Accepted; one call is made per "
                                                         "choice.")
+
+
+class EmbeddingInput(Body):
+    """The texts ``POST /v1/embeddings`` embeds (its other fields are read there)."""
+
+    input: PromptValue
+
+
+class Conversation(Body):
+    """The chat ``POST /tokenize`` renders, when it is given ``messages``."""
+
+    messages: Messages
 
 
 B = TypeVar("B", bound=Body)

@@ -5,7 +5,9 @@ unions it tried; a client wants one problem, the most specific, said the way
 :class:`app.api.http.body.Fields` says it (``'top_p' must be at most 1.0, got 1.5``) with
 ``param`` naming the field as the client wrote it (``stream_options.include_usage``). A
 scalar inside an array is reported on its array (``stop``, not ``stop[3]``): OpenAI's
-``param`` names fields, and that is what our readers always did.
+``param`` names fields, and that is what our readers always did; an item that should be an
+object (a message, a tool) or is a value of its own (one of several prompts) is reported
+on itself (``messages[0]``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ _NOUNS = {
     "string_type": "a string", "bool_type": "a boolean", "list_type": "an array",
     "dict_type": "an object", "model_type": "an object", "model_attributes_type": "an object",
 }
+
+
+# A field that is not there: always, or under a condition (contract_types.required_when).
+_MISSING = ("missing", "required_when")
+
+
+_OBJECTS = ("model_type", "model_attributes_type", "dict_type")
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,8 @@ def phrase(error: ErrorDetails) -> str:
     if kind == "too_long":
         return f"may hold at most {ctx['max_length']} items"
     if kind == "too_short":
-        return f"must hold at least {ctx['min_length']} items"
+        return "must not be empty" if ctx["min_length"] == 1 else (
+            f"must hold at least {ctx['min_length']} items")
     if kind == "literal_error":
         return f"must be {ctx['expected']}, not {value!r}"
     # Our own checks (PydanticCustomError) word their message as the end of the sentence.
@@ -104,7 +114,7 @@ def problem(exc: ValidationError, body: Mapping[str, Any]) -> Problem:
     """The most specific of the errors (the deepest; a broken limit before a wrong type,
     since a limit is only checked once the type is right)."""
     errors = exc.errors(include_url=False)
-    places = [_place(body, e["loc"], e["type"] == "missing") for e in errors]
+    places = [_place(body, e["loc"], e["type"] in _MISSING) for e in errors]
     ranked = sorted(range(len(errors)),
                     key=lambda i: (-places[i].depth, _is_type_error(errors[i])))
     first = errors[ranked[0]]
@@ -116,7 +126,9 @@ def problem(exc: ValidationError, body: Mapping[str, Any]) -> Problem:
         text = f"must be {' or '.join(nouns)}, not {json_type(first.get('input'))}"
     else:
         text = phrase(first)
-    return Problem(place.param, place.where, text, first)
+    # An item that should have been an object is a place of its own ('messages[0]').
+    param = place.where if first["type"] in _OBJECTS else place.param
+    return Problem(param, place.where, text, first)
 
 
 def invalid_request(exc: ValidationError, body: Mapping[str, Any]) -> InvalidRequest:
@@ -124,4 +136,8 @@ def invalid_request(exc: ValidationError, body: Mapping[str, Any]) -> InvalidReq
     found = problem(exc, body)
     if found.error["type"] == "missing":
         return InvalidRequest(f"you must provide '{found.param}'", param=found.param)
+    if found.error["type"] == "item":  # a value of its own (contract_types.an_item)
+        return InvalidRequest(f"'{found.where}' {found.text}", param=found.where)
+    if found.error["type"] == "required_when":
+        return InvalidRequest(f"'{found.param}' {found.text}", param=found.param)
     return InvalidRequest(f"'{found.where}' {found.text}", param=found.param)

@@ -7,6 +7,7 @@ a string that must be one of a few says which (``must be one of 'free', 'line', 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -23,6 +24,8 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+
+from app.api.http.body import json_type
 
 
 class Body(BaseModel):
@@ -60,6 +63,7 @@ class OneOf:
     """A string that must be one of ``choices`` (given at run time, so not a Literal)."""
 
     choices: tuple[str, ...]
+    note: str = ""  # said after the choices: why only these
 
     def __get_pydantic_core_schema__(self, source: Any,
                                      handler: GetCoreSchemaHandler) -> CoreSchema:
@@ -71,10 +75,41 @@ class OneOf:
 
     def _check(self, value: str) -> str:
         if value not in self.choices:
-            raise PydanticCustomError("one_of", "must be one of {choices}, not {value}",
+            raise PydanticCustomError("one_of", "must be one of {choices}, not {value}{note}",
                                       {"choices": ", ".join(map(repr, self.choices)),
-                                       "value": repr(value)})
+                                       "value": repr(value),
+                                       "note": f" ({self.note})" if self.note else ""})
         return value
+
+
+@dataclass(frozen=True)
+class Matching:
+    """A string that must match ``pattern``, which ``meaning`` says in words (``must be 1 to
+    64 letters, digits, '_' or '-'``); the schema publishes the pattern."""
+
+    pattern: str
+    meaning: str
+
+    def __get_pydantic_core_schema__(self, source: Any,
+                                     handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {**handler(schema), "pattern": self.pattern}
+
+    def _check(self, value: str) -> str:
+        if not re.fullmatch(self.pattern, value):
+            raise PydanticCustomError("matching", "{meaning}, not {value}",
+                                      {"meaning": self.meaning, "value": repr(value)})
+        return value
+
+
+def required_when(condition: str) -> PydanticCustomError:
+    """The error of a field that is required only sometimes (``text`` in a ``text`` part):
+    reported as a missing field, with the condition (app/api/openai/contract_errors.py)."""
+    return PydanticCustomError("required_when", "is required {condition}",
+                               {"condition": condition})
 
 
 def on_the_field(describe: Callable[[ValidationError], str]) -> WrapValidator:
@@ -87,4 +122,17 @@ def on_the_field(describe: Callable[[ValidationError], str]) -> WrapValidator:
         except ValidationError as exc:
             raise PydanticCustomError("field", "{message}",
                                       {"message": describe(exc)}) from None
+    return WrapValidator(validate)
+
+
+def an_item(expected: str) -> WrapValidator:
+    """A wrap validator for the items of an array each of which is a value of its own
+    (one of several prompts): whatever is wrong inside one is reported on it
+    (``param`` ``prompt[1]``, not ``prompt``), as not being ``expected``."""
+    def validate(value: Any, handler: core_schema.ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("item", "{expected}, not {kind}",
+                                      {"expected": expected, "kind": json_type(value)}) from None
     return WrapValidator(validate)

@@ -10,6 +10,7 @@ import falcon
 
 from app.api.http.body import Fields, read_json
 from app.api.http.metrics import ApiMetrics
+from app.api.openai.contract import EmbeddingInput, read
 from app.api.openai.models import resolve_model
 from app.api.openai.prompts import read_prompts
 from app.api.openai.vectors import EmbedderCache
@@ -30,7 +31,8 @@ class Embeddings:
     def respond(self, engine: EngineProtocol, body: dict[str, Any]) -> dict[str, Any]:
         f = Fields(body)
         model = resolve_model(f, engine)
-        inputs = read_prompts(f, "input", engine.tokenizer, allow_empty_text=False,
+        inputs = read_prompts(read(EmbeddingInput, body).input, "input", engine.tokenizer,
+                              allow_empty_text=False,
                               max_length=engine.info.context_length)
         if len(inputs) > MAX_INPUTS:
             raise f.fail("input", f"may hold at most {MAX_INPUTS} items")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app.api.http.body import Fields
+from app.api.openai.contract_parts import ResponseFormat
 from app.chat_template import Message
 from app.engine.constrained import Grammar, json_object_grammar, json_schema_grammar
 from app.errors import InvalidRequest
@@ -26,20 +26,18 @@ from app.tokenizer import Tokenizer
 
 # Budget when the caller sets none: a structured reply needs no more.
 DEFAULT_MAX_TOKENS = 256
-KINDS = ("text", "json_object", "json_schema")
 # Looking for a schema in the instructions is bounded: this much text, this many tries.
 SCAN_CHARS = 64 * 1024
 SCAN_TRIES = 64
 
 
-def read_grammar(fields: Fields, tokenizer: Tokenizer,
+def read_grammar(response_format: ResponseFormat | None, tokenizer: Tokenizer,
                  messages: list[Message] | None = None) -> Grammar | None:
-    """The grammar ``response_format`` asks for, or None for plain text."""
-    response_format = fields.nested("response_format")
+    """The grammar ``response_format`` (its shape checked by the request contract) asks
+    for, or None for plain text."""
     if response_format is None:
         return None
-    kind = response_format.string("type", "text", choices=KINDS)
-    if kind == "json_object":
+    if response_format.type == "json_object":
         schema = schema_in_instructions(messages or [])
         if schema is not None:
             try:
@@ -47,17 +45,12 @@ def read_grammar(fields: Fields, tokenizer: Tokenizer,
             except InvalidRequest:
                 pass  # not one we can enforce: any object, as asked
         return json_object_grammar(tokenizer)
-    if kind == "json_schema":
-        spec = response_format.nested("json_schema")
-        if spec is None:
-            raise response_format.fail("json_schema", "is required when 'type' is "
-                                                      "'json_schema'")
-        spec.string("name", required=True)
-        spec.string("description")
-        spec.boolean("strict")
-        schema = spec.object("schema")
+    if response_format.type == "json_schema":
+        spec = response_format.json_schema
+        assert spec is not None  # the contract requires it for this type
+        schema = spec.schema_
         return json_schema_grammar(schema if schema is not None else {"type": "object"},
-                                   tokenizer, spec.path("schema"))
+                                   tokenizer, "response_format.json_schema.schema")
     return None
 
 

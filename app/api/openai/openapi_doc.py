@@ -218,7 +218,7 @@ SCHEMAS: dict[str, Any] = {
 # The request bodies the contract declares (app/api/openai/contract.py), and what they refer to.
 _CONTRACT = contract.schemas()
 _PROMPT = TypeAdapter(contract.PromptValue).json_schema()
-_MESSAGES = {"type": "array", "minItems": 1, "items": _ref("Message")}
+_MESSAGES = _CONTRACT["ChatCompletionRequest"]["properties"]["messages"]
 
 REQUESTS: dict[str, Any] = {
     **_CONTRACT,

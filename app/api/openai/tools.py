@@ -15,21 +15,16 @@ accepted; one call is made per choice.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from app.api.http.body import Fields, json_type
+from app.api.openai import contract_parts as parts
 from app.api.openai.identity import new_id
 from app.chat_template import Message
 from app.engine.constrained import Grammar, json_schema_grammar
-from app.engine.limits import MAX_TOOLS
 from app.engine.tool_match import ToolWords, best_tool, ranked
 from app.errors import InvalidRequest
 from app.tokenizer import Tokenizer
-
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-CHOICES = ("none", "auto", "required")
 
 
 @dataclass(frozen=True)
@@ -45,58 +40,39 @@ class Tool:
         return ToolWords(self.name, self.description, names)
 
 
-def read_tools(fields: Fields, tokenizer: Tokenizer) -> list[Tool]:
-    raw = fields.array("tools")
-    if raw is None:
-        return []
-    if len(raw) > MAX_TOOLS:
-        raise fields.fail("tools", f"may hold at most {MAX_TOOLS} tools")
+def read_tools(declared: list[parts.Tool] | None, tokenizer: Tokenizer) -> list[Tool]:
+    """The declared tools (their shape checked by the request contract), each with the
+    grammar of its arguments."""
     tools: list[Tool] = []
-    for i, item in enumerate(raw):
-        where = f"{fields.path('tools')}[{i}]"
-        if not isinstance(item, dict):
-            raise InvalidRequest(f"'{where}' must be an object, not {json_type(item)}",
-                                 param=where)
-        f = Fields(item, where)
-        f.string("type", "function", choices=("function",))
-        function = f.nested("function")
-        if function is None:
-            raise f.fail("function", "is required")
-        name = function.string("name", required=True)
-        assert name is not None
-        if not _NAME.match(name):
-            raise function.fail("name", "must be 1 to 64 letters, digits, '_' or '-'")
-        if any(t.name == name for t in tools):
-            raise function.fail("name", f"{name!r} is declared twice")
-        function.boolean("strict")
-        parameters = function.object("parameters") or {"type": "object", "properties": {}}
-        grammar = json_schema_grammar(parameters, tokenizer, function.path("parameters"))
-        tools.append(Tool(name, function.string("description", "") or "", parameters,
-                          grammar))
+    for i, item in enumerate(declared or []):
+        where = f"tools[{i}].function"
+        function = item.function
+        if any(t.name == function.name for t in tools):
+            raise InvalidRequest(f"'{where}.name' {function.name!r} is declared twice",
+                                 param=f"{where}.name")
+        parameters = function.parameters or {"type": "object", "properties": {}}
+        grammar = json_schema_grammar(parameters, tokenizer, f"{where}.parameters")
+        tools.append(Tool(function.name, function.description or "", parameters, grammar))
     return tools
 
 
-def choose_tool(fields: Fields, tools: list[Tool], messages: list[Message]) -> Tool | None:
+def choose_tool(choice: str | parts.ToolChoice | None, tools: list[Tool],
+                messages: list[Message]) -> Tool | None:
     """The tool this request calls (see the module), or None for a text reply."""
-    fields.boolean("parallel_tool_calls", True)
-    raw = fields.raw("tool_choice")
-    if isinstance(raw, dict):
-        choice = Fields(raw, fields.path("tool_choice"))
-        choice.string("type", required=True, choices=("function",))
-        function = choice.nested("function")
-        if function is None:
-            raise choice.fail("function", "is required")
-        name = function.string("name", required=True)
+    if isinstance(choice, parts.ToolChoice):
+        name = choice.function.name
         for tool in tools:
             if tool.name == name:
                 return tool
-        raise function.fail("name", f"names no declared tool: {name!r}")
-    mode = fields.string("tool_choice", "auto" if tools else "none", choices=CHOICES)
+        raise InvalidRequest(f"'tool_choice.function.name' names no declared tool: {name!r}",
+                             param="tool_choice.function.name")
+    mode = choice or ("auto" if tools else "none")
     if mode == "none":
         return None
     if not tools:
         if mode == "required":
-            raise fields.fail("tool_choice", "is 'required' but no 'tools' are declared")
+            raise InvalidRequest("'tool_choice' is 'required' but no 'tools' are declared",
+                                 param="tool_choice")
         return None
     request = last_user_text(messages)
     described = [tool.words() for tool in tools]
