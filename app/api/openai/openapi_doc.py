@@ -329,8 +329,9 @@ PATHS: dict[str, Any] = {
         description=f"{GROUNDED_CHAT_DOC}\n\n{GROUNDED_REPLY_DOC}\n\n{CHAT_TEMPLATE_DOC}")},
     "/v1/embeddings": {"post": _op("Embeddings from the hypercube's statistics",
                                    "EmbeddingList", request="EmbeddingRequest")},
+    # anyOf, not oneOf: an empty tokenization ({"tokens": []}) has both shapes.
     "/tokenize": {"post": _op("Text or a chat to token ids (llama.cpp's shape for content)",
-                              {"oneOf": [_ref("Tokenized"), _ref("LlamaTokenized")]},
+                              {"anyOf": [_ref("Tokenized"), _ref("LlamaTokenized")]},
                               request="TokenizeRequest")},
     "/detokenize": {"post": _op("Token ids to text", "Detokenized",
                                 request="DetokenizeRequest")},
