@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import (
@@ -27,6 +29,8 @@ from app.ingest.walk import Skipped
 from app.store import Store
 from app.tokenizer import DEFAULT_VOCAB_SIZE
 
+_Number = TypeVar("_Number", int, float)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -39,13 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_option(parser)
     parser.add_argument("--prune", action="store_true",
                         help="remove documents under PATH whose files are gone")
-    parser.add_argument("--max-file-size", type=_megabytes, default=DEFAULT_MAX_FILE_SIZE,
+    parser.add_argument("--max-file-size", type=_megabytes,
+                        default=DEFAULT_MAX_FILE_SIZE / 1e6,
                         metavar="MB", help="skip files larger than this many megabytes "
                         f"(default {DEFAULT_MAX_FILE_SIZE / 1e6:g})")
     parser.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE, metavar="N",
                         help="tokens to learn if this hypercube has no vocabulary yet "
                         f"(default {DEFAULT_VOCAB_SIZE})")
-    parser.add_argument("--workers", type=_positive, default=None, metavar="N",
+    parser.add_argument("--workers", type=_workers, default=None, metavar="N",
                         help="processes that read, tokenize and parse files (default: the "
                         "number of CPU cores; 1 = this process only); the hypercube built "
                         "is the same for any N. Not with --cluster")
@@ -63,34 +68,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _megabytes(value: str) -> int:
-    try:
-        size = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of megabytes: {value!r}") from None
-    if size <= 0:
-        raise argparse.ArgumentTypeError("--max-file-size must be positive")
-    return int(size * 1e6)
+def _positive(convert: Callable[[str], _Number], what: str,
+              flag: str) -> Callable[[str], _Number]:
+    """An argparse type: ``convert`` of the value, which must be above zero."""
+    def parse(value: str) -> _Number:
+        try:
+            number = convert(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {value!r}") from None
+        if number <= 0:
+            raise argparse.ArgumentTypeError(f"{flag} must be positive")
+        return number
+    return parse
 
 
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError("--workers must be at least 1")
-    return number
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError("--cluster-timeout must be positive")
-    return seconds
+_megabytes = _positive(float, "a number of megabytes", "--max-file-size")
+_workers = _positive(int, "a whole number", "--workers")
+_seconds = _positive(float, "a number of seconds", "--cluster-timeout")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidRequest("--cluster and --workers do not go together: the cluster's "
                              "workers prepare the files", param="workers")
     options = IngestOptions(roots=args.paths, prune=args.prune,
-                            max_file_size=args.max_file_size, vocab_size=args.vocab_size,
+                            max_file_size=round(args.max_file_size * 1e6),
+                            vocab_size=args.vocab_size,
                             workers=args.workers or os.cpu_count() or 1,
                             cluster=args.cluster, cluster_timeout=args.cluster_timeout)
     show_bar = not args.quiet and not args.json
