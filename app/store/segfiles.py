@@ -53,6 +53,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import apsw
 import numpy as np
@@ -274,25 +275,31 @@ def verify_segment_file(folder: Path, segment_id: int, name: str, size: int,
         mapped.close()
 
 
-def file_checksum(path: Path, start: int, end: int) -> bytes:
-    digest = hashlib.blake2b(digest_size=16)
+def hash_file(path: Path, digest: Any, start: int = 0, end: int | None = None) -> int:
+    """Feed bytes ``start``–``end`` of a file (to its end by default) to ``digest`` a chunk at
+    a time; returns how many were read."""
+    read = 0
     with path.open("rb") as handle:
         handle.seek(start)
-        left = end - start
-        while left > 0:
-            chunk = handle.read(min(_CHUNK, left))
+        while end is None or start + read < end:
+            want = _CHUNK if end is None else min(_CHUNK, end - start - read)
+            chunk = handle.read(want)
             if not chunk:
                 break
             digest.update(chunk)
-            left -= len(chunk)
+            read += len(chunk)
+    return read
+
+
+def file_checksum(path: Path, start: int, end: int) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    hash_file(path, digest, start, end)
     return digest.digest()
 
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
+    hash_file(path, digest)
     return digest.hexdigest()
 
 

@@ -37,12 +37,11 @@ from app.store.segfiles import (
     SUFFIX,
     file_sha256,
     fsync_dir,
+    hash_file,
     referenced_files,
     remove_unreferenced,
     segments_dir,
 )
-
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -137,11 +136,7 @@ def verify_snapshot(snapshot: Path) -> SnapshotManifest:
 def file_digest(path: Path) -> tuple[str, int]:
     """BLAKE2b-256 of a file's bytes and its size."""
     digest = hashlib.blake2b(digest_size=32)
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+    size = hash_file(path, digest)
     return digest.hexdigest(), size
 
 
