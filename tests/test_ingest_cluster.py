@@ -102,6 +102,21 @@ def test_cluster_and_workers_together_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "h.db").exists()
 
 
+@pytest.mark.parametrize(("flag", "value", "said"), [
+    ("--cluster", "local:0", "local:N needs a number of workers"),
+    ("--cluster-timeout", "0", "--cluster-timeout must be positive"),
+    ("--cluster-timeout", "soon", "not a number of seconds: 'soon'"),
+    ("--workers", "0", "--workers must be positive"),
+    ("--max-file-size", "big", "not a number of megabytes: 'big'"),
+])
+def test_bad_ingest_numbers_are_one_line_errors(tmp_path: Path, flag: str, value: str,
+                                                said: str) -> None:
+    done = run_hypercube("ingest", "-q", flag, value, "--db", tmp_path / "h.db", tmp_path)
+    assert done.returncode != 0
+    assert said in done.stderr
+    assert not (tmp_path / "h.db").exists()
+
+
 def test_without_dask_cluster_mode_names_the_extra(tmp_path: Path) -> None:
     script = f"""
 import sys

@@ -21,9 +21,10 @@ from rich.progress import (
 )
 
 from app.cli.common import add_db_option, add_json_option, db_path, print_json, root_of
-from app.errors import InvalidRequest
+from app.errors import HypercubeError, InvalidRequest
 from app.ingest import IngestOptions, IngestRun
 from app.ingest import Progress as IngestProgress
+from app.ingest.cluster import local_workers
 from app.ingest.pipeline import CONNECT_TIMEOUT, DEFAULT_MAX_FILE_SIZE
 from app.ingest.walk import Skipped
 from app.store import Store
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="processes that read, tokenize and parse files (default: the "
                         "number of CPU cores; 1 = this process only); the hypercube built "
                         "is the same for any N. Not with --cluster")
-    parser.add_argument("--cluster", metavar="ADDRESS",
+    parser.add_argument("--cluster", type=_cluster_address, metavar="ADDRESS",
                         help="tokenize and parse on a Dask cluster instead: its scheduler's "
                         "address (tcp://HOST:8786), or local[:N] to start N worker processes "
                         "here. File bytes are sent to the workers (no shared filesystem "
@@ -80,6 +81,15 @@ def _positive(convert: Callable[[str], _Number], what: str,
             raise argparse.ArgumentTypeError(f"{flag} must be positive")
         return number
     return parse
+
+
+def _cluster_address(value: str) -> str:
+    """Checked before the hypercube is opened, so a bad address leaves no file behind."""
+    try:
+        local_workers(value)
+    except HypercubeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 _megabytes = _positive(float, "a number of megabytes", "--max-file-size")
