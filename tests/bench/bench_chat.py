@@ -38,7 +38,6 @@ import argparse
 import os
 import random
 import re
-import shutil
 import statistics
 import sys
 import tempfile
@@ -58,6 +57,8 @@ from app.grounded.answer import summary
 from app.grounded.textindex import terms
 from app.ingest import IngestOptions, IngestRun
 from app.store import Store
+from app.store.backup import copy_hypercube
+from app.store.segfiles import move_hypercube
 from app.tokenizer import Tokenizer, load_vocabulary
 from tests.bench.code_ctags import source_files
 from tests.bench.code_projects import PROJECTS, copy_sources, fetch_all
@@ -80,12 +81,12 @@ def build(work: Path, cache: Path, languages: set[str] | None) -> Path:
     files = {p.language: source_files(root, p.language, p.patterns) for p, root in projects}
     sources = copy_sources(projects, files, work / "projects")
     partial = work / "chat.hypercube.part"
-    shutil.copyfile(Root.from_environment().ensure_default_hypercube(), partial)
+    copy_hypercube(Root.from_environment().ensure_default_hypercube(), partial)
     with Store(partial) as store:
         summary_ = IngestRun(store, IngestOptions(roots=[sources]),
                              analyzers=Root.from_environment().analyzers(), listeners=[]).run()
     assert summary_.status == "done", summary_
-    partial.rename(db)
+    move_hypercube(partial, db)  # with its segment files
     return db
 
 

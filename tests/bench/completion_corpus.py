@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.store.backup import copy_hypercube
 from tests.bench.code_ctags import source_files
 from tests.bench.code_projects import Project
 from tests.bench.common import REPO
@@ -164,7 +165,7 @@ def build_hypercube(splits: list[ProjectSplit], cache: Path,
             target = train_root / split.project.language / split.relative(path)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
-    shutil.copyfile(default, db)
+    copy_hypercube(default, db)  # with its segment files
     start = time.perf_counter()
     summary = json.loads(code.run("-m", "app", "ingest", "--db", str(db), "--json", "--quiet",
                                   str(train_root)).stdout)
