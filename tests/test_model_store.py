@@ -11,7 +11,7 @@ from app.errors import NotReady
 from app.ingest import IngestOptions, IngestRun
 from app.model import Model, build_segment
 from app.model.loading import load_model
-from app.model.maintain import MAX_SEGMENTS, plan_update
+from app.model.maintain import MAX_SEGMENTS, plan_update, update_model
 from app.model.repair import repair_model
 from app.model.storage import load_segments
 from app.store import Store
@@ -150,6 +150,63 @@ def test_segments_are_merged_beyond_the_limit(tmp_path: Path) -> None:
             write_python_corpus(root, files=3, seed=10 + run, lines=10 + 5 * run)
             _ingest(store, root)
             assert len(_segment_docs(store)) <= MAX_SEGMENTS
+        _assert_current(store)
+        _assert_equals_fresh_build(store)
+
+
+def _segment_tokens(store: Store) -> list[int]:
+    return [n for n, in store.conn.execute("SELECT tokens FROM model_segments ORDER BY id")]
+
+
+def test_a_capped_family_is_several_segments_predicting_as_one(tmp_path: Path) -> None:
+    root = tmp_path / "src"
+    write_python_corpus(root, files=16, seed=21, lines=30)
+    with Store(tmp_path / "h.db") as store:
+        _ingest(store, root, listeners=False)
+        corpus = sum(n for n, in store.conn.execute("SELECT n_tokens FROM documents"))
+        cap = corpus // 5
+        report = update_model(store, kernels(), segment_tokens=cap)
+        sizes = _segment_tokens(store)
+        # Every segment within the cap (documents are far smaller than it), at least five.
+        assert len(sizes) >= 5 and report.segments_built == len(sizes)
+        assert max(sizes) <= cap and sum(sizes) == corpus
+        _assert_current(store)
+        _assert_equals_fresh_build(store)
+        # Full segments are not merged again: another run adds one segment, rebuilds none.
+        more = tmp_path / "more"
+        write_python_corpus(more, files=2, seed=22, lines=10)
+        _ingest(store, more, listeners=False)
+        update_model(store, kernels(), segment_tokens=cap)
+        assert _segment_tokens(store)[:len(sizes)] == sizes
+        assert len(_segment_tokens(store)) == len(sizes) + 1
+        _assert_current(store)
+        _assert_equals_fresh_build(store)
+
+
+def test_an_update_killed_between_segments_is_completed_by_the_next(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "src"
+    write_python_corpus(root, files=12, seed=23, lines=30)
+    with Store(tmp_path / "h.db") as store:
+        _ingest(store, root, listeners=False)
+        corpus = sum(n for n, in store.conn.execute("SELECT n_tokens FROM documents"))
+        built: list[int] = []
+
+        def dies_on_the_third(streams, vocab_size, doc_ids=()):  # type: ignore[no-untyped-def]
+            if len(built) == 2:
+                raise KeyboardInterrupt   # as a kill would, between two commits
+            built.append(len(doc_ids))
+            return build_segment(streams, vocab_size, doc_ids)
+
+        monkeypatch.setattr("app.model.maintain.build_segment", dies_on_the_third)
+        with pytest.raises(KeyboardInterrupt):
+            update_model(store, kernels(), segment_tokens=corpus // 4)
+        monkeypatch.undo()
+        assert len(_segment_tokens(store)) == 2        # the two built ones were committed
+        with pytest.raises(NotReady):
+            load_model(store, kernels())               # and the model is stale until…
+        update_model(store, kernels(), segment_tokens=corpus // 4)
+        assert len(_segment_tokens(store)) >= 4
         _assert_current(store)
         _assert_equals_fresh_build(store)
 

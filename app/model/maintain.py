@@ -4,8 +4,11 @@ Like a search engine's index, the model is a few segments: each ingest run's new
 become one new segment per language family (app/model/families.py: a completion in one
 language is predicted from its family's segments only), so ingesting a few files never
 rebuilds the rest. A segment that counts a document that has since been deleted or replaced
-is rebuilt from its surviving documents; when a family has more than ``MAX_SEGMENTS``, its
-smallest are merged into one (queries visit every segment, so fewer is faster). Parameters
+is rebuilt from its surviving documents. A segment holds at most ``MAX_SEGMENT_TOKENS``
+(a larger run is cut into several, whole documents each), so a build's memory is bounded
+whatever the corpus's size; when a family has more than ``MAX_SEGMENTS`` segments below half
+that cap, its smallest are merged into the new one (queries visit every segment, so fewer is
+faster; full segments are left alone, as a search engine's merge policy does). Parameters
 are refitted when the corpus has grown or shrunk by ``REFIT_FACTOR`` since they were fitted.
 
 The model is stale exactly when the set of (document id, content hash) pairs its segments
@@ -38,7 +41,13 @@ from app.store.segfiles import collect_garbage
 from app.store.tokens import unpack_tokens
 from jit import Kernels
 
+# Segments per family open to merging (those below half the cap), and the tokens a segment
+# holds at most: the cap bounds a build's memory (~50 bytes a token at its peak, so 16M
+# tokens, ~64 MB of code, build in ~800 MB) whatever the corpus's size; a larger family is
+# several segments, which every query visits and whose counts add up exactly as one
+# segment's would (as infini-gram's shards do).
 MAX_SEGMENTS = 4
+MAX_SEGMENT_TOKENS = 16_000_000
 REFIT_FACTOR = 2.0
 # Held-out tokens recorded per fold, and folds (each one model build without its 5% of the
 # documents): more held-out text fits the ~3,000 parameters better, at ~2 s per fold and
@@ -61,8 +70,8 @@ _RETRIES = 3
 class UpdatePlan:
     vocab_size: int
     remove: list[int] = field(default_factory=list)      # segment ids to delete
-    # family -> doc ids of that family's one new segment
-    build: dict[str, list[int]] = field(default_factory=dict)
+    # The segments to build, in order: (family, doc ids), each at most the segment cap.
+    build: list[tuple[str, list[int]]] = field(default_factory=list)
     corpus_tokens: int = 0
     documents: int = 0
 
@@ -85,9 +94,10 @@ def vocab_size(conn) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM vocabulary").fetchone()[0])
 
 
-def plan_update(conn) -> UpdatePlan:
+def plan_update(conn, segment_tokens: int = MAX_SEGMENT_TOKENS) -> UpdatePlan:
     """What to rebuild so the model counts exactly the current documents, each document in
-    a segment of its language family."""
+    a segment of its language family holding at most ``segment_tokens`` tokens (or one
+    document, if that alone holds more)."""
     size = vocab_size(conn)
     current = {d: (h, n, family_of(language)) for d, h, n, language in conn.execute(
         "SELECT id, content_hash, n_tokens, language FROM documents")}
@@ -99,14 +109,18 @@ def plan_update(conn) -> UpdatePlan:
     for doc_id, sid, digest in conn.execute(
             "SELECT doc_id, segment_id, content_hash FROM model_segment_docs"):
         members.setdefault(sid, []).append((doc_id, digest))
-    keep: dict[str, dict[int, int]] = {}       # family -> kept segment id -> tokens
+    # family -> kept segment id -> tokens, for the segments still open to merging (a
+    # segment past half the cap is full: merging it would rewrite it for little gain).
+    open_kept: dict[str, dict[int, int]] = {}
     covered: set[int] = set()
     for sid, (v, k, t, tokens) in segments.items():
         fresh = (v, k, t) == (size, KMAX, THRESH) and bool(members[sid]) and all(
             current.get(doc_id, (None,))[0] == digest for doc_id, digest in members[sid])
         families = {current[doc_id][2] for doc_id, _ in members[sid]} if fresh else set()
         if fresh and len(families) == 1:
-            keep.setdefault(families.pop(), {})[sid] = tokens
+            family = families.pop()
+            if 2 * tokens < segment_tokens:
+                open_kept.setdefault(family, {})[sid] = tokens
             covered.update(doc_id for doc_id, _ in members[sid])
         else:
             # Stale, or written before segments were split by family: rebuilt.
@@ -114,17 +128,41 @@ def plan_update(conn) -> UpdatePlan:
     pending: dict[str, list[int]] = {}
     for doc_id in sorted(set(current) - covered):
         pending.setdefault(current[doc_id][2], []).append(doc_id)
-    for family, doc_ids in pending.items():
-        # Room for the family's new segment: merge its smallest kept ones into it.
-        kept = keep.get(family, {})
+    for family in sorted(pending):
+        doc_ids = pending[family]
+        kept = open_kept.get(family, {})
         smallest = sorted(kept, key=lambda sid: (kept[sid], sid))
-        while len(kept) + 1 > MAX_SEGMENTS:
+        chunks = _chunks(doc_ids, current, segment_tokens)
+        # Room for the family's new open segment: merge its smallest open ones into it.
+        while smallest and len(kept) + _open_count(chunks, current, segment_tokens) \
+                > MAX_SEGMENTS:
             sid = smallest.pop(0)
             del kept[sid]
             plan.remove.append(sid)
-            doc_ids.extend(doc_id for doc_id, _ in members[sid])
-        plan.build[family] = sorted(doc_ids)
+            doc_ids = sorted(doc_ids + [doc_id for doc_id, _ in members[sid]])
+            chunks = _chunks(doc_ids, current, segment_tokens)
+        plan.build.extend((family, chunk) for chunk in chunks)
     return plan
+
+
+def _chunks(doc_ids: list[int], current: dict[int, tuple[str, int, str]],
+            cap: int) -> list[list[int]]:
+    """The documents (in id order) cut into runs of at most ``cap`` tokens each."""
+    chunks: list[list[int]] = []
+    taken = 0
+    for doc_id in doc_ids:
+        tokens = current[doc_id][1] + 1     # and its separator
+        if not chunks or taken + tokens > cap:
+            chunks.append([])
+            taken = 0
+        chunks[-1].append(doc_id)
+        taken += tokens
+    return chunks
+
+
+def _open_count(chunks: list[list[int]], current: dict[int, tuple[str, int, str]],
+                cap: int) -> int:
+    return sum(2 * sum(current[d][1] + 1 for d in chunk) < cap for chunk in chunks)
 
 
 def segment_families(conn, segment_doc_ids: list[np.ndarray]) -> list[str | None]:
@@ -141,36 +179,52 @@ def segment_families(conn, segment_doc_ids: list[np.ndarray]) -> list[str | None
 
 def update_model(store: Store, kernels: Kernels, *,
                  on_phase: Callable[[str], None] | None = None,
-                 force_fit: bool = False) -> UpdateReport:
-    """Bring the stored model up to date with the documents (a no-op when it is)."""
+                 force_fit: bool = False,
+                 segment_tokens: int = MAX_SEGMENT_TOKENS) -> UpdateReport:
+    """Bring the stored model up to date with the documents (a no-op when it is).
+
+    Stale segments go first, then each planned segment is built from one snapshot and
+    committed on its own, so memory holds one segment's documents and arrays at a time
+    however many there are; in between the model is stale (refused on load), and a run
+    killed there is completed by the next update, which plans the rest.
+    """
     started = time.perf_counter()
     report = UpdateReport()
     say = on_phase or (lambda _phase: None)
-    for _ in range(_RETRIES):
+    conflicts = 0
+    while True:
         with store.snapshot() as conn:
-            plan = plan_update(conn)
-            if plan.vocab_size == 0 or plan.documents == 0:
-                break  # nothing to index; _drop_orphans clears what is left
-            documents = {family: _read_documents(conn, doc_ids)
-                         for family, doc_ids in plan.build.items()}
-        built = []
-        for family, doc_ids in sorted(plan.build.items()):
-            streams, hashes = documents[family]
-            say(f"indexing {len(doc_ids)} {family} documents")
-            built.append((build_segment(streams, plan.vocab_size, doc_ids), hashes))
+            plan = plan_update(conn, segment_tokens)
+            if plan.vocab_size == 0 or plan.documents == 0 or not plan.needed:
+                break  # nothing (left) to index; _drop_orphans clears what is left
+            if not plan.remove:
+                family, doc_ids = plan.build[0]
+                streams, hashes = _read_documents(conn, doc_ids)
+        if plan.remove:
+            with store.write() as conn:
+                # Planned again inside the transaction: what is stale now is what goes.
+                removed = plan_update(conn, segment_tokens).remove
+                delete_segments(conn, removed)
+            report.segments_removed += len(removed)
+            continue
+        say(f"indexing {len(doc_ids)} {family} documents"
+            + (f" ({len(plan.build)} segments to build)" if len(plan.build) > 1 else ""))
+        segment = build_segment(streams, plan.vocab_size, doc_ids)
+        del streams
         with store.write() as conn:
-            if _plan_key(plan_update(conn)) != _plan_key(plan):
-                continue  # documents changed while we built: plan again
-            delete_segments(conn, plan.remove)
-            for segment, hashes in built:
-                save_segment(conn, segment, hashes)
-        report.segments_built += len(built)
-        report.segments_removed += len(plan.remove)
-        report.documents_indexed += sum(len(ids) for ids in plan.build.values())
-        break
-    else:
-        raise NotReady("the documents kept changing while the model was being updated; "
-                       "run the update again when ingestion is finished")
+            replanned = plan_update(conn, segment_tokens)
+            if replanned.remove or replanned.build[:1] != [(family, doc_ids)]:
+                # Documents changed while we built: plan again.
+                conflicts += 1
+                if conflicts >= _RETRIES:
+                    raise NotReady("the documents kept changing while the model was being "
+                                   "updated; run the update again when ingestion is "
+                                   "finished")
+                continue
+            save_segment(conn, segment, hashes)
+        del segment
+        report.segments_built += 1
+        report.documents_indexed += len(doc_ids)
     _drop_orphans(store)
     # After the commits that dropped segments (and on every ingest run, for the files a
     # killed writer left): their files go.
@@ -182,10 +236,6 @@ def update_model(store: Store, kernels: Kernels, *,
         report.heldout_bits_per_token = refit(store, kernels)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _plan_key(plan: UpdatePlan) -> tuple:
-    return (plan.vocab_size, sorted(plan.remove), sorted(plan.build.items()))
 
 
 def _read_documents(conn, doc_ids: list[int]) -> tuple[list[np.ndarray], list[str]]:
