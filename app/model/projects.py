@@ -20,12 +20,13 @@ ingest gets a new focus, so nothing stale is served.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import TypeVar, cast
 
 import numpy as np
@@ -143,9 +144,15 @@ def _remembered(cache: OrderedDict[Key, Value], key: Key, size: int, lock: threa
     return value
 
 
+_WINDOWS_SEPARATORS = re.compile(r"[\\/]")
+
+
 def _parts(path: str) -> tuple[str, ...]:
-    flavour: type[PurePath] = PureWindowsPath if "\\" in path else PurePosixPath
-    return tuple(p for p in flavour(path).parts if p not in ("/", "\\", ".", ""))
+    """A path's components, as pathlib's parts without the root and ``.`` (a Windows path,
+    one with a backslash, splits at both slashes), by string splitting: the engine's load
+    parses every document's path, and pathlib took most of that time."""
+    pieces = _WINDOWS_SEPARATORS.split(path) if "\\" in path else path.split("/")
+    return tuple(p for p in pieces if p not in ("", "."))
 
 
 def _shared_tail(a: tuple[str, ...], b: tuple[str, ...]) -> int:
@@ -162,7 +169,10 @@ def _read_documents(store_path: str) -> list[_Document]:
         rows = cast(list[tuple[int, str, str, str]], conn.execute(
             "SELECT d.id, d.path, d.language, r.roots FROM documents d"
             " JOIN runs r ON r.id = d.run_id").fetchall())
-    parsed = [(doc_id, _parts(path), family_of(language), json.loads(roots))
+    # Every run's roots are parsed once, not once a document.
+    roots_of = functools.lru_cache(maxsize=None)(
+        lambda roots: tuple(_parts(root) for root in json.loads(roots)))
+    parsed = [(doc_id, _parts(path), family_of(language), roots_of(roots))
               for doc_id, path, language, roots in rows]
     marked = _marked_folders(parts for _, parts, _, _ in parsed)
     documents = []
@@ -184,11 +194,10 @@ def _nearest(folder: tuple[str, ...], marked: set[tuple[str, ...]]) -> tuple[str
     return None
 
 
-def _root_of(parts: tuple[str, ...], roots: list[str]) -> tuple[str, ...]:
+def _root_of(parts: tuple[str, ...], roots: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
     best: tuple[str, ...] = parts[:-1]
     found = False
-    for root in roots:
-        root_parts = _parts(root)
+    for root_parts in roots:
         if parts[:len(root_parts)] == root_parts and (not found or len(root_parts) > len(best)):
             # A file given as a root is a project of its own folder.
             best = root_parts if len(root_parts) < len(parts) else parts[:-1]

@@ -171,9 +171,12 @@ def load_vocabulary(conn: apsw.Connection) -> Vocabulary | None:
             ranked.append((rank, token_id))
     token_of = {node: i for i, node in enumerate(nodes)}
     children: dict[int, list[int]] = {}
+    # CROSS JOIN keeps the vocabulary the outer loop: SQLite's planner would rather scan every
+    # composition's children (identifier names too, ~8 a line of code) and probe the vocabulary.
     for parent, child in conn.execute(
-        "SELECT cc.parent, cc.child FROM composition_children cc "
-        "JOIN vocabulary v ON v.node = cc.parent ORDER BY cc.parent, cc.position"
+        "SELECT cc.parent, cc.child FROM vocabulary v "
+        "CROSS JOIN composition_children cc ON cc.parent = v.node "
+        "ORDER BY cc.parent, cc.position"
     ):
         children.setdefault(parent, []).append(child)
     merges = []
