@@ -67,7 +67,7 @@ class Root:
         """Fresh listeners for one ingest run: the model catches up after it."""
         from app.model.listener import ModelUpdater
 
-        return [ModelUpdater(self.kernels)]
+        return [ModelUpdater(self.kernels, self.settings.get("segment_tokens"))]
 
     @property
     def plugins(self) -> IngestPlugins:

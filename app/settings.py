@@ -55,6 +55,15 @@ def _flag(value: str) -> bool:
     raise ValueError("use 1/true/yes/on or 0/false/no/off")
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = int(value)
+        if number < low:
+            raise ValueError(f"{number} is below {low}")
+        return number
+    return parse
+
+
 SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("db", None, "hypercube file (default: your user data folder's hypercube.db, "
             "or the embedded default hypercube for commands that only read)"),
@@ -89,6 +98,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in [
     Setting("admin_key_file", None, "file with one admin key per line"),
     Setting("max_json_bytes", 16_000_000, "largest JSON request body (larger ones get 413 "
             "before any decoding)", int),
+    Setting("segment_tokens", 16_000_000, "most tokens one model segment holds: building "
+            "one takes ~75 bytes a token at its peak, and a larger corpus is several "
+            "segments, which every query visits", _at_least(1000)),
     Setting("max_request_tokens", 65536, "most tokens one request may ask to generate: "
             "prompts × n × best_of × max_tokens (larger requests get 400)", int),
 ]}

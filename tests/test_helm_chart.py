@@ -40,8 +40,9 @@ RELEASE = NAMESPACE = "hypercube"
 # setting must be allowed there, so a new setting forces a decision here.
 SET_BY_THE_CHART = {"HYPERCUBE_HOST", "HYPERCUBE_PORT", "HYPERCUBE_DATA_DIR",
                     "HYPERCUBE_API_KEY_FILE", "HYPERCUBE_DB", "HYPERCUBE_READ_ONLY"}
+# Replicas serve a snapshot read-only: they never ingest (nor build model segments).
 NOT_FOR_REPLICAS = {"HYPERCUBE_API_KEY", "HYPERCUBE_ADMIN_KEY", "HYPERCUBE_ADMIN_KEY_FILE",
-                    "HYPERCUBE_INGEST_ROOT"}
+                    "HYPERCUBE_INGEST_ROOT", "HYPERCUBE_SEGMENT_TOKENS"}
 
 KEYS = ["k" * 16 + "-first-key", "k" * 16 + "-second-key"]
 VALUE_SETS: dict[str, dict[str, Any]] = {

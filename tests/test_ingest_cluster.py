@@ -69,6 +69,27 @@ def test_a_cluster_builds_the_same_hypercube_as_one_process(tmp_path: Path,
     assert dump(cluster) == dump(one)
 
 
+def test_a_cluster_builds_the_model_shards_and_they_equal_one_process_build(
+        tmp_path: Path, scheduler: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With segments capped small, the model is several shards per family, built on the
+    cluster's workers (its task stream shows them), and the hypercube is exactly the
+    single-process one."""
+    monkeypatch.setenv("HYPERCUBE_SEGMENT_TOKENS", "4000")
+    project = tmp_path / "project"
+    write_python_corpus(project, files=40, lines=40, seed=9)
+    one, cluster = tmp_path / "one.db", tmp_path / "cluster.db"
+    first = _ingest(one, 1, project)
+    with distributed.Client(scheduler, set_as_default=False) as client, \
+            distributed.get_task_stream(client) as stream:
+        assert _cluster_ingest(cluster, scheduler, project) == first
+    builds = [task for task in stream.data if task["key"].startswith("build_segment-")]
+    baseline = dump(one)
+    shards = len(baseline["model_segments"])
+    assert shards >= 4
+    assert len(builds) == shards
+    assert dump(cluster) == baseline
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -9,7 +9,10 @@ What runs where. This process walks the folders, learns the vocabulary if the hy
 none, reads each file and hashes it (an unchanged file goes no further), and writes the
 hypercube. The cluster's workers decode, tokenize and analyze (tree-sitter) the bytes they
 are sent. File bytes travel with each task, so the workers need no shared filesystem and
-never see a path they could open; they need the same Hypercube version installed (its
+never see a path they could open. After the files, the workers build the model's shards
+(:meth:`DaskCluster.build_segment`, one segment of at most ``segment_tokens`` at a time: the
+token streams go out, the arrays come back to be written here). They need the same
+Hypercube version installed (its
 ``app`` package, for the tokenizer and the analyzers' preparers, which pickle by name).
 The vocabulary is sent to every worker once (``scatter``) and turned into a tokenizer once
 per worker process, cached by the vocabulary's digest.
@@ -38,7 +41,10 @@ from app.ingest.workers import IN_FLIGHT_PER_WORKER
 from app.tokenizer import Tokenizer, Vocabulary
 
 if TYPE_CHECKING:
+    import numpy as np
     from distributed import Client, Future, LocalCluster
+
+    from app.model.segment import Segment
 
 NEEDS_EXTRA = "cluster mode needs the `cluster` extra: pip install 'hypercube[cluster]'"
 NOT_IN_EXECUTABLE = ("cluster mode is not in the single executable: it needs the Python "
@@ -128,12 +134,33 @@ class DaskCluster:
     def result(self, handle: object) -> list[Outcome]:
         if isinstance(handle, list):
             return handle
+        outcomes: list[Outcome] = self._wait(handle, "preparing files")
+        self._pending.discard(handle)
+        return outcomes
+
+    def build_segment(self, streams: Sequence[np.ndarray], vocab_size: int,
+                      doc_ids: Sequence[int]) -> Segment:
+        """The segment built on a worker: the streams go there (2 bytes a token), the
+        arrays come back to be written here, so this machine never holds a build's peak."""
+        from app.model.segment import build_segment
+
+        future = self._client.submit(build_segment, list(streams), vocab_size, list(doc_ids),
+                                     pure=False)
+        self._pending.add(future)
+        try:
+            segment: Segment = self._wait(future, "building a model segment")
+        finally:
+            self._pending.discard(future)
+        return segment
+
+    def _wait(self, future: Any, doing: str) -> Any:
+        """The future's result, or a :class:`HypercubeError` once its worker died or no
+        worker is left."""
         distributed = _distributed()
         without_workers = 0.0
         while True:
             try:
-                outcomes: list[Outcome] = handle.result(timeout=1.0)  # type: ignore[attr-defined]
-                break
+                return future.result(timeout=1.0)
             except TimeoutError:
                 # A task waits forever for workers once none are left: give up as long
                 # after the last one left as connecting may take.
@@ -145,14 +172,12 @@ class DaskCluster:
                     raise HypercubeError(f"no Dask workers left at {self.address}; "
                                          f"{_RERUN}") from None
             except distributed.KilledWorker as exc:
-                raise HypercubeError(f"a Dask worker died preparing files (out of memory?) "
+                raise HypercubeError(f"a Dask worker died {doing} (out of memory?) "
                                      f"at {self.address}; {_RERUN}") from exc
             except distributed.CancelledError as exc:
                 # Also when every worker holding the vocabulary died at once.
                 raise HypercubeError(f"a Dask worker died (or the scheduler was lost) at "
                                      f"{self.address}; {_RERUN}") from exc
-        self._pending.discard(handle)
-        return outcomes
 
     def stop(self) -> None:
         """Cancel the chunks still in flight and let the workers drop the vocabulary."""

@@ -218,7 +218,7 @@ class IngestRun:
         self.on_progress(self.progress)
         if summary.status == "done":
             for listener in self.listeners:
-                listener.after_run(self.store, summary)
+                listener.after_run(self.store, summary, executor.build_segment)
         return summary
 
     def _scan(self, summary: RunSummary) -> list[Candidate]:

@@ -23,6 +23,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from app.ingest.pipeline import RunSummary
+    from app.model.maintain import SegmentBuild
     from app.store import Store
     from app.tokenizer import Tokenizer
 
@@ -62,8 +63,9 @@ class Analyzer(Protocol):
 
 
 class RunListener(Protocol):
-    def after_run(self, store: Store, summary: RunSummary) -> None:
-        """React to a finished run whose documents are committed."""
+    def after_run(self, store: Store, summary: RunSummary, build: SegmentBuild) -> None:
+        """React to a finished run whose documents are committed; ``build`` makes a model
+        segment where the run prepared its files (this process, or a cluster's worker)."""
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,17 @@ from collections.abc import Generator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.errors import HypercubeError
 from app.ingest.prepare import Outcome, Task, prepare
 from app.ingest.protocols import Preparer
 from app.tokenizer import Tokenizer, Vocabulary
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from app.model.segment import Segment
 
 # A chunk is small enough that the first one is ready soon after the vocabulary (the writer
 # waits for it) and large enough that sending it costs little next to preparing it.
@@ -80,6 +85,11 @@ class Executor(Protocol):
     def stop(self) -> None:
         """Drop the chunks not yet prepared and release the workers (after :meth:`start`)."""
 
+    def build_segment(self, streams: Sequence[np.ndarray], vocab_size: int,
+                      doc_ids: Sequence[int]) -> Segment:
+        """A model segment of these token streams (after the files are stored, before
+        :meth:`close`): one at a time, so the memory a build takes is one segment's."""
+
     def close(self) -> None:
         """Let go of the workers for good (after the run)."""
 
@@ -120,6 +130,15 @@ class Processes:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def build_segment(self, streams: Sequence[np.ndarray], vocab_size: int,
+                      doc_ids: Sequence[int]) -> Segment:
+        # In this process: sending the streams to a worker and the arrays back would only
+        # add copies (one build at a time uses one core either way). Imported here: the
+        # worker processes, which import this module, never build.
+        from app.model.segment import build_segment
+
+        return build_segment(streams, vocab_size, doc_ids)
 
     def close(self) -> None:
         self.stop()

@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -34,8 +34,9 @@ from app.errors import NotReady
 from app.model.families import family_of
 from app.model.fit import fit_on_documents
 from app.model.params import ModelParams
-from app.model.segment import KMAX, THRESH, build_segment
+from app.model.segment import KMAX, THRESH, Segment, build_segment
 from app.model.storage import delete_segments, load_params, save_params, save_segment
+from app.settings import SETTINGS
 from app.store import Store
 from app.store.segfiles import collect_garbage
 from app.store.tokens import unpack_tokens
@@ -47,7 +48,7 @@ from jit import Kernels
 # several segments, which every query visits and whose counts add up exactly as one
 # segment's would (as infini-gram's shards do).
 MAX_SEGMENTS = 4
-MAX_SEGMENT_TOKENS = 16_000_000
+MAX_SEGMENT_TOKENS: int = SETTINGS["segment_tokens"].default
 REFIT_FACTOR = 2.0
 # Held-out tokens recorded per fold, and folds (each one model build without its 5% of the
 # documents): more held-out text fits the ~3,000 parameters better, at ~2 s per fold and
@@ -177,16 +178,23 @@ def segment_families(conn, segment_doc_ids: list[np.ndarray]) -> list[str | None
     return families
 
 
+SegmentBuild = Callable[[Sequence[np.ndarray], int, Sequence[int]], Segment]
+
+
 def update_model(store: Store, kernels: Kernels, *,
                  on_phase: Callable[[str], None] | None = None,
                  force_fit: bool = False,
-                 segment_tokens: int = MAX_SEGMENT_TOKENS) -> UpdateReport:
+                 segment_tokens: int = MAX_SEGMENT_TOKENS,
+                 build: SegmentBuild | None = None) -> UpdateReport:
     """Bring the stored model up to date with the documents (a no-op when it is).
 
     Stale segments go first, then each planned segment is built from one snapshot and
     committed on its own, so memory holds one segment's documents and arrays at a time
     however many there are; in between the model is stale (refused on load), and a run
-    killed there is completed by the next update, which plans the rest.
+    killed there is completed by the next update, which plans the rest. ``build`` makes a
+    segment from (token streams, vocabulary size, document ids): :func:`build_segment` in
+    this process by default, a cluster's worker in ``ingest --cluster``
+    (app/ingest/cluster.py).
     """
     started = time.perf_counter()
     report = UpdateReport()
@@ -209,7 +217,7 @@ def update_model(store: Store, kernels: Kernels, *,
             continue
         say(f"indexing {len(doc_ids)} {family} documents"
             + (f" ({len(plan.build)} segments to build)" if len(plan.build) > 1 else ""))
-        segment = build_segment(streams, plan.vocab_size, doc_ids)
+        segment = (build or build_segment)(streams, plan.vocab_size, doc_ids)
         del streams
         with store.write() as conn:
             replanned = plan_update(conn, segment_tokens)

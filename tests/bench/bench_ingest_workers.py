@@ -25,6 +25,7 @@ from app.compose import Root
 from app.ingest import IngestOptions, IngestRun, RunSummary
 from app.ingest.pipeline import DEFAULT_MAX_FILE_SIZE
 from app.ingest.walk import Candidate, walk
+from app.model.maintain import SegmentBuild
 from app.store import Store
 from tests.bench.common import PeakMemory
 
@@ -38,13 +39,13 @@ class _ModelTimer:
         self.writer_cpu = 0.0
         self.workers_cpu = 0.0
 
-    def after_run(self, store: Store, summary: RunSummary) -> None:
+    def after_run(self, store: Store, summary: RunSummary, build: SegmentBuild) -> None:
         self.started = time.perf_counter()
         own = resource.getrusage(resource.RUSAGE_SELF)
         children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, joined
         self.writer_cpu = own.ru_utime + own.ru_stime
         self.workers_cpu = children.ru_utime + children.ru_stime
-        self.inner.after_run(store, summary)  # type: ignore[attr-defined]
+        self.inner.after_run(store, summary, build)  # type: ignore[attr-defined]
 
 
 def measure(corpus: Path, workers: int, folder: Path) -> dict[str, object]:
