@@ -126,6 +126,7 @@ def debian_source_root(package: str, version: str, sha256: str, tarball: str) ->
     if not unpacked.exists():
         partial = unpacked.with_suffix(".partial")
         shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
         subprocess.run(["dpkg-deb", "-x", str(deb), str(partial / "deb")], check=True)
         with tarfile.open(partial / "deb" / tarball) as archive:
             archive.extractall(partial / "src", filter="data", members=(
