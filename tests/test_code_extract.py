@@ -192,6 +192,15 @@ def test_c() -> None:
                                    ("prototype", "total_area", 9)]
 
 
+def test_a_declaration_without_a_name_is_no_definition() -> None:
+    """Unnamed bit-fields (padding, as in the Linux kernel's ``int :32;``) name nothing."""
+    facts = extract(language_spec("c"), "struct timex32 {\n\tint mode;\n"  # type: ignore[arg-type]
+                    "\tint  :32; int  :32;\n\tlong tick;\n};\n")
+    assert definitions(facts) == [("struct", "timex32", 1), ("field", "timex32.mode", 2),
+                                  ("field", "timex32.tick", 4)]
+    assert all(d.name for d in facts.definitions)
+
+
 def test_cpp_out_of_line_members_are_qualified() -> None:
     facts = facts_of("cpp/shapes.cpp")
     assert definitions(facts) == [("namespace", "geometry", 3),

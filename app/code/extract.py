@@ -279,7 +279,9 @@ def _build_definitions(spec: LanguageSpec, entries: list[_Entry], data: bytes,
         if entry.is_scope:
             stack.append((entry, -1))
             continue
-        if entry.name in spec.reserved_names:
+        if not entry.name or entry.name in spec.reserved_names:
+            # A declaration that names nothing (an unnamed bit-field, a declarator the
+            # grammar could not name) defines nothing anyone could look up.
             continue
         node, name_node = entry.node, entry.name_node
         first = entry.overloads[0] if entry.overloads else entry
