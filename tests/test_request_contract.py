@@ -275,5 +275,8 @@ def test_the_structured_fields_are_published_from_the_models(server: Running) ->
     part = published["ContentPart"]["properties"]["type"]
     assert part["enum"] == ["text", "input_text", "refusal"]
     assert published["Function"]["properties"]["name"]["pattern"] == r"^[A-Za-z0-9_-]{1,64}$"
-    tokenize = published["TokenizeRequest"]["properties"]["messages"]
-    assert tokenize == published["ChatCompletionRequest"]["properties"]["messages"]
+    tokenize = published["TokenizeRequest"]["properties"]["messages"]["anyOf"][0]
+    chat = published["ChatCompletionRequest"]["properties"]["messages"]
+    assert tokenize["items"] == chat["items"] == {"$ref": "#/components/schemas/Message"}
+    batch = published["CompletionBatchRequest"]["properties"]["requests"]
+    assert batch["items"] == {"$ref": "#/components/schemas/CompletionRequest"}
