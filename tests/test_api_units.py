@@ -12,6 +12,7 @@ from app.api.http.body import Fields
 from app.api.http.errors import handle_http_error
 from app.api.jobs.batch_worker import BatchInvalid, parse_input
 from app.api.openai import contract
+from app.api.openai.contract_aux import TokenizeBody
 from app.api.openai.messages import read_messages
 from app.api.openai.vectors import Embedder
 from app.chat_template import Message, render
@@ -22,7 +23,7 @@ from app.errors import ContextLengthExceeded, InvalidRequest
 # -- chat template, fields ------------------------------------------------------------------
 
 def test_chat_template_reads_roles_and_renders_plain_text() -> None:
-    messages = read_messages(contract.read(contract.Conversation, {"messages": [
+    messages = read_messages(contract.read(TokenizeBody, {"messages": [
         {"role": "developer", "content": "Be brief."},
         {"role": "user", "name": "ann", "content": [{"type": "text", "text": "Hi"}]},
         {"role": "assistant", "content": None},

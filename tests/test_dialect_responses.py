@@ -146,7 +146,7 @@ def test_responses_match_our_schema(server: Running) -> None:
     ({"input": []}, "input"),
     ({"input": [{"role": "user", "content": [{"type": "input_image"}]}]},
      "input[0].content[0].type"),
-    ({"input": "x", "max_output_tokens": -1}, "max_tokens"),
+    ({"input": "x", "max_output_tokens": -1}, "max_output_tokens"),
 ])
 def test_bad_requests_are_openai_errors(client: openai.OpenAI, server: Running,
                                         body: dict[str, object], param: str) -> None:

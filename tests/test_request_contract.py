@@ -1,6 +1,8 @@
-"""The request contract (app/api/openai/contract.py) is the one declaration of the request bodies:
+"""The request contract (app/api/openai/contract.py and the models beside it, the dialects'
+in app/api/dialects/contract_*.py) is the one declaration of the request bodies:
 ``/openapi.json`` publishes it as valid OpenAPI 3.1, the real server enforces every limit
-it declares with a 400 naming the field, and the CLI refuses the same values in one line.
+it declares with a 400 naming the field (in the dialect's own error shape), and the CLI
+refuses the same values in one line.
 
 The out-of-range values are made from the contract's own schema, so a limit added to a
 field is tested here without a new line of test.
@@ -8,14 +10,23 @@ field is tested here without a new line of test.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from openapi_spec_validator import validate
 
 from app.api import ApiSettings
+from app.api.dialects.contract_llamacpp import MAX_EXTRA_CHUNKS, MAX_N_PROBS
+from app.api.dialects.errors import is_llamacpp, is_ollama
+from app.api.dialects.openapi import REQUESTS as DIALECT_REQUESTS
+from app.api.ingest_contract import MAX_INGEST_WORKERS
+from app.api.jobs.contract import MAX_REQUESTS
 from app.api.openai import contract
+from app.api.openai.contract_aux import MAX_DIMENSIONS, MAX_INPUTS
+from app.api.openai.openapi_doc import REQUEST_BODIES, REQUESTS
 from app.cli.generate_cmd import CHAT_FLAGS, COMPLETE_FLAGS
 from app.cli.sampling_flags import Flags, flag
 from app.engine.limits import MAX_N, MAX_STOP_SEQUENCES, MAX_TOP_LOGPROBS
@@ -30,17 +41,52 @@ from tests.api_helpers import (
 )
 
 MODEL = "hypercube"
+COMPLETION = {"model": MODEL, "prompt": "def", "max_tokens": 1}
+# Each route that reads a body: its model, and a body it accepts (made to break one limit).
 BODIES: dict[str, tuple[type[contract.Body], dict[str, Any]]] = {
-    "/v1/completions": (contract.CompletionBody,
-                        {"model": MODEL, "prompt": "def", "max_tokens": 1}),
+    "/v1/completions": (contract.CompletionBody, COMPLETION),
     "/v1/chat/completions": (contract.ChatBody, {
         "model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}),
+    "/v1/embeddings": (REQUEST_BODIES["EmbeddingRequest"], {"model": MODEL, "input": "x"}),
+    "/tokenize": (REQUEST_BODIES["TokenizeRequest"], {"prompt": "x"}),
+    "/detokenize": (REQUEST_BODIES["DetokenizeRequest"], {"tokens": [1]}),
+    "/v1/completions/batch": (REQUEST_BODIES["CompletionBatchRequest"],
+                              {"requests": [COMPLETION]}),
+    "/v1/batches": (REQUEST_BODIES["BatchRequest"], {
+        "input_file_id": "file-x", "endpoint": "/v1/completions", "completion_window": "24h"}),
+    "/v1/ingest": (REQUEST_BODIES["IngestRequest"], {"paths": ["."]}),  # see ingest_root
+    "/api/generate": (DIALECT_REQUESTS["OllamaGenerateRequest"], {
+        "model": MODEL, "prompt": "x", "stream": False, "options": {"num_predict": 1}}),
+    "/api/chat": (DIALECT_REQUESTS["OllamaChatRequest"], {
+        "model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": False,
+        "options": {"num_predict": 1}}),
+    "/api/embed": (DIALECT_REQUESTS["OllamaEmbedRequest"], {"model": MODEL, "input": "x"}),
+    "/api/embeddings": (DIALECT_REQUESTS["OllamaEmbeddingsRequest"],
+                        {"model": MODEL, "prompt": "x"}),
+    "/api/show": (DIALECT_REQUESTS["OllamaModelRequest"], {"model": MODEL}),
+    "/completion": (DIALECT_REQUESTS["LlamaCompletionRequest"],
+                    {"prompt": "x", "n_predict": 1}),
+    "/infill": (DIALECT_REQUESTS["LlamaInfillRequest"],
+                {"input_prefix": "def f():\n", "n_predict": 1}),
+    "/v1/responses": (DIALECT_REQUESTS["ResponsesRequest"],
+                      {"model": MODEL, "input": "x", "max_output_tokens": 1}),
 }
 
 
+def test_every_request_model_has_a_route_here() -> None:
+    assert {model for model, _ in BODIES.values()} == set(REQUEST_BODIES.values())
+
+
 @pytest.fixture(scope="module")
-def server() -> Iterator[Running]:
-    running = start_server(shared_hypercube(), ApiSettings(), engine=shared_engine())
+def ingest_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ingest-root").resolve()
+
+
+@pytest.fixture(scope="module")
+def server(ingest_root: Path) -> Iterator[Running]:
+    # Ingestion allowed from one empty folder: /v1/ingest reads its body, then refuses.
+    running = start_server(shared_hypercube(), ApiSettings(ingest_roots=(ingest_root,)),
+                           engine=shared_engine())
     yield running
     running.stop()
 
@@ -110,6 +156,21 @@ def test_the_cases_cover_the_limits_we_know() -> None:
     # The generator reads the schema: if it stopped seeing limits, this says so.
     found = {(path, field, limit) for path, field, limit, _ in CASES}
     for expected in [("/v1/completions", "n", "maximum"), ("/v1/completions", "stop", "maxItems"),
+                     ("/v1/embeddings", "dimensions", "maximum"),
+                     ("/v1/embeddings", "input", "maxItems"),
+                     ("/v1/embeddings", "encoding_format", "enum"),
+                     ("/tokenize", "messages", "minItems"),
+                     ("/v1/completions/batch", "requests", "maxItems"),
+                     ("/v1/batches", "endpoint", "enum"),
+                     ("/v1/ingest", "paths", "items.minLength"),
+                     ("/v1/ingest", "workers", "maximum"),
+                     ("/api/generate", "top_logprobs", "maximum"),
+                     ("/api/chat", "tools", "maxItems"),
+                     ("/api/embed", "dimensions", "minimum"),
+                     ("/completion", "n_probs", "maximum"), ("/completion", "n_cmpl", "minimum"),
+                     ("/completion", "t_max_predict_ms", "minimum"),
+                     ("/infill", "input_extra", "maxItems"),
+                     ("/v1/responses", "max_output_tokens", "minimum"),
                      ("/v1/completions", "logit_bias", "values.maximum"),
                      ("/v1/completions", "dry_sequence_breakers", "items.maxLength"),
                      ("/v1/completions", "scope", "enum"),
@@ -122,6 +183,27 @@ def test_the_cases_cover_the_limits_we_know() -> None:
     assert values[("/v1/completions", "n", "maximum")] == MAX_N + 1
     assert len(values[("/v1/completions", "stop", "maxItems")]) == MAX_STOP_SEQUENCES + 1
     assert values[("/v1/chat/completions", "top_logprobs", "maximum")] == MAX_TOP_LOGPROBS + 1
+    assert values[("/v1/embeddings", "dimensions", "maximum")] == MAX_DIMENSIONS + 1
+    assert len(values[("/v1/embeddings", "input", "maxItems")]) == MAX_INPUTS + 1
+    assert len(values[("/v1/completions/batch", "requests", "maxItems")]) == MAX_REQUESTS + 1
+    assert values[("/v1/ingest", "workers", "maximum")] == MAX_INGEST_WORKERS + 1
+    assert values[("/v1/ingest", "workers", "maximum")] == (os.cpu_count() or 1) + 1
+    assert values[("/completion", "n_probs", "maximum")] == MAX_N_PROBS + 1
+    assert len(values[("/infill", "input_extra", "maxItems")]) == MAX_EXTRA_CHUNKS + 1
+
+
+def _problem(path: str, status: int, result: Any) -> tuple[str | None, str]:
+    """The error's ``param`` (OpenAI's shape only) and message, in the route's dialect."""
+    if is_ollama(path):
+        assert set(result) == {"error"} and isinstance(result["error"], str), result
+        return None, result["error"]
+    if is_llamacpp(path):
+        error = result["error"]
+        assert (error["code"], error["type"]) == (status, "invalid_request_error"), result
+        return None, error["message"]
+    error = error_of(status, result)
+    assert error["type"] == "invalid_request_error"
+    return error["param"], error["message"]
 
 
 @pytest.mark.parametrize("path, field, limit, value", CASES,
@@ -131,16 +213,30 @@ def test_every_declared_limit_is_a_400_naming_the_field(server: Running, path: s
                                                         value: Any) -> None:
     _, base = BODIES[path]
     status, result = post_json(server.url, path, {**base, field: value})
-    error = error_of(status, result)
     assert status == 400, result
-    assert error["type"] == "invalid_request_error"
-    assert error["param"] == field, result
-    assert error["message"].startswith(f"'{field}"), result
+    param, message = _problem(path, status, result)
+    assert param in (field, None), result
+    assert message.startswith(f"'{field}"), result
+
+
+@pytest.mark.parametrize("path", list(BODIES))
+def test_the_bodies_the_limit_cases_start_from_are_accepted(server: Running,
+                                                            ingest_root: Path,
+                                                            path: str) -> None:
+    # So a 400 above is the broken limit's, not the base body's.
+    model, base = BODIES[path]
+    if path == "/v1/ingest":
+        base = {"paths": [str(ingest_root)]}
+    contract.read(model, base)
+    status, result = post_json(server.url, path, base)
+    expected = {"/v1/batches": 404}.get(path, 202 if path == "/v1/ingest" else 200)
+    assert status == expected, result
 
 
 def test_unknown_fields_and_nulls_are_accepted(server: Running) -> None:
     # What real clients send: OpenAI's newer fields, their own, and null for unset.
-    for path, (_, base) in BODIES.items():
+    for path in ("/v1/completions", "/v1/chat/completions"):
+        _, base = BODIES[path]
         status, result = post_json(server.url, path, {
             **base, "user": "ann", "metadata": {"k": "v"}, "store": False,
             "temperature": None, "stop": None, "n": 1.0})
@@ -159,7 +255,8 @@ def test_openapi_json_is_a_valid_openapi_31_document(server: Running) -> None:
 def test_openapi_request_schemas_are_the_contract(server: Running) -> None:
     _, document = get_json(server.url, "/openapi.json")
     published = document["components"]["schemas"]
-    for name, schema in contract.schemas().items():
+    assert contract.schemas(REQUEST_BODIES) == REQUESTS
+    for name, schema in REQUESTS.items():
         assert published[name] == schema
     stop = published["CompletionRequest"]["properties"]["stop"]["anyOf"]
     assert {"items": {"type": "string"}, "maxItems": MAX_STOP_SEQUENCES,
@@ -178,7 +275,7 @@ def test_openapi_request_schemas_are_the_contract(server: Running) -> None:
         elif isinstance(node, list):
             for value in node:
                 collect(value)
-    collect([published[n] for n in contract.REQUESTS])
+    collect([published[n] for n in REQUEST_BODIES])
     assert refs and all(r.rsplit("/", 1)[-1] in published for r in refs)
 
 
@@ -275,5 +372,8 @@ def test_the_structured_fields_are_published_from_the_models(server: Running) ->
     part = published["ContentPart"]["properties"]["type"]
     assert part["enum"] == ["text", "input_text", "refusal"]
     assert published["Function"]["properties"]["name"]["pattern"] == r"^[A-Za-z0-9_-]{1,64}$"
-    tokenize = published["TokenizeRequest"]["properties"]["messages"]
-    assert tokenize == published["ChatCompletionRequest"]["properties"]["messages"]
+    tokenize = published["TokenizeRequest"]["properties"]["messages"]["anyOf"][0]
+    chat = published["ChatCompletionRequest"]["properties"]["messages"]
+    assert tokenize["items"] == chat["items"] == {"$ref": "#/components/schemas/Message"}
+    batch = published["CompletionBatchRequest"]["properties"]["requests"]
+    assert batch["items"] == {"$ref": "#/components/schemas/CompletionRequest"}

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +19,10 @@ from pathlib import Path
 import falcon
 
 from app.api.http import sse
-from app.api.http.body import Fields, query_int, read_json
+from app.api.http.body import query_int, read_json
+from app.api.ingest_contract import IngestBody
 from app.api.ingest_jobs import IngestManager
+from app.api.openai.contract import read
 from app.errors import InvalidRequest, PermissionDenied
 from app.paths import is_within, resolve_user_path
 
@@ -42,17 +43,13 @@ class IngestResource:
                 "ingestion over HTTP is off: start the server with --ingest-root FOLDER "
                 "(or HYPERCUBE_INGEST_ROOT) to allow ingesting from that folder, or run "
                 "'hypercube ingest PATH' on the server", code="ingest_disabled")
-        f = Fields(read_json(req))
-        paths = f.array("paths", required=True) or []
-        if not paths or not all(isinstance(p, str) and p for p in paths):
-            raise f.fail("paths", "must be a non-empty array of paths")
-        roots = [self._allowed(p) for p in paths]
+        asked = read(IngestBody, read_json(req))
+        roots = [self._allowed(p) for p in asked.paths]
         missing = [str(p) for p in roots if not p.exists()]
         if missing:
             raise InvalidRequest(f"no such file or folder on the server: {missing[0]}",
                                  param="paths")
-        workers = f.integer("workers", 1, minimum=1, maximum=os.cpu_count() or 1)
-        job = self.manager.start(roots, f.boolean("prune"), workers)
+        job = self.manager.start(roots, asked.prune, asked.workers)
         assert job.run_id is not None
         resp.status = falcon.HTTP_202
         resp.media = self.manager.run(job.run_id)

@@ -28,6 +28,7 @@ from typing import Any
 
 import falcon
 
+from app.api.dialects.contract_llamacpp import ExtraChunk, LlamaCompletionBody, LlamaInfillBody
 from app.api.dialects.errors import llamacpp_error_of
 from app.api.dialects.healed import HealedText
 from app.api.dialects.llamacpp_request import (
@@ -38,18 +39,18 @@ from app.api.dialects.llamacpp_request import (
     sampling_body,
 )
 from app.api.http import sse
-from app.api.http.body import Fields, json_type, read_json
+from app.api.http.body import read_json
 from app.api.http.watch import client_watch
 from app.api.openai.completions import Completions
+from app.api.openai.contract import read
 from app.api.openai.prompts import Prompt
 from app.api.runtime.engine_slot import EngineSlot
 from app.chat_template import SEPARATOR
 from app.engine.policy import check_context
 from app.engine.types import Choice, EngineProtocol, TokenLogprob
-from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
+from app.errors import ClientDisconnected, HypercubeError
 
 SNIPPET = "\n\n--- snippet ---\n\n"
-MAX_EXTRA_CHUNKS = 64
 
 
 def _probs(tokens: list[TokenLogprob], healed: HealedText) -> list[dict[str, Any]]:
@@ -197,39 +198,20 @@ class LlamaCompletionResource(_NativeResource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         started = time.perf_counter()
-        fields = Fields(read_json(req))
+        asked = read(LlamaCompletionBody, read_json(req))
         engine = self.slot.get()
-        prompts = read_prompts(fields, engine)
-        native = native_request(fields, engine, prompts if len(prompts) > 1 else prompts[0],
+        prompts = read_prompts(asked.prompt, engine)
+        native = native_request(asked, engine, prompts if len(prompts) > 1 else prompts[0],
                                 several_prompts=len(prompts) > 1)
         self._answer(req, resp, engine, native, started)
 
 
-def read_extra(fields: Fields) -> list[tuple[str, str]]:
-    """``input_extra``: ``{"filename", "text"}`` chunks, both strings (else 400)."""
-    raw = fields.array("input_extra") or []
-    if len(raw) > MAX_EXTRA_CHUNKS:
-        raise fields.fail("input_extra", f"may hold at most {MAX_EXTRA_CHUNKS} chunks")
-    chunks = []
-    for i, item in enumerate(raw):
-        where = f"input_extra[{i}]"
-        if not isinstance(item, dict):
-            raise InvalidRequest(f"'{where}' must be an object, not {json_type(item)}",
-                                 param=where)
-        chunk = Fields(item, where)
-        filename = chunk.string("filename", required=True)
-        text = chunk.string("text", required=True)
-        assert filename is not None and text is not None
-        chunks.append((filename, text))
-    return chunks
-
-
-def extra_context(engine: EngineProtocol, chunks: list[tuple[str, str]], left: str,
+def extra_context(engine: EngineProtocol, chunks: list[ExtraChunk], left: str,
                   suffix_tokens: int, max_tokens: int | None) -> str:
     """The chunks written before the prefix, the oldest left out until all fits."""
     limit = engine.info.context_length - suffix_tokens - (max_tokens or 0)
     while chunks:
-        text = "".join(SNIPPET + chunk_text for _, chunk_text in chunks) + SEPARATOR
+        text = "".join(SNIPPET + chunk.text for chunk in chunks) + SEPARATOR
         if len(engine.tokenizer.encode(text + left)) <= limit:
             return text
         chunks = chunks[1:]
@@ -241,21 +223,18 @@ class LlamaInfillResource(_NativeResource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         started = time.perf_counter()
-        fields = Fields(read_json(req))
+        asked = read(LlamaInfillBody, read_json(req))
         engine = self.slot.get()
-        prefix = fields.string("input_prefix", "") or ""
-        suffix = fields.string("input_suffix", "") or ""
-        prompt = fields.string("prompt", "") or ""
-        chunks = read_extra(fields)
-        extensions = CompletionExtensions(scope="auto", filename=fields.string("filename"))
-        left = prefix + prompt
-        max_tokens = sampling_body(fields)["max_tokens"]
+        suffix = asked.input_suffix
+        extensions = CompletionExtensions(scope="auto", filename=asked.filename)
+        left = asked.input_prefix + asked.prompt
+        max_tokens = sampling_body(asked)["max_tokens"]
         suffix_tokens = len(engine.tokenizer.encode(suffix))
         # Checked without the chunks first: a prefix and suffix that alone overflow the
         # window are the caller's to shorten; the chunks are then fitted into what is left.
         check_context(engine.info, len(engine.tokenizer.encode(left)) + suffix_tokens,
                       max_tokens, "input_prefix")
-        extra = extra_context(engine, chunks, left, suffix_tokens, max_tokens)
-        native = native_request(fields, engine, extra + left, suffix or None,
+        extra = extra_context(engine, asked.input_extra, left, suffix_tokens, max_tokens)
+        native = native_request(asked, engine, extra + left, suffix or None,
                                 extensions=extensions)
         self._answer(req, resp, engine, native, started)

@@ -1,7 +1,8 @@
 """llama.cpp's native request body (``/completion``, ``/infill``) read into a completions
 request, and the one function that gives the completions service its extension fields.
 
-Mapped: ``prompt`` (a string, token ids, ids mixed with strings, or several of those),
+Its fields are declared in app/api/dialects/contract_llamacpp.py. Mapped: ``prompt`` (a
+string, token ids, ids mixed with strings, or several of those),
 ``n_predict`` (−1 or missing: :data:`DEFAULT_N_PREDICT`, since this model has no end token),
 ``temperature`` (negative: greedy, as in llama.cpp), ``top_k``, ``top_p``, ``min_p``,
 ``seed`` (−1: random), ``stop``, ``presence_penalty``, ``frequency_penalty``, the ``dry_*``
@@ -20,20 +21,18 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from app.api.http.body import Fields, json_type
+from app.api.dialects.contract_llamacpp import LlamaPrompt, LlamaSampling, OnePrompt
 from app.api.openai import completions
 from app.api.openai.completions import CompletionRequest
 from app.engine.types import EngineProtocol
 from app.errors import InvalidRequest
 
 DEFAULT_N_PREDICT = 1024
-MAX_N_PROBS = 20
-MAX_N_CMPL = 8
 LLAMACPP_DEFAULTS = {"temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05}
-_PASSED = ("top_k", "top_p", "min_p", "presence_penalty", "frequency_penalty", "stop",
-           "dry_multiplier", "dry_base", "dry_allowed_length", "dry_sequence_breakers")
+_PASSED = {"top_k", "top_p", "min_p", "presence_penalty", "frequency_penalty", "stop",
+           "dry_multiplier", "dry_base", "dry_allowed_length", "dry_sequence_breakers"}
 
 
 @dataclass
@@ -69,90 +68,66 @@ class NativeRequest:
     many: bool          # several prompts or completions: the answer is an array
 
 
-def _is_token(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _one_prompt(value: Any, where: str, engine: EngineProtocol) -> str | list[int]:
+def _one_prompt(value: OnePrompt, engine: EngineProtocol) -> str | list[int]:
     """A string, token ids, or ids mixed with strings (encoded and joined)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and value and all(_is_token(v) or isinstance(v, str)
-                                                 for v in value):
-        if all(_is_token(v) for v in value):
-            return value
-        ids: list[int] = []
-        for item in value:
-            ids.extend([item] if _is_token(item) else map(int, engine.tokenizer.encode(item)))
-        return ids
-    raise InvalidRequest(f"'{where}' must be a string, token ids or ids mixed with strings, "
-                         f"not {json_type(value)}", param=where)
+    if isinstance(value, str) or all(isinstance(v, int) for v in value):
+        return cast("str | list[int]", value)
+    ids: list[int] = []
+    for item in value:
+        ids.extend([item] if isinstance(item, int) else map(int, engine.tokenizer.encode(item)))
+    return ids
 
 
-def read_prompts(fields: Fields, engine: EngineProtocol) -> list[str | list[int]]:
-    value = fields.raw("prompt")
-    if value is None:
-        raise InvalidRequest("\"prompt\" must be provided", param="prompt")
-    several = isinstance(value, list) and bool(value) and (
-        (all(isinstance(v, str) for v in value) and len(value) > 1)
-        or any(isinstance(v, list | dict) for v in value))
+def read_prompts(prompt: LlamaPrompt, engine: EngineProtocol) -> list[str | list[int]]:
+    """One prompt, or several: an array of strings, or of prompts that are arrays."""
+    several = isinstance(prompt, list) and (
+        (all(isinstance(v, str) for v in prompt) and len(prompt) > 1)
+        or any(isinstance(v, list) for v in prompt))
     if not several:
-        return [_one_prompt(value, "prompt", engine)]
-    return [_one_prompt(v, f"prompt[{i}]", engine) for i, v in enumerate(value)]
+        return [_one_prompt(cast("OnePrompt", prompt), engine)]
+    return [_one_prompt(v, engine) for v in cast("list[OnePrompt]", prompt)]
 
 
-def _logit_bias(fields: Fields) -> dict[str, float] | None:
-    value = fields.raw("logit_bias")
+def _logit_bias(asked: LlamaSampling) -> dict[str, float] | None:
+    value = asked.logit_bias
     if value is None or isinstance(value, dict):
         return value
-    if not isinstance(value, list):
-        raise fields.fail("logit_bias", "must be an array of [token, bias] pairs or an object")
-    bias: dict[str, float] = {}
-    for pair in value:
-        if (not isinstance(pair, list) or len(pair) != 2 or not _is_token(pair[0])
-                or not (pair[1] is False or isinstance(pair[1], int | float))):
-            raise fields.fail("logit_bias", "must hold [token id, bias or false] pairs")
-        bias[str(pair[0])] = -100.0 if pair[1] is False else pair[1]
-    return bias
+    return {str(token): -100.0 if bias is False else bias for token, bias in value}
 
 
-def sampling_body(fields: Fields) -> dict[str, Any]:
-    """The OpenAI completions fields of a native body (the service validates them)."""
-    body: dict[str, Any] = {name: fields.raw(name) for name in _PASSED if fields.present(name)}
+def sampling_body(asked: LlamaSampling) -> dict[str, Any]:
+    """The OpenAI completions fields of a native body (the service checks their ranges)."""
+    body: dict[str, Any] = asked.model_dump(include=_PASSED, exclude_none=True)
     for name, default in LLAMACPP_DEFAULTS.items():
         body.setdefault(name, default)
-    temperature = fields.number("temperature", LLAMACPP_DEFAULTS["temperature"])
-    assert temperature is not None
+    temperature = LLAMACPP_DEFAULTS["temperature"] if asked.temperature is None else (
+        asked.temperature)
     body["temperature"] = max(temperature, 0.0)
-    seed = fields.integer("seed")
-    if seed is not None and seed >= 0:
-        body["seed"] = seed
-    n_predict = fields.integer("n_predict")
+    if asked.seed is not None and asked.seed >= 0:
+        body["seed"] = asked.seed
+    n_predict = asked.n_predict
     body["max_tokens"] = DEFAULT_N_PREDICT if n_predict is None or n_predict < 0 else n_predict
-    if (bias := _logit_bias(fields)) is not None:
+    if (bias := _logit_bias(asked)) is not None:
         body["logit_bias"] = bias
-    for name in ("t_max_predict_ms", "t_max_prompt_ms"):
-        fields.number(name, minimum=0)
-    if fields.array("lora"):
-        raise fields.fail("lora", "is not supported: this model has no adapters")
+    if asked.lora:
+        raise InvalidRequest("'lora' is not supported: this model has no adapters",
+                             param="lora")
     return body
 
 
-def native_request(fields: Fields, engine: EngineProtocol,
+def native_request(asked: LlamaSampling, engine: EngineProtocol,
                    prompt: str | list[int] | list[str | list[int]],
                    suffix: str | None = None, *, several_prompts: bool = False,
                    extensions: CompletionExtensions | None = None) -> NativeRequest:
-    n_probs = fields.integer("n_probs", 0, minimum=0, maximum=MAX_N_PROBS) or 0
-    n_cmpl = fields.integer("n_cmpl", 1, minimum=1, maximum=MAX_N_CMPL) or 1
-    stream = fields.boolean("stream")
-    if stream and (n_cmpl > 1 or several_prompts):
+    n_cmpl = asked.n_cmpl
+    if asked.stream and (n_cmpl > 1 or several_prompts):
         raise InvalidRequest("streaming answers one prompt with one completion: send several "
                              "prompts or 'n_cmpl' without 'stream'", param="stream")
     body = {"model": engine.info.id, "prompt": prompt, "suffix": suffix, "n": n_cmpl,
-            **sampling_body(fields)}
+            **sampling_body(asked)}
     request = parse_completion(engine, body, extensions)
-    if n_probs:
+    if asked.n_probs:
         request = dataclasses.replace(
-            request, params=dataclasses.replace(request.params, logprobs=n_probs))
-    return NativeRequest(request, n_probs, fields.boolean("return_tokens"), stream,
+            request, params=dataclasses.replace(request.params, logprobs=asked.n_probs))
+    return NativeRequest(request, asked.n_probs, asked.return_tokens, asked.stream,
                          several_prompts or n_cmpl > 1)

@@ -8,12 +8,15 @@ than silently cut: ``truncate`` is accepted and does not change that.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import falcon
 
+from app.api.dialects.contract_ollama import OllamaEmbedBody, OllamaEmbeddingsBody
 from app.api.dialects.ollama_models import resolve_ollama_model
 from app.api.dialects.streams import nanoseconds
-from app.api.http.body import Fields, read_json
+from app.api.http.body import read_json
+from app.api.openai.contract import read
 from app.api.openai.embeddings import Embeddings
 from app.api.runtime.engine_slot import EngineSlot
 
@@ -27,13 +30,12 @@ class OllamaEmbedResource:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         started = time.perf_counter()
-        fields = Fields(read_json(req))
+        asked = read(OllamaEmbedBody, read_json(req))
         engine = self.slot.get()
-        name = resolve_ollama_model(fields, engine)
-        fields.boolean("truncate", True)
-        body = {"model": engine.info.id, "input": fields.raw("input")}
-        if fields.present("dimensions"):
-            body["dimensions"] = fields.raw("dimensions")
+        name = resolve_ollama_model(asked, engine)
+        body: dict[str, Any] = {"model": engine.info.id, "input": asked.input}
+        if asked.dimensions is not None:
+            body["dimensions"] = asked.dimensions
         result = self.service.respond(engine, body)
         resp.media = {"model": name, "embeddings": [d["embedding"] for d in result["data"]],
                       "total_duration": nanoseconds(time.perf_counter() - started),
@@ -49,10 +51,10 @@ class OllamaEmbeddingsResource:
         self.service = service
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        fields = Fields(read_json(req))
+        asked = read(OllamaEmbeddingsBody, read_json(req))
         engine = self.slot.get()
-        resolve_ollama_model(fields, engine)
-        prompt = fields.string("prompt", "") or ""
+        resolve_ollama_model(asked, engine)
+        prompt = asked.prompt
         if not prompt:
             resp.media = {"embedding": []}  # Ollama's answer to an empty prompt
             return

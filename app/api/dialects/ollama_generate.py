@@ -20,24 +20,32 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import falcon
 
+from app.api.dialects.contract_ollama import (
+    OllamaChatBody,
+    OllamaCommon,
+    OllamaGenerateBody,
+    OllamaMessage,
+)
 from app.api.dialects.healed import HealedText, context_ids
 from app.api.dialects.ollama_models import resolve_ollama_model
 from app.api.dialects.ollama_options import sampling_fields
 from app.api.dialects.streams import iso_time, nanoseconds, ndjson_line, sse_payloads, start_ndjson
-from app.api.http.body import Fields, json_type, read_json
+from app.api.http.body import read_json
 from app.api.http.watch import client_watch
 from app.api.openai import completions
 from app.api.openai.chat import ChatCompletions
 from app.api.openai.completions import Completions
+from app.api.openai.contract import read
 from app.api.runtime.engine_slot import EngineSlot
 from app.chat_template import SEPARATOR
-from app.engine.limits import MAX_TOP_LOGPROBS
 from app.engine.types import EngineProtocol, TokenLogprob
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
+
+C = TypeVar("C", bound=OllamaCommon)
 
 
 @dataclasses.dataclass
@@ -60,60 +68,43 @@ class Timing:
                 "eval_count": generated, "eval_duration": nanoseconds(end - first)}
 
 
-def _common(fields: Fields) -> tuple[bool, bool]:
-    """``stream`` (Ollama's default is true) and ``keep_alive`` (validated, then unused:
-    the model stays loaded). Returns (stream, unload requested)."""
-    stream = fields.boolean("stream", True)
-    keep_alive = fields.raw("keep_alive")
-    if keep_alive is not None and (isinstance(keep_alive, bool)
-                                   or not isinstance(keep_alive, str | int | float)):
-        raise fields.fail("keep_alive", f"must be a duration, not {json_type(keep_alive)}")
-    return stream, keep_alive in (0, "0", "0s")
-
-
 @dataclasses.dataclass(frozen=True)
-class _Asked:
+class _Asked(Generic[C]):
     """What every Ollama generation request starts from."""
 
     timing: Timing
-    fields: Fields
+    body: C
     engine: EngineProtocol
     name: str          # the model as the client named it
-    stream: bool
-    unload: bool       # keep_alive 0: the client asks to unload the model afterwards
+
+    @property
+    def unload(self) -> bool:
+        """keep_alive 0: the client asks to unload the model afterwards (it stays loaded)."""
+        return self.body.keep_alive in (0, "0", "0s")
 
 
-def _asked(slot: EngineSlot, req: falcon.Request) -> _Asked:
+def _asked(slot: EngineSlot, req: falcon.Request, model: type[C]) -> _Asked[C]:
     timing = Timing(time.perf_counter())
-    fields = Fields(read_json(req))
+    body = read(model, read_json(req))
     engine = slot.get()
-    name = resolve_ollama_model(fields, engine)
-    stream, unload = _common(fields)
-    return _Asked(timing, fields, engine, name, stream, unload)
+    return _Asked(timing, body, engine, resolve_ollama_model(body, engine))
 
 
-def _no_images(fields: Fields, name: str = "images") -> None:
-    if fields.array(name):
-        raise fields.fail(name, "are not supported: this model reads text only")
+def _no_images(images: list[str] | None, where: str = "images") -> None:
+    if images:
+        raise InvalidRequest(f"'{where}' are not supported: this model reads text only",
+                             param=where)
 
 
-def _response_format(fields: Fields) -> dict[str, Any] | None:
+def _response_format(body: OllamaCommon) -> dict[str, Any] | None:
     """Ollama's ``format`` as OpenAI's ``response_format``."""
-    value = fields.raw("format")
-    if value in (None, ""):
-        return None
+    value = body.format
     if value == "json":
         return {"type": "json_object"}
     if isinstance(value, dict):
         return {"type": "json_schema",
                 "json_schema": {"name": "format", "schema": value, "strict": True}}
-    raise fields.fail("format", "must be \"json\" or a JSON schema object")
-
-
-def _logprobs(fields: Fields) -> int | None:
-    if not fields.boolean("logprobs"):
-        return None
-    return fields.integer("top_logprobs", 0, minimum=0, maximum=MAX_TOP_LOGPROBS)
+    return None  # none, or ""
 
 
 def ollama_logprobs(tokens: list[TokenLogprob], healed: HealedText) -> list[dict[str, Any]]:
@@ -133,26 +124,24 @@ class OllamaGenerateResource:
         self.chat = chat
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        asked = _asked(self.slot, req)
-        timing, fields, engine, name = asked.timing, asked.fields, asked.engine, asked.name
-        stream, unload = asked.stream, asked.unload
-        _no_images(fields)
-        prompt = fields.string("prompt", "") or ""
-        suffix = fields.string("suffix")
-        system = fields.string("system")
-        raw = fields.boolean("raw")
-        context = fields.array("context") or []
+        asked = _asked(self.slot, req, OllamaGenerateBody)
+        timing, body, engine, name = asked.timing, asked.body, asked.engine, asked.name
+        stream = body.stream
+        _no_images(body.images)
+        prompt, suffix, system, raw = body.prompt, body.suffix, body.system, body.raw
+        context = body.context or []
         if not prompt and suffix is None and not context:
             resp.media = {"model": name, "created_at": iso_time(time.time()), "response": "",
-                          "done": True, "done_reason": "unload" if unload else "load"}
+                          "done": True, "done_reason": "unload" if asked.unload else "load"}
             return
-        response_format = _response_format(fields)
+        response_format = _response_format(body)
         watch = client_watch(req, self.service.metrics)
+        sampling = sampling_fields(body.options)
         if response_format is not None:
             messages = ([{"role": "system", "content": system}] if system and not raw
                         else []) + [{"role": "user", "content": prompt}]
             chat_body = {"model": engine.info.id, "messages": messages,
-                         "response_format": response_format, **sampling_fields(fields)}
+                         "response_format": response_format, **sampling}
             chat_run = ChatRun(self.chat, engine, name, timing, chat_body, stream, watch)
             if stream:
                 start_ndjson(resp)
@@ -161,14 +150,12 @@ class OllamaGenerateResource:
                 resp.media = chat_run.respond(lambda text: {"response": text})
             return
         text = prompt if raw or not system else system + SEPARATOR + prompt
-        body: dict[str, Any] = {"model": engine.info.id, "prompt": text, "suffix": suffix,
-                                **sampling_fields(fields)}
+        completion: dict[str, Any] = {"model": engine.info.id, "prompt": text,
+                                      "suffix": suffix, **sampling}
         if context:
-            if not all(isinstance(t, int) and not isinstance(t, bool) for t in context):
-                raise fields.fail("context", "must be an array of token ids")
-            body["prompt"] = [*context, *map(int, engine.tokenizer.encode(text))]
-        request = completions.parse_request(body, engine)
-        top = _logprobs(fields)
+            completion["prompt"] = [*context, *map(int, engine.tokenizer.encode(text))]
+        request = completions.parse_request(completion, engine)
+        top = (body.top_logprobs or 0) if body.logprobs else None
         if top is not None:
             request = dataclasses.replace(
                 request, params=dataclasses.replace(request.params, logprobs=top))
@@ -296,17 +283,10 @@ class ChatRun:
             inner.close()
 
 
-def _chat_messages(fields: Fields) -> list[dict[str, Any]]:
-    raw = fields.array("messages") or []
-    messages = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict):
-            raise InvalidRequest(f"'messages[{i}]' must be an object, not {json_type(item)}",
-                                 param=f"messages[{i}]")
-        message = Fields(item, f"messages[{i}]")
-        _no_images(message)
-        messages.append({"role": message.raw("role"), "content": message.raw("content")})
-    return messages
+def _chat_messages(messages: list[OllamaMessage]) -> list[dict[str, Any]]:
+    for i, message in enumerate(messages):
+        _no_images(message.images, f"messages[{i}].images")
+    return [{"role": m.role, "content": m.content} for m in messages]
 
 
 class OllamaChatResource:
@@ -317,28 +297,27 @@ class OllamaChatResource:
         self.chat = chat
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        asked = _asked(self.slot, req)
-        timing, fields, engine, name = asked.timing, asked.fields, asked.engine, asked.name
-        stream, unload = asked.stream, asked.unload
-        messages = _chat_messages(fields)
+        asked = _asked(self.slot, req, OllamaChatBody)
+        timing, body, engine, name = asked.timing, asked.body, asked.engine, asked.name
+        messages = _chat_messages(body.messages)
         if not messages:
             resp.media = {"model": name, "created_at": iso_time(time.time()),
                           "message": {"role": "assistant", "content": ""},
-                          "done_reason": "unload" if unload else "load", "done": True}
+                          "done_reason": "unload" if asked.unload else "load", "done": True}
             return
-        body: dict[str, Any] = {"model": engine.info.id, "messages": messages,
-                                **sampling_fields(fields)}
-        response_format = _response_format(fields)
+        chat_body: dict[str, Any] = {"model": engine.info.id, "messages": messages,
+                                     **sampling_fields(body.options)}
+        response_format = _response_format(body)
         if response_format is not None:
-            body["response_format"] = response_format
-        if fields.array("tools"):
-            body["tools"] = fields.raw("tools")  # for the chat service, as OpenAI sends them
+            chat_body["response_format"] = response_format
+        if body.tools:  # for the chat service, as OpenAI sends them
+            chat_body["tools"] = [t.model_dump(exclude_none=True) for t in body.tools]
         watch = client_watch(req, self.chat.metrics)
-        run = ChatRun(self.chat, engine, name, timing, body, stream, watch)
+        run = ChatRun(self.chat, engine, name, timing, chat_body, body.stream, watch)
 
         def shape(text: str) -> dict[str, Any]:
             return {"message": {"role": "assistant", "content": text}}
-        if stream:
+        if body.stream:
             start_ndjson(resp)
             resp.stream = run.stream(shape)
         else:

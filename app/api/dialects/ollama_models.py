@@ -15,8 +15,10 @@ from typing import Any
 
 import falcon
 
+from app.api.dialects.contract_ollama import OllamaNamed, OllamaShowBody
 from app.api.dialects.streams import iso_time
-from app.api.http.body import Fields, read_json
+from app.api.http.body import read_json
+from app.api.openai.contract import read
 from app.api.openai.identity import fingerprint
 from app.api.runtime.engine_slot import EngineSlot, ServedModelResource
 from app.chat_template import SEPARATOR
@@ -37,12 +39,12 @@ def tagged(model_id: str) -> str:
     return f"{model_id}:{DEFAULT_TAG}"
 
 
-def resolve_ollama_model(fields: Fields, engine: EngineProtocol) -> str:
+def resolve_ollama_model(asked: OllamaNamed, engine: EngineProtocol) -> str:
     """The model's name as the client gave it, which must name this server's model.
 
     Older clients send ``name`` where newer ones send ``model``.
     """
-    name = fields.string("model") or fields.string("name")
+    name = asked.model or asked.name
     if not name:
         raise InvalidRequest("model is required", param="model")
     base, _, tag = name.partition(":")
@@ -94,7 +96,7 @@ class OllamaShowResource:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         engine = self.slot.get()
-        resolve_ollama_model(Fields(read_json(req)), engine)
+        resolve_ollama_model(read(OllamaShowBody, read_json(req)), engine)
         info = engine.info
         parameters = f"num_ctx                        {info.context_length}"
         resp.media = {

@@ -16,21 +16,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.api.http.body import Fields
+from app.api.dialects.contract_ollama import OllamaOptions
 
 DEFAULT_NUM_PREDICT = 1024
-MAPPED = ("temperature", "top_p", "top_k", "min_p", "seed", "presence_penalty",
-          "frequency_penalty")
 
 
-def sampling_fields(body: Fields) -> dict[str, Any]:
-    """The OpenAI request fields that ``options`` asks for (validated by the services)."""
-    options = body.nested("options") or Fields({}, "options")
-    fields: dict[str, Any] = {name: options.raw(name) for name in MAPPED
-                              if options.present(name)}
-    num_predict = options.integer("num_predict")
+def sampling_fields(options: OllamaOptions | None) -> dict[str, Any]:
+    """The OpenAI request fields that ``options`` asks for (their ranges checked by the
+    services, under these names)."""
+    if options is None:
+        return {"max_tokens": DEFAULT_NUM_PREDICT}
+    fields = options.model_dump(exclude={"num_predict"}, exclude_none=True)
+    num_predict = options.num_predict
     fields["max_tokens"] = (DEFAULT_NUM_PREDICT if num_predict is None or num_predict < 0
                             else num_predict)
-    if options.present("stop"):
-        fields["stop"] = options.raw("stop")
     return fields

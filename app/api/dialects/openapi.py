@@ -2,14 +2,26 @@
 llama.cpp's server, OpenAI's Responses API and the harnesses' ``/tokenizer_info``.
 
 Their errors are in each dialect's shape (app/api/dialects/errors.py), so their operations
-name their own error schemas instead of the OpenAI one.
+name their own error schemas instead of the OpenAI one. Their request bodies are the models
+of app/api/dialects/contract_*.py (:data:`REQUESTS`, published by
+app/api/openai/openapi_doc.py with the OpenAI ones); the answers are described here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from app.api.dialects.ollama_options import MAPPED as OLLAMA_OPTIONS
+from app.api.dialects.contract_llamacpp import LlamaCompletionBody, LlamaInfillBody
+from app.api.dialects.contract_ollama import (
+    OllamaChatBody,
+    OllamaEmbedBody,
+    OllamaEmbeddingsBody,
+    OllamaGenerateBody,
+    OllamaShowBody,
+)
+from app.api.dialects.contract_responses import ResponsesBody
+from app.api.http.sse import event_schema
+from app.api.openai.contract_types import Body
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -30,7 +42,8 @@ def _op(summary: str, response: dict[str, Any], error: str, *, request: str | No
     ok: dict[str, Any] = {"description": summary, **_json(response)}
     if stream is not None:
         media, text = stream.split(" ", 1)
-        ok["content"][media] = {"schema": {"type": "string", "description": text}}
+        ok["content"][media] = {"schema": event_schema(text) if media == "text/event-stream"
+                                else {"type": "string", "description": text}}
     op: dict[str, Any] = {"summary": summary, "responses": {
         "200": ok, "default": {"description": f"a {error} error", **_json(_ref(error))}}}
     if request is not None:
@@ -49,17 +62,6 @@ _DETAILS = _obj({"parent_model": _STR, "format": _STR, "family": _STR,
                  "quantization_level": _STR})
 _OLLAMA_MODEL = _obj({"name": _STR, "model": _STR, "modified_at": _STR, "size": _INT,
                       "digest": _STR, "details": _DETAILS})
-_OPTIONS = {"type": "object", "description": "Modelfile parameters; see "
-            "app/api/dialects/ollama_options.py for which map and which are ignored",
-            "properties": {**{k: {"type": "number"} for k in OLLAMA_OPTIONS},
-                           "num_predict": _INT,
-                           "stop": {"type": "array", "items": _STR}}}
-_OLLAMA_COMMON = {"model": _STR, "stream": {"type": "boolean", "default": True},
-                  "options": _OPTIONS, "keep_alive": {"type": ["string", "number"]},
-                  "format": {"oneOf": [{"const": "json"}, {"type": "object"}]}}
-_LLAMA_SAMPLING = {k: {"type": "number"} for k in (
-    "temperature", "top_k", "top_p", "min_p", "seed", "presence_penalty",
-    "frequency_penalty", "n_predict", "n_probs", "n_cmpl", "t_max_predict_ms")}
 _LLAMA_FINAL = _obj({
     "index": _INT, "content": _STR, "tokens": {"type": "array", "items": _INT},
     "stop": {"type": "boolean"}, "model": _STR, "tokens_predicted": _INT,
@@ -70,6 +72,13 @@ _LLAMA_FINAL = _obj({
     "completion_probabilities": {"type": "array", "items": {"type": "object"}}},
     ["content", "stop", "stop_type", "tokens_predicted", "tokens_evaluated", "timings"])
 
+REQUESTS: dict[str, type[Body]] = {
+    "OllamaGenerateRequest": OllamaGenerateBody, "OllamaChatRequest": OllamaChatBody,
+    "OllamaEmbedRequest": OllamaEmbedBody, "OllamaEmbeddingsRequest": OllamaEmbeddingsBody,
+    "OllamaModelRequest": OllamaShowBody, "LlamaCompletionRequest": LlamaCompletionBody,
+    "LlamaInfillRequest": LlamaInfillBody, "ResponsesRequest": ResponsesBody,
+}
+
 SCHEMAS: dict[str, Any] = {
     "OllamaError": _obj({"error": _STR}),
     "LlamaError": _obj({"error": _obj({"code": _INT, "message": _STR, "type": _STR})}),
@@ -77,44 +86,18 @@ SCHEMAS: dict[str, Any] = {
     "OllamaPs": _obj({"models": {"type": "array", "items": _obj({
         **{k: v for k, v in _OLLAMA_MODEL["properties"].items() if k != "modified_at"},
         "expires_at": _STR, "size_vram": _INT, "context_length": _INT})}}),
-    "OllamaGenerateRequest": _obj({**_OLLAMA_COMMON, "prompt": _STR, "suffix": _STR,
-                                   "system": _STR, "raw": {"type": "boolean"},
-                                   "context": {"type": "array", "items": _INT},
-                                   "logprobs": {"type": "boolean"},
-                                   "top_logprobs": _INT}, ["model"]),
     "OllamaGenerate": _obj({"model": _STR, "created_at": _STR, "response": _STR,
                             "done": {"type": "boolean"}, "done_reason": _STR,
                             "context": {"type": "array", "items": _INT}, **_STATS},
                            ["model", "created_at", "response", "done"]),
-    "OllamaChatRequest": _obj({**_OLLAMA_COMMON, "messages": {"type": "array", "items": _obj(
-        {"role": _STR, "content": _STR}, ["role"])}, "tools": {"type": "array"}}, ["model"]),
     "OllamaChat": _obj({"model": _STR, "created_at": _STR,
                         "message": _obj({"role": {"const": "assistant"}, "content": _STR}),
                         "done": {"type": "boolean"}, "done_reason": _STR, **_STATS},
                        ["model", "created_at", "message", "done"]),
-    "OllamaEmbedRequest": _obj({"model": _STR, "input": {"oneOf": [
-        _STR, {"type": "array", "items": _STR}]}, "truncate": {"type": "boolean"},
-        "dimensions": _INT}, ["model", "input"]),
     "OllamaEmbed": _obj({"model": _STR, "embeddings": {"type": "array", "items": {
         "type": "array", "items": {"type": "number"}}}, "prompt_eval_count": _INT},
         ["model", "embeddings"]),
-    "OllamaEmbeddingsRequest": _obj({"model": _STR, "prompt": _STR}, ["model"]),
-    "OllamaModelRequest": _obj({"model": _STR}, []),
-    "LlamaCompletionRequest": _obj({"prompt": {"oneOf": [
-        _STR, {"type": "array"}]}, "stream": {"type": "boolean"},
-        "stop": {"type": "array", "items": _STR}, "return_tokens": {"type": "boolean"},
-        "cache_prompt": {"type": "boolean"}, **_LLAMA_SAMPLING}, ["prompt"]),
-    "LlamaInfillRequest": _obj({
-        "input_prefix": _STR, "input_suffix": _STR, "prompt": _STR, "filename": _STR,
-        "input_extra": {"type": "array", "items": _obj({"filename": _STR, "text": _STR})},
-        "stream": {"type": "boolean"}, **_LLAMA_SAMPLING}, []),
     "LlamaCompletion": _LLAMA_FINAL,
-    "ResponsesRequest": _obj({
-        "model": _STR, "input": {"oneOf": [_STR, {"type": "array", "items": {
-            "type": "object"}}]}, "instructions": _STR, "max_output_tokens": _INT,
-        "temperature": {"type": "number"}, "top_p": {"type": "number"},
-        "stream": {"type": "boolean"}, "store": {"type": "boolean"},
-        "text": {"type": "object"}}, ["model", "input"]),
     "Response": _obj({
         "id": _STR, "object": {"const": "response"}, "created_at": {"type": "number"},
         "status": {"enum": ["completed", "incomplete", "in_progress"]}, "model": _STR,

@@ -27,86 +27,49 @@ from typing import Any
 
 import falcon
 
+from app.api.dialects.contract_responses import ResponsesBody
 from app.api.dialects.streams import sse_payloads
 from app.api.http import sse
-from app.api.http.body import Fields, json_type, read_json
+from app.api.http.body import Fields, read_json
 from app.api.http.watch import client_watch
 from app.api.openai.chat import ChatCompletions
+from app.api.openai.contract import read
 from app.api.openai.identity import new_id
 from app.api.openai.models import resolve_model
 from app.api.runtime.engine_slot import EngineSlot
 from app.engine.types import EngineProtocol
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
 
-_PART_TYPES = ("input_text", "output_text", "text")
 
-
-def _content(value: Any, where: str) -> str:
-    if isinstance(value, str):
-        return value
-    if not isinstance(value, list):
-        raise InvalidRequest(f"'{where}' must be a string or an array of parts, not "
-                             f"{json_type(value)}", param=where)
-    texts = []
-    for j, part in enumerate(value):
-        part_where = f"{where}[{j}]"
-        if not isinstance(part, dict):
-            raise InvalidRequest(f"'{part_where}' must be an object", param=part_where)
-        fields = Fields(part, part_where)
-        kind = fields.string("type", required=True)
-        if kind not in _PART_TYPES:
-            raise fields.fail("type", f"{kind!r} parts are not supported: this model reads "
-                                      "text only")
-        texts.append(fields.string("text", required=True) or "")
-    return "".join(texts)
-
-
-def read_input(fields: Fields) -> list[dict[str, str]]:
+def read_input(asked: ResponsesBody) -> list[dict[str, str]]:
     """``instructions`` and ``input`` as chat messages."""
     messages = []
-    instructions = fields.string("instructions")
-    if instructions:
-        messages.append({"role": "system", "content": instructions})
-    value = fields.raw("input")
-    if value is None:
-        raise InvalidRequest("you must provide 'input'", param="input")
-    if isinstance(value, str):
-        return [*messages, {"role": "user", "content": value}]
-    if not isinstance(value, list) or not value:
-        raise fields.fail("input", "must be a string or a non-empty array of messages")
-    for i, item in enumerate(value):
-        where = f"input[{i}]"
-        if not isinstance(item, dict):
-            raise InvalidRequest(f"'{where}' must be an object, not {json_type(item)}",
-                                 param=where)
-        item_fields = Fields(item, where)
-        kind = item_fields.string("type", "message")
-        if kind != "message":
-            raise item_fields.fail("type", f"{kind!r} items are not supported: send messages")
-        role = item_fields.string("role", required=True)
-        messages.append({"role": role or "", "content": _content(item.get("content", ""),
-                                                                  f"{where}.content")})
+    if asked.instructions:
+        messages.append({"role": "system", "content": asked.instructions})
+    if isinstance(asked.input, str):
+        return [*messages, {"role": "user", "content": asked.input}]
+    for item in asked.input:
+        content = item.content if isinstance(item.content, str) else "".join(
+            part.text or "" for part in item.content)
+        messages.append({"role": item.role, "content": content})
     return messages
 
 
-def chat_body(fields: Fields, engine: EngineProtocol) -> dict[str, Any]:
-    if fields.present("previous_response_id"):
+def chat_body(asked: ResponsesBody, engine: EngineProtocol) -> dict[str, Any]:
+    if asked.previous_response_id is not None:
         raise InvalidRequest("'previous_response_id' is not supported: this server keeps no "
                              "responses (send the whole conversation as 'input')",
                              param="previous_response_id")
-    if fields.array("tools"):
-        raise fields.fail("tools", "are not supported: this model cannot call tools")
-    body: dict[str, Any] = {"model": resolve_model(fields, engine),
-                            "messages": read_input(fields)}
-    for name in ("temperature", "top_p"):
-        if fields.present(name):
-            body[name] = fields.raw(name)
-    if fields.present("max_output_tokens"):
-        body["max_tokens"] = fields.raw("max_output_tokens")
-    text = fields.nested("text")
-    response_format = text.nested("format") if text is not None else None
-    if response_format is not None:
-        spec = dict(response_format.data)
+    if asked.tools:
+        raise InvalidRequest("'tools' are not supported: this model cannot call tools",
+                             param="tools")
+    body: dict[str, Any] = {"model": resolve_model(Fields({}), engine, asked.model),
+                            "messages": read_input(asked)}
+    body.update(asked.model_dump(include={"temperature", "top_p"}, exclude_none=True))
+    if asked.max_output_tokens is not None:
+        body["max_tokens"] = asked.max_output_tokens
+    spec = asked.text.format if asked.text is not None else None
+    if spec is not None:
         if spec.get("type") == "json_schema":  # Responses flattens what chat nests
             spec = {"type": "json_schema",
                     "json_schema": {k: v for k, v in spec.items() if k != "type"}}
@@ -117,11 +80,11 @@ def chat_body(fields: Fields, engine: EngineProtocol) -> dict[str, Any]:
 class ResponseShape:
     """The response object and its output item, as the request's fields describe them."""
 
-    def __init__(self, fields: Fields, body: dict[str, Any]) -> None:
+    def __init__(self, asked: ResponsesBody, body: dict[str, Any]) -> None:
         self.id = new_id("resp_")
         self.item_id = new_id("msg_")
         self.created = time.time()
-        self.fields = fields
+        self.asked = asked
         self.body = body
 
     def message(self, text: str, status: str) -> dict[str, Any]:
@@ -140,14 +103,14 @@ class ResponseShape:
             "error": None,
             "incomplete_details": ({"reason": "max_output_tokens"}
                                    if status == "incomplete" else None),
-            "instructions": self.fields.raw("instructions"),
-            "max_output_tokens": self.fields.raw("max_output_tokens"),
+            "instructions": self.asked.instructions,
+            "max_output_tokens": self.asked.max_output_tokens,
             "temperature": self.body.get("temperature", 1.0),
             "top_p": self.body.get("top_p", 1.0),
             "parallel_tool_calls": False, "tool_choice": "none", "tools": [],
             "previous_response_id": None, "store": False, "truncation": "disabled",
             "text": {"format": self.body.get("response_format", {"type": "text"})},
-            "metadata": self.fields.raw("metadata") or {},
+            "metadata": self.asked.metadata or {},
             "usage": None if usage is None else {
                 "input_tokens": usage["prompt_tokens"],
                 "input_tokens_details": {"cached_tokens": 0},
@@ -168,15 +131,14 @@ class ResponsesResource:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         started = time.perf_counter()
-        fields = Fields(read_json(req))
+        asked = read(ResponsesBody, read_json(req))
         engine = self.slot.get()
-        body = chat_body(fields, engine)
-        stream = fields.boolean("stream")
-        fields.boolean("store", True)
+        body = chat_body(asked, engine)
+        stream = asked.stream
         if stream:
             body = {**body, "stream": True, "stream_options": {"include_usage": True}}
         request = self.chat.parse(body, engine)
-        shape = ResponseShape(fields, body)
+        shape = ResponseShape(asked, body)
         watch = client_watch(req, self.chat.metrics)
         if not stream:
             result = self.chat.respond(engine, request, watch)

@@ -26,3 +26,10 @@ def start(resp: falcon.Response) -> None:
     resp.set_header("Cache-Control", "no-cache")
     # Tells nginx-style proxies not to buffer the stream.
     resp.set_header("X-Accel-Buffering", "no")
+
+
+def event_schema(description: str) -> dict[str, Any]:
+    """How ``/openapi.json`` describes a stream: each event, as SSE clients (and schema
+    validators) read one."""
+    return {"type": "object", "description": description,
+            "properties": {"data": {"type": "string"}, "event": {"type": "string"}}}

@@ -8,13 +8,13 @@ from typing import Any
 import falcon
 import orjson
 
-from app.api.http.body import Fields, query_int, read_json
+from app.api.http.body import query_int, read_json
 from app.api.jobs.batch_worker import BatchWorker
-from app.api.jobs.dispatch import ENDPOINTS
+from app.api.jobs.contract import WINDOW_SECONDS, BatchBody
 from app.api.jobs.records import ApiRecords
+from app.api.openai.contract import read
 from app.errors import InvalidRequest
 
-WINDOW_SECONDS = {"24h": 24 * 3600}
 MAX_LIST = 100
 _TIMES = ("expires_at", "in_progress_at", "finalizing_at", "completed_at", "failed_at",
           "expired_at", "cancelling_at", "cancelled_at")
@@ -51,19 +51,13 @@ class BatchesResource:
         self.worker = worker
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        f = Fields(read_json(req))
-        file_id = f.string("input_file_id", required=True)
-        endpoint = f.string("endpoint", required=True, choices=ENDPOINTS)
-        window = f.string("completion_window", required=True, choices=tuple(WINDOW_SECONDS))
-        assert file_id is not None and endpoint is not None and window is not None
-        metadata = f.object("metadata")
-        if metadata is not None and not all(isinstance(v, str) for v in metadata.values()):
-            raise f.fail("metadata", "values must be strings")
-        if self.records.file(file_id)["purpose"] != "batch":
-            raise InvalidRequest(f"file {file_id} was not uploaded with purpose 'batch'",
-                                 param="input_file_id")
-        row = self.records.add_batch(endpoint, file_id, window, metadata,
-                                     int(time.time()) + WINDOW_SECONDS[window])
+        asked = read(BatchBody, read_json(req))
+        if self.records.file(asked.input_file_id)["purpose"] != "batch":
+            raise InvalidRequest(f"file {asked.input_file_id} was not uploaded with purpose "
+                                 "'batch'", param="input_file_id")
+        window = asked.completion_window
+        row = self.records.add_batch(asked.endpoint, asked.input_file_id, window,
+                                     asked.metadata, int(time.time()) + WINDOW_SECONDS[window])
         self.worker.submit(row["id"])
         resp.media = batch_object(row)
 

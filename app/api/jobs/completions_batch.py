@@ -4,8 +4,9 @@ Body: ``{"requests": [<a /v1/completions body>, ...]}``. Answer: ``{"object": "l
 "data": [...]}`` in the same order, each item a ``text_completion`` object or, for a request
 that was invalid, an OpenAI error object, so one bad request does not void the others.
 
-At most ``MAX_REQUESTS`` requests, and their work together (``app.api.openai.work``) must fit one
-request's limit: every request is checked before any is generated.
+At most ``MAX_REQUESTS`` requests (app/api/jobs/contract.py), and their work together
+(``app.api.openai.work``) must fit one request's limit: every request is checked before any
+is generated.
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ from typing import Any
 
 import falcon
 
-from app.api.http.body import Fields, read_json
+from app.api.http.body import read_json
 from app.api.http.watch import client_watch
+from app.api.jobs.contract import CompletionBatchBody
 from app.api.openai import completions
 from app.api.openai.completions import Completions
+from app.api.openai.contract import read
 from app.api.openai.work import completion_work, request_limit
 from app.api.runtime.engine_slot import EngineSlot
 from app.engine.types import EngineProtocol
 from app.errors import ClientDisconnected, HypercubeError, InvalidRequest
-
-MAX_REQUESTS = 256
 
 
 class CompletionsBatchResource:
@@ -32,12 +33,7 @@ class CompletionsBatchResource:
         self.service = service
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        f = Fields(read_json(req))
-        requests = f.array("requests", required=True) or []
-        if not requests:
-            raise f.fail("requests", "must hold at least one request")
-        if len(requests) > MAX_REQUESTS:
-            raise f.fail("requests", f"may hold at most {MAX_REQUESTS} requests")
+        requests = read(CompletionBatchBody, read_json(req)).requests
         engine = self.slot.get()  # one engine for the whole call
         limit = request_limit(req)
         parsed: list[completions.CompletionRequest | HypercubeError] = []

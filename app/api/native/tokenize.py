@@ -29,7 +29,8 @@ import falcon
 
 from app import chat_template
 from app.api.http.body import Fields, read_json
-from app.api.openai.contract import Conversation, read
+from app.api.openai.contract import read
+from app.api.openai.contract_aux import DetokenizeBody, TokenizeBody
 from app.api.openai.messages import read_messages
 from app.api.openai.models import resolve_model
 from app.api.openai.prompts import read_prompts
@@ -48,26 +49,26 @@ class TokenizeResource:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = read_json(req)
-        f = Fields(body)
+        asked = read(TokenizeBody, body)
         engine = self.slot.get()
-        if f.present("model"):
-            resolve_model(f, engine)
-        if f.present("content") and not (f.present("messages") or f.present("prompt")):
-            resp.media = llamacpp_tokens(f, engine)
+        if asked.model is not None:
+            resolve_model(Fields(body), engine)
+        if asked.content is not None and asked.messages is None and asked.prompt is None:
+            resp.media = llamacpp_tokens(asked.content, asked.with_pieces, engine)
             return
-        if f.present("messages") == f.present("prompt"):
+        if (asked.messages is None) == (asked.prompt is None):
             raise InvalidRequest("send exactly one of 'prompt' or 'messages'", param="prompt")
-        if f.present("messages"):
-            text = chat_template.render(read_messages(read(Conversation, body).messages))
+        if asked.messages is not None:
+            text = chat_template.render(read_messages(asked.messages))
         else:
-            text = f.string("prompt", required=True) or ""
+            text = asked.prompt or ""
         ids = engine.tokenizer.encode(text)
         result: dict[str, object] = {
             "tokens": [int(i) for i in ids],
             "count": len(ids),
             "max_model_len": engine.info.context_length,
         }
-        if f.boolean("with_pieces"):
+        if asked.with_pieces:
             result["pieces"] = engine.tokenizer.token_strings(ids)
         resp.media = result
 
@@ -77,30 +78,26 @@ class DetokenizeResource:
         self.slot = slot
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        f = Fields(read_json(req))
+        body = read_json(req)
+        asked = read(DetokenizeBody, body)
         engine = self.slot.get()
-        if f.present("model"):
-            resolve_model(f, engine)
-        tokens = f.array("tokens", required=True)
-        if not all(isinstance(t, int) and not isinstance(t, bool) for t in tokens or []):
-            raise f.fail("tokens", "must be an array of token ids")
-        if not tokens:
+        if asked.model is not None:
+            resolve_model(Fields(body), engine)
+        if not asked.tokens:
             resp.media = {"prompt": "", "content": ""}
             return
-        (prompt,) = read_prompts(tokens, "tokens", engine.tokenizer)
+        (prompt,) = read_prompts(asked.tokens, "tokens", engine.tokenizer)
         resp.media = {"prompt": prompt.text, "content": prompt.text}
 
 
-def llamacpp_tokens(f: Fields, engine: EngineProtocol) -> dict[str, object]:
+def llamacpp_tokens(text: str, with_pieces: bool,
+                    engine: EngineProtocol) -> dict[str, object]:
     """llama.cpp's ``/tokenize`` answer for ``content``."""
-    text = f.string("content", required=True) or ""
-    f.boolean("add_special")
-    f.boolean("parse_special", True)
     try:
         ids = [int(i) for i in engine.tokenizer.encode(text)]
     except InvalidText as exc:
         raise InvalidText(f"'content': {exc.message}", param="content") from exc
-    if not f.boolean("with_pieces"):
+    if not with_pieces:
         return {"tokens": ids}
     pieces: list[dict[str, object]] = []
     for token_id in ids:

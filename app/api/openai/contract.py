@@ -18,10 +18,13 @@ the tools (tools.py).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar, cast
 
-from pydantic import Field, ValidationError
-from pydantic.json_schema import models_json_schema
+from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError
+from pydantic.json_schema import JsonSchemaValue, models_json_schema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from app.api.openai.contract_errors import invalid_request, phrase
 from app.api.openai.contract_parts import SCHEMA_NOTE, Message, ResponseFormat, Tool, ToolChoice
@@ -162,6 +165,35 @@ _PromptItem = Annotated[str | TokenIds, an_item(
 PromptValue = str | TokenIds | Annotated[list[_PromptItem], Field(min_length=1)]
 
 
+@dataclass(frozen=True)
+class SeveralAtMost:
+    """At most ``limit`` prompts in a :data:`PromptValue` that is an array of several
+    (``Annotated[PromptValue, SeveralAtMost(n)]``), published as that branch's ``maxItems``.
+    Counted once the value has matched, so a long array is reported as too long, not as
+    token ids that are strings."""
+
+    limit: int
+
+    def __get_pydantic_core_schema__(self, source: Any,
+                                     handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        found = handler(schema)
+        for branch in found["anyOf"]:
+            if "anyOf" in branch.get("items", {}):  # prompts, not one prompt's token ids
+                branch["maxItems"] = self.limit
+        return found
+
+    def _check(self, value: Any) -> Any:
+        several = isinstance(value, list) and not all(isinstance(v, int) for v in value)
+        if several and len(value) > self.limit:
+            raise PydanticCustomError("too_long", "may hold at most {max_length} items",
+                                      {"max_length": self.limit})
+        return value
+
+
 class CompletionBody(Sampling):
     """``POST /v1/completions``: OpenAI's fields and our extensions ``filename``,
     ``language`` and ``scope``."""
@@ -227,18 +259,6 @@ class ChatBody(Sampling):
                                                         "choice.")
 
 
-class EmbeddingInput(Body):
-    """The texts ``POST /v1/embeddings`` embeds (its other fields are read there)."""
-
-    input: PromptValue
-
-
-class Conversation(Body):
-    """The chat ``POST /tokenize`` renders, when it is given ``messages``."""
-
-    messages: Messages
-
-
 B = TypeVar("B", bound=Body)
 
 
@@ -254,12 +274,25 @@ REQUESTS: dict[str, type[Body]] = {"CompletionRequest": CompletionBody,
                                    "ChatCompletionRequest": ChatBody}
 
 
-def schemas(ref_prefix: str = "#/components/schemas/") -> dict[str, Any]:
-    """The request bodies' JSON schemas and the ones they refer to, by name."""
-    keyed, top = models_json_schema([(m, "validation") for m in REQUESTS.values()],
+def schemas(requests: Mapping[str, type[Body]] = REQUESTS,
+            ref_prefix: str = "#/components/schemas/") -> dict[str, Any]:
+    """The request bodies' JSON schemas and the ones they refer to, by name: each body
+    under the name it is published as (``CompletionRequest``, not ``CompletionBody``), and
+    so are the references to it (a batch's items are completion requests)."""
+    keyed, top = models_json_schema([(m, "validation") for m in requests.values()],
                                     ref_template=ref_prefix + "{model}")
     found: dict[str, Any] = dict(top.get("$defs", {}))
-    for name, body in REQUESTS.items():
+    renamed = {ref_prefix + body.__name__: ref_prefix + name for name, body in requests.items()}
+    for name, body in requests.items():
         schema = keyed[(body, "validation")]
         found[name] = found.pop(body.__name__, schema) if "$ref" in schema else schema
-    return found
+    return cast("dict[str, Any]", _renamed(found, renamed))
+
+
+def _renamed(node: Any, refs: Mapping[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {k: refs.get(v, v) if k == "$ref" else _renamed(v, refs)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_renamed(v, refs) for v in node]
+    return node

@@ -19,6 +19,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     ValidationError,
+    WithJsonSchema,
     WrapValidator,
     model_validator,
 )
@@ -53,6 +54,9 @@ def _whole(value: object) -> object:
 
 WholeNumber = BeforeValidator(_whole)
 Integer = Annotated[int, WholeNumber]
+# A number kept as the client wrote it (9 stays 9, not 9.0): for a field passed on to a
+# service that checks its range, so that the service's message quotes the value as sent.
+Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
 # A nullable integer takes its limits inside (Annotated[int, Field(ge=…), WholeNumber]):
 # put on the outer Field, pydantic would publish them as "ge"/"le", not JSON Schema's
 # "minimum"/"maximum".
@@ -136,3 +140,17 @@ def an_item(expected: str) -> WrapValidator:
             raise PydanticCustomError("item", "{expected}, not {kind}",
                                       {"expected": expected, "kind": json_type(value)}) from None
     return WrapValidator(validate)
+
+
+@dataclass(frozen=True)
+class PublishedAs:
+    """A value read as it comes (``Any``) but published as ``model``'s schema: an array's
+    items that are checked one by one later, each failing on its own (a batch's requests,
+    where one bad request does not void the others)."""
+
+    model: type[BaseModel]
+
+    def __get_pydantic_core_schema__(self, source: Any,
+                                     handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            lambda value: value, json_schema_input_schema=handler.generate_schema(self.model))

@@ -10,17 +10,14 @@ import falcon
 
 from app.api.http.body import Fields, read_json
 from app.api.http.metrics import ApiMetrics
-from app.api.openai.contract import EmbeddingInput, read
+from app.api.openai.contract import read
+from app.api.openai.contract_aux import EmbeddingBody
 from app.api.openai.models import resolve_model
 from app.api.openai.prompts import read_prompts
 from app.api.openai.vectors import EmbedderCache
 from app.api.runtime.engine_slot import EngineSlot
 from app.engine.types import EngineProtocol
 from app.errors import ContextLengthExceeded
-
-DEFAULT_DIMENSIONS = 512
-MAX_DIMENSIONS = 8192
-MAX_INPUTS = 2048
 
 
 class Embeddings:
@@ -29,17 +26,10 @@ class Embeddings:
         self.metrics = metrics
 
     def respond(self, engine: EngineProtocol, body: dict[str, Any]) -> dict[str, Any]:
-        f = Fields(body)
-        model = resolve_model(f, engine)
-        inputs = read_prompts(read(EmbeddingInput, body).input, "input", engine.tokenizer,
-                              allow_empty_text=False,
+        asked = read(EmbeddingBody, body)
+        model = resolve_model(Fields(body), engine)
+        inputs = read_prompts(asked.input, "input", engine.tokenizer, allow_empty_text=False,
                               max_length=engine.info.context_length)
-        if len(inputs) > MAX_INPUTS:
-            raise f.fail("input", f"may hold at most {MAX_INPUTS} items")
-        encoding = f.string("encoding_format", "float", choices=("float", "base64"))
-        dimensions = f.integer("dimensions", DEFAULT_DIMENSIONS, minimum=1,
-                               maximum=MAX_DIMENSIONS)
-        assert dimensions is not None
         limit = engine.info.context_length
         for i, item in enumerate(inputs):
             if len(item.ids) > limit:
@@ -49,9 +39,9 @@ class Embeddings:
         embedder = self.cache.get(engine.info, engine.tokenizer.vocab_size)
         data = []
         for i, item in enumerate(inputs):
-            vector = embedder.embed(item.ids, dimensions)
+            vector = embedder.embed(item.ids, asked.dimensions)
             value: Any = (base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
-                          if encoding == "base64" else vector.tolist())
+                          if asked.encoding_format == "base64" else vector.tolist())
             data.append({"object": "embedding", "index": i, "embedding": value})
         tokens = sum(len(item.ids) for item in inputs)
         self.metrics.count_tokens(tokens, 0)

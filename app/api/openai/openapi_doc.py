@@ -10,15 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 import falcon
-from pydantic import TypeAdapter
 
 from app import __version__
 from app.api.dialects.openapi import PATHS as DIALECT_PATHS
+from app.api.dialects.openapi import REQUESTS as DIALECT_REQUESTS
 from app.api.dialects.openapi import SCHEMAS as DIALECT_SCHEMAS
+from app.api.http.sse import event_schema
+from app.api.ingest_contract import IngestBody
+from app.api.jobs.contract import BatchBody, CompletionBatchBody
 from app.api.native.code import QUERIES
 from app.api.native.code import __doc__ as CODE_DOC
 from app.api.native.hypercube import DEFAULT_NEIGHBORS, DEFAULT_POINTS, MAX_NEIGHBORS, MAX_POINTS
 from app.api.openai import contract
+from app.api.openai.contract_aux import DetokenizeBody, EmbeddingBody, TokenizeBody
+from app.api.openai.contract_types import Body
 from app.api.openai.grounded_reply import __doc__ as GROUNDED_REPLY_DOC
 from app.chat_template import __doc__ as CHAT_TEMPLATE_DOC
 from app.grounded.intent import __doc__ as GROUNDED_CHAT_DOC
@@ -215,39 +220,16 @@ SCHEMAS: dict[str, Any] = {
         **{axis: {"type": "number"} for axis in "xyzw"}})}}),
 }
 
-# The request bodies the contract declares (app/api/openai/contract.py), and what they refer to.
-_CONTRACT = contract.schemas()
-_PROMPT = TypeAdapter(contract.PromptValue).json_schema()
-_MESSAGES = _CONTRACT["ChatCompletionRequest"]["properties"]["messages"]
-
-REQUESTS: dict[str, Any] = {
-    **_CONTRACT,
-    "EmbeddingRequest": {"type": "object", "required": ["model", "input"], "properties": {
-        "model": {"type": "string"}, "input": _PROMPT,
-        "encoding_format": {"enum": ["float", "base64"]},
-        "dimensions": {"type": "integer", "minimum": 1, "maximum": 8192, "default": 512}}},
-    "TokenizeRequest": {"type": "object", "properties": {
-        "model": {"type": "string"}, "prompt": {"type": "string"}, "messages": _MESSAGES,
-        "content": {"type": "string", "description": "llama.cpp's field: answered in its "
-                                                     "shape"},
-        "with_pieces": {"type": "boolean"}}},
-    "DetokenizeRequest": {"type": "object", "required": ["tokens"], "properties": {
-        "model": {"type": "string"},
-        "tokens": {"type": "array", "items": {"type": "integer"}}}},
-    "CompletionBatchRequest": {"type": "object", "required": ["requests"], "properties": {
-        "requests": {"type": "array", "items": _ref("CompletionRequest"), "maxItems": 1024}}},
-    "BatchRequest": {"type": "object",
-                     "required": ["input_file_id", "endpoint", "completion_window"],
-                     "properties": {
-        "input_file_id": {"type": "string"},
-        "endpoint": {"enum": ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]},
-        "completion_window": {"const": "24h"},
-        "metadata": {"type": "object", "additionalProperties": {"type": "string"}}}},
-    "IngestRequest": {"type": "object", "required": ["paths"], "properties": {
-        "paths": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-        "prune": {"type": "boolean"},
-        "workers": {"type": "integer", "minimum": 1, "default": 1}}},
+# The request bodies, each declared once as a model (app/api/openai/contract.py and the
+# modules beside it, app/api/dialects/openapi.py), published under these names.
+REQUEST_BODIES: dict[str, type[Body]] = {
+    **contract.REQUESTS,
+    "EmbeddingRequest": EmbeddingBody, "TokenizeRequest": TokenizeBody,
+    "DetokenizeRequest": DetokenizeBody, "CompletionBatchRequest": CompletionBatchBody,
+    "BatchRequest": BatchBody, "IngestRequest": IngestBody,
+    **DIALECT_REQUESTS,
 }
+REQUESTS: dict[str, Any] = contract.schemas(REQUEST_BODIES)
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -260,9 +242,8 @@ def _op(summary: str, response: str | dict[str, Any], *, request: str | None = N
     schema = _ref(response) if isinstance(response, str) else response
     ok = {"description": summary, **_json(schema)}
     if stream is not None:
-        ok["content"]["text/event-stream"] = {"schema": {
-            "type": "string", "description": f"server-sent events, each `data: {stream}`, "
-                                             "then `data: [DONE]`"}}
+        ok["content"]["text/event-stream"] = {"schema": event_schema(
+            f"server-sent events, each `data: {stream}`, then `data: [DONE]`")}
     op: dict[str, Any] = {"summary": summary, "responses": {
         status: ok, "default": {"description": "an OpenAI error object", **_json(
             _ref("Error"))}}}
