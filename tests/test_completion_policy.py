@@ -421,6 +421,26 @@ def test_a_candidate_that_breaks_the_parse_loses_to_one_that_does_not() -> None:
     assert ranker.rank(candidates("values)", "values"), wanted=1)[0].text == "values)"
 
 
+def test_a_block_that_breaks_the_files_parse_loses_whatever_its_score() -> None:
+    # An Allman-style property: a window from the bare `{` parses the body as a statement
+    # block and counts the wrong candidate's errors; the whole file does not.
+    prompt = "class A\n{\n    int info;\n\n    public int Value\n    {"
+    suffix = "\n\n    public string Name { get; }\n}\n"
+    broken = "\n        get\n    }"
+    accessor = "\n        get\n        {\n            return info;\n        }\n    }"
+    window = Ranker("csharp", prompt, suffix, None)
+    assert window.parse_errors(broken) < window.parse_errors(accessor)
+    ranker = Ranker("csharp", prompt, suffix, None, whole=True)
+    assert ranker.parse_errors(broken) > ranker.parse_errors(accessor) == 0
+    # 40 nats likelier, and still broken code: it goes below the one that parses
+    texts = [Scored(broken, -1.0, 5, True, broken), Scored(accessor, -41.0, 12, True, accessor)]
+    assert [c.text for c in ranker.rank(texts, wanted=1)] == [accessor, broken]
+    # each candidate is an edit of one tree of prompt + suffix: the same counts as a parse
+    # of the joined text, in any order
+    again = Ranker("csharp", prompt, suffix, None, whole=True)
+    assert [again.parse_errors(t) for t in (accessor, broken, accessor)] == [0, 1, 0]
+
+
 class DigitsOnly:
     """A TokenConstraint: tokens made of digits, three of them, then done."""
 

@@ -324,7 +324,8 @@ def _search(engine: Engine, plan: _Plan, width: int,
                 # are not the model's: they carry over to the join's probability.
                 penalties = item.payload.logprob - math.fsum(item.payload.logprobs)
                 item.logprob = _joint_logprob(engine, plan, item.text, base) + penalties
-        ranker = Ranker(plan.language, plan.text, request.suffix, engine.known_names)
+        ranker = Ranker(plan.language, plan.text, request.suffix, engine.known_names,
+                        whole=plan.scope == "block")
         ranked = ranker.rank(scored, wanted=request.best_of, consensus=plan.scope == "line")
         top = request.params.logprobs or 0
         if not ranked:  # nothing the scope allows is likely at all
