@@ -24,6 +24,7 @@ from app.engine.scope import (
     opens_body,
     python_indent_limit,
     resolve_scope,
+    statement_head,
     suffix_first_line,
     suffix_takeover,
 )
@@ -390,6 +391,29 @@ def test_a_closer_at_a_line_start_goes_where_its_opener_line_is() -> None:
     assert closer_indent("const a = {\n  b: '}',\n  /* { */\n", "typescript") == 0
     assert closer_indent("x = {\n", "python") is None  # Python: not judged
     assert closer_indent("class A {\n    int x", "java") is None  # mid-line
+
+
+def test_a_block_opened_on_a_continuation_line_is_indented_from_its_statement() -> None:
+    # the opener's line closes the `(` of the line the declaration starts on
+    java = ("interface P {\n    /**\n     * Registers.\n     */\n"
+            "    default WatchKey register(WatchService watcher,\n"
+            "                      Kind<?>... events) throws IOException {")
+    assert statement_head(java, "java") == "    "
+    assert body_indent(java, "java") == 8
+    end = BlockEnd.for_prompt(java, "java")
+    body = "\n        return register(watcher, events);\n    }"
+    assert end.copy().feed(body + "\n\n    void g();") == len(body)
+    # left open by the budget: its closing line goes under the declaration
+    assert end.closing("\n        return register(watcher, events);", None).endswith("\n    }")
+    python = "class A:\n    def f(self,\n            a: int) -> None:"
+    assert statement_head(python, "python") == "    "
+    assert BlockEnd.for_prompt(python, "python").copy().feed(
+        "\n        return a\n\n    def g") == len("\n        return a\n")
+    # brackets in strings and comments close nothing; a line that closes none is its own
+    assert statement_head("  foo(a, ')', // )\n        b, function() {", "typescript") \
+        == "        "
+    assert statement_head('x = f(\n    """)""",\n    y)\n', "python") == ""
+    assert statement_head("fn f() {\n    if x {\n        a();\n    } else {", "rust") == "    "
 
 
 def test_the_parse_window_never_ends_inside_a_comment_or_docstring() -> None:

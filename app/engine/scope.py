@@ -74,7 +74,9 @@ def body_indent(prompt_text: str, language: str | None) -> int | None:
         return None
     opener = opener_line(prompt_text)
     unit = indent_unit(prompt_text.split("\n")[-_UNIT_LINES:], language)
-    return None if opener is None or unit is None else indent_width(opener) + unit
+    if opener is None or unit is None:
+        return None
+    return indent_width(statement_head(prompt_text, language)) + unit
 
 
 def python_indent_limit(prompt_text: str) -> int | None:
@@ -194,11 +196,11 @@ class BlockEnd:
                        line_head=line_head, decided=at_opener, lifetimes=lifetimes)
         code = _LINE_COMMENT.sub("", opener.rstrip()).rstrip()
         brackets = code.endswith(("{", "(", "["))
-        end = cls(opener_indent=indent_width(opener), brackets=brackets,
+        head = statement_head(prompt_text, language)
+        end = cls(opener_indent=indent_width(head), brackets=brackets,
                   line_head=line_head,
                   outer=unclosed_brackets(code, lifetimes) if brackets else "",
-                  opener_head=opener[:len(opener) - len(opener.lstrip(" \t"))],
-                  lifetimes=lifetimes)
+                  opener_head=head, lifetimes=lifetimes)
         # The cursor right after the opener: the rest of that line is not yet the body.
         end.decided = at_opener
         return end
@@ -369,6 +371,8 @@ CLOSER_SCAN_LINES = 200
 # its quotes hold one character), and what to look at in the rest: brackets, line starts.
 _STRING_OR_COMMENT = r'"(?:\\.|[^"\\\n])*"|`[^`]*`|//[^\n]*|/\*.*?\*/'
 _HIDING = {
+    "python": re.compile(r'"""(?:\\.|[^\\])*?"""|\'\'\'(?:\\.|[^\\])*?\'\'\'|#[^\n]*'
+                         r'|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.DOTALL),
     "rust": re.compile(_STRING_OR_COMMENT + r"|'(?:\\.[^'\n]*|[^'\\\n])'", re.DOTALL),
     None: re.compile(_STRING_OR_COMMENT + r"|'(?:\\.|[^'\\\n])*'", re.DOTALL),
 }
@@ -406,6 +410,47 @@ def closer_indent(prompt_text: str, language: str | None) -> int | None:
         elif heads:
             heads.pop()
     return heads[-1] if heads else None
+
+
+def statement_head(prompt_text: str, language: str | None) -> str:
+    """The indentation of the line the statement of the cursor's opener line starts on:
+    the opener line's own, unless that line closes a bracket an earlier line opened (``)
+    throws IOException {`` under ``void f(A a,``; ``) -> None:``), when it is that line's
+    (the outermost one closed). A block's body and its closer are indented from it."""
+    lines = prompt_text.split("\n")
+    if len(lines) > 1 and not lines[-1].strip():
+        lines = lines[:-1]
+    opener = lines[-1]
+    own = opener[:len(opener) - len(opener.lstrip(" \t"))]
+    window = lines[-CLOSER_SCAN_LINES - 1:]
+    # From the first line at the window's least indentation (not inside a comment), where
+    # no bracket, string or comment is open.
+    code_lines = [(indent_width(line), i) for i, line in enumerate(window[:-1])
+                  if line.strip() and not line.lstrip().startswith("*")]
+    start = min(code_lines)[1] if code_lines else len(window) - 1
+    hiding = _HIDING.get(language, _HIDING[None])
+    code = hiding.sub(_line_breaks, "\n".join(window[start:]))
+    opener_at = code.rfind("\n") + 1
+    if not any(c in code[opener_at:] for c in ")]}"):
+        return own
+    # The indentation of each open bracket's line, innermost last (None: the opener line's).
+    heads: list[str | None] = []
+    outermost: str | None = None
+    number = start
+    for found in _BRACKET_OR_LINE.finditer(code):
+        token = found.group()
+        if token[0] == "\n":
+            number += 1
+        elif token in "([{":
+            line = window[number]
+            heads.append(line[:len(line) - len(line.lstrip(" \t"))]
+                         if found.start() < opener_at else None)
+        elif heads:
+            opened = heads.pop()
+            if opened is not None and found.start() >= opener_at \
+                    and (outermost is None or len(opened) < len(outermost)):
+                outermost = opened
+    return own if outermost is None else outermost
 
 
 def unclosed_brackets(line: str, lifetimes: bool = False) -> str:
