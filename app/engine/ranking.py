@@ -110,6 +110,7 @@ class Ranker:
 
     def __post_init__(self) -> None:
         self._base: tuple[bytes, bytes, ts.Tree] | None = None
+        self._counted: dict[str, int] = {}
         lines = self.prompt_text.split("\n")[-WINDOW_LINES:]
         body = [line for line in lines[:-1] if line.strip()]
         depth = min((_indent(line) for line in body), default=0)
@@ -172,11 +173,23 @@ class Ranker:
         tree = parser.parse(source.encode("utf-8"))
         return _count_errors(tree.root_node)
 
+    @property
+    def parses(self) -> bool:
+        """Whether candidates' parses are checked (a grammar for the language)."""
+        return self._parser is not None
+
     def _whole_errors(self, parser: ts.Parser, text: str) -> int:
         """Error and missing nodes of prompt + ``text`` + suffix, reparsed as an edit of the
         tree of prompt + suffix."""
+        counted = self._counted.get(text)
+        if counted is not None:
+            return counted
         if self._base is None:
-            head, tail = self.prompt_text.encode("utf-8"), (self.suffix or "").encode("utf-8")
+            # A suffix cut short (the client's window) inside a comment would make every
+            # candidate's count depend on how the comment is closed, not on its code.
+            suffix = "\n".join(closed_lines((self.suffix or "").split("\n"), self.language))
+            head, tail = _from_code_line(self.prompt_text).encode("utf-8"), \
+                suffix.encode("utf-8")
             self._base = head, tail, parser.parse(head + tail)
         head, tail, base = self._base
         middle = text.encode("utf-8")
@@ -185,7 +198,9 @@ class Ranker:
         tree = base.copy()
         tree.edit(start_byte=cursor, old_end_byte=cursor, new_end_byte=end,
                   start_point=at, old_end_point=at, new_end_point=_point(head + middle, end))
-        return _count_errors(parser.parse(head + middle + tail, tree).root_node)
+        counted = self._counted[text] = _count_errors(
+            parser.parse(head + middle + tail, tree).root_node)
+        return counted
 
     def rank(self, candidates: list[Scored[Payload]], wanted: int | None = None,
              consensus: bool = False) -> list[Scored[Payload]]:
@@ -284,6 +299,24 @@ _CLOSER = {'"""': '"""', "'''": "'''", "/*": "*/"}
 def _dedent(line: str, depth: int) -> str:
     cut = min(depth, _indent(line))
     return line[cut:]
+
+
+def _from_code_line(prompt: str) -> str:
+    """``prompt`` from its first unindented line of code (not a comment's, not a closer's),
+    where no bracket, string or comment is open: a prompt the client cut short in the middle
+    of a declaration makes the parser wrap most of it in one error, whatever follows."""
+    if not prompt[:1].isspace() and not prompt.startswith(_NOT_A_START):
+        return prompt
+    at = prompt.find("\n")
+    while at >= 0:
+        start, at = at + 1, prompt.find("\n", at + 1)
+        line = prompt[start:at] if at >= 0 else prompt[start:]
+        if line.strip() and not line[0].isspace() and not line.startswith(_NOT_A_START):
+            return prompt[start:]
+    return prompt
+
+
+_NOT_A_START = ("*", "}", ")", "]", "/", "#")
 
 
 def _point(data: bytes, byte: int) -> tuple[int, int]:

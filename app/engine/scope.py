@@ -63,7 +63,12 @@ def opens_body(prompt_text: str) -> bool:
     if opener is None:
         return False
     code = _LINE_COMMENT.sub("", opener.rstrip()).rstrip()
-    return code.endswith("{") or (code.endswith(":") and bool(_COMPOUND.match(code)))
+    if code.endswith("{"):
+        return True
+    # (``def f(\n    a: int,\n) -> None:``: the statement starts lines above; a body
+    # opened by a colon is Python's)
+    return code.endswith(":") and bool(_COMPOUND.match(code) or _COMPOUND.match(
+        statement_line(prompt_text, "python")))
 
 
 def body_indent(prompt_text: str, language: str | None) -> int | None:
@@ -342,6 +347,13 @@ class BlockEnd:
             return text
         return text.rstrip(" \t\n") + "".join("\n" + line for line in lines)
 
+    def closed_empty(self, suffix: str | None) -> str:
+        """The block the opener's brackets open, closed with nothing in it: its closing
+        line (none when the suffix holds it)."""
+        closers = _closers_left(suffix, self.opener_indent,
+                                "".join(_OPENERS[c] for c in reversed(self.outer)))
+        return "\n" + self.opener_head + closers if closers else ""
+
     def finish(self) -> int:
         """The completion's length when the generation ends without a decision: all of it,
         less trailing blank lines."""
@@ -412,17 +424,18 @@ def closer_indent(prompt_text: str, language: str | None) -> int | None:
     return heads[-1] if heads else None
 
 
-def statement_head(prompt_text: str, language: str | None) -> str:
-    """The indentation of the line the statement of the cursor's opener line starts on:
-    the opener line's own, unless that line closes a bracket an earlier line opened (``)
-    throws IOException {`` under ``void f(A a,``; ``) -> None:``), when it is that line's
-    (the outermost one closed). A block's body and its closer are indented from it."""
+def statement_line(prompt_text: str, language: str | None) -> str:
+    """The line the statement of the cursor's opener line starts on: the opener line itself,
+    unless it closes a bracket an earlier line opened (``) throws IOException {`` under
+    ``void f(A a,``; ``) -> None:`` under ``def f(``), when it is that line (of the
+    outermost bracket it closes). A block's body and its closer are indented from it."""
     lines = prompt_text.split("\n")
     if len(lines) > 1 and not lines[-1].strip():
         lines = lines[:-1]
-    opener = lines[-1]
-    own = opener[:len(opener) - len(opener.lstrip(" \t"))]
     window = lines[-CLOSER_SCAN_LINES - 1:]
+    opener = window[-1]
+    if not any(c in opener for c in ")]}"):
+        return opener
     # From the first line at the window's least indentation (not inside a comment), where
     # no bracket, string or comment is open.
     code_lines = [(indent_width(line), i) for i, line in enumerate(window[:-1])
@@ -431,26 +444,27 @@ def statement_head(prompt_text: str, language: str | None) -> str:
     hiding = _HIDING.get(language, _HIDING[None])
     code = hiding.sub(_line_breaks, "\n".join(window[start:]))
     opener_at = code.rfind("\n") + 1
-    if not any(c in code[opener_at:] for c in ")]}"):
-        return own
-    # The indentation of each open bracket's line, innermost last (None: the opener line's).
-    heads: list[str | None] = []
-    outermost: str | None = None
+    # The line each open bracket is on, innermost last (None: the opener line).
+    opened_on: list[int | None] = []
+    outermost: int | None = None
     number = start
     for found in _BRACKET_OR_LINE.finditer(code):
         token = found.group()
         if token[0] == "\n":
             number += 1
         elif token in "([{":
-            line = window[number]
-            heads.append(line[:len(line) - len(line.lstrip(" \t"))]
-                         if found.start() < opener_at else None)
-        elif heads:
-            opened = heads.pop()
-            if opened is not None and found.start() >= opener_at \
-                    and (outermost is None or len(opened) < len(outermost)):
-                outermost = opened
-    return own if outermost is None else outermost
+            opened_on.append(number if found.start() < opener_at else None)
+        elif opened_on:
+            line = opened_on.pop()
+            if line is not None and found.start() >= opener_at:
+                outermost = line if outermost is None else min(outermost, line)
+    return opener if outermost is None else window[outermost]
+
+
+def statement_head(prompt_text: str, language: str | None) -> str:
+    """The indentation of :func:`statement_line`."""
+    line = statement_line(prompt_text, language)
+    return line[:len(line) - len(line.lstrip(" \t"))]
 
 
 def unclosed_brackets(line: str, lifetimes: bool = False) -> str:
