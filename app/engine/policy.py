@@ -391,7 +391,7 @@ def _clean_start(engine: Engine, plan: _Plan, base: Session, ranker: Ranker,
         lines = item.text.split("\n")
         for count in range(len(lines) - 1, 1, -1):
             text = end.closing("\n".join(lines[:count]).rstrip(" \t"), plan.request.suffix)
-            if text.strip(" \t\n" + "".join(_CLOSING_BRACKETS)) \
+            if text.strip(" \t\n" + _CLOSING_BRACKETS) \
                     and ranker.parse_errors(text) <= limit:
                 chosen = text
                 break
