@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from app.code.languages import language_spec
 from app.engine import Engine, SamplingParams, load_engine
 from app.engine.ends import SuffixTerminator
 from app.engine.healing import heal
 from app.engine.language import resolve_language
-from app.engine.ranking import Ranker, Scored, closed_lines
+from app.engine.ranking import Ranker, Scored, _from_code_line, closed_lines
 from app.engine.scope import (
     BlockEnd,
     body_indent,
@@ -24,6 +26,8 @@ from app.engine.scope import (
     opens_body,
     python_indent_limit,
     resolve_scope,
+    statement_head,
+    statement_line,
     suffix_first_line,
     suffix_takeover,
 )
@@ -392,6 +396,33 @@ def test_a_closer_at_a_line_start_goes_where_its_opener_line_is() -> None:
     assert closer_indent("class A {\n    int x", "java") is None  # mid-line
 
 
+def test_a_block_opened_on_a_continuation_line_is_indented_from_its_statement() -> None:
+    # the opener's line closes the `(` of the line the declaration starts on
+    java = ("interface P {\n    /**\n     * Registers.\n     */\n"
+            "    default WatchKey register(WatchService watcher,\n"
+            "                      Kind<?>... events) throws IOException {")
+    assert statement_head(java, "java") == "    "
+    assert body_indent(java, "java") == 8
+    end = BlockEnd.for_prompt(java, "java")
+    body = "\n        return register(watcher, events);\n    }"
+    assert end.copy().feed(body + "\n\n    void g();") == len(body)
+    # left open by the budget: its closing line goes under the declaration
+    assert end.closing("\n        return register(watcher, events);", None).endswith("\n    }")
+    python = "class A:\n    def f(self,\n            a: int) -> None:"
+    assert statement_head(python, "python") == "    "
+    assert BlockEnd.for_prompt(python, "python").copy().feed(
+        "\n        return a\n\n    def g") == len("\n        return a\n")
+    # brackets in strings and comments close nothing; a line that closes none is its own
+    assert statement_head("  foo(a, ')', // )\n        b, function() {", "typescript") \
+        == "        "
+    assert statement_head('x = f(\n    """)""",\n    y)\n', "python") == ""
+    assert statement_head("fn f() {\n    if x {\n        a();\n    } else {", "rust") == "    "
+    # a Python signature over lines opens a body like a one-line one
+    signature = "def f(\n    a: int,\n) -> None:"
+    assert statement_line(signature, "python") == "def f("
+    assert opens_body(signature) and body_indent(signature, "python") == 4
+
+
 def test_the_parse_window_never_ends_inside_a_comment_or_docstring() -> None:
     java = ["", "    /**", "     * Returns", "     */", "    x();", "    /**", "     * a"]
     assert closed_lines(java, "java") == java[:5]
@@ -419,6 +450,73 @@ def test_a_candidate_that_breaks_the_parse_loses_to_one_that_does_not() -> None:
         "values)", "values"]
     # the likeliest parses: it stays first (the others need not be parsed for one)
     assert ranker.rank(candidates("values)", "values"), wanted=1)[0].text == "values)"
+
+
+def test_a_block_that_breaks_the_files_parse_loses_whatever_its_score() -> None:
+    # An Allman-style property: a window from the bare `{` parses the body as a statement
+    # block and counts the wrong candidate's errors; the whole file does not.
+    prompt = "class A\n{\n    int info;\n\n    public int Value\n    {"
+    suffix = "\n\n    public string Name { get; }\n}\n"
+    broken = "\n        get\n    }"
+    accessor = "\n        get\n        {\n            return info;\n        }\n    }"
+    window = Ranker("csharp", prompt, suffix, None)
+    assert window.parse_errors(broken) < window.parse_errors(accessor)
+    ranker = Ranker("csharp", prompt, suffix, None, whole=True)
+    assert ranker.parse_errors(broken) > ranker.parse_errors(accessor) == 0
+    # 40 nats likelier, and still broken code: it goes below the one that parses
+    texts = [Scored(broken, -1.0, 5, True, broken), Scored(accessor, -41.0, 12, True, accessor)]
+    assert [c.text for c in ranker.rank(texts, wanted=1)] == [accessor, broken]
+    # each candidate is an edit of one tree of prompt + suffix: the same counts as a parse
+    # of the joined text, in any order
+    again = Ranker("csharp", prompt, suffix, None, whole=True)
+    assert [again.parse_errors(t) for t in (accessor, broken, accessor)] == [0, 1, 0]
+
+
+def test_a_blocks_parse_starts_at_a_line_of_code_and_stops_before_an_open_comment() -> None:
+    # the client's window cut the suffix inside a doc comment: a candidate that opens one
+    # still counts its errors
+    prompt = "class A {\n    void f() {"
+    suffix = ("\n\n    /**\n     * Returns the name.\n     */\n    String name() {\n"
+              "        return n;\n    }\n\n    /**\n     * Sets")
+    ranker = Ranker("java", prompt, suffix, None, whole=True)
+    assert ranker.parse_errors("\n        g();\n    }") < ranker.parse_errors("/**")
+    # ... and its prompt inside a declaration: the parse starts at the first unindented
+    # line of code
+    cut = "        y\n    }\n}\n\n// g\nfn g() {\n    while a\n        && b\n    {"
+    assert _from_code_line(cut) == cut[cut.index("fn g"):]
+    assert _from_code_line("fn f() {\n    x\n") == "fn f() {\n    x\n"
+    assert _from_code_line("    x\n    y") == "    x\n    y"  # none: all of it
+
+
+def test_when_every_block_breaks_the_parse_a_wider_search_or_a_clean_start_wins(
+        tmp_path: Path) -> None:
+    # after a `{` the model has only ever seen match arms: its likeliest body for an `if`
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(60):
+        (corpus / f"pick_{n}.rs").write_text("".join(
+            f"fn pick_{n}_{k}(x: Option<u32>) -> u32 {{\n    match x {{\n"
+            f"        None => {k},\n        Some(v) => v + {n},\n    }}\n}}\n\n"
+            for k in range(6)), encoding="utf-8")
+    prompt, suffix = "fn check(x: bool, v: u32) -> u32 {\n    if x {", "\n    v\n}\n"
+    parser = language_spec("rust").parser()
+    with ingested(tmp_path, corpus) as store:
+        engine = load_engine(store, make_root().kernels)
+        line = engine.generate(request(engine, prompt + "\n        ", suffix=suffix,
+                                       scope="line", language="rust", max_tokens=64))
+        assert "=>" in line.choices[0].text
+        block = engine.generate(request(engine, prompt, suffix=suffix, scope="block",
+                                        language="rust", max_tokens=64))
+    text = block.choices[0].text
+    assert not parser.parse((prompt + text + suffix).encode()).root_node.has_error, text
+    assert text.endswith("\n    }")
+
+
+def test_a_block_closed_empty_leaves_the_suffixs_closers_to_it() -> None:
+    assert BlockEnd.for_prompt("    if x {", "rust").closed_empty(None) == "\n    }"
+    assert BlockEnd.for_prompt("    if x {", "rust").closed_empty("}\n") == ""
+    assert BlockEnd.for_prompt("foo(function() {", "typescript").closed_empty(");\n") == "\n}"
+    assert BlockEnd.for_prompt("def f():", "python").closed_empty(None) == ""  # no bracket
 
 
 class DigitsOnly:

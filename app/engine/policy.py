@@ -80,6 +80,10 @@ SUFFIX_SCORED_CHARS = 96
 SUFFIX_SCORED_LINES = 2
 # Fill-in-the-middle candidates whose join with the suffix is scored.
 JOINT_SCORED = 4
+# When every block breaks the parse: a search this many times wider, and the candidates
+# whose starts are tried for one that parses.
+RETRY_WIDTH = 3
+CLEAN_START_CANDIDATES = 3
 # The suffix's tokens nearest the cursor that a fill-in-the-middle request's model reads
 # before the prompt (see _Plan.history).
 SUFFIX_READ_TOKENS = 1024
@@ -305,32 +309,104 @@ def _search(engine: Engine, plan: _Plan, width: int,
     with ExitStack() as stack:
         base = stack.enter_context(engine.sessions(plan.model))
         base.reset(plan.history)
-        spare = [stack.enter_context(engine.sessions(plan.model))
-                 for _ in range(sessions_needed(search_plan))]
-        found = search(spare, base, engine.prefix_index, engine.token_table,
-                       plan.model.kernels, search_plan, cancel)
-        found = _finish_texts(found, plan)
-        if plan.scope == "line":
-            found += _analogies(engine, plan, base, found)
-        found = _unique(found)
-        scored = [Scored(f.text, f.logprob, len(f.tokens), f.finish == "stop", f)
-                  for f in found]
-        if request.suffix is not None:
-            # Scoring the join costs a pass over middle + suffix start: the leaders only.
-            scored.sort(key=lambda item: -item.logprob / length_penalty(item.length))
-            scored = scored[:max(JOINT_SCORED, request.best_of)]
-            for item in scored:
-                # The search's penalties (a loop, a misplaced line, a bracket left open)
-                # are not the model's: they carry over to the join's probability.
-                penalties = item.payload.logprob - math.fsum(item.payload.logprobs)
-                item.logprob = _joint_logprob(engine, plan, item.text, base) + penalties
-        ranker = Ranker(plan.language, plan.text, request.suffix, engine.known_names)
+        ranker = Ranker(plan.language, plan.text, request.suffix, engine.known_names,
+                        whole=plan.scope == "block")
+        scored = _scored(engine, plan, base, search_plan, cancel)
         ranked = ranker.rank(scored, wanted=request.best_of, consensus=plan.scope == "line")
+        reference = _clean_block(plan, ranker) if new_block else None
+        if reference is not None and (not ranked or ranker.parse_errors(ranked[0].text)
+                                      > ranker.parse_errors(reference)):
+            # Every block breaks the parse: the model's likeliest few are code of some other
+            # construct (match arms after an `if`, statements in a struct literal). A wider
+            # search finds blocks that fit more often; failing that, the longest start of a
+            # candidate that parses, closed (or the block closed empty) beats broken code.
+            wider = dataclasses.replace(search_plan, width=RETRY_WIDTH * search_plan.width)
+            more = _scored(engine, plan, base, wider, cancel, RETRY_WIDTH * JOINT_SCORED)
+            seen = {item.text for item in scored}
+            scored += [item for item in more if item.text not in seen]
+            ranked = ranker.rank(scored, wanted=request.best_of)
+            if not ranked or ranker.parse_errors(ranked[0].text) \
+                    > ranker.parse_errors(reference):
+                ranked = _clean_start(engine, plan, base, ranker, ranked, reference) + ranked
         top = request.params.logprobs or 0
         if not ranked:  # nothing the scope allows is likely at all
             return [Choice("", [], "stop", plan.healed.removed_chars)]
         return [_choice(engine, base, item.payload, plan, top)
                 for item in ranked]
+
+
+def _scored(engine: Engine, plan: _Plan, base: Session, search_plan: SearchPlan,
+            cancel: threading.Event | None,
+            joint: int = JOINT_SCORED) -> list[Scored[Found]]:
+    """The search's finished candidates, their texts finished, scored for the ranker (with a
+    suffix, by the probability of their join with it)."""
+    request = plan.request
+    with ExitStack() as stack:
+        spare = [stack.enter_context(engine.sessions(plan.model))
+                 for _ in range(sessions_needed(search_plan))]
+        found = search(spare, base, engine.prefix_index, engine.token_table,
+                       plan.model.kernels, search_plan, cancel)
+    found = _finish_texts(found, plan)
+    if plan.scope == "line":
+        found += _analogies(engine, plan, base, found)
+    found = _unique(found)
+    scored = [Scored(f.text, f.logprob, len(f.tokens), f.finish == "stop", f)
+              for f in found]
+    if request.suffix is not None:
+        # Scoring the join costs a pass over middle + suffix start: the leaders only.
+        scored.sort(key=lambda item: -item.logprob / length_penalty(item.length))
+        scored = scored[:max(joint, request.best_of)]
+        for item in scored:
+            # The search's penalties (a loop, a misplaced line, a bracket left open)
+            # are not the model's: they carry over to the join's probability.
+            penalties = item.payload.logprob - math.fsum(item.payload.logprobs)
+            item.logprob = _joint_logprob(engine, plan, item.text, base) + penalties
+    return scored
+
+
+def _clean_block(plan: _Plan, ranker: Ranker) -> str | None:
+    """A block that adds no parse error where the cursor's opens one, to measure candidates
+    by: closed empty (a bracket's block), or Python's ``pass`` one step in; None when no
+    parse is checked or the body's indentation is not known."""
+    if not ranker.parses:
+        return None
+    end = BlockEnd.for_prompt(plan.text, plan.language)
+    if end.brackets:
+        # (a closer the suffix starts with may be the block's or the code's around it)
+        closed = {end.closed_empty(plan.request.suffix), end.closed_empty(None)}
+        return min(sorted(closed), key=ranker.parse_errors)
+    indent = body_indent(plan.text, plan.language)
+    return None if indent is None else "\n" + " " * indent + "pass"
+
+
+def _clean_start(engine: Engine, plan: _Plan, base: Session, ranker: Ranker,
+                 ranked: list[Scored[Found]], reference: str) -> list[Scored[Found]]:
+    """The longest start (whole lines) of the best candidates that, closed, parses as well
+    as ``reference``; else, for a bracket's block, the block closed empty. The model's own
+    tokens and log-probabilities for the text."""
+    end = BlockEnd.for_prompt(plan.text, plan.language)
+    limit = ranker.parse_errors(reference)
+    chosen = ""
+    for item in ranked[:CLEAN_START_CANDIDATES]:
+        lines = item.text.split("\n")
+        for count in range(len(lines) - 1, 1, -1):
+            text = end.closing("\n".join(lines[:count]).rstrip(" \t"), plan.request.suffix)
+            if text.strip(" \t\n" + _CLOSING_BRACKETS) \
+                    and ranker.parse_errors(text) <= limit:
+                chosen = text
+                break
+        if chosen:
+            break
+    if not chosen:
+        if not end.brackets:
+            return []
+        chosen = reference
+    tokens, logprobs = _forced(engine, plan, base, chosen)
+    found = Found(tokens, logprobs, chosen, "stop", math.fsum(logprobs))
+    return [Scored(chosen, found.logprob, len(tokens), True, found)]
+
+
+_CLOSING_BRACKETS = ")]};,"
 
 
 def _analogies(engine: Engine, plan: _Plan, base: Session, found: list[Found]) -> list[Found]:

@@ -2,10 +2,17 @@
 parse of prefix + completion + suffix loses, and one that uses names never seen (in the
 prompt, the suffix or anywhere in the code index) ranks below one that uses known names.
 
-The parse is of a window around the cursor (the code from the last line at the window's
-least indentation, dedented, to a few lines into the suffix): whole files would cost
+A line's parse is of a window around the cursor (the code from the last line at the
+window's least indentation, dedented, to a few lines into the suffix): whole files would cost
 milliseconds per candidate, and errors elsewhere are the same for every candidate. Counts
 are compared between candidates, so errors the window has anyway cancel out.
+
+A block's parse is of the whole prompt + candidate + suffix: a window that starts inside a
+declaration (at an Allman-style ``{`` on its own line, in a struct literal, a ``match``, a
+class body) parses the block as some other construct, and counts the wrong candidates'
+errors. The prompt and suffix are parsed once and each candidate is an edit of that tree
+(tree-sitter reparses only around it: a fraction of a millisecond). A block that adds parse
+errors ranks below every one that adds fewer, whatever their scores: it is broken code.
 """
 
 from __future__ import annotations
@@ -98,8 +105,12 @@ class Ranker:
     prompt_text: str
     suffix: str | None
     known: KnownNames | None
+    # Parse the whole prompt + candidate + suffix, and order by the errors first (blocks).
+    whole: bool = False
 
     def __post_init__(self) -> None:
+        self._base: tuple[bytes, bytes, ts.Tree] | None = None
+        self._counted: dict[str, int] = {}
         lines = self.prompt_text.split("\n")[-WINDOW_LINES:]
         body = [line for line in lines[:-1] if line.strip()]
         depth = min((_indent(line) for line in body), default=0)
@@ -155,10 +166,41 @@ class Ranker:
         parser = self._parser
         if parser is None:
             return 0
+        if self.whole:
+            return self._whole_errors(parser, text)
         joined = (self._cursor_line + text + "\n".join(self._tail)).split("\n")
         source = "\n".join([self._head, *(_dedent(line, self._depth) for line in joined)])
         tree = parser.parse(source.encode("utf-8"))
         return _count_errors(tree.root_node)
+
+    @property
+    def parses(self) -> bool:
+        """Whether candidates' parses are checked (a grammar for the language)."""
+        return self._parser is not None
+
+    def _whole_errors(self, parser: ts.Parser, text: str) -> int:
+        """Error and missing nodes of prompt + ``text`` + suffix, reparsed as an edit of the
+        tree of prompt + suffix."""
+        counted = self._counted.get(text)
+        if counted is not None:
+            return counted
+        if self._base is None:
+            # A suffix cut short (the client's window) inside a comment would make every
+            # candidate's count depend on how the comment is closed, not on its code.
+            suffix = "\n".join(closed_lines((self.suffix or "").split("\n"), self.language))
+            head, tail = _from_code_line(self.prompt_text).encode("utf-8"), \
+                suffix.encode("utf-8")
+            self._base = head, tail, parser.parse(head + tail)
+        head, tail, base = self._base
+        middle = text.encode("utf-8")
+        cursor, end = len(head), len(head) + len(middle)
+        at = _point(head, cursor)
+        tree = base.copy()
+        tree.edit(start_byte=cursor, old_end_byte=cursor, new_end_byte=end,
+                  start_point=at, old_end_point=at, new_end_point=_point(head + middle, end))
+        counted = self._counted[text] = _count_errors(
+            parser.parse(head + middle + tail, tree).root_node)
+        return counted
 
     def rank(self, candidates: list[Scored[Payload]], wanted: int | None = None,
              consensus: bool = False) -> list[Scored[Payload]]:
@@ -178,7 +220,15 @@ class Ranker:
             order = consensus_order([c.text for c in ranked],
                                     [c.logprob - c.penalty for c in ranked])
             ranked = [ranked[i] for i in order]
-        if self._parser is not None and len(ranked) > 1:
+        if self._parser is not None and len(ranked) > 1 and self.whole:
+            # Every block is parsed (a search keeps a handful): one that parses loses to
+            # none that breaks it.
+            counts = {id(c): self.parse_errors(c.text) for c in ranked}
+            least = min(counts.values())
+            for candidate in ranked:
+                candidate.score -= PARSE_PENALTY * (counts[id(candidate)] - least)
+            ranked.sort(key=lambda c: (counts[id(c)], -c.score))
+        elif self._parser is not None and len(ranked) > 1:
             # Parsing costs a fraction of a millisecond: only the leaders are checked.
             leaders = ranked[:PARSED]
             first = self.parse_errors(leaders[0].text)
@@ -249,6 +299,29 @@ _CLOSER = {'"""': '"""', "'''": "'''", "/*": "*/"}
 def _dedent(line: str, depth: int) -> str:
     cut = min(depth, _indent(line))
     return line[cut:]
+
+
+def _from_code_line(prompt: str) -> str:
+    """``prompt`` from its first unindented line of code (not a comment's, not a closer's),
+    where no bracket, string or comment is open: a prompt the client cut short in the middle
+    of a declaration makes the parser wrap most of it in one error, whatever follows."""
+    if not prompt[:1].isspace() and not prompt.startswith(_NOT_A_START):
+        return prompt
+    at = prompt.find("\n")
+    while at >= 0:
+        start, at = at + 1, prompt.find("\n", at + 1)
+        line = prompt[start:at] if at >= 0 else prompt[start:]
+        if line.strip() and not line[0].isspace() and not line.startswith(_NOT_A_START):
+            return prompt[start:]
+    return prompt
+
+
+_NOT_A_START = ("*", "}", ")", "]", "/", "#")
+
+
+def _point(data: bytes, byte: int) -> tuple[int, int]:
+    """The (row, column in bytes) of ``byte`` in ``data``, as tree-sitter counts them."""
+    return data.count(b"\n", 0, byte), byte - (data.rfind(b"\n", 0, byte) + 1)
 
 
 def _count_errors(node: ts.Node) -> int:

@@ -63,7 +63,12 @@ def opens_body(prompt_text: str) -> bool:
     if opener is None:
         return False
     code = _LINE_COMMENT.sub("", opener.rstrip()).rstrip()
-    return code.endswith("{") or (code.endswith(":") and bool(_COMPOUND.match(code)))
+    if code.endswith("{"):
+        return True
+    # (``def f(\n    a: int,\n) -> None:``: the statement starts lines above; a body
+    # opened by a colon is Python's)
+    return code.endswith(":") and bool(_COMPOUND.match(code) or _COMPOUND.match(
+        statement_line(prompt_text, "python")))
 
 
 def body_indent(prompt_text: str, language: str | None) -> int | None:
@@ -74,7 +79,9 @@ def body_indent(prompt_text: str, language: str | None) -> int | None:
         return None
     opener = opener_line(prompt_text)
     unit = indent_unit(prompt_text.split("\n")[-_UNIT_LINES:], language)
-    return None if opener is None or unit is None else indent_width(opener) + unit
+    if opener is None or unit is None:
+        return None
+    return indent_width(statement_head(prompt_text, language)) + unit
 
 
 def python_indent_limit(prompt_text: str) -> int | None:
@@ -194,11 +201,11 @@ class BlockEnd:
                        line_head=line_head, decided=at_opener, lifetimes=lifetimes)
         code = _LINE_COMMENT.sub("", opener.rstrip()).rstrip()
         brackets = code.endswith(("{", "(", "["))
-        end = cls(opener_indent=indent_width(opener), brackets=brackets,
+        head = statement_head(prompt_text, language)
+        end = cls(opener_indent=indent_width(head), brackets=brackets,
                   line_head=line_head,
                   outer=unclosed_brackets(code, lifetimes) if brackets else "",
-                  opener_head=opener[:len(opener) - len(opener.lstrip(" \t"))],
-                  lifetimes=lifetimes)
+                  opener_head=head, lifetimes=lifetimes)
         # The cursor right after the opener: the rest of that line is not yet the body.
         end.decided = at_opener
         return end
@@ -340,6 +347,13 @@ class BlockEnd:
             return text
         return text.rstrip(" \t\n") + "".join("\n" + line for line in lines)
 
+    def closed_empty(self, suffix: str | None) -> str:
+        """The block the opener's brackets open, closed with nothing in it: its closing
+        line (none when the suffix holds it)."""
+        closers = _closers_left(suffix, self.opener_indent,
+                                "".join(_OPENERS[c] for c in reversed(self.outer)))
+        return "\n" + self.opener_head + closers if closers else ""
+
     def finish(self) -> int:
         """The completion's length when the generation ends without a decision: all of it,
         less trailing blank lines."""
@@ -369,6 +383,8 @@ CLOSER_SCAN_LINES = 200
 # its quotes hold one character), and what to look at in the rest: brackets, line starts.
 _STRING_OR_COMMENT = r'"(?:\\.|[^"\\\n])*"|`[^`]*`|//[^\n]*|/\*.*?\*/'
 _HIDING = {
+    "python": re.compile(r'"""(?:\\.|[^\\])*?"""|\'\'\'(?:\\.|[^\\])*?\'\'\'|#[^\n]*'
+                         r'|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.DOTALL),
     "rust": re.compile(_STRING_OR_COMMENT + r"|'(?:\\.[^'\n]*|[^'\\\n])'", re.DOTALL),
     None: re.compile(_STRING_OR_COMMENT + r"|'(?:\\.|[^'\\\n])*'", re.DOTALL),
 }
@@ -406,6 +422,49 @@ def closer_indent(prompt_text: str, language: str | None) -> int | None:
         elif heads:
             heads.pop()
     return heads[-1] if heads else None
+
+
+def statement_line(prompt_text: str, language: str | None) -> str:
+    """The line the statement of the cursor's opener line starts on: the opener line itself,
+    unless it closes a bracket an earlier line opened (``) throws IOException {`` under
+    ``void f(A a,``; ``) -> None:`` under ``def f(``), when it is that line (of the
+    outermost bracket it closes). A block's body and its closer are indented from it."""
+    lines = prompt_text.split("\n")
+    if len(lines) > 1 and not lines[-1].strip():
+        lines = lines[:-1]
+    window = lines[-CLOSER_SCAN_LINES - 1:]
+    opener = window[-1]
+    if not any(c in opener for c in ")]}"):
+        return opener
+    # From the first line at the window's least indentation (not inside a comment), where
+    # no bracket, string or comment is open.
+    code_lines = [(indent_width(line), i) for i, line in enumerate(window[:-1])
+                  if line.strip() and not line.lstrip().startswith("*")]
+    start = min(code_lines)[1] if code_lines else len(window) - 1
+    hiding = _HIDING.get(language, _HIDING[None])
+    code = hiding.sub(_line_breaks, "\n".join(window[start:]))
+    opener_at = code.rfind("\n") + 1
+    # The line each open bracket is on, innermost last (None: the opener line).
+    opened_on: list[int | None] = []
+    outermost: int | None = None
+    number = start
+    for found in _BRACKET_OR_LINE.finditer(code):
+        token = found.group()
+        if token[0] == "\n":
+            number += 1
+        elif token in "([{":
+            opened_on.append(number if found.start() < opener_at else None)
+        elif opened_on:
+            line = opened_on.pop()
+            if line is not None and found.start() >= opener_at:
+                outermost = line if outermost is None else min(outermost, line)
+    return opener if outermost is None else window[outermost]
+
+
+def statement_head(prompt_text: str, language: str | None) -> str:
+    """The indentation of :func:`statement_line`."""
+    line = statement_line(prompt_text, language)
+    return line[:len(line) - len(line.lstrip(" \t"))]
 
 
 def unclosed_brackets(line: str, lifetimes: bool = False) -> str:
