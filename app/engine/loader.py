@@ -29,6 +29,5 @@ def load_engine(store: Store, kernels: Kernels) -> Engine:
             conn, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM documents")
         created = number(
             conn, "SELECT COALESCE(MAX(created), 0) FROM model_segments")
-        names = KnownNames.load(conn)
     return Engine(model, Tokenizer(vocab), model_info(model, documents, corpus_bytes, created),
-                  names, ProjectFocus(str(store.path), model))
+                  KnownNames(str(store.path)), ProjectFocus(str(store.path), model))

@@ -2,39 +2,53 @@
 hypercube), for ranking completions: a name the project has used is far likelier to be
 right than one it has never seen.
 
-Held as a sorted array of 64-bit hashes: 8 bytes a name however long, looked up by
-bisection, loaded once with the engine (the engine is a snapshot of the hypercube). The hash
-is Python's own string hash: the array never leaves the process that built it, and at
-~180,000 names per 100 MB of code a cryptographic hash made it a third of the load time.
+Looked up where they are stored, as ranking asks: ``code_names`` has a UNIQUE index on the
+name, so a lookup is one B-tree search (a few microseconds), remembered for the names asked
+again. Nothing is read when the engine loads, so loading takes the same time and memory
+whatever the corpus's size (a gigabyte of C holds ~2.5 million names, which took a second
+to read into memory and ~40 MB to hold). The lookups read the file as it is now: a name an
+ingest adds while this engine serves counts as known before the engine is reloaded with the
+run's model, which only moves a ranking hint.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+import threading
 
-import apsw
-import numpy as np
+from app.store import Store
 
 IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
+# Names remembered per engine: a request asks about tens of names, most of them again.
+REMEMBERED_NAMES = 65_536
 
 
 class KnownNames:
-    def __init__(self, names: Iterable[str]) -> None:
-        hashes = np.sort(np.fromiter(map(hash, names), dtype=np.int64))
-        # Sorting and dropping repeats: np.unique hashes first, several times slower here.
-        self._hashes = hashes[np.concatenate(([True], hashes[1:] != hashes[:-1]))] \
-            if len(hashes) else hashes
+    """``name in known``: whether the code index of the hypercube at ``path`` knows it.
 
-    def __len__(self) -> int:
-        return len(self._hashes)
+    Its read connection closes when the engine holding it is dropped (nothing here refers
+    back to the instance, so that happens as soon as the last request using it is done).
+    """
+
+    def __init__(self, path: str) -> None:
+        store = Store(path, readonly=True)
+        # One connection serves every request thread: SQLite serializes its calls, which
+        # take microseconds each.
+        lock = threading.Lock()
+
+        def exists(sql: str, *args: str) -> bool:
+            with lock:
+                row = store.conn.execute(sql, args).fetchone()
+            return bool(row and row[0])
+
+        self._any = exists("SELECT EXISTS(SELECT 1 FROM code_names)")
+        self._known = functools.lru_cache(maxsize=REMEMBERED_NAMES)(
+            functools.partial(exists, "SELECT EXISTS(SELECT 1 FROM code_names WHERE name = ?)"))
+
+    def __bool__(self) -> bool:
+        """Whether the code index knows any name at all (no code ingested: none)."""
+        return self._any
 
     def __contains__(self, name: str) -> bool:
-        hashes = self._hashes
-        value = hash(name)
-        at = int(np.searchsorted(hashes, value))
-        return at < len(hashes) and int(hashes[at]) == value
-
-    @classmethod
-    def load(cls, conn: apsw.Connection) -> KnownNames:
-        return cls(name for (name,) in conn.execute("SELECT name FROM code_names"))
+        return self._any and self._known(name)

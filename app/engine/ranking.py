@@ -142,7 +142,7 @@ class Ranker:
         """Names in ``text`` seen nowhere, plus OUT_OF_SCOPE for each one the code index
         knows but the prompt and suffix do not (a last name cut short by the budget is
         not judged)."""
-        if self.known is None or not len(self.known):
+        if not self.known:
             return 0
         names = IDENTIFIER.findall(text)
         if not complete and names and text.rstrip() == text and text.endswith(names[-1]):

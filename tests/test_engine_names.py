@@ -1,0 +1,56 @@
+"""The names the code index knows, looked up in the hypercube file as ranking asks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.engine.names import KnownNames
+from app.engine.ranking import OUT_OF_SCOPE, Ranker
+from app.ingest import IngestOptions, IngestRun
+from app.store import Store
+from tests.conftest import make_root
+
+
+def _ingest(db: Path, root: Path) -> None:
+    with Store(db) as store:
+        IngestRun(store, IngestOptions(roots=[root]), analyzers=make_root().analyzers()).run()
+
+
+def test_known_names_are_the_code_indexs_and_follow_the_file(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "shapes.py").write_text(
+        "import math\n\n\ndef circle_area(radius):\n    return math.pi * radius ** 2\n",
+        "utf-8")
+    db = tmp_path / "h.db"
+    _ingest(db, code)
+    known = KnownNames(str(db))
+    assert known
+    assert "circle_area" in known and "math" in known and "radius" in known
+    assert "never_written_anywhere" not in known and "" not in known
+    # A name another run adds is known without reloading (the file is read as it is now).
+    (code / "more.py").write_text("def rectangle_area(w, h):\n    return w * h\n", "utf-8")
+    _ingest(db, code)
+    assert "rectangle_area" in known
+
+
+def test_a_hypercube_without_code_knows_no_name(tmp_path: Path) -> None:
+    text = tmp_path / "text"
+    text.mkdir()
+    (text / "notes.txt").write_text("plain words only\n", "utf-8")
+    db = tmp_path / "h.db"
+    _ingest(db, text)
+    known = KnownNames(str(db))
+    assert not known and "words" not in known
+
+
+def test_ranking_counts_unknown_names_above_known_ones_out_of_scope(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "shapes.py").write_text("def circle_area(radius):\n    return radius\n", "utf-8")
+    db = tmp_path / "h.db"
+    _ingest(db, code)
+    ranker = Ranker("python", "def main(size):\n    x = ", None, KnownNames(str(db)))
+    assert ranker.unseen("size + 1", True) == 0                   # in scope: the prompt's
+    assert ranker.unseen("circle_area(size)", True) == OUT_OF_SCOPE  # known elsewhere
+    assert ranker.unseen("invented_name(size)", True) == 1.0        # seen nowhere
