@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from app.code import CodeIndex
 from app.code.packing import REFERENCE_KINDS, unpack_sites
 from app.code.search import trigram_query
 from app.ingest import IngestOptions, IngestRun
 from app.store import Store
-from tests.conftest import make_root
+from tests.conftest import make_root, write_python_corpus
+from tests.hypercube_dump import dump
 
 CODE_RELATIONS = ("defines", "ast_child", "calls", "imports", "inherits")
 
@@ -163,3 +166,21 @@ def test_pruned_file_leaves_no_facts(tmp_path: Path) -> None:
             " AND n.node >= 1114112 AND n.node NOT IN (SELECT id FROM compositions)"
             ).fetchone()[0]
     assert orphans == 0 and dangling == 0
+
+
+def test_a_name_cache_smaller_than_the_names_builds_the_same_hypercube(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's name cache is bounded: names it dropped are found in the table again,
+    so a cache of three names stores exactly what an ample one does."""
+    root = tmp_path / "src"
+    write_python_corpus(root, files=8, lines=30, seed=4)
+    (root / "shout.js").write_text(OTHER)
+    ample, tiny = tmp_path / "ample.db", tmp_path / "tiny.db"
+    ingest(ample, root)
+    with monkeypatch.context() as patched:
+        patched.setattr("app.code.names.CACHED_NAMES", 3)
+        ingest(tiny, root)
+        (root / "greet.py").write_text(FIRST)   # a second run over a filled table
+        ingest(tiny, root)
+    ingest(ample, root)
+    assert dump(tiny) == dump(ample)

@@ -8,7 +8,9 @@ centroid of its children on S³), stored once a relation between code entities p
 
 from __future__ import annotations
 
+import json
 import re
+from collections import OrderedDict
 
 import apsw
 import numpy as np
@@ -19,6 +21,8 @@ from app.store.rows import integer
 from app.tokenizer import Tokenizer
 
 NAME_TAG = "ident"
+# Names the writer keeps in memory: a run's files mostly use the same few thousand.
+CACHED_NAMES = 200_000
 
 _SEPARATORS = re.compile(r"[_\-$]+")
 
@@ -38,18 +42,22 @@ def words(name: str) -> list[str]:
 
 
 class NameTable:
-    """The ``code_names`` table, cached for one ingest run's writer.
+    """The ``code_names`` table, with a bounded cache of the names one ingest run's writer
+    used last.
 
     Every name gets an id and a node id (its content address), but a multi-token name's
     composition is only stored once a relation points at it (``keep``): names that are only
-    ever referenced would otherwise be most of the compositions table. The cache is checked
-    against the table's highest id before each use, so a rolled-back batch (whose names
-    vanished with it) is noticed and the cache reloaded.
+    ever referenced would otherwise be most of the compositions table. A name the cache
+    lacks is looked up in the table (its UNIQUE index), so the writer's memory stays
+    ``CACHED_NAMES`` entries however many names the hypercube holds (a gigabyte of C holds
+    ~2.5 million) and a run over a large hypercube reads only the names its files use. The
+    cache is checked against the table's highest id before each use, so a rolled-back batch
+    (whose names vanished with it) is noticed and the cache emptied.
     """
 
     def __init__(self) -> None:
-        self._ids: dict[str, tuple[int, int]] = {}  # name → (id, node)
-        self._stored: set[str] = set()  # names whose node exists in the DAG
+        # name → (id, node, whether the node exists in the DAG), least recently used first
+        self._cache: OrderedDict[str, tuple[int, int, bool]] = OrderedDict()
         self._max_id = -1
         self._points = np.zeros((0, 4))
         self._token_lengths = np.zeros(0)
@@ -60,23 +68,35 @@ class NameTable:
         """(id, node) of each name, interning new ones and storing the nodes of ``keep``."""
         top = integer(conn, "SELECT coalesce(max(id), 0) FROM code_names")
         if top != self._max_id:
-            self._reload(conn, top)
+            self._cache.clear()
+            self._max_id = top
+        cache = self._cache
+        for name in names:
+            if name in cache:
+                cache.move_to_end(name)
+        missing = [n for n in names if n not in cache]
+        if missing:
+            cache.update(self._read(conn, missing))
         streams: dict[str, list[int]] = {}
-        new = sorted(n for n in names if n not in self._ids)
+        new = sorted(n for n in names if n not in cache)
         if new:
             self._intern(conn, new, tokenizer, streams)
-        unstored = sorted(n for n in keep if n not in self._stored)
+        unstored = sorted(n for n in keep if not cache[n][2])
         if unstored:
             self._store(conn, unstored, tokenizer, streams)
-        return {n: self._ids[n] for n in names}
+        found = {n: cache[n][:2] for n in names}
+        while len(cache) > CACHED_NAMES:
+            cache.popitem(last=False)
+        return found
 
-    def _reload(self, conn: apsw.Connection, top: int) -> None:
-        self._ids = {name: (i, node) for i, name, node in
-                     conn.execute("SELECT id, name, node FROM code_names")}
-        self._stored = {name for (name,) in conn.execute(
-            "SELECT n.name FROM code_names n WHERE n.node < ? OR EXISTS"
-            " (SELECT 1 FROM compositions c WHERE c.id = n.node)", (ATOM_LIMIT,))}
-        self._max_id = top
+    @staticmethod
+    def _read(conn: apsw.Connection, names: list[str]) -> dict[str, tuple[int, int, bool]]:
+        return {name: (name_id, node, bool(stored)) for name, name_id, node, stored in
+                conn.execute(
+                    "SELECT n.name, n.id, n.node, n.node < ?1 OR EXISTS"
+                    " (SELECT 1 FROM compositions c WHERE c.id = n.node) FROM code_names n"
+                    " WHERE n.name IN (SELECT value FROM json_each(?2))",
+                    (ATOM_LIMIT, json.dumps(names)))}
 
     def _encode(self, names: list[str], tokenizer: Tokenizer,
                 streams: dict[str, list[int]]) -> list[list[int]]:
@@ -96,9 +116,8 @@ class NameTable:
             node = nodes[tokens[0]] if single else composition_id(
                 NAME_TAG, [nodes[t] for t in tokens])
             self._max_id += 1
-            self._ids[name] = (self._max_id, node)
-            if single:
-                self._stored.add(name)
+            # A single token's node is the vocabulary's own, already in the DAG.
+            self._cache[name] = (self._max_id, node, single)
             rows.append((self._max_id, name, fold(name), node))
         conn.executemany("INSERT INTO code_names(id, name, folded, node) VALUES(?, ?, ?, ?)",
                          rows)
@@ -116,17 +135,19 @@ class NameTable:
         conn.executemany(
             "INSERT OR IGNORE INTO compositions(id, tag, length, content, x, y, z, w, hilbert) "
             "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(self._ids[name][1], NAME_TAG, len(name), name.encode("utf-8"),
+            [(self._cache[name][1], NAME_TAG, len(name), name.encode("utf-8"),
               *map(float, point), int(key))
              for name, point, key in zip(names, name_points, keys, strict=True)],
         )
         conn.executemany(
             "INSERT OR IGNORE INTO composition_children(parent, position, child) VALUES(?, ?, ?)",
-            [(self._ids[name][1], position, vocab.nodes[token])
+            [(self._cache[name][1], position, vocab.nodes[token])
              for name, tokens in zip(names, token_streams, strict=True)
              for position, token in enumerate(tokens)],
         )
-        self._stored.update(names)
+        for name in names:
+            name_id, node, _ = self._cache[name]
+            self._cache[name] = (name_id, node, True)
 
     def _token_points(self, conn: apsw.Connection, tokenizer: Tokenizer) -> np.ndarray:
         """Each token's point: computed for atoms, stored for compositions (cached per vocab)."""
