@@ -20,6 +20,7 @@ ingest gets a new focus, so nothing stale is served.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
@@ -60,19 +61,44 @@ class _Document:
     project: tuple[str, ...]     # the project folder's components
 
 
+class _Catalog:
+    """Every document's path parts, family and project, and the documents by file name."""
+
+    def __init__(self, documents: list[_Document]) -> None:
+        self.documents = documents
+        self.by_name: dict[str, list[_Document]] = {}
+        for document in documents:
+            self.by_name.setdefault(document.parts[-1], []).append(document)
+
+
 class ProjectFocus:
     """Which documents make up a file's project, and the model that counts them more."""
 
     def __init__(self, store_path: str, model: Model) -> None:
         self.model = model
         self._store_path = store_path
-        self._documents = _read_documents(store_path)
-        self._by_name: dict[str, list[_Document]] = {}
-        for document in self._documents:
-            self._by_name.setdefault(document.parts[-1], []).append(document)
+        self._catalog: _Catalog | None = None
+        self._catalog_lock = threading.Lock()
         self._cache: OrderedDict[tuple[tuple[str, ...], str], Model] = OrderedDict()
         self._projects: OrderedDict[str, tuple[str, ...] | None] = OrderedDict()
         self._lock = threading.Lock()
+        # Every document's path is read in the background from the start: the engine is
+        # ready before (loading takes the same time whatever the corpus's size), and the
+        # first request that names a file waits only for what is left.
+        threading.Thread(target=self._catalog_quietly, name="project-catalog",
+                         daemon=True).start()
+
+    def _documents(self) -> _Catalog:
+        with self._catalog_lock:
+            if self._catalog is None:
+                self._catalog = _Catalog(_read_documents(self._store_path))
+            return self._catalog
+
+    def _catalog_quietly(self) -> None:
+        # A failure here is the request's to report: the one that needs the catalog reads
+        # again and raises.
+        with contextlib.suppress(Exception):
+            self._documents()
 
     def model_for(self, language: str | None, filename: str | None) -> Model:
         """The model for completing ``filename`` (may be None) written in ``language``."""
@@ -95,9 +121,10 @@ class ProjectFocus:
         parts = _parts(filename)
         if not parts:
             return None
+        catalog = self._documents()
         # The same file (its longest matching tail wins), else a file of the same folder.
         best: tuple[int, _Document] | None = None
-        for document in self._by_name.get(parts[-1], ()):
+        for document in catalog.by_name.get(parts[-1], ()):
             shared = _shared_tail(document.parts, parts)
             if best is None or shared > best[0]:
                 best = (shared, document)
@@ -107,14 +134,14 @@ class ProjectFocus:
         if not folder:
             return None
         best = None
-        for document in self._documents:
+        for document in catalog.documents:
             shared = _shared_tail(document.parts[:-1], folder)
             if shared and (best is None or shared > best[0]):
                 best = (shared, document)
         return best[1].project if best is not None else None
 
     def _build(self, base: Model, project: tuple[str, ...], family: str) -> Model:
-        members = [d.doc_id for d in self._documents
+        members = [d.doc_id for d in self._documents().documents
                    if d.project == project and d.family == family]
         streams = _read_streams(self._store_path, members)
         tokens = sum(len(s) for s in streams)
