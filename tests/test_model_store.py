@@ -11,7 +11,7 @@ from app.errors import NotReady
 from app.ingest import IngestOptions, IngestRun
 from app.model import Model, build_segment
 from app.model.loading import load_model
-from app.model.maintain import MAX_SEGMENTS, plan_update, update_model
+from app.model.maintain import MAX_SEGMENTS, model_is_current, plan_update, update_model
 from app.model.repair import repair_model
 from app.model.storage import load_segments
 from app.store import Store
@@ -39,7 +39,7 @@ def _documents(store: Store) -> set[int]:
 
 def _assert_current(store: Store) -> None:
     with store.snapshot() as conn:
-        assert not plan_update(conn).needed
+        assert not plan_update(conn).needed and model_is_current(conn)
     covered = set().union(*_segment_docs(store).values())
     assert covered == _documents(store)
 
@@ -99,7 +99,7 @@ def _killed_update(tmp_path: Path, store: Store) -> None:
     write_python_corpus(extra, files=3, seed=4)
     _ingest(store, extra, listeners=False)
     with store.snapshot() as conn:
-        assert plan_update(conn).needed
+        assert plan_update(conn).needed and not model_is_current(conn)
 
 
 def test_a_stale_model_is_refused_on_load_without_writing(tmp_path: Path) -> None:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import dataclasses
 
 from app.errors import NotReady
-from app.model.maintain import plan_update, segment_families
+from app.model.maintain import model_is_current, segment_families, vocab_size
 from app.model.runtime import Model
 from app.model.storage import SegmentFileMissing, load_params, load_segments
 from app.store import Store
+from app.store.rows import integer
 from jit import Kernels
 
 REPAIR_HINT = "run `hypercube db repair` (or ingest again) to bring it up to date"
@@ -33,15 +34,15 @@ def load_model(store: Store, kernel_set: Kernels) -> Model:
             count exactly the current documents, or its parameters were never fitted).
     """
     with store.snapshot() as conn:
-        plan = plan_update(conn)
-        if plan.vocab_size == 0 or plan.documents == 0:
+        size = vocab_size(conn)
+        if size == 0 or not integer(conn, "SELECT EXISTS(SELECT 1 FROM documents)"):
             raise NotReady("the hypercube has no documents yet: run `hypercube ingest PATH…` "
                            "first")
         stored = load_params(conn)
-        if plan.needed or stored is None:
+        current = model_is_current(conn)
+        if not current or stored is None:
             raise NotReady(f"the model in {store.path} is out of date with its documents "
-                           f"({_stale_summary(plan.needed, stored is None)}): {REPAIR_HINT}")
-        size = plan.vocab_size
+                           f"({_stale_summary(not current, stored is None)}): {REPAIR_HINT}")
         lost: SegmentFileMissing | None = None
         try:
             segments = load_segments(conn, size)

@@ -146,6 +146,33 @@ def plan_update(conn, segment_tokens: int = MAX_SEGMENT_TOKENS) -> UpdatePlan:
     return plan
 
 
+def model_is_current(conn) -> bool:
+    """Whether the stored model counts exactly the current documents, each in one segment
+    of its family built for this vocabulary: ``not plan_update(conn).needed``, asked of
+    SQLite's indexes instead of reading every row here (every engine load asks it)."""
+    def any_row(sql: str, *args: object) -> bool:
+        return bool(conn.execute(f"SELECT EXISTS({sql})", args).fetchone()[0])
+
+    if any_row("SELECT 1 FROM model_segments WHERE vocab_size != ? OR kmax != ? OR thresh != ?",
+               vocab_size(conn), KMAX, THRESH):
+        return False
+    if any_row("SELECT 1 FROM model_segments s WHERE NOT EXISTS"
+               " (SELECT 1 FROM model_segment_docs m WHERE m.segment_id = s.id)"):
+        return False          # a segment that counts nothing
+    if any_row("SELECT 1 FROM model_segment_docs m LEFT JOIN documents d ON d.id = m.doc_id"
+               " WHERE d.id IS NULL OR d.content_hash != m.content_hash"):
+        return False          # a counted document since deleted or replaced
+    if any_row("SELECT 1 FROM documents d WHERE NOT EXISTS"
+               " (SELECT 1 FROM model_segment_docs m WHERE m.doc_id = d.id)"):
+        return False          # a document not yet counted
+    families: dict[int, set[str]] = {}
+    for segment_id, language in conn.execute(
+            "SELECT DISTINCT m.segment_id, d.language FROM model_segment_docs m"
+            " JOIN documents d ON d.id = m.doc_id"):
+        families.setdefault(segment_id, set()).add(family_of(language))
+    return all(len(found) == 1 for found in families.values())
+
+
 def _chunks(doc_ids: list[int], current: dict[int, tuple[str, int, str]],
             cap: int) -> list[list[int]]:
     """The documents (in id order) cut into runs of at most ``cap`` tokens each."""
