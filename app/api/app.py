@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import falcon
 import falcon.media
 import orjson
-from opentelemetry.sdk.trace import TracerProvider
 
 from app.api.config import ApiSettings
 from app.api.dialects.errors import DialectErrors
@@ -59,6 +58,7 @@ from app.ui import add_ui_routes
 if TYPE_CHECKING:
     # Falcon names the middleware type only in its private typing module.
     from falcon._typing import SyncMiddleware
+    from opentelemetry.sdk.trace import TracerProvider
 
 # Run ids are SQLite integers: a larger number in the URL is an unknown URL (404), not a 500.
 RUN = f"{{run_id:int(min=0, max={2**63 - 1})}}"

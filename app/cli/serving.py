@@ -47,8 +47,6 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.sdk.trace import TracerProvider
-
 from app.api import ApiSettings, EngineSlot, Server, create_app
 from app.api.app import ApiApp
 from app.api.http.swap import SwappableApp
@@ -61,6 +59,8 @@ from app.store.snapshot import manifest_path, verify_snapshot
 from app.ui.first_start import BuildProgress, building_app
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
     from app.compose import Root
     from jit import Kernels
 
