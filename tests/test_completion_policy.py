@@ -4,7 +4,7 @@ line and block scopes, fill-in-the-middle that joins its suffix, honest usage.""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -154,17 +154,24 @@ def test_a_new_blocks_body_is_one_indentation_step_deeper(engine: Engine) -> Non
                                  opener_here=not prompt.endswith("\n")) == 4, choice.text
 
 
+def _repeated_corpus(corpus: Path, name: str, pieces: int,
+                     piece: Callable[[int, int], str]) -> Path:
+    """60 files named ``name.format(n=n)``, each the ``pieces`` texts ``piece(n, k)``: a
+    corpus that has only ever seen one shape of code."""
+    corpus.mkdir()
+    for n in range(60):
+        (corpus / name.format(n=n)).write_text(
+            "".join(piece(n, k) for k in range(pieces)), encoding="utf-8")
+    return corpus
+
+
 @pytest.fixture(scope="module")
 def methods_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A corpus of methods only: after a docstring, its model has only seen 8 spaces."""
     root = tmp_path_factory.mktemp("methods")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for number in range(60):
-        (corpus / f"shape_{number}.py").write_text("".join(
-            f'class Shape{number}_{k}:\n    def area_{k}(self, side):\n'
-            f'        """Area of side {k}."""\n        return side * {k}\n\n'
-            for k in range(8)), encoding="utf-8")
+    corpus = _repeated_corpus(root / "corpus", "shape_{n}.py", 8, lambda n, k: (
+        f'class Shape{n}_{k}:\n    def area_{k}(self, side):\n'
+        f'        """Area of side {k}."""\n        return side * {k}\n\n'))
     with ingested(root, corpus) as store:
         yield load_engine(store, make_root().kernels)
 
@@ -491,13 +498,9 @@ def test_a_blocks_parse_starts_at_a_line_of_code_and_stops_before_an_open_commen
 def test_when_every_block_breaks_the_parse_a_wider_search_or_a_clean_start_wins(
         tmp_path: Path) -> None:
     # after a `{` the model has only ever seen match arms: its likeliest body for an `if`
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for n in range(60):
-        (corpus / f"pick_{n}.rs").write_text("".join(
-            f"fn pick_{n}_{k}(x: Option<u32>) -> u32 {{\n    match x {{\n"
-            f"        None => {k},\n        Some(v) => v + {n},\n    }}\n}}\n\n"
-            for k in range(6)), encoding="utf-8")
+    corpus = _repeated_corpus(tmp_path / "corpus", "pick_{n}.rs", 6, lambda n, k: (
+        f"fn pick_{n}_{k}(x: Option<u32>) -> u32 {{\n    match x {{\n"
+        f"        None => {k},\n        Some(v) => v + {n},\n    }}\n}}\n\n"))
     prompt, suffix = "fn check(x: bool, v: u32) -> u32 {\n    if x {", "\n    v\n}\n"
     parser = language_spec("rust").parser()
     with ingested(tmp_path, corpus) as store:

@@ -16,15 +16,21 @@ def _ingest(db: Path, root: Path) -> None:
         IngestRun(store, IngestOptions(roots=[root]), analyzers=make_root().analyzers()).run()
 
 
-def test_known_names_are_the_code_indexs_and_follow_the_file(tmp_path: Path) -> None:
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "shapes.py").write_text(
-        "import math\n\n\ndef circle_area(radius):\n    return math.pi * radius ** 2\n",
-        "utf-8")
+def _known(tmp_path: Path, files: dict[str, str]) -> tuple[KnownNames, Path, Path]:
+    """The known names of a hypercube of ``files`` (name → text), its folder and file."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text, "utf-8")
     db = tmp_path / "h.db"
-    _ingest(db, code)
-    known = KnownNames(str(db))
+    _ingest(db, folder)
+    return KnownNames(str(db)), folder, db
+
+
+def test_known_names_are_the_code_indexs_and_follow_the_file(tmp_path: Path) -> None:
+    known, code, db = _known(tmp_path, {
+        "shapes.py": "import math\n\n\ndef circle_area(radius):\n"
+                     "    return math.pi * radius ** 2\n"})
     assert known
     assert "circle_area" in known and "math" in known and "radius" in known
     assert "never_written_anywhere" not in known and "" not in known
@@ -35,22 +41,13 @@ def test_known_names_are_the_code_indexs_and_follow_the_file(tmp_path: Path) -> 
 
 
 def test_a_hypercube_without_code_knows_no_name(tmp_path: Path) -> None:
-    text = tmp_path / "text"
-    text.mkdir()
-    (text / "notes.txt").write_text("plain words only\n", "utf-8")
-    db = tmp_path / "h.db"
-    _ingest(db, text)
-    known = KnownNames(str(db))
+    known, _, _ = _known(tmp_path, {"notes.txt": "plain words only\n"})
     assert not known and "words" not in known
 
 
 def test_ranking_counts_unknown_names_above_known_ones_out_of_scope(tmp_path: Path) -> None:
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "shapes.py").write_text("def circle_area(radius):\n    return radius\n", "utf-8")
-    db = tmp_path / "h.db"
-    _ingest(db, code)
-    ranker = Ranker("python", "def main(size):\n    x = ", None, KnownNames(str(db)))
+    known, _, _ = _known(tmp_path, {"shapes.py": "def circle_area(radius):\n    return radius\n"})
+    ranker = Ranker("python", "def main(size):\n    x = ", None, known)
     assert ranker.unseen("size + 1", True) == 0                   # in scope: the prompt's
     assert ranker.unseen("circle_area(size)", True) == OUT_OF_SCOPE  # known elsewhere
     assert ranker.unseen("invented_name(size)", True) == 1.0        # seen nowhere

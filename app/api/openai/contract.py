@@ -22,14 +22,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar, cast
 
-from pydantic import Field, GetCoreSchemaHandler, GetJsonSchemaHandler, ValidationError
+from pydantic import Field, GetJsonSchemaHandler, ValidationError
 from pydantic.json_schema import JsonSchemaValue, models_json_schema
-from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from app.api.openai.contract_errors import invalid_request, phrase
 from app.api.openai.contract_parts import SCHEMA_NOTE, Message, ResponseFormat, Tool, ToolChoice
 from app.api.openai.contract_types import (
     Body,
+    Checked,
     Integer,
     OneOf,
     WholeNumber,
@@ -166,17 +167,13 @@ PromptValue = str | TokenIds | Annotated[list[_PromptItem], Field(min_length=1)]
 
 
 @dataclass(frozen=True)
-class SeveralAtMost:
+class SeveralAtMost(Checked):
     """At most ``limit`` prompts in a :data:`PromptValue` that is an array of several
     (``Annotated[PromptValue, SeveralAtMost(n)]``), published as that branch's ``maxItems``.
     Counted once the value has matched, so a long array is reported as too long, not as
     token ids that are strings."""
 
     limit: int
-
-    def __get_pydantic_core_schema__(self, source: Any,
-                                     handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.no_info_after_validator_function(self._check, handler(source))
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema,
                                      handler: GetJsonSchemaHandler) -> JsonSchemaValue:

@@ -62,16 +62,24 @@ Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
 # "minimum"/"maximum".
 
 
-@dataclass(frozen=True)
-class OneOf:
-    """A string that must be one of ``choices`` (given at run time, so not a Literal)."""
-
-    choices: tuple[str, ...]
-    note: str = ""  # said after the choices: why only these
+class Checked:
+    """An ``Annotated`` marker whose ``_check`` runs after the type's own validation (and
+    raises ``PydanticCustomError``); subclasses say how the schema publishes the rule."""
 
     def __get_pydantic_core_schema__(self, source: Any,
                                      handler: GetCoreSchemaHandler) -> CoreSchema:
         return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def _check(self, value: Any) -> Any:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class OneOf(Checked):
+    """A string that must be one of ``choices`` (given at run time, so not a Literal)."""
+
+    choices: tuple[str, ...]
+    note: str = ""  # said after the choices: why only these
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema,
                                      handler: GetJsonSchemaHandler) -> JsonSchemaValue:
@@ -87,16 +95,12 @@ class OneOf:
 
 
 @dataclass(frozen=True)
-class Matching:
+class Matching(Checked):
     """A string that must match ``pattern``, which ``meaning`` says in words (``must be 1 to
     64 letters, digits, '_' or '-'``); the schema publishes the pattern."""
 
     pattern: str
     meaning: str
-
-    def __get_pydantic_core_schema__(self, source: Any,
-                                     handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.no_info_after_validator_function(self._check, handler(source))
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema,
                                      handler: GetJsonSchemaHandler) -> JsonSchemaValue:
