@@ -11,9 +11,18 @@ from app.model.storage import DTYPES
 from app.store.segfiles import map_segment_file, segments_dir
 
 
+def connect(db: Path) -> apsw.Connection:
+    """A plain connection to ``db`` that waits for a lock as the app's own do: an engine
+    loaded just before may still be reading (its project catalog is read in the
+    background), and the first connection to a WAL file locks it briefly to recover."""
+    conn = apsw.Connection(str(db))
+    conn.set_busy_timeout(10_000)
+    return conn
+
+
 def largest_array(db: Path) -> tuple[int, str, Path, int, int]:
     """(segment id, array name, file, offset, bytes) of the largest model array."""
-    conn = apsw.Connection(str(db))
+    conn = connect(db)
     try:
         best = None
         for segment_id, name in conn.execute("SELECT id, file FROM model_segments"):
@@ -43,7 +52,7 @@ def flip_array(db: Path, count: int = 16) -> tuple[int, str]:
 def downgrade_to_blobs(db: Path) -> None:
     """Take a schema-6 hypercube back to schema 5 as an older Hypercube left it: every
     segment's arrays as checksummed blobs in model_segment_arrays, no segment files."""
-    conn = apsw.Connection(str(db))
+    conn = connect(db)
     from app.store import checksums
     checksums.register(conn)
     conn.execute("BEGIN")

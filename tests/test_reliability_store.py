@@ -32,7 +32,7 @@ from app.store.runs import ingest_lock
 from app.store.schema import available_migrations
 from app.store.segfiles import segments_dir
 from tests.conftest import REPO, make_root, write_python_corpus
-from tests.segment_files import downgrade_to_blobs, flip_array, largest_array
+from tests.segment_files import connect, downgrade_to_blobs, flip_array, largest_array
 
 
 def build(db: Path, corpus: Path) -> Path:
@@ -155,12 +155,12 @@ def test_migration_computes_checksums_of_an_existing_file(tmp_path: Path,
     and migration 0006 moves its model segments into files."""
     db = build(tmp_path / "h.db", small_corpus)
     downgrade_to_blobs(db)
-    conn = apsw.Connection(str(db))
+    conn = connect(db)
     arrays = conn.execute("SELECT COUNT(*) FROM model_segment_arrays").fetchone()[0]
     conn.close()
     assert arrays > 0
     # Take the file back to schema 4 as an older Hypercube left it: same data, no checksums.
-    conn = apsw.Connection(str(db))
+    conn = connect(db)
     conn.execute("BEGIN")
     for statement in ("DROP TRIGGER {t}_checksum", "DROP TRIGGER IF EXISTS {t}_checksum_update",
                       "ALTER TABLE {t} DROP COLUMN checksum"):
