@@ -73,9 +73,10 @@ def run(args: argparse.Namespace) -> int:
     settings = ApiSettings.resolve(root.settings, bind_host=LOOPBACK,
                                    default_ingest_roots=[Path.home()])
     with ServingProcess(root) as process:
-        server = process.start(partial(app_db_path, args), settings, LOOPBACK, args.port)
+        server = process.start(partial(app_db_path, args), settings, LOOPBACK, args.port,
+                               on_serving=lambda path, url: say(
+                                   f"serving {path} with its UI at {url}/"))
         url = f"{server.url}/"
-        say(f"serving {process.path} with its UI at {url}")
         # A configured key reaches the page in the URL fragment, never sent over HTTP.
         # The admin key if there is one: the UI also ingests.
         key = (settings.admin_keys or settings.api_keys or ("",))[0]

@@ -105,10 +105,12 @@ def run(args: argparse.Namespace) -> int:
     port = environment.get("port") if args.port is None else args.port
     threads = args.threads or environment.get("threads")
     with ServingProcess(root) as process:
-        server = process.start(partial(read_db_path, args), settings, host, port, threads,
-                               otlp_endpoint=args.otlp_endpoint or environment.get("otlp_endpoint"),
-                               read_only=bool(args.read_only or environment.get("read_only")))
-        say(f"serving {process.path} on {server.url} "
-            f"({describe(settings)})")
+        # Announced before the model starts loading: clients wait for this line, and a
+        # load that fails at once must not report before it.
+        process.start(partial(read_db_path, args), settings, host, port, threads,
+                      otlp_endpoint=args.otlp_endpoint or environment.get("otlp_endpoint"),
+                      read_only=bool(args.read_only or environment.get("read_only")),
+                      on_serving=lambda path, url: say(
+                          f"serving {path} on {url} ({describe(settings)})"))
         process.wait()
     return 0

@@ -138,7 +138,8 @@ class ServingProcess:
 
     def start(self, find_path: Callable[[Callable[[Progress], None]], Path],
               settings: ApiSettings, host: str, port: int, threads: int = 16, *,
-              otlp_endpoint: str | None = None, read_only: bool = False) -> Server:
+              otlp_endpoint: str | None = None, read_only: bool = False,
+              on_serving: Callable[[Path, str], None] | None = None) -> Server:
         """Serve a hypercube and start loading its model; returns the serving server.
 
         Args:
@@ -152,6 +153,9 @@ class ServingProcess:
             otlp_endpoint: where to send request traces (None: tracing off).
             read_only: never write the hypercube, and follow its newer snapshots (see
                 :mod:`app.cli.replica`).
+            on_serving: told (the hypercube's path, the server's URL) once it serves that
+                file, before the model starts loading, so whatever it announces comes
+                before anything the load reports.
         """
         # Rule 1, before anything can ask for the kernels: the loader, an ingest run started
         # over HTTP, the default hypercube's build. ~0.4 s the first time; the kernel cache
@@ -166,7 +170,8 @@ class ServingProcess:
         if read_only:
             with self._interrupting():
                 self.path = path = find_path(lambda progress: None)
-            return self._start_replica(path, settings, host, port, threads, provider)
+            return self._start_replica(path, settings, host, port, threads, provider,
+                                       on_serving)
         # First start: the port answers at once, with the build's progress (app.ui.first_start)
         # until the hypercube exists, then with the app. The server stops first, then the app,
         # then its store.
@@ -189,12 +194,15 @@ class ServingProcess:
         loader = ModelLoader(slot, lambda: load_engine(path, kernels))
         self._loaders.append(loader)
         self._started.callback(loader.stop)
+        if on_serving is not None:
+            on_serving(path, server.url)
         loader.start()  # retried with backoff until it succeeds: /health says why meanwhile
         self._check()
         return server
 
     def _start_replica(self, path: Path, settings: ApiSettings, host: str, port: int,
-                       threads: int, provider: TracerProvider | None) -> Server:
+                       threads: int, provider: TracerProvider | None,
+                       on_serving: Callable[[Path, str], None] | None) -> Server:
         """Serve ``path`` read-only, swapping in each newer snapshot of it."""
         if manifest_path(path).exists():
             verify_snapshot(path)   # never serve a snapshot that is not what was published
@@ -223,6 +231,8 @@ class ServingProcess:
         loader = ModelLoader(slot, lambda: load_engine(path, self.root.kernels))
         self._loaders.append(loader)
         self._started.callback(loader.stop)
+        if on_serving is not None:
+            on_serving(path, server.url)
         loader.start()
         watcher = SnapshotWatcher(path, publish).start()
         self._started.callback(watcher.stop)
