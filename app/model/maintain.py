@@ -43,8 +43,8 @@ from app.store.tokens import unpack_tokens
 from jit import Kernels
 
 # Segments per family open to merging (those below half the cap), and the tokens a segment
-# holds at most: the cap bounds a build's memory (~50 bytes a token at its peak, so 16M
-# tokens, ~64 MB of code, build in ~800 MB) whatever the corpus's size; a larger family is
+# holds at most: the cap bounds a build's memory (~75 bytes a token at its peak, so 16M
+# tokens, ~64 MB of code, build in ~1.2 GB) whatever the corpus's size; a larger family is
 # several segments, which every query visits and whose counts add up exactly as one
 # segment's would (as infini-gram's shards do).
 MAX_SEGMENTS = 4
@@ -230,11 +230,8 @@ def update_model(store: Store, kernels: Kernels, *,
     while True:
         with store.snapshot() as conn:
             plan = plan_update(conn, segment_tokens)
-            if plan.vocab_size == 0 or plan.documents == 0 or not plan.needed:
-                break  # nothing (left) to index; _drop_orphans clears what is left
-            if not plan.remove:
-                family, doc_ids = plan.build[0]
-                streams, hashes = _read_documents(conn, doc_ids)
+        if plan.vocab_size == 0 or plan.documents == 0 or not plan.needed:
+            break  # nothing (left) to index; _drop_orphans clears what is left
         if plan.remove:
             with store.write() as conn:
                 # Planned again inside the transaction: what is stale now is what goes.
@@ -242,24 +239,26 @@ def update_model(store: Store, kernels: Kernels, *,
                 delete_segments(conn, removed)
             report.segments_removed += len(removed)
             continue
-        say(f"indexing {len(doc_ids)} {family} documents"
-            + (f" ({len(plan.build)} segments to build)" if len(plan.build) > 1 else ""))
-        segment = (build or build_segment)(streams, plan.vocab_size, doc_ids)
-        del streams
-        with store.write() as conn:
-            replanned = plan_update(conn, segment_tokens)
-            if replanned.remove or replanned.build[:1] != [(family, doc_ids)]:
-                # Documents changed while we built: plan again.
-                conflicts += 1
-                if conflicts >= _RETRIES:
-                    raise NotReady("the documents kept changing while the model was being "
-                                   "updated; run the update again when ingestion is "
-                                   "finished")
-                continue
-            save_segment(conn, segment, hashes)
-        del segment
-        report.segments_built += 1
-        report.documents_indexed += len(doc_ids)
+        for number, (family, doc_ids) in enumerate(plan.build, 1):
+            with store.snapshot() as conn:
+                streams, hashes = _read_documents(conn, doc_ids)
+            say(f"indexing {len(doc_ids)} {family} documents"
+                + (f" (segment {number} of {len(plan.build)})" if len(plan.build) > 1 else ""))
+            segment = (build or build_segment)(streams, plan.vocab_size, doc_ids)
+            del streams
+            with store.write() as conn:
+                if not _still_pending(conn, doc_ids, hashes):
+                    break  # documents changed while we built: plan again
+                save_segment(conn, segment, hashes)
+            del segment
+            report.segments_built += 1
+            report.documents_indexed += len(doc_ids)
+        else:
+            continue  # every planned segment committed: the next plan finds nothing left
+        conflicts += 1
+        if conflicts >= _RETRIES:
+            raise NotReady("the documents kept changing while the model was being updated; "
+                           "run the update again when ingestion is finished")
     _drop_orphans(store)
     # After the commits that dropped segments (and on every ingest run, for the files a
     # killed writer left): their files go.
@@ -271,6 +270,18 @@ def update_model(store: Store, kernels: Kernels, *,
         report.heldout_bits_per_token = refit(store, kernels)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _still_pending(conn, doc_ids: list[int], hashes: list[str]) -> bool:
+    """Whether these documents are still there with these contents, counted by no segment
+    (inside the write that would commit their segment: nothing changed since they were
+    read, so the segment built from them is the plan's)."""
+    found = {doc_id: (digest, counted) for doc_id, digest, counted in conn.execute(
+        "SELECT d.id, d.content_hash, m.doc_id IS NOT NULL FROM documents d"
+        " LEFT JOIN model_segment_docs m ON m.doc_id = d.id"
+        " WHERE d.id IN (SELECT value FROM json_each(?))", (json.dumps(doc_ids),))}
+    return len(found) == len(doc_ids) and all(
+        found.get(doc_id) == (digest, 0) for doc_id, digest in zip(doc_ids, hashes, strict=True))
 
 
 def _read_documents(conn, doc_ids: list[int]) -> tuple[list[np.ndarray], list[str]]:

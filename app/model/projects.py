@@ -88,7 +88,7 @@ class ProjectFocus:
         threading.Thread(target=self._catalog_quietly, name="project-catalog",
                          daemon=True).start()
 
-    def _documents(self) -> _Catalog:
+    def _catalogue(self) -> _Catalog:
         with self._catalog_lock:
             if self._catalog is None:
                 self._catalog = _Catalog(_read_documents(self._store_path))
@@ -98,7 +98,7 @@ class ProjectFocus:
         # A failure here is the request's to report: the one that needs the catalog reads
         # again and raises.
         with contextlib.suppress(Exception):
-            self._documents()
+            self._catalogue()
 
     def model_for(self, language: str | None, filename: str | None) -> Model:
         """The model for completing ``filename`` (may be None) written in ``language``."""
@@ -121,7 +121,7 @@ class ProjectFocus:
         parts = _parts(filename)
         if not parts:
             return None
-        catalog = self._documents()
+        catalog = self._catalogue()
         # The same file (its longest matching tail wins), else a file of the same folder.
         best: tuple[int, _Document] | None = None
         for document in catalog.by_name.get(parts[-1], ()):
@@ -141,7 +141,7 @@ class ProjectFocus:
         return best[1].project if best is not None else None
 
     def _build(self, base: Model, project: tuple[str, ...], family: str) -> Model:
-        members = [d.doc_id for d in self._documents().documents
+        members = [d.doc_id for d in self._catalogue().documents
                    if d.project == project and d.family == family]
         streams = _read_streams(self._store_path, members)
         tokens = sum(len(s) for s in streams)
