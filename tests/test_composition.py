@@ -199,6 +199,21 @@ def test_the_cli_reports_a_bad_environment_in_one_line() -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_the_segment_cap_reaches_the_model_updater_and_a_bad_one_is_one_line(
+        tmp_path: Path) -> None:
+    (updater,) = Root.from_environment({"HYPERCUBE_DATA_DIR": str(tmp_path),
+                                        "HYPERCUBE_SEGMENT_TOKENS": "50000"}).listeners()
+    assert updater.segment_tokens == 50_000  # type: ignore[attr-defined]
+    for bad, why in (("999", "999 is below 1000"), ("lots", "invalid literal")):
+        result = run_hypercube("ingest", "--db", tmp_path / "h.db", tmp_path,
+                               env={"HYPERCUBE_SEGMENT_TOKENS": bad})
+        assert result.returncode == 1
+        assert result.stderr.startswith(
+            f"hypercube: error: HYPERCUBE_SEGMENT_TOKENS={bad!r} is not valid"), result.stderr
+        assert why in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "h.db").exists()   # refused before anything was written
+
+
 def test_the_root_compiles_kernels_into_its_own_data_folder(tmp_path: Path) -> None:
     # A fresh interpreter: jit caches the kernels per process, so this one's may be loaded.
     code = ("from app.compose import Root\n"
