@@ -26,6 +26,7 @@ from typing import Generic, TypeVar
 import tree_sitter as ts
 
 from app.code.languages import LanguageSpec, language_spec
+from app.engine import lexical
 from app.engine.consensus import consensus_order
 from app.engine.names import IDENTIFIER, KnownNames
 from app.errors import StoreError
@@ -137,6 +138,14 @@ class Ranker:
         self._local_names.update(IDENTIFIER.findall((self.suffix or "")[:SCOPE_HEAD_CHARS]))
         self._keywords = keywords(self.language) if self.language else frozenset()
         self._parser = _parser(self.language) if self.language else None
+        # What the cursor's line starts inside of (a block comment, a docstring): the
+        # candidates' code is read from there on (app/engine/lexical.py).
+        code = _from_code_line(text)
+        line_start = code.rfind("\n") + 1
+        self._line = code[line_start:]
+        self._resume = lexical.opener(code[:line_start], self.language)
+        # A cursor inside a comment or a string writes prose: no parse judges it.
+        self._in_prose = lexical.open_at_end(code, self.language) is not None
 
     def unseen(self, text: str, complete: bool) -> float:
         """Names in ``text`` seen nowhere, plus OUT_OF_SCOPE for each one the code index
@@ -144,7 +153,7 @@ class Ranker:
         not judged)."""
         if not self.known:
             return 0
-        names = IDENTIFIER.findall(text)
+        names = IDENTIFIER.findall(self.code(text))
         if not complete and names and text.rstrip() == text and text.endswith(names[-1]):
             names = names[:-1]
         count = 0.0
@@ -153,6 +162,11 @@ class Ranker:
                 continue
             count += OUT_OF_SCOPE if name in self.known else 1.0
         return count
+
+    def code(self, text: str) -> str:
+        """The code of candidate ``text``: its comments and strings blanked out."""
+        before = self._resume + self._line
+        return lexical.code_of(before + text, len(before), self.language)
 
     def repeats(self, text: str) -> int:
         """1 if the completed line copies one of the lines just above it (the cache's
@@ -168,10 +182,42 @@ class Ranker:
             return 0
         if self.whole:
             return self._whole_errors(parser, text)
+        if self._in_prose:
+            return 0
+        counted = self._counted.get(text)
+        if counted is not None:
+            return counted
+        texts = [text]
+        # A line that opens a comment or string the next lines close (``/**``, a
+        # docstring's quotes) is no error: closed for the parse, unless the suffix closes it.
+        left_open = lexical.open_at_end(self._resume + self._line + text, self.language)
+        if left_open is not None and left_open.closer:
+            texts.append(text + left_open.closer)
+        counted = self._counted[text] = min(self._window_errors(parser, t) for t in texts)
+        return counted
+
+    def _window_errors(self, parser: ts.Parser, text: str) -> int:
         joined = (self._cursor_line + text + "\n".join(self._tail)).split("\n")
         source = "\n".join([self._head, *(_dedent(line, self._depth) for line in joined)])
-        tree = parser.parse(source.encode("utf-8"))
-        return _count_errors(tree.root_node)
+        # The window stops where the file goes on: the brackets it leaves open are closed
+        # for the parse (an unclosed window makes the parser's recovery, and so the error
+        # counts, differ between candidates for no fault of theirs). A line that ends
+        # opening a block or a call the next lines finish (``{``, ``(``, ``,``) adds no
+        # error by that either (a Python header split over lines then gets its colon);
+        # one that stops mid-argument (``sum(values``) keeps its bracket open, and is
+        # judged so, when nothing after it is known.
+        code = lexical.code_of(source, 0, self.language)
+        opened = lexical.open_brackets(code)
+        if not self.suffix and not code.rstrip().endswith(_GOES_ON):
+            line = self._cursor_line + text
+            left = len(lexical.open_brackets(lexical.code_of(line, 0, self.language)))
+            opened = opened[:max(len(opened) - left, 0)]
+        if not opened:
+            return _count_errors(parser.parse(source.encode("utf-8")).root_node)
+        closed = source + "\n" + "\n".join(lexical.closers(opened))
+        endings = [closed, closed + ":"] if self.language == "python" else [closed]
+        return min(_count_errors(parser.parse(ending.encode("utf-8")).root_node)
+                   for ending in endings)
 
     @property
     def parses(self) -> bool:
@@ -291,6 +337,7 @@ def closed_lines(lines: list[str], language: str | None) -> list[str]:
     return lines[:kept]
 
 
+_GOES_ON = ("(", "[", "{", ",")
 _OPENERS_PYTHON = ('"""', "'''")
 _OPENERS_C = ("/*",)
 _CLOSER = {'"""': '"""', "'''": "'''", "/*": "*/"}

@@ -1,0 +1,83 @@
+"""The lexical scanner that tells ranking where a candidate's code is (app/engine/lexical.py),
+and what ranking does with it: prose is not judged as code."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.engine import lexical
+from app.engine.ranking import Ranker, Scored
+
+
+class Known:
+    """A code index that knows the given names."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = set(names)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names
+
+
+@pytest.mark.parametrize(("language", "text", "code"), [
+    ("python", 'x = "a # b"  # c d\ny = 1', 'x =     \ny = 1'),
+    ("python", 'doc = """one\ntwo"""\nz', 'doc =  \nz'),
+    ("go", 'x := foo("datetime") // WARRANTY', 'x := foo( )  '),
+    ("java", "a /* b\nc */ d", "a   d"),
+    ("rust", "fn f<'a>(x: &'a str) -> char { 'c' }", "fn f<'a>(x: &'a str) -> char {   }"),
+    ("csharp", 'var p = @"C:\\dir\\"; q', "var p =  ; q"),
+    ("typescript", "const s = `a\n${b}`; t", "const s =  ; t"),
+])
+def test_code_of_blanks_comments_and_strings(language: str, text: str, code: str) -> None:
+    assert lexical.code_of(text, 0, language) == code
+
+
+def test_what_a_text_ends_inside_of() -> None:
+    assert lexical.open_at_end('def f():\n    """Return the', "python").closer == '"""'
+    assert lexical.open_at_end("/**\n * Returns", "java").closer == " */"
+    assert lexical.open_at_end("x = 1  # note", "python").kind == "line"
+    assert lexical.open_at_end('s = "ab\\"', "python").closer == '"'
+    assert lexical.open_at_end('s = "ab"', "python") is None
+    assert lexical.open_at_end("/* done */ x", "c") is None
+    assert lexical.opener("x\n/**\n * foo", "java") == "/*"
+    assert lexical.opener("x  // note", "java") == ""
+    assert lexical.open_at_end("anything /*", None) is None
+
+
+def test_open_brackets_ignore_those_in_strings_and_closers_of_older_lines() -> None:
+    code = lexical.code_of('f(a, "(", [b', 0, "python")
+    assert lexical.open_brackets(code) == "(["
+    assert lexical.closers("([") == "])"
+    assert lexical.open_brackets(") + g(x)") == ""
+
+
+def test_words_of_a_comment_are_not_names_the_project_should_know() -> None:
+    ranker = Ranker("go", "package a\n\nfunc f() {\n\tx := 1\n\t/", None, Known())
+    assert ranker.unseen("/ WITHOUT WARRANTIES OR CONDITIONS", True) == 0
+    assert ranker.unseen(" y := frobnicate(x)", True) == 2  # y, frobnicate: never seen
+
+
+def test_a_line_inside_a_doc_comment_is_prose_no_parse_judges() -> None:
+    prompt = "class A {\n    /**\n     * Returns the pa"
+    ranker = Ranker("java", prompt, None, Known())
+    assert ranker.parse_errors("th to:") == ranker.parse_errors("th.") == 0
+    assert ranker.unseen("th to {@code other}", True) == 0
+
+
+def test_opening_a_comment_or_a_block_is_no_parse_error() -> None:
+    ranker = Ranker("java", "class A {\n    int x;\n    /", None, None)
+    assert ranker.parse_errors("**") == ranker.parse_errors("/ note")
+    method = Ranker("typescript", "class A {\n  private _removeParen", None, None)
+    assert method.parse_errors("t(parent: Subscription) {") \
+        <= method.parse_errors("t(this);")
+
+
+def test_prose_candidates_are_ranked_by_the_model_alone() -> None:
+    ranker = Ranker("java", "/*\n * Please contact Oracle, 500 O", None, Known("Oracle"))
+    found = ranker.rank([Scored("", -7.0, 1, True, ""),
+                         Scored("racle Parkway, Redwood Shores, CA 94065 USA", -1.9, 12, True,
+                                "")], wanted=1)
+    assert found[0].text.startswith("racle Parkway")
