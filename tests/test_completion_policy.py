@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from app.code.languages import language_spec
-from app.engine import Engine, SamplingParams, load_engine
+from app.engine import Engine, SamplingParams, load_engine, policy
 from app.engine.ends import SuffixTerminator
 from app.engine.healing import heal
 from app.engine.language import resolve_language
@@ -31,7 +32,7 @@ from app.engine.scope import (
     suffix_first_line,
     suffix_takeover,
 )
-from app.engine.search import _whole_lines
+from app.engine.search import SearchPlan, _whole_lines, search, sessions_needed
 from app.engine.types import GenerationRequest
 from app.errors import InvalidRequest
 from tests.conftest import copy_of_app, ingested, make_root
@@ -568,3 +569,35 @@ def test_a_line_goes_on_the_way_the_lines_above_it_of_its_shape_do(engine: Engin
               "from app.engine.types import SamplingParams")
     choice = engine.generate(request(engine, prompt, scope="line", max_tokens=12)).choices[0]
     assert choice.text == " as SamplingParams"
+
+
+@pytest.mark.parametrize("prompt", [
+    "def f(values):\n    if not values:\n        ret",
+    "class Stack:\n    def pop(self):\n        return self.items.po",
+])
+def test_a_line_that_ends_scores_every_line_break_token_at_once(engine: Engine,
+                                                                prompt: str) -> None:
+    # Ending the line is one event: its probability is that of all the tokens that break
+    # the line (with indentation or not), summed, not that of the likeliest one alone.
+    plan = policy.prepare(engine, request(engine, prompt, scope="line"))
+    line_ends = engine.prefix_index.compatible(b"\n")
+    search_plan = SearchPlan(scope="line", required=plan.healed.removed, block=None,
+                             suffix_line=None, stops=[], width=3, budget=12,
+                             at_line_start=False)
+    with ExitStack() as stack:
+        base = stack.enter_context(engine.sessions(plan.model))
+        base.reset(plan.history)
+        spare = [stack.enter_context(engine.sessions(plan.model))
+                 for _ in range(sessions_needed(search_plan))]
+        found = search(spare, base, engine.prefix_index, engine.token_table,
+                       plan.model.kernels, search_plan)
+        ended = [item for item in found if item.finish == "stop"]
+        assert ended
+        best = max(ended, key=lambda item: item.logprob)
+        with engine.sessions(plan.model) as session:
+            session.copy_from(base)
+            for token in best.tokens[:-1]:
+                session.push(token)
+            mass = float(session.distribution()[line_ends].sum())
+    assert best.logprobs[-1] == pytest.approx(math.log(mass))
+    assert mass > float(np.exp(best.logprobs[-1])) * 0.999

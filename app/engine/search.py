@@ -138,6 +138,9 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
     blank_places = blank_width(plan)
     log = math.log
     largest = kernels.top
+    line_ends = index.compatible(b"\n") if plan.scope == "line" else None
+    if line_ends is not None and not len(line_ends):
+        line_ends = None
     budget_spent = True
     for _ in range(plan.budget):
         if cancel is not None and cancel.is_set():
@@ -160,6 +163,17 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
                 token = j if ids is None else int(ids[j])
                 lp = log(p)
                 pool.append((beam.logprob + lp, number, token, lp))
+            if line_ends is not None and ids is None and beam.text.strip():
+                # The line ending here is one event, whichever of the dozens of line-break
+                # (and indentation) tokens writes it: its probability is theirs summed.
+                # Each alone is often below the width-th continuation, so a short line
+                # (``return``) lost to longer ones while the chance that it ends was high.
+                mass = probs[line_ends]
+                total = float(mass.sum())
+                if total > 0.0:
+                    lp = log(total)
+                    token = int(line_ends[int(mass.argmax())])
+                    pool.append((beam.logprob + lp, number, token, lp))
         pool.sort(reverse=True)
         ceiling = max((f.logprob for f in finished), default=-math.inf) - PRUNE_MARGIN
         # Continuations are judged in the model's order until no later one can reach the
