@@ -81,3 +81,11 @@ def test_prose_candidates_are_ranked_by_the_model_alone() -> None:
                          Scored("racle Parkway, Redwood Shores, CA 94065 USA", -1.9, 12, True,
                                 "")], wanted=1)
     assert found[0].text.startswith("racle Parkway")
+
+
+def test_only_comments_and_strings_that_span_lines_hold_a_window_open() -> None:
+    assert lexical.open_block('x = 1\ny = """doc', "python") is not None
+    assert lexical.open_block("a /* note", "go") is not None
+    assert lexical.open_block("const s = `a\nb", "typescript") is not None
+    assert lexical.open_block('x = "unfinished', "python") is None  # the line ends it
+    assert lexical.open_block("x = 1  # note", "python") is None

@@ -122,6 +122,21 @@ def open_at_end(text: str, language: str | None) -> Prose | None:
     return None
 
 
+def open_block(text: str, language: str | None) -> Prose | None:
+    """The block comment or string that may span lines (a docstring, ``/** … */``, a
+    template or raw string) ``text`` ends inside, or None."""
+    span = open_at_end(text, language)
+    if span is None or span.kind == "line":
+        return None
+    token = text[span.start:]
+    if span.kind == "block" or "\n" in token or token.startswith(_SPANNING):
+        return span
+    return None
+
+
+_SPANNING = ('"""', "'''", "`", '@"')
+
+
 def code_of(text: str, start: int, language: str | None) -> str:
     """``text[start:]`` with its comments and strings blanked out (``text`` read from a
     point where code starts, so that what ``start`` is inside of is known)."""

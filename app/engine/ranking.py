@@ -13,6 +13,10 @@ class body) parses the block as some other construct, and counts the wrong candi
 errors. The prompt and suffix are parsed once and each candidate is an edit of that tree
 (tree-sitter reparses only around it: a fraction of a millisecond). A block that adds parse
 errors ranks below every one that adds fewer, whatever their scores: it is broken code.
+
+Only a candidate's code is judged: the words of its comments and strings are prose, and a
+line the cursor writes inside a comment or a docstring is not parse-checked (the comment is
+still open where the prompt ends); app/engine/lexical.py tells where the prose is.
 """
 
 from __future__ import annotations
@@ -310,37 +314,15 @@ class Scored(Generic[Payload]):
 
 
 def closed_lines(lines: list[str], language: str | None) -> list[str]:
-    """The leading ``lines`` that leave no block comment or triple-quoted string open: a
+    """The leading ``lines`` that leave no block comment or multi-line string open: a
     window cut inside a docstring or ``/** … */`` makes the parse of everything before it
     depend on how each candidate happens to end, not on whether it is code."""
-    openers = _OPENERS_PYTHON if language == "python" else _OPENERS_C
-    line_comment = "#" if language == "python" else "//"
-    kept = 0
-    open_by = ""
-    for number, line in enumerate(lines):
-        position = 0
-        while True:
-            if open_by:
-                end = line.find(_CLOSER[open_by], position)
-                if end < 0:
-                    break
-                position, open_by = end + len(_CLOSER[open_by]), ""
-                continue
-            found = [(at, o) for o in openers if (at := line.find(o, position)) >= 0]
-            comment = line.find(line_comment, position)
-            if not found or 0 <= comment < min(found)[0]:
-                break
-            at, open_by = min(found)
-            position = at + len(open_by)
-        if not open_by:
-            kept = number + 1
-    return lines[:kept]
+    text = "\n".join(lines)
+    span = lexical.open_block(text, language)
+    return lines if span is None else lines[:text.count("\n", 0, span.start)]
 
 
 _GOES_ON = ("(", "[", "{", ",")
-_OPENERS_PYTHON = ('"""', "'''")
-_OPENERS_C = ("/*",)
-_CLOSER = {'"""': '"""', "'''": "'''", "/*": "*/"}
 
 
 def _dedent(line: str, depth: int) -> str:
