@@ -89,3 +89,18 @@ def test_only_comments_and_strings_that_span_lines_hold_a_window_open() -> None:
     assert lexical.open_block("const s = `a\nb", "typescript") is not None
     assert lexical.open_block('x = "unfinished', "python") is None  # the line ends it
     assert lexical.open_block("x = 1  # note", "python") is None
+
+
+def test_a_python_string_alone_after_a_bodys_first_statement_is_stray() -> None:
+    after_docstring = Ranker("python", 'def f(n):\n    """Return n."""\n    ', None, None)
+    assert after_docstring.stray_string('"""') == 1
+    assert after_docstring.stray_string('"""Return n."""') == 1
+    assert after_docstring.stray_string("return n") == 0
+    assert after_docstring.stray_string('print("done")') == 0
+    # a docstring opens a body; inside one, its lines are prose
+    assert Ranker("python", "def f(n):\n    ", None, None).stray_string('"""Doc."""') == 0
+    assert Ranker("python", 'def f(n):\n    """Doc\n    ', None, None).stray_string(
+        "more") == 0
+    ranked = after_docstring.rank([Scored('"""', -1.0, 2, True, ""),
+                                   Scored("return n", -4.0, 3, True, "")], wanted=1)
+    assert ranked[0].text == "return n"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import threading
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -150,6 +151,10 @@ class Ranker:
         self._resume = lexical.opener(code[:line_start], self.language)
         # A cursor inside a comment or a string writes prose: no parse judges it.
         self._in_prose = lexical.open_at_end(code, self.language) is not None
+        previous = next((line for line in reversed(code[:line_start].split("\n"))
+                         if line.strip()), "")
+        self._after_header = not previous or lexical.code_of(
+            previous, 0, self.language).rstrip().endswith(":")
 
     def unseen(self, text: str, complete: bool) -> float:
         """Names in ``text`` seen nowhere, plus OUT_OF_SCOPE for each one the code index
@@ -171,6 +176,18 @@ class Ranker:
         """The code of candidate ``text``: its comments and strings blanked out."""
         before = self._resume + self._line
         return lexical.code_of(before + text, len(before), self.language)
+
+    def stray_string(self, text: str) -> int:
+        """1 if the Python line ``text`` completes is a string and nothing else, written in
+        code after a body's first statement: a docstring only opens a body, and a string
+        statement anywhere else does nothing. (The model, which cannot count quotes, takes
+        the line after a docstring for the inside of one and offers its quotes again.)"""
+        if self.language != "python" or self._in_prose or self._resume:
+            return 0
+        line = (self._line + text).split("\n", 1)[0]
+        if not _STRING_START.match(line) or lexical.code_of(line, 0, "python").strip():
+            return 0
+        return int(not self._after_header)
 
     def repeats(self, text: str) -> int:
         """1 if the completed line copies one of the lines just above it (the cache's
@@ -262,7 +279,8 @@ class Ranker:
         for candidate in candidates:
             candidate.penalty = (UNSEEN_PENALTY * self.unseen(candidate.text,
                                                               candidate.complete)
-                                 + REPEAT_PENALTY * self.repeats(candidate.text))
+                                 + REPEAT_PENALTY * self.repeats(candidate.text)
+                                 + PARSE_PENALTY * self.stray_string(candidate.text))
             candidate.score = (candidate.logprob / length_penalty(candidate.length)
                                - candidate.penalty)
         ranked = sorted(candidates, key=lambda c: -c.score)
@@ -323,6 +341,7 @@ def closed_lines(lines: list[str], language: str | None) -> list[str]:
 
 
 _GOES_ON = ("(", "[", "{", ",")
+_STRING_START = re.compile(r"\s*[rRbBuUfF]{0,2}[\"']")
 
 
 def _dedent(line: str, depth: int) -> str:
