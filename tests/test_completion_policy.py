@@ -601,3 +601,11 @@ def test_a_line_that_ends_scores_every_line_break_token_at_once(engine: Engine,
             mass = float(session.distribution()[line_ends].sum())
     assert best.logprobs[-1] == pytest.approx(math.log(mass))
     assert mass > float(np.exp(best.logprobs[-1])) * 0.999
+
+
+def test_a_line_after_a_docstring_is_code_not_the_docstrings_quotes_again(
+        engine: Engine) -> None:
+    prompt = 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n'
+    (choice,) = engine.generate(request(engine, prompt, scope="line", max_tokens=24)).choices
+    line = choice.text.strip()
+    assert line and not line.startswith(('"', "'")), choice.text

@@ -23,13 +23,13 @@ class Known:
 
 
 @pytest.mark.parametrize(("language", "text", "code"), [
-    ("python", 'x = "a # b"  # c d\ny = 1', 'x =     \ny = 1'),
-    ("python", 'doc = """one\ntwo"""\nz', 'doc =  \nz'),
-    ("go", 'x := foo("datetime") // WARRANTY', 'x := foo( )  '),
-    ("java", "a /* b\nc */ d", "a   d"),
-    ("rust", "fn f<'a>(x: &'a str) -> char { 'c' }", "fn f<'a>(x: &'a str) -> char {   }"),
-    ("csharp", 'var p = @"C:\\dir\\"; q', "var p =  ; q"),
-    ("typescript", "const s = `a\n${b}`; t", "const s =  ; t"),
+    ("python", 'x = "a # b"  # c d\ny = 1', 'x = ' + ' ' * 7 + '  ' + ' ' * 5 + '\ny = 1'),
+    ("python", 'doc = """one\ntwo"""\nz', 'doc = ' + ' ' * 6 + '\n' + ' ' * 6 + '\nz'),
+    ("go", 'x := foo("datetime") // WARRANTY', 'x := foo(' + ' ' * 10 + ') ' + ' ' * 11),
+    ("java", "a /* b\nc */ d", "a " + " " * 4 + "\n" + " " * 4 + " d"),
+    ("rust", "fn f<'a>(x: &'a str) -> char { 'c' }", "fn f<'a>(x: &'a str) -> char {     }"),
+    ("csharp", 'var p = @"C:\\dir\\"; q', "var p = " + " " * 10 + "; q"),
+    ("typescript", "const s = `a\n${b}`; t", "const s = " + " " * 2 + "\n" + " " * 5 + "; t"),
 ])
 def test_code_of_blanks_comments_and_strings(language: str, text: str, code: str) -> None:
     assert lexical.code_of(text, 0, language) == code
@@ -104,3 +104,24 @@ def test_a_python_string_alone_after_a_bodys_first_statement_is_stray() -> None:
     ranked = after_docstring.rank([Scored('"""', -1.0, 2, True, ""),
                                    Scored("return n", -4.0, 3, True, "")], wanted=1)
     assert ranked[0].text == "return n"
+
+
+def test_a_bare_python_name_nothing_defines_is_unknown_however_known() -> None:
+    everything = Known("template", "fsencode", "_os", "cum_weights", "numbers")
+    ranker = Ranker("python", "def mean(numbers):\n    total = ", None, everything)
+    assert ranker.unseen("sum(numbers)", True) == 0  # a builtin and a parameter
+    assert ranker.unseen("cum_weights[-1]", True) == 1.0  # a NameError here
+    assert ranker.unseen("numbers.fsencode()", True) == pytest.approx(0.2)  # an attribute
+    body = Ranker("python", "def f(items):\n    ", None, everything)
+    assert body.unseen("for item in items:", True) == 0  # bound by the line itself
+    assert body.unseen("total, count = 0, 0", True) == 0
+    assert body.unseen("print(key=len)", True) == 0  # a keyword argument
+    starred = Ranker("python", "from os import *\n\ndef f():\n    ", None, everything)
+    assert starred.unseen("fsencode(x)", True) == pytest.approx(1.2)  # x: never seen
+
+
+def test_a_name_the_cursor_is_inside_of_is_judged_whole() -> None:
+    ranker = Ranker("python", "class A:\n    def f(self):\n        self._completed = 0\n"
+                    "        self._co", None, Known())
+    assert ranker.unseen("mpleted += 1", True) == 0
+    assert ranker.unseen("nn_lost += 1", True) == 1.0

@@ -138,8 +138,9 @@ _SPANNING = ('"""', "'''", "`", '@"')
 
 
 def code_of(text: str, start: int, language: str | None) -> str:
-    """``text[start:]`` with its comments and strings blanked out (``text`` read from a
-    point where code starts, so that what ``start`` is inside of is known)."""
+    """``text[start:]`` with its comments and strings blanked out, character for character
+    (line breaks kept), so positions in it are positions in ``text[start:]`` (``text`` read
+    from a point where code starts, so that what ``start`` is inside of is known)."""
     found = prose(text, language)
     if not found:
         return text[start:]
@@ -150,7 +151,7 @@ def code_of(text: str, start: int, language: str | None) -> str:
             continue
         if span.start > at:
             pieces.append(text[at:span.start])
-        pieces.append(" ")
+        pieces.append(_BLANK.sub(" ", text[max(span.start, at):span.end]))
         at = span.end
     pieces.append(text[at:])
     return "".join(pieces)
@@ -169,6 +170,7 @@ def opener(text: str, language: str | None) -> str:
     return next(o for o in ('"""', "'''", '@"', "`", '"', "'") if token.startswith(o))
 
 
+_BLANK = re.compile(r"[^\n]")
 _BRACKETS = re.compile(r"[()\[\]{}]")
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 _CLOSING = {"(": ")", "[": "]", "{": "}"}

@@ -83,6 +83,9 @@ JOINT_SCORED = 4
 # When every block breaks the parse: a search this many times wider, and the candidates
 # whose starts are tried for one that parses.
 RETRY_WIDTH = 3
+# A line search whose best candidate the ranker docks this much (two names nothing defines)
+# is run again that much wider.
+LINE_RETRY_PENALTY = 5.0
 CLEAN_START_CANDIDATES = 3
 # The suffix's tokens nearest the cursor that a fill-in-the-middle request's model reads
 # before the prompt (see _Plan.history).
@@ -313,6 +316,15 @@ def _search(engine: Engine, plan: _Plan, width: int,
                         whole=plan.scope == "block")
         scored = _scored(engine, plan, base, search_plan, cancel)
         ranked = ranker.rank(scored, wanted=request.best_of, consensus=plan.scope == "line")
+        if plan.scope == "line" and ranked and ranked[0].penalty >= LINE_RETRY_PENALTY:
+            # The likeliest lines are all junk the ranker sees through (a docstring's
+            # quotes again, names nothing defines): lines that fit are further down, where
+            # a wider search reaches (a corpus that knows little like this file's code).
+            wider = dataclasses.replace(search_plan, width=RETRY_WIDTH * search_plan.width)
+            seen = {item.text for item in scored}
+            scored += [item for item in _scored(engine, plan, base, wider, cancel)
+                       if item.text not in seen]
+            ranked = ranker.rank(scored, wanted=request.best_of, consensus=True)
         reference = _clean_block(plan, ranker) if new_block else None
         if reference is not None and (not ranked or ranker.parse_errors(ranked[0].text)
                                       > ranker.parse_errors(reference)):

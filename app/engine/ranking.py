@@ -21,6 +21,7 @@ still open where the prompt ends); app/engine/lexical.py tells where the prose i
 
 from __future__ import annotations
 
+import builtins
 import functools
 import math
 import re
@@ -153,29 +154,41 @@ class Ranker:
         self._in_prose = lexical.open_at_end(code, self.language) is not None
         previous = next((line for line in reversed(code[:line_start].split("\n"))
                          if line.strip()), "")
+        self._star_import = self.language == "python" and _STAR_IMPORT.search(text) is not None
         self._after_header = not previous or lexical.code_of(
             previous, 0, self.language).rstrip().endswith(":")
 
     def unseen(self, text: str, complete: bool) -> float:
         """Names in ``text`` seen nowhere, plus OUT_OF_SCOPE for each one the code index
         knows but the prompt and suffix do not (a last name cut short by the budget is
-        not judged)."""
+        not judged). A name the cursor is in the middle of is judged whole
+        (``self._co`` + ``mpleted``: ``_completed``). In Python, a bare name (not an
+        attribute) that nothing in the file defines, imports or binds and that is no
+        builtin counts as never seen however well the index knows it: it is a
+        ``NameError`` (unless the file star-imports)."""
         if not self.known:
             return 0
-        names = IDENTIFIER.findall(self.code(text))
-        if not complete and names and text.rstrip() == text and text.endswith(names[-1]):
-            names = names[:-1]
+        before = self._resume + self._line
+        line_at = len(self._resume)
+        code = lexical.code_of(before + text, line_at, self.language)
+        head = len(self._line)
+        found = [m for m in IDENTIFIER.finditer(code) if m.end() > head]
+        if not complete and found and text.rstrip() == text and code.endswith(found[-1].group()):
+            found = found[:-1]
+        strict = self.language == "python" and not self._star_import
+        # (names the candidate binds itself are new, not unknown: ``total = 0``)
+        bound = _python_bound(code) if strict else set()
         count = 0.0
-        for name in names:
-            if name in self._local_names or name in self._keywords:
+        for match in found:
+            name = match.group()
+            if name in self._local_names or name in self._keywords or name in bound \
+                    or (self.language == "python" and name in _PYTHON_BUILTINS):
+                continue
+            if strict and not _is_attribute(code, match.start()):
+                count += 1.0
                 continue
             count += OUT_OF_SCOPE if name in self.known else 1.0
         return count
-
-    def code(self, text: str) -> str:
-        """The code of candidate ``text``: its comments and strings blanked out."""
-        before = self._resume + self._line
-        return lexical.code_of(before + text, len(before), self.language)
 
     def stray_string(self, text: str) -> int:
         """1 if the Python line ``text`` completes is a string and nothing else, written in
@@ -341,6 +354,40 @@ def closed_lines(lines: list[str], language: str | None) -> list[str]:
 
 
 _GOES_ON = ("(", "[", "{", ",")
+_PYTHON_BUILTINS = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__", "self", "cls"}
+_STAR_IMPORT = re.compile(r"^\s*from\s+\S+\s+import\s+\*", re.MULTILINE)
+# Names a Python line binds rather than reads: assignment targets and keyword arguments
+# (``x =``, ``f(x=1)``), loop and ``as`` targets, a definition's name and parameters, what
+# an import brings in.
+_BINDING_LINE = re.compile(r"^\s*(?:async\s+)?(?:def|class|import|from|global|nonlocal|lambda)\b")
+_TARGETS = re.compile(r"\b(?:for|as)\s+([\w\s,()*]+?)(?=\s+in\b|[:,)\]]|$)|"
+                      r"([A-Za-z_]\w*)\s*(?:=(?!=)|:\s*[\w\[\].]+\s*=(?!=))")
+
+
+def _python_bound(code: str) -> set[str]:
+    """The names the Python ``code`` (one line and what follows it) binds itself."""
+    bound: set[str] = set()
+    for line in code.split("\n"):
+        if _BINDING_LINE.match(line):
+            bound.update(IDENTIFIER.findall(line))
+            continue
+        assignment = re.match(r"^\s*([\w\s,.*\[\]()]+?)\s*(?<![=!<>+\-*/%&|^@:])=(?!=)", line)
+        if assignment:
+            bound.update(IDENTIFIER.findall(assignment.group(1)))
+        for match in _TARGETS.finditer(line):
+            bound.update(IDENTIFIER.findall(match.group(1) or match.group(2) or ""))
+        if "lambda" in line:
+            for params in re.findall(r"lambda([^:]*):", line):
+                bound.update(IDENTIFIER.findall(params))
+    return bound
+
+
+def _is_attribute(code: str, start: int) -> bool:
+    """Whether the name at ``start`` follows a dot (``obj.name``)."""
+    at = start - 1
+    while at >= 0 and code[at] in " \t":
+        at -= 1
+    return at >= 0 and code[at] == "."
 _STRING_START = re.compile(r"\s*[rRbBuUfF]{0,2}[\"']")
 
 
