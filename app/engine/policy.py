@@ -21,6 +21,7 @@ for with ``best_of``; the candidates a search looks at and drops are the engine'
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import secrets
 import threading
@@ -131,6 +132,11 @@ class _Plan:
     # the ∞-gram context at the cursor (the last 64 tokens) is the prompt's either way.
     history: np.ndarray
 
+    @functools.cached_property
+    def block_end(self) -> BlockEnd:
+        """The end tracker of the block at the cursor (copy it before feeding it)."""
+        return BlockEnd.for_prompt(self.text, self.language)
+
     @property
     def searched(self) -> bool:
         # A constrained request (JSON, a grammar) is decoded token by token under it.
@@ -221,7 +227,7 @@ def _sample(engine: Engine, plan: _Plan, seed: int,
     if plan.scope == "line":
         ends.append(_LineEnd(request.suffix))
     elif plan.scope == "block":
-        ends.append(BlockTerminator(BlockEnd.for_prompt(plan.text, plan.language)))
+        ends.append(BlockTerminator(plan.block_end.copy()))
     if plan.scope != "line" and suffix_line is not None:
         starts_line = (request.suffix or "").lstrip(" \t").startswith("\n")
         ends.append(SuffixTerminator(suffix_line, starts_line))
@@ -297,7 +303,7 @@ def _search(engine: Engine, plan: _Plan, width: int,
     new_block = plan.scope == "block" and opener_line(plan.text) is not None
     search_plan = SearchPlan(
         scope=plan.scope, required=plan.healed.removed,
-        block=BlockEnd.for_prompt(plan.text, plan.language) if plan.scope == "block" else None,
+        block=plan.block_end if plan.scope == "block" else None,
         suffix_line=suffix_first_line(request.suffix) if plan.scope == "block" else None,
         stops=list(request.stops), width=width, budget=budget,
         at_line_start=not cursor_line.strip(),
@@ -382,7 +388,7 @@ def _clean_block(plan: _Plan, ranker: Ranker) -> str | None:
     parse is checked or the body's indentation is not known."""
     if not ranker.parses:
         return None
-    end = BlockEnd.for_prompt(plan.text, plan.language)
+    end = plan.block_end
     if end.brackets:
         # (a closer the suffix starts with may be the block's or the code's around it)
         closed = {end.closed_empty(plan.request.suffix), end.closed_empty(None)}
@@ -396,7 +402,7 @@ def _clean_start(engine: Engine, plan: _Plan, base: Session, ranker: Ranker,
     """The longest start (whole lines) of the best candidates that, closed, parses as well
     as ``reference``; else, for a bracket's block, the block closed empty. The model's own
     tokens and log-probabilities for the text."""
-    end = BlockEnd.for_prompt(plan.text, plan.language)
+    end = plan.block_end
     limit = ranker.parse_errors(reference)
     chosen = ""
     for item in ranked[:CLEAN_START_CANDIDATES]:
@@ -469,7 +475,7 @@ def _finish_texts(found: list[Found], plan: _Plan) -> list[Found]:
         # A braced block the model left for the code after it gets its closing line (its
         # text only: the last streamed piece carries it; no token of the model's stands
         # for it in logprobs).
-        end = BlockEnd.for_prompt(plan.text, plan.language)
+        end = plan.block_end
         for item in found:
             item.text = end.closing(item.text, suffix)
     if suffix is None:
