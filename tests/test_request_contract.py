@@ -23,7 +23,7 @@ from app.api.dialects.contract_llamacpp import MAX_EXTRA_CHUNKS, MAX_N_PROBS
 from app.api.dialects.errors import is_llamacpp, is_ollama
 from app.api.dialects.openapi import REQUESTS as DIALECT_REQUESTS
 from app.api.ingest_contract import MAX_INGEST_WORKERS
-from app.api.jobs.contract import MAX_REQUESTS
+from app.api.jobs.contract import MAX_CALL_REQUESTS
 from app.api.openai import contract
 from app.api.openai.contract_aux import MAX_DIMENSIONS, MAX_INPUTS
 from app.api.openai.openapi_doc import REQUEST_BODIES, REQUESTS
@@ -185,7 +185,7 @@ def test_the_cases_cover_the_limits_we_know() -> None:
     assert values[("/v1/chat/completions", "top_logprobs", "maximum")] == MAX_TOP_LOGPROBS + 1
     assert values[("/v1/embeddings", "dimensions", "maximum")] == MAX_DIMENSIONS + 1
     assert len(values[("/v1/embeddings", "input", "maxItems")]) == MAX_INPUTS + 1
-    assert len(values[("/v1/completions/batch", "requests", "maxItems")]) == MAX_REQUESTS + 1
+    assert len(values[("/v1/completions/batch", "requests", "maxItems")]) == MAX_CALL_REQUESTS + 1
     assert values[("/v1/ingest", "workers", "maximum")] == MAX_INGEST_WORKERS + 1
     assert values[("/v1/ingest", "workers", "maximum")] == (os.cpu_count() or 1) + 1
     assert values[("/completion", "n_probs", "maximum")] == MAX_N_PROBS + 1

@@ -35,7 +35,8 @@ from app.errors import HypercubeError, NotReady
 
 log = logging.getLogger("hypercube.batches")
 
-MAX_REQUESTS = 50_000
+# The most requests one batch file may hold (OpenAI allows 50,000).
+MAX_FILE_REQUESTS = 50_000
 DEFAULT_BACKOFF = Backoff(1.0, 60.0)
 
 
@@ -53,9 +54,9 @@ def parse_input(content: bytes, endpoint: str) -> list[tuple[str, dict[str, Any]
     lines = [line for line in content.splitlines() if line.strip()]
     if not lines:
         errors.append(_problem("empty_file", "the input file holds no requests", None))
-    if len(lines) > MAX_REQUESTS:
+    if len(lines) > MAX_FILE_REQUESTS:
         errors.append(_problem("too_many_requests",
-                               f"a batch may hold at most {MAX_REQUESTS} requests", None))
+                               f"a batch may hold at most {MAX_FILE_REQUESTS} requests", None))
     for number, line in enumerate(lines, start=1):
         try:
             item = orjson.loads(line)

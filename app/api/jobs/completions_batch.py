@@ -4,7 +4,7 @@ Body: ``{"requests": [<a /v1/completions body>, ...]}``. Answer: ``{"object": "l
 "data": [...]}`` in the same order, each item a ``text_completion`` object or, for a request
 that was invalid, an OpenAI error object, so one bad request does not void the others.
 
-At most ``MAX_REQUESTS`` requests (app/api/jobs/contract.py), and their work together
+At most ``MAX_CALL_REQUESTS`` requests (app/api/jobs/contract.py), and their work together
 (``app.api.openai.work``) must fit one request's limit: every request is checked before any
 is generated.
 """

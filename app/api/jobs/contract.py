@@ -18,11 +18,12 @@ from app.api.jobs.dispatch import ENDPOINTS
 from app.api.openai.contract import CompletionBody
 from app.api.openai.contract_types import Body, OneOf, PublishedAs
 
-MAX_REQUESTS = 256
+# The most requests one /v1/completions/batch call may carry.
+MAX_CALL_REQUESTS = 256
 WINDOW_SECONDS = {"24h": 24 * 3600}
 
 Requests = Annotated[list[Annotated[Any, PublishedAs(CompletionBody)]],
-                     Field(min_length=1, max_length=MAX_REQUESTS)]
+                     Field(min_length=1, max_length=MAX_CALL_REQUESTS)]
 
 
 class CompletionBatchBody(Body):
