@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import deque
 from dataclasses import dataclass
 
 _LINE = r"(?P<line>{line}[^\n]*)"
@@ -111,12 +112,15 @@ def _escaped(token: str, at: int) -> bool:
 def open_at_end(text: str, language: str | None) -> Prose | None:
     """The comment or string ``text`` ends inside (a line comment on its last line counts),
     or None when it ends in code."""
-    found = prose(text, language)
-    if not found:
+    scanner = _scanner(language)
+    if scanner is None:
         return None
-    last = found[-1]
-    if last.end < len(text):
+    last_one = deque(scanner.finditer(text), maxlen=1)  # only the last can reach the end
+    match = last_one[0] if last_one else None
+    if match is None or match.end() < len(text):
         return None
+    kind = match.lastgroup or "string"
+    last = Prose(match.start(), match.end(), kind, _open_closer(match.group(), kind))
     if last.kind == "line" or last.closer:
         return last
     return None

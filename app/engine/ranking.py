@@ -150,8 +150,10 @@ class Ranker:
         line_start = code.rfind("\n") + 1
         self._line = code[line_start:]
         self._resume = lexical.opener(code[:line_start], self.language)
-        # A cursor inside a comment or a string writes prose: no parse judges it.
-        self._in_prose = lexical.open_at_end(code, self.language) is not None
+        # A cursor inside a comment or a string writes prose: no parse judges it. (The
+        # line is read from what it starts inside of: the prompt is scanned once.)
+        self._in_prose = lexical.open_at_end(self._resume + self._line,
+                                             self.language) is not None
         previous = next((line for line in reversed(code[:line_start].split("\n"))
                          if line.strip()), "")
         self._star_import = self.language == "python" and _STAR_IMPORT.search(text) is not None
