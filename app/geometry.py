@@ -159,6 +159,34 @@ def _spread(values: np.ndarray, dims: int, bits: int) -> np.ndarray:
     return out
 
 
+_GATHER_BITS = 16  # key bits a gather table covers: 2**16 entries
+
+
+@functools.lru_cache(maxsize=8)
+def _gather_table(dims: int) -> np.ndarray:
+    """For each value of ``dims * (_GATHER_BITS // dims)`` bits, its bits 0, dims, 2·dims …
+    packed together: the inverse of :func:`_spread_table`."""
+    width = _GATHER_BITS // dims
+    values = np.arange(1 << (dims * width), dtype=_U64)
+    table = np.zeros(len(values), dtype=_U64)
+    for b in range(width):
+        table |= ((values >> _U64(b * dims)) & _U64(1)) << _U64(b)
+    return table
+
+
+def _gather(values: np.ndarray, dims: int, bits: int) -> np.ndarray:
+    """Bits 0, dims, 2·dims … (``bits`` of them) of ``values``, packed together."""
+    width = _GATHER_BITS // dims
+    table = _gather_table(dims)
+    mask = _U64((1 << (dims * width)) - 1)
+    out = np.zeros(len(values), dtype=_U64)
+    for chunk in range((bits + width - 1) // width):
+        part = table[(values >> _U64(chunk * width * dims)) & mask]
+        out |= part << _U64(chunk * width)
+    # Bits past ``bits`` (the next axes' in the key) are cut off.
+    return out & _U64((1 << bits) - 1) if bits < 64 else out
+
+
 def hilbert_decode(keys: npt.ArrayLike, bits: int = HILBERT_BITS, dims: int = 4) -> np.ndarray:
     """Grid cells (int64, shape (n, dims)) of Hilbert keys; the inverse of ``hilbert_encode``."""
     _check_bits(bits, dims)
@@ -171,29 +199,31 @@ def hilbert_decode(keys: npt.ArrayLike, bits: int = HILBERT_BITS, dims: int = 4)
     total = bits * dims
     if total < 64 and k.size and int(k.max()) >> total:
         raise ValueError(f"keys must be below 2**{total}")
-    x = np.zeros((len(k), dims), dtype=_U64)
-    for level in range(bits - 1, -1, -1):
-        for i in range(dims):
-            shift = _U64(level * dims + dims - 1 - i)
-            x[:, i] |= ((k >> shift) & _U64(1)) << _U64(level)
-    # Skilling's TransposetoAxes: Gray decode, then undo the excess work.
-    t = x[:, dims - 1] >> _U64(1)
+    # Bit ``level * dims + dims - 1 - i`` of a key is bit ``level`` of axis i.
+    axes = [_gather(k >> _U64(dims - 1 - i), dims, bits) for i in range(dims)]
+    # Skilling's TransposetoAxes: Gray decode, then undo the excess work (axis by axis, as
+    # hilbert_encode does, for the same reason).
+    t = axes[dims - 1] >> _U64(1)
     for i in range(dims - 1, 0, -1):
-        x[:, i] ^= x[:, i - 1]
-    x[:, 0] ^= t
+        axes[i] = axes[i] ^ axes[i - 1]
+    axes[0] = axes[0] ^ t
     q = 2
     while q != 2 << (bits - 1):
-        p = q - 1
+        p = _U64(q - 1)
         for i in range(dims - 1, -1, -1):
-            xi = x[:, i]
-            x0 = x[:, 0]
-            hit = (xi & q) != 0
-            swap = (x0 ^ xi) & p
-            x[:, 0] = np.where(hit, x0 ^ p, x0 ^ swap)
+            xi, x0 = axes[i], axes[0]
+            hit = (xi & _U64(q)) != 0
             if i:
-                x[:, i] = np.where(hit, xi, xi ^ swap)
+                swap = (x0 ^ xi) & p
+                axes[0] = np.where(hit, x0 ^ p, x0 ^ swap)
+                axes[i] = np.where(hit, xi, xi ^ swap)
+            else:
+                axes[0] = np.where(hit, x0 ^ p, x0)
         q <<= 1
-    return x.astype(np.int64)
+    x = np.empty((len(k), dims), dtype=np.int64)
+    for i in range(dims):
+        x[:, i] = axes[i]
+    return x
 
 
 def quantize(points: npt.ArrayLike, bits: int = HILBERT_BITS) -> np.ndarray:
