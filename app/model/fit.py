@@ -125,21 +125,21 @@ def collect_records(model: Model, streams: Sequence[np.ndarray], limit: int) -> 
         if not len(stream):
             continue
         session.reset()
-        for token in stream.tolist():
-            levels = session.level_records(token)
-            need = used + len(levels) + 1
+        for levels, records, info in session.scored(stream.tolist()):
+            # Row ``used`` is level 0, filled in below for every token at once.
+            need = used + levels + 1
             if need > len(rec):
                 rec = np.concatenate([rec, np.zeros_like(rec)])
-            rec[used] = base
-            rec[used, R_CY] = unigram[token]
-            rec[used + 1:need] = levels[::-1]
-            depth[i] = len(levels) + 1
-            infos[i] = session.info()
-            session.push(token)
+            rec[used + 1:need] = records[::-1]
+            depth[i] = levels + 1
+            infos[i] = info
             used = need
             i += 1
-    return Records(rec[:used].copy(), depth, infos, np.concatenate(tokens) if tokens
-                   else np.zeros(0, dtype=np.int64), model.vocab_size)
+    targets = np.concatenate(tokens) if tokens else np.zeros(0, dtype=np.int64)
+    bottom = np.cumsum(depth) - depth
+    rec[bottom] = base
+    rec[bottom, R_CY] = unigram[targets]
+    return Records(rec[:used].copy(), depth, infos, targets, model.vocab_size)
 
 
 def alpha_indices(rec: np.ndarray) -> np.ndarray:
