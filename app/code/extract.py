@@ -529,7 +529,8 @@ def _fingerprint(spec: LanguageSpec, definitions: list[Definition]) -> None:
         while j < len(targets) and targets[j].start_byte < outer.end_byte:
             j += 1
         if outer.node is not None:
-            codes, starts = fingerprint.node_stream(outer.node, spec.normalized, spec.pruned)
+            codes, starts = fingerprint.node_stream(outer.node, spec.normalized, spec.pruned,
+                                                    spec.shaped)
             hashes = fingerprint.shingle_hashes(codes)
             for inner in targets[i:j]:
                 _sign(inner, codes, starts, hashes)
