@@ -172,12 +172,15 @@ class _Level:
         use = np.where(cy == 0, 3, np.minimum(cy, 3) - 1)
         # The three discounts of each row's bucket, and its target's, as flat indices into
         # the discounts padded to four a bucket (the fourth is the zero of slot 3).
-        self.idisc = [bucket * 3 + i for i in range(3)]
+        # Where the discount gradient of all three slots goes (one bincount); each slot's
+        # rows are a view of it, so the indices are held once.
+        self.gdisc = np.concatenate([bucket * 3 + i for i in range(3)])
+        n = len(bucket)
+        self.idisc = [self.gdisc[i * n:(i + 1) * n] for i in range(3)]
         self.itarget = bucket * 4 + use
-        # Where the discount gradient of all three slots goes (one bincount), and the
-        # target's share of it: 1 where the target's count uses that slot.
-        self.gdisc = np.concatenate(self.idisc)
-        self.uses = [(use == i).astype(np.float64) for i in range(3)]
+        # The target's share of each slot's gradient: whether its count uses that slot
+        # (bool, 1 byte a row: subtracted from a float it counts as exactly 1.0 or 0.0).
+        self.uses = [use == i for i in range(3)]
 
     def target_discount(self, d: np.ndarray) -> np.ndarray:
         """The discount of each row's target count (0 for a target not seen)."""
