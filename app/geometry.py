@@ -106,35 +106,85 @@ def hilbert_encode(coords: npt.ArrayLike, bits: int = HILBERT_BITS) -> np.ndarra
     _check_bits(bits, dims)
     if x.size and (x.min() < 0 or x.max() >= 1 << bits):
         raise ValueError(f"coordinates must lie in [0, 2**{bits})")
-    x = x.astype(_U64)
+    # One contiguous array per axis: the loops below update axes, not cells (most calls
+    # are a document's few names, where numpy's per-operation cost is all there is).
+    axes = [np.ascontiguousarray(x[:, i]).astype(_U64) for i in range(dims)]
     # Skilling's AxestoTranspose: undo the excess work the decoder does, level by level.
     q = 1 << (bits - 1)
     while q > 1:
-        p = q - 1
+        p = _U64(q - 1)
         for i in range(dims):
-            xi = x[:, i]
-            x0 = x[:, 0]
-            hit = (xi & q) != 0
-            swap = (x0 ^ xi) & p
-            x[:, 0] = np.where(hit, x0 ^ p, x0 ^ swap)
+            xi, x0 = axes[i], axes[0]
+            hit = (xi & _U64(q)) != 0
             if i:
-                x[:, i] = np.where(hit, xi, xi ^ swap)
+                swap = (x0 ^ xi) & p
+                axes[0] = np.where(hit, x0 ^ p, x0 ^ swap)
+                axes[i] = np.where(hit, xi, xi ^ swap)
+            else:  # the axis swaps with itself: nothing to swap
+                axes[0] = np.where(hit, x0 ^ p, x0)
         q >>= 1
     # Gray encode.
     for i in range(1, dims):
-        x[:, i] ^= x[:, i - 1]
-    t = np.zeros(len(x), dtype=_U64)
-    q = 1 << (bits - 1)
-    while q > 1:
-        t ^= np.where((x[:, dims - 1] & q) != 0, _U64(q - 1), _U64(0))
-        q >>= 1
-    x ^= t[:, None]
-    # Interleave the transposed coordinates, most significant bit first.
+        axes[i] = axes[i] ^ axes[i - 1]
+    # t's bit j is the parity of the last axis's bits above j: XOR of its shifts by 1, 2, ….
+    t = axes[dims - 1] >> _U64(1)
+    shift = 1
+    while shift < bits:
+        t ^= t >> _U64(shift)
+        shift <<= 1
+    # Interleave the transposed coordinates, most significant bit first: bit ``level`` of
+    # axis i lands at ``level * dims + dims - 1 - i``.
     key = np.zeros(len(x), dtype=_U64)
-    for level in range(bits - 1, -1, -1):
-        for i in range(dims):
-            key = (key << _U64(1)) | ((x[:, i] >> _U64(level)) & _U64(1))
+    for i in range(dims):
+        key |= _spread(axes[i] ^ t, dims, bits) << _U64(dims - 1 - i)
     return key
+
+
+@functools.lru_cache(maxsize=8)
+def _spread_table(dims: int) -> np.ndarray:
+    """Each byte with its bits moved ``dims`` apart (bit b to bit b * dims)."""
+    table = np.zeros(256, dtype=_U64)
+    for value in range(256):
+        table[value] = sum(1 << (b * dims) for b in range(8) if value >> b & 1)
+    return table
+
+
+def _spread(values: np.ndarray, dims: int, bits: int) -> np.ndarray:
+    """``values`` (below 2**bits) with bit b moved to bit b * dims, a byte at a time."""
+    table = _spread_table(dims)
+    out = np.zeros(len(values), dtype=_U64)
+    for byte in range((bits + 7) // 8):
+        chunk = (values >> _U64(8 * byte)) & _U64(0xFF)
+        out |= table[chunk] << _U64(8 * byte * dims)
+    return out
+
+
+_GATHER_BITS = 16  # key bits a gather table covers: 2**16 entries
+
+
+@functools.lru_cache(maxsize=8)
+def _gather_table(dims: int) -> np.ndarray:
+    """For each value of ``dims * (_GATHER_BITS // dims)`` bits, its bits 0, dims, 2·dims …
+    packed together: the inverse of :func:`_spread_table`."""
+    width = _GATHER_BITS // dims
+    values = np.arange(1 << (dims * width), dtype=_U64)
+    table = np.zeros(len(values), dtype=_U64)
+    for b in range(width):
+        table |= ((values >> _U64(b * dims)) & _U64(1)) << _U64(b)
+    return table
+
+
+def _gather(values: np.ndarray, dims: int, bits: int) -> np.ndarray:
+    """Bits 0, dims, 2·dims … (``bits`` of them) of ``values``, packed together."""
+    width = _GATHER_BITS // dims
+    table = _gather_table(dims)
+    mask = _U64((1 << (dims * width)) - 1)
+    out = np.zeros(len(values), dtype=_U64)
+    for chunk in range((bits + width - 1) // width):
+        part = table[(values >> _U64(chunk * width * dims)) & mask]
+        out |= part << _U64(chunk * width)
+    # Bits past ``bits`` (the next axes' in the key) are cut off.
+    return out & _U64((1 << bits) - 1) if bits < 64 else out
 
 
 def hilbert_decode(keys: npt.ArrayLike, bits: int = HILBERT_BITS, dims: int = 4) -> np.ndarray:
@@ -149,29 +199,31 @@ def hilbert_decode(keys: npt.ArrayLike, bits: int = HILBERT_BITS, dims: int = 4)
     total = bits * dims
     if total < 64 and k.size and int(k.max()) >> total:
         raise ValueError(f"keys must be below 2**{total}")
-    x = np.zeros((len(k), dims), dtype=_U64)
-    for level in range(bits - 1, -1, -1):
-        for i in range(dims):
-            shift = _U64(level * dims + dims - 1 - i)
-            x[:, i] |= ((k >> shift) & _U64(1)) << _U64(level)
-    # Skilling's TransposetoAxes: Gray decode, then undo the excess work.
-    t = x[:, dims - 1] >> _U64(1)
+    # Bit ``level * dims + dims - 1 - i`` of a key is bit ``level`` of axis i.
+    axes = [_gather(k >> _U64(dims - 1 - i), dims, bits) for i in range(dims)]
+    # Skilling's TransposetoAxes: Gray decode, then undo the excess work (axis by axis, as
+    # hilbert_encode does, for the same reason).
+    t = axes[dims - 1] >> _U64(1)
     for i in range(dims - 1, 0, -1):
-        x[:, i] ^= x[:, i - 1]
-    x[:, 0] ^= t
+        axes[i] = axes[i] ^ axes[i - 1]
+    axes[0] = axes[0] ^ t
     q = 2
     while q != 2 << (bits - 1):
-        p = q - 1
+        p = _U64(q - 1)
         for i in range(dims - 1, -1, -1):
-            xi = x[:, i]
-            x0 = x[:, 0]
-            hit = (xi & q) != 0
-            swap = (x0 ^ xi) & p
-            x[:, 0] = np.where(hit, x0 ^ p, x0 ^ swap)
+            xi, x0 = axes[i], axes[0]
+            hit = (xi & _U64(q)) != 0
             if i:
-                x[:, i] = np.where(hit, xi, xi ^ swap)
+                swap = (x0 ^ xi) & p
+                axes[0] = np.where(hit, x0 ^ p, x0 ^ swap)
+                axes[i] = np.where(hit, xi, xi ^ swap)
+            else:
+                axes[0] = np.where(hit, x0 ^ p, x0)
         q <<= 1
-    return x.astype(np.int64)
+    x = np.empty((len(k), dims), dtype=np.int64)
+    for i in range(dims):
+        x[:, i] = axes[i]
+    return x
 
 
 def quantize(points: npt.ArrayLike, bits: int = HILBERT_BITS) -> np.ndarray:

@@ -411,13 +411,15 @@ def _references(spec: LanguageSpec, root: ts.Node, data: bytes,
         # The binding's capture lists are not in document order (and their order changes
         # with the process's string hash seed): sorted, the groups and so the stored rows
         # come out the same in every process.
-        nodes = sorted(captures.get(kind, ()), key=lambda n: (n.start_byte, n.end_byte))
-        for node in nodes:
-            start = node.start_byte
+        # Each node's offsets are read once (every read builds a Python int); the capture's
+        # index breaks ties as a stable sort of the nodes by (start, end) would.
+        nodes = sorted((node.start_byte, node.end_byte, i, node)
+                       for i, node in enumerate(captures.get(kind, ())))
+        for start, end, _, node in nodes:
             if start in skip:
                 continue
             skip.add(start)
-            key = (data[start:node.end_byte], kind)
+            key = (data[start:end], kind)
             group = group_of.get(key)
             if group is None:
                 group = group_of[key] = len(group_of)
@@ -527,7 +529,8 @@ def _fingerprint(spec: LanguageSpec, definitions: list[Definition]) -> None:
         while j < len(targets) and targets[j].start_byte < outer.end_byte:
             j += 1
         if outer.node is not None:
-            codes, starts = fingerprint.node_stream(outer.node, spec.normalized, spec.pruned)
+            codes, starts = fingerprint.node_stream(outer.node, spec.normalized, spec.pruned,
+                                                    spec.shaped)
             hashes = fingerprint.shingle_hashes(codes)
             for inner in targets[i:j]:
                 _sign(inner, codes, starts, hashes)

@@ -44,10 +44,13 @@ _OFFSETS = np.array(_splitmix64(SIGNATURE_SIZE, 2), dtype=np.uint64)
 _PRIME = np.uint64(0x100000001B3)
 
 
-def node_stream(root: ts.Node, table: np.ndarray,
-                pruned: frozenset[int] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
+def node_stream(root: ts.Node, table: np.ndarray, pruned: frozenset[int] = frozenset(),
+                shaped: frozenset[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Normalised kind codes of the subtree's nodes in pre-order, with each one's start byte;
-    subtrees of ``pruned`` kinds are skipped whole."""
+    subtrees of ``pruned`` kinds are skipped whole. ``shaped`` is the kinds with a code
+    (:func:`shaped_kinds` of ``table``; computed here when not given)."""
+    if shaped is None:
+        shaped = shaped_kinds(table)
     kinds: list[int] = []
     starts: list[int] = []
     add_kind, add_start = kinds.append, starts.append  # bound once: this loop is the hot path
@@ -60,17 +63,23 @@ def node_stream(root: ts.Node, table: np.ndarray,
         node = cursor.node
         kind = node.kind_id  # type: ignore[union-attr]
         if kind not in pruned:
-            add_kind(kind)
-            add_start(node.start_byte)  # type: ignore[union-attr]
+            # Nodes without a code (punctuation, wrappers: about half) are dropped here,
+            # before their start is read.
+            if kind in shaped:
+                add_kind(kind)
+                add_start(node.start_byte)  # type: ignore[union-attr]
             if first_child():
                 continue
         while not next_sibling():
             if not parent():
-                ids = np.asarray(kinds, dtype=np.int64)
-                # ERROR nodes carry the id 65535, past the grammar's own kinds: drop them.
-                codes = np.where(ids < len(table), table[np.minimum(ids, len(table) - 1)], 0)
-                keep = codes != 0
-                return codes[keep], np.asarray(starts, dtype=np.int64)[keep]
+                codes = table[np.asarray(kinds, dtype=np.int64)]
+                return codes, np.asarray(starts, dtype=np.int64)
+
+
+def shaped_kinds(table: np.ndarray) -> frozenset[int]:
+    """The node kind ids with a normalised code. ERROR nodes carry the id 65535, past the
+    grammar's own kinds, so they are never among them."""
+    return frozenset(np.flatnonzero(table).tolist())
 
 
 def shingle_hashes(codes: np.ndarray) -> np.ndarray:

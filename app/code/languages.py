@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import tree_sitter as ts
 
+from app.code.fingerprint import shaped_kinds
 from app.errors import StoreError
 from app.resources import data_dir
 
@@ -98,6 +99,7 @@ class LanguageSpec:
     reserved_names: frozenset[str]
     normalized: np.ndarray = field(repr=False)  # node kind id → normalised kind code (0: drop)
     pruned: frozenset[int] = field(repr=False)  # node kind ids whose subtrees shapes skip
+    shaped: frozenset[int] = field(repr=False)  # node kind ids with a code in ``normalized``
 
     def parser(self) -> ts.Parser:
         return ts.Parser(self.grammar)
@@ -187,6 +189,7 @@ def language_spec(name: str) -> LanguageSpec | None:
         _prefixed_captures(kind, sources[kind]) for kind in STRUCTURE_FILES))
     structure_files = tuple(kind for kind in STRUCTURE_FILES
                             for _ in range(queries[kind].pattern_count))
+    normalized = _normalization_table(grammar, config.get("normalize", {}))
     return LanguageSpec(
         name=name,
         grammar=grammar,
@@ -200,8 +203,9 @@ def language_spec(name: str) -> LanguageSpec | None:
         name_separators=tuple(config.get("name_separators", [])),
         merge_overloads=bool(config.get("merge_overloads", False)),
         reserved_names=frozenset(config.get("reserved_names", [])),
-        normalized=_normalization_table(grammar, config.get("normalize", {})),
+        normalized=normalized,
         pruned=_pruned_kinds(grammar, config.get("shape_prune", [])),
+        shaped=shaped_kinds(normalized),
     )
 
 

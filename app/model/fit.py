@@ -125,21 +125,21 @@ def collect_records(model: Model, streams: Sequence[np.ndarray], limit: int) -> 
         if not len(stream):
             continue
         session.reset()
-        for token in stream.tolist():
-            levels = session.level_records(token)
-            need = used + len(levels) + 1
+        for levels, records, info in session.scored(stream.tolist()):
+            # Row ``used`` is level 0, filled in below for every token at once.
+            need = used + levels + 1
             if need > len(rec):
                 rec = np.concatenate([rec, np.zeros_like(rec)])
-            rec[used] = base
-            rec[used, R_CY] = unigram[token]
-            rec[used + 1:need] = levels[::-1]
-            depth[i] = len(levels) + 1
-            infos[i] = session.info()
-            session.push(token)
+            rec[used + 1:need] = records[::-1]
+            depth[i] = levels + 1
+            infos[i] = info
             used = need
             i += 1
-    return Records(rec[:used].copy(), depth, infos, np.concatenate(tokens) if tokens
-                   else np.zeros(0, dtype=np.int64), model.vocab_size)
+    targets = np.concatenate(tokens) if tokens else np.zeros(0, dtype=np.int64)
+    bottom = np.cumsum(depth) - depth
+    rec[bottom] = base
+    rec[bottom, R_CY] = unigram[targets]
+    return Records(rec[:used].copy(), depth, infos, targets, model.vocab_size)
 
 
 def alpha_indices(rec: np.ndarray) -> np.ndarray:
@@ -151,28 +151,41 @@ def alpha_indices(rec: np.ndarray) -> np.ndarray:
 
 class _Level:
     """The records of one level slot (every token that has it), as the objective uses them
-    (compact: ~1.5M of these rows for the default fit)."""
+    (compact: ~1.5M of these rows for the default fit). Columns are kept apart and every
+    index the objective gathers or scatters by is computed here once, not per iteration."""
 
-    def __init__(self, tokens: np.ndarray, rec: np.ndarray) -> None:
+    def __init__(self, tokens: np.ndarray, rec: np.ndarray, everyone: bool) -> None:
         self.tokens = tokens
-        bucket = (rec[:, R_OB] * NCB + rec[:, R_CB]).astype(np.int32)
-        self.ia = alpha_indices(rec).astype(np.int32)
+        # Every token has level 0: its gathers and scatters are then plain slices.
+        self.everyone = everyone
+        self.rows: np.ndarray | slice = slice(None) if everyone else tokens
+        bucket = (rec[:, R_OB] * NCB + rec[:, R_CB]).astype(np.intp)
+        self.ia = alpha_indices(rec).astype(np.intp)
         self.ib = bucket
         self.c = rec[:, R_C].astype(np.float64)
         self.cc = rec[:, R_CC].astype(np.float64)
-        self.u = rec[:, [R_U1, R_U2, R_U3]].astype(np.float64)
+        self.u = [rec[:, field].astype(np.float64) for field in (R_U1, R_U2, R_U3)]
         cy = rec[:, R_CY]
         self.cy = cy.astype(np.float64)
         self.ccy = rec[:, R_CCY].astype(np.float64)
         # Which discount the target's own count uses: slot 3 (a zero) for none.
-        self.use = np.where(cy == 0, 3, np.minimum(cy, 3) - 1).astype(np.int8)
-        # Where the discounts (and their gradient) go, with slot 3 of each row unused.
-        self.idisc = bucket.astype(np.int64) * 3
+        use = np.where(cy == 0, 3, np.minimum(cy, 3) - 1)
+        # The three discounts of each row's bucket, and its target's, as flat indices into
+        # the discounts padded to four a bucket (the fourth is the zero of slot 3).
+        # Where the discount gradient of all three slots goes (one bincount); each slot's
+        # rows are a view of it, so the indices are held once.
+        self.gdisc = np.concatenate([bucket * 3 + i for i in range(3)])
+        n = len(bucket)
+        self.idisc = [self.gdisc[i * n:(i + 1) * n] for i in range(3)]
+        self.itarget = bucket * 4 + use
+        # The target's share of each slot's gradient: whether its count uses that slot
+        # (bool, 1 byte a row: subtracted from a float it counts as exactly 1.0 or 0.0).
+        self.uses = [use == i for i in range(3)]
 
     def target_discount(self, d: np.ndarray) -> np.ndarray:
         """The discount of each row's target count (0 for a target not seen)."""
-        padded = np.concatenate([d, np.zeros((len(d), 1))], axis=1)
-        return np.take_along_axis(padded, self.use[:, None].astype(np.int64), 1)[:, 0]
+        padded = np.concatenate([d.reshape(-1, 3), np.zeros((len(d) // 3, 1))], axis=1)
+        return padded.ravel()[self.itarget]
 
 
 class _Objective:
@@ -190,23 +203,28 @@ class _Objective:
         self.levels: list[_Level] = []
         for level in range(int(records.depth.max(initial=0))):
             tokens = np.flatnonzero(records.depth > level)
-            self.levels.append(_Level(tokens, records.rec[starts[tokens] + level]))
+            self.levels.append(_Level(tokens, records.rec[starts[tokens] + level],
+                                      len(tokens) == self.n))
 
     def probabilities(self, alpha: np.ndarray, beta: np.ndarray,
                       disc: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
         p = np.full(self.n, 1.0 / self.vocab_size)
         saved = []
-        disc3 = disc.reshape(-1, 3)
         for lv in self.levels:
-            a, be, d = alpha[lv.ia], beta[lv.ib], disc3[lv.ib]
+            a, be = alpha[lv.ia], beta[lv.ib]
             m = lv.c + be * lv.cc
             denom = m + a
-            spent = (d * lv.u).sum(-1)
-            gamma = (a + spent) / denom
-            num = lv.cy - lv.target_discount(d) + be * lv.ccy
-            below = p[lv.tokens]
-            saved.append((a, m, denom, spent, gamma, num, below))
-            p[lv.tokens] = num / denom + gamma * below
+            # Summed in this order, as (d * u).sum(-1) over a row's three slots does.
+            spent = disc[lv.idisc[0]] * lv.u[0]
+            spent += disc[lv.idisc[1]] * lv.u[1]
+            spent += disc[lv.idisc[2]] * lv.u[2]
+            above = a + spent
+            gamma = above / denom
+            num = lv.cy - lv.target_discount(disc) + be * lv.ccy
+            # A slice is a view of what the next line overwrites: keep a copy.
+            below = p[lv.rows].copy() if lv.everyone else p[lv.rows]
+            saved.append((m, denom, spent, above, gamma, num, below))
+            p[lv.rows] = num / denom + gamma * below
         return p, saved
 
     def __call__(self, raw: np.ndarray) -> tuple[float, np.ndarray]:
@@ -224,21 +242,22 @@ class _Objective:
         g_alpha = np.zeros(NALPHA)
         g_beta = np.zeros(NBETA)
         g_disc = np.zeros(N_DISC)
-        for lv, (a, m, denom, spent, gamma, num, below) in zip(
+        for lv, (m, denom, spent, above, gamma, num, below) in zip(
                 reversed(self.levels), reversed(saved), strict=True):
-            delta = upstream[lv.tokens]
-            d_alpha = (-num + (m - spent) * below) / denom ** 2
-            d_beta = (lv.ccy / denom - num * lv.cc / denom ** 2
-                      - (a + spent) * lv.cc / denom ** 2 * below)
+            delta = upstream[lv.rows]
+            square = denom ** 2
+            d_alpha = (-num + (m - spent) * below) / square
+            d_beta = (lv.ccy / denom - num * lv.cc / square
+                      - above * lv.cc / square * below)
             g_alpha += np.bincount(lv.ia, delta * d_alpha, minlength=NALPHA)
             g_beta += np.bincount(lv.ib, delta * d_beta, minlength=NBETA)
-            # d p / d disc_i = (u_i * below - [the target's count uses disc_i]) / denom.
+            # d p / d disc_i = (u_i * below - [the target's count uses disc_i]) / denom;
+            # the three slots' rows go to disjoint bins, so one bincount adds them all.
             share = delta / denom
-            for i in range(3):
-                g_disc += np.bincount(lv.idisc + i, share * (lv.u[:, i] * below
-                                                             - (lv.use == i)),
-                                      minlength=N_DISC)
-            upstream[lv.tokens] = delta * gamma
+            weights = np.concatenate([share * (u * below - uses)
+                                      for u, uses in zip(lv.u, lv.uses, strict=True)])
+            g_disc += np.bincount(lv.gdisc, weights, minlength=N_DISC)
+            upstream[lv.rows] = delta * gamma
         scale = 1.0 / (self.n * np.log(2.0))
         g_disc = g_disc * np.tile(DISC_MAX, NOB * NCB) * sig * (1 - sig)
         return loglik, np.concatenate([g_alpha * alpha, g_beta * beta, g_disc]) * scale

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -220,6 +220,22 @@ class Session:
     def info(self) -> np.ndarray:
         """Facts about the last query (jit.layout I_* slots)."""
         return self.frame.array("INFO")
+
+    def scored(self, tokens: Sequence[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """For each of ``tokens`` in turn: how many levels it has, the kernel's per-level
+        records of it (top first, ``levels`` rows; :meth:`level_records`) and the INFO
+        after that query; then the token is pushed. The arrays are this session's buffers,
+        overwritten by the next step: what the fit reads for every held-out token, with
+        the per-call lookups done once."""
+        slots, target = self.frame.slots, FRAME.index["TARGET"]
+        stats, frame = self.model.kernels.stats, self.frame
+        records = self.frame.array("REC").reshape(-1, REC_FIELDS)
+        info = self.frame.array("INFO")
+        for token in tokens:
+            slots[target] = token
+            levels = stats(frame)
+            yield levels, records[:levels], info
+            self.push(token)
 
     def level_records(self, target: int) -> np.ndarray:
         """Per-level counts of ``target`` after the history (for fitting), top first."""
