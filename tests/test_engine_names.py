@@ -47,7 +47,12 @@ def test_a_hypercube_without_code_knows_no_name(tmp_path: Path) -> None:
 
 def test_ranking_counts_unknown_names_above_known_ones_out_of_scope(tmp_path: Path) -> None:
     known, _, _ = _known(tmp_path, {"shapes.py": "def circle_area(radius):\n    return radius\n"})
-    ranker = Ranker("python", "def main(size):\n    x = ", None, known)
+    ranker = Ranker("go", "func main(size int) {\n\tx := ", None, known)
     assert ranker.unseen("size + 1", True) == 0                   # in scope: the prompt's
     assert ranker.unseen("circle_area(size)", True) == OUT_OF_SCOPE  # known elsewhere
     assert ranker.unseen("invented_name(size)", True) == 1.0        # seen nowhere
+    # Python resolves a bare name in its own file: known elsewhere but not imported is a
+    # NameError; as an attribute of an imported module it is known elsewhere.
+    python = Ranker("python", "import shapes\n\ndef main(size):\n    x = ", None, known)
+    assert python.unseen("circle_area(size)", True) == 1.0
+    assert python.unseen("shapes.circle_area(size)", True) == OUT_OF_SCOPE
