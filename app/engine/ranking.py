@@ -146,7 +146,7 @@ class Ranker:
         self._parser = _parser(self.language) if self.language else None
         # What the cursor's line starts inside of (a block comment, a docstring): the
         # candidates' code is read from there on (app/engine/lexical.py).
-        code = _from_code_line(text)
+        code = self._code = _from_code_line(text)
         line_start = code.rfind("\n") + 1
         self._line = code[line_start:]
         self._resume = lexical.opener(code[:line_start], self.language)
@@ -270,7 +270,7 @@ class Ranker:
             # A suffix cut short (the client's window) inside a comment would make every
             # candidate's count depend on how the comment is closed, not on its code.
             suffix = "\n".join(closed_lines((self.suffix or "").split("\n"), self.language))
-            head, tail = _from_code_line(self.prompt_text).encode("utf-8"), \
+            head, tail = self._code.encode("utf-8"), \
                 suffix.encode("utf-8")
             self._base = head, tail, parser.parse(head + tail)
         head, tail, base = self._base
