@@ -125,3 +125,51 @@ def test_a_name_the_cursor_is_inside_of_is_judged_whole() -> None:
                     "        self._co", None, Known())
     assert ranker.unseen("mpleted += 1", True) == 0
     assert ranker.unseen("nn_lost += 1", True) == 1.0
+
+
+def test_an_attribute_a_python_line_assigns_binds_no_bare_name() -> None:
+    ranker = Ranker("python", "class Bar:\n    def __init__(self):\n        ", None,
+                    Known("rargs", "width"))
+    # ``rargs`` read is a NameError (the member it sets is known elsewhere: 0.2)
+    assert ranker.unseen("self.rargs = rargs", True) == pytest.approx(1.2)
+    assert ranker.unseen("self.width: int = width", True) == pytest.approx(1.2)
+    assert ranker.unseen("width = 0", True) == 0
+
+
+def test_an_own_member_the_file_never_mentions_counts_as_unknown() -> None:
+    prompt = ("class Stack:\n    def __init__(self):\n        self.items = []\n\n"
+              "    def pop(self):\n        ")
+    ranker = Ranker("python", prompt, None, Known("part_count", "items", "append"))
+    assert ranker.unseen("return self.items.pop()", True) == 0
+    assert ranker.unseen("if self.part_count() == 0:", True) == 1.0  # another class's
+    assert ranker.unseen("self.items.part_count()", True) == pytest.approx(0.2)  # not own
+    # assigned: a new member (known elsewhere, so out of scope only)
+    assert ranker.unseen("self.part_count = 0", True) == pytest.approx(0.2)
+    typescript = Ranker("typescript", "class A {\n  run() {\n    const t = this, b = true;\n    ",
+                        None, Known("closed"))
+    assert typescript.unseen("this.closed = true;", True) == pytest.approx(0.2)
+    assert typescript.unseen("if (this.closed) {", True) == 1.0
+    # far above the cursor is still the file
+    far = Ranker("python", "class A:\n    size = 0\n" + "\n" * 8000 + "    def f(self):\n        ",
+                 None, Known("size"))
+    assert far.unseen("return self.size", True) == 0
+
+
+@pytest.mark.parametrize(("language", "prompt", "text", "suffix", "left_open"), [
+    ("python", 'fill = "#', "", None, 1),          # the cursor's string never closed
+    ("python", 'fill = "#', '",', None, 0),
+    ("python", "x = ", "'abc", None, 1),
+    ("python", 'fill = "#', "", '",\n', 0),        # the suffix closes it
+    ("python", 'doc = """one', "two", None, 0),    # a docstring may span lines
+    ("java", 'String s = "a', "b;", None, 1),
+    ("go", 's := "a', 'b"', None, 0),
+    ("rust", 'let s = "a', "b", None, 0),          # Rust strings may span lines
+    ("python", 'x = "a', "b \\", None, 0),          # continued on the next line
+])
+def test_a_line_never_leaves_a_short_string_open(language: str, prompt: str, text: str,
+                                                 suffix: str | None, left_open: int) -> None:
+    assert Ranker(language, prompt, suffix, None).open_string(text, True) == left_open
+
+
+def test_a_line_cut_short_by_the_budget_is_not_judged_open() -> None:
+    assert Ranker("python", 'x = "a', None, None).open_string("bc", False) == 0

@@ -48,6 +48,10 @@ SCOPE_NEAR_CHARS = 6000
 SCOPE_HEAD_CHARS = 2000
 # A name the code index knows but the prompt and suffix do not counts this much of one.
 OUT_OF_SCOPE = 0.2
+# ... but a member of the object itself (``self.x``, ``this.x``) that the file never
+# mentions counts whole: a class's own members are written in its file, and the model's
+# cache offers other classes' members (``self.rargs`` in a progress bar).
+OWN_MEMBER = 1.0
 # ... and for a line that copies one of the RECENT_LINES lines above the cursor.
 REPEAT_PENALTY = 4.0
 RECENT_LINES = 3
@@ -117,6 +121,7 @@ class Ranker:
 
     def __post_init__(self) -> None:
         self._base: tuple[bytes, bytes, ts.Tree] | None = None
+        self._all_names: set[str] | None = None
         self._counted: dict[str, int] = {}
         lines = self.prompt_text.split("\n")[-WINDOW_LINES:]
         body = [line for line in lines[:-1] if line.strip()]
@@ -189,8 +194,28 @@ class Ranker:
             if strict and not _is_attribute(code, match.start()):
                 count += 1.0
                 continue
+            if self._own_member(code, match.start()) and name not in self._file_names() \
+                    and not _ASSIGNED.match(code, match.end()):
+                count += OWN_MEMBER
+                continue
             count += OUT_OF_SCOPE if name in self.known else 1.0
         return count
+
+    def _own_member(self, code: str, start: int) -> bool:
+        """Whether the name at ``start`` is a member of the object itself (``self.name``)."""
+        receivers = _RECEIVERS.get(self.language or "")
+        if not receivers:
+            return False
+        found = _MEMBER_OF.search(code, max(0, start - 24), start)
+        return found is not None and found.group(1) in receivers
+
+    def _file_names(self) -> set[str]:
+        """Every name of the prompt and the suffix (read once, when first asked: a member
+        written far above the cursor is still the class's own)."""
+        if self._all_names is None:
+            self._all_names = set(IDENTIFIER.findall(self.prompt_text))
+            self._all_names.update(IDENTIFIER.findall(self.suffix or ""))
+        return self._all_names
 
     def stray_string(self, text: str) -> int:
         """1 if the Python line ``text`` completes is a string and nothing else, written in
@@ -203,6 +228,24 @@ class Ranker:
         if not _STRING_START.match(line) or lexical.code_of(line, 0, "python").strip():
             return 0
         return int(not self._after_header)
+
+    def open_string(self, text: str, complete: bool) -> int:
+        """1 if the line ``text`` completes ends inside a string that may not span lines
+        (``"…`` in Python, Java, Go…): broken code, however the cursor got there. A parse
+        judges that too, but only for the leaders and not for a cursor already inside the
+        string (app/engine/lexical.py says where prose is)."""
+        if not complete or self.language in _SPANNING_QUOTES:
+            return 0
+        # (a middle that stays on the line is joined by the suffix's first line)
+        rest = text if "\n" in text else text + (self.suffix or "")
+        line = (self._line + rest).split("\n", 1)[0]
+        if line.endswith("\\"):  # continued on the next line
+            return 0
+        span = lexical.open_at_end(self._resume + line, self.language)
+        if span is None or span.kind != "string":
+            return 0
+        opening = (self._resume + line)[span.start:span.start + 3]
+        return int(opening[:1] in ('"', "'") and not opening.startswith(('"""', "'''")))
 
     def repeats(self, text: str) -> int:
         """1 if the completed line copies one of the lines just above it (the cache's
@@ -295,7 +338,9 @@ class Ranker:
             candidate.penalty = (UNSEEN_PENALTY * self.unseen(candidate.text,
                                                               candidate.complete)
                                  + REPEAT_PENALTY * self.repeats(candidate.text)
-                                 + PARSE_PENALTY * self.stray_string(candidate.text))
+                                 + PARSE_PENALTY * (self.stray_string(candidate.text)
+                                                    + self.open_string(candidate.text,
+                                                                       candidate.complete)))
             candidate.score = (candidate.logprob / length_penalty(candidate.length)
                                - candidate.penalty)
         ranked = sorted(candidates, key=lambda c: -c.score)
@@ -356,6 +401,14 @@ def closed_lines(lines: list[str], language: str | None) -> list[str]:
 
 
 _GOES_ON = ("(", "[", "{", ",")
+# The names a method's object goes by, per language (Go names its receivers freely).
+_RECEIVERS = {"python": {"self", "cls"}, "rust": {"self"}, "javascript": {"this"},
+              "typescript": {"this"}, "tsx": {"this"}, "java": {"this"}, "csharp": {"this"}}
+# What follows a member the line assigns (``self.x =``, ``self.x: int =``): a new one.
+_ASSIGNED = re.compile(r"[ \t]*(?:=(?!=)|:[^=\n]*=(?!=))")
+# Languages whose double-quoted strings may span lines.
+_SPANNING_QUOTES = frozenset({"rust"})
+_MEMBER_OF = re.compile(r"(?<![\w$.])([A-Za-z_$][\w$]*)[ \t]*\.[ \t]*$")
 _PYTHON_BUILTINS = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__", "self", "cls"}
 _STAR_IMPORT = re.compile(r"^\s*from\s+\S+\s+import\s+\*", re.MULTILINE)
 # Names a Python line binds rather than reads: assignment targets and keyword arguments
@@ -375,13 +428,21 @@ def _python_bound(code: str) -> set[str]:
             continue
         assignment = re.match(r"^\s*([\w\s,.*\[\]()]+?)\s*(?<![=!<>+\-*/%&|^@:])=(?!=)", line)
         if assignment:
-            bound.update(IDENTIFIER.findall(assignment.group(1)))
+            bound.update(_bare_names(assignment.group(1)))
         for match in _TARGETS.finditer(line):
-            bound.update(IDENTIFIER.findall(match.group(1) or match.group(2) or ""))
+            if match.group(1):
+                bound.update(_bare_names(match.group(1)))
+            elif not _is_attribute(line, match.start(2)):  # ``self.x = x`` binds no ``x``
+                bound.add(match.group(2))
         if "lambda" in line:
             for params in re.findall(r"lambda([^:]*):", line):
                 bound.update(IDENTIFIER.findall(params))
     return bound
+
+
+def _bare_names(code: str) -> list[str]:
+    """The names of ``code`` that are not attributes (``a`` and ``b`` of ``a.x, b``)."""
+    return [m.group() for m in IDENTIFIER.finditer(code) if not _is_attribute(code, m.start())]
 
 
 def _is_attribute(code: str, start: int) -> bool:
