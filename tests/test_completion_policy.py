@@ -609,3 +609,31 @@ def test_a_line_after_a_docstring_is_code_not_the_docstrings_quotes_again(
     (choice,) = engine.generate(request(engine, prompt, scope="line", max_tokens=24)).choices
     line = choice.text.strip()
     assert line and not line.startswith(('"', "'")), choice.text
+
+
+def test_a_cursor_after_a_deep_indent_finds_the_line_a_wide_search_finds(
+        engine: Engine) -> None:
+    # The tokenizer writes a line break and its indentation as one token but the last
+    # space with the next word, so the healed indentation is rewritten by a token covering
+    # part of it; the likeliest such tokens cover the wrong part (`\n   ` of 12 spaces,
+    # whose rest no token then writes plausibly). They get places of their own, so a
+    # narrow search finds the line a wide one does.
+    prompt = ("def f(values):\n    for value in values:\n        if value:\n"
+              "            total = value\n            ")
+    plan = policy.prepare(engine, request(engine, prompt, scope="line"))
+    assert plan.healed.removed == b"\n            "
+    best = []
+    for width in (3, 12):
+        search_plan = SearchPlan(scope="line", required=plan.healed.removed, block=None,
+                                 suffix_line=None, stops=[], width=width, budget=16,
+                                 at_line_start=True, indented=True)
+        with ExitStack() as stack:
+            base = stack.enter_context(engine.sessions(plan.model))
+            base.reset(plan.history)
+            spare = [stack.enter_context(engine.sessions(plan.model))
+                     for _ in range(sessions_needed(search_plan))]
+            found = search(spare, base, engine.prefix_index, engine.token_table,
+                           plan.model.kernels, search_plan)
+        best.append(max(item.logprob for item in found if item.finish == "stop"))
+    narrow, wide = best
+    assert narrow == pytest.approx(wide)

@@ -48,6 +48,13 @@ NEW_BLOCK_BLANK_WIDTH = 3
 # them is the model's cache copying line breaks until the budget runs out).
 MAX_BLANK_LINES = 2
 _LOOP_MAX = 48
+# Places for beams that have written only part of the text healing took back, per unit of
+# width. The tokenizer writes a line break and its indentation as one token but the last
+# space with the next word (``\n       `` + `` return``), so a prompt ending in an indent is
+# continued by a token that covers part of it; the likeliest such tokens are often the
+# wrong part (``\n   `` after a 10-space indent, whose rest no token then writes
+# plausibly), and without places of their own they crowd out the one the line grows from.
+HEALING_WIDTH = 4
 # What a block's closing line holds besides its bracket.
 _CLOSING = " \t\n)]};,"
 
@@ -118,9 +125,15 @@ def blank_width(plan: SearchPlan) -> int:
     return NEW_BLOCK_BLANK_WIDTH * plan.width if plan.new_block else 0
 
 
+def healing_width(plan: SearchPlan) -> int:
+    """How many beams that still owe part of the healed indentation a search keeps besides
+    the others (0 when healing took back no line break or indentation)."""
+    return HEALING_WIDTH * plan.width if plan.required and not plan.required.strip() else 0
+
+
 def sessions_needed(plan: SearchPlan) -> int:
     """Spare sessions :func:`search` needs: its live beams and their children."""
-    return 2 * (plan.width + blank_width(plan))
+    return 2 * (plan.width + blank_width(plan) + healing_width(plan))
 
 
 def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
@@ -136,6 +149,7 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
     finished: list[Found] = []
     width = plan.width
     blank_places = blank_width(plan)
+    healing_places = healing_width(plan)
     log = math.log
     largest = kernels.top
     line_ends = index.compatible(b"\n") if plan.scope == "line" else None
@@ -182,18 +196,25 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
         # one does not take a place a better one needed.
         extended: list[tuple[float, int, int, _Beam | Found]] = []
         live: list[float] = []
-        # Only a beam with nothing but blanks yet has children that are blank too.
+        # Only a beam with nothing but blanks yet has children that are blank too, and
+        # only one that owes healed text has children that owe some.
         blank_live = 0 if any(not beam.text.strip() for beam in beams) else blank_places
+        healing_live = 0 if any(beam.required for beam in beams) else healing_places
         for score, number, token, lp in pool:
-            if score < ceiling or (len(live) >= width and score <= live[width - 1]
-                                   and blank_live >= blank_places):
+            if score < ceiling:
+                break
+            full = len(live) >= width and score <= live[width - 1] \
+                and blank_live >= blank_places
+            if full and healing_live >= healing_places:
                 break
             outcome = _extend(beams[number], token, lp, token_bytes, plan)
-            if outcome is None:
-                continue
+            if outcome is None or (full and not _owes(outcome)):
+                continue  # (only a beam that owes healed text may still take a place)
             extended.append((outcome.logprob, number, token, outcome))
             if isinstance(outcome, _Beam):
-                if outcome.text.strip() or not blank_places:
+                if outcome.required and healing_places:
+                    healing_live += 1
+                elif outcome.text.strip() or not blank_places:
                     live.append(outcome.logprob)
                     live.sort(reverse=True)
                 else:
@@ -205,15 +226,22 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
         # depth ends the block) and would crowd out the one the right line grows from.
         survivors: list[_Beam] = []
         chosen: list[int] = []  # each survivor's token
-        blanks = 0
+        blanks = healing = 0
         for _, number, token, outcome in extended:
-            if len(survivors) - blanks >= width and blanks >= blank_places:
+            full = len(survivors) - blanks - healing >= width and blanks >= blank_places
+            if full and healing >= healing_places:
                 break
+            if full and not _owes(outcome):
+                continue
             if isinstance(outcome, Found):
                 finished.append(outcome)
                 continue
-            if outcome.text.strip() or not blank_places:
-                if len(survivors) - blanks >= width:
+            if outcome.required and healing_places:
+                if healing >= healing_places:
+                    continue
+                healing += 1
+            elif outcome.text.strip() or not blank_places:
+                if len(survivors) - blanks - healing >= width:
                     continue
             elif blanks >= blank_places:
                 continue
@@ -247,6 +275,11 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
             finished.append(Found(beam.tokens, beam.logprobs, text, "length", beam.logprob))
     spare.extend(b.session for b in beams)
     return finished
+
+
+def _owes(outcome: _Beam | Found) -> bool:
+    """Whether ``outcome`` is a live beam that has yet to write part of the healed text."""
+    return isinstance(outcome, _Beam) and bool(outcome.required)
 
 
 def _give_sessions(children: list[_Beam], parents: list[Session], spare: list[Session],
