@@ -32,7 +32,14 @@ from app.engine.scope import (
     suffix_first_line,
     suffix_takeover,
 )
-from app.engine.search import SearchPlan, _whole_lines, search, sessions_needed
+from app.engine.search import (
+    SearchPlan,
+    _Beam,
+    _extend,
+    _whole_lines,
+    search,
+    sessions_needed,
+)
 from app.engine.types import GenerationRequest
 from app.errors import InvalidRequest
 from tests.conftest import copy_of_app, ingested, make_root
@@ -100,7 +107,17 @@ def test_a_cursor_at_a_line_start_or_after_an_indent_continues_the_indented_body
         assert healed.text.startswith("    ") and healed.text.strip(), healed
     after_indent = engine.generate(request(engine, "def parse(self, text):\n    ",
                                            scope="line")).choices[0]
-    assert after_indent.text.strip() and not after_indent.text.startswith("\n")
+    assert after_indent.text.strip() and not after_indent.text[:1].isspace()
+
+
+def test_after_a_typed_indent_no_token_indents_the_line_further() -> None:
+    plan = SearchPlan(scope="line", required=b"", block=None, suffix_line=None, stops=[],
+                      width=3, budget=4, at_line_start=True, indented=True)
+    start = _Beam(None, [], [], 0.0, b"")  # type: ignore[arg-type]  # (no session read)
+    pieces = [b" #", b"  ", b"# note"]
+    assert _extend(start, 0, -1.0, pieces, plan) is None  # the indent typed is the line's
+    assert _extend(start, 1, -1.0, pieces, plan) is None
+    assert _extend(start, 2, -1.0, pieces, plan) is not None
 
 
 def test_block_scope_ends_at_the_dedent(engine: Engine) -> None:

@@ -326,7 +326,7 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
     logprob = parent.logprob + lp
     before = parent.text
     text = before + new
-    if plan.indented and text and not text.strip() and not before:
+    if plan.indented and not before and text[:1] in (" ", "\t"):
         return None  # the caller typed the indentation: no more of it
     if plan.scope == "block" and "\n" in new:
         blanks = _blank_lines_at_end(text)
