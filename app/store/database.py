@@ -27,8 +27,6 @@ from app.store.runs import interrupt_dead_runs
 from app.store.schema import migrate
 
 _BUSY_TIMEOUT_MS = 10_000
-# The page cache of a writable connection, in KiB (see Store.__init__).
-WRITER_CACHE_KIB = 262_144
 
 
 class Store:
@@ -57,11 +55,6 @@ class Store:
                 # NORMAL is durable against process crashes in WAL mode; only a power cut
                 # can lose the last commits, never consistency.
                 self.conn.execute("PRAGMA synchronous = NORMAL")
-                # The writer's page cache: SQLite's default (2 MB) is smaller than the indexes
-                # one ingest batch touches (code facts, relations, names, FTS), so each insert
-                # re-read evicted pages from the WAL and file. A larger cache only changes
-                # speed, never what is stored; pages are allocated as they are used.
-                self.conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
                 migrate(self.conn)
                 interrupt_dead_runs(self.conn, self.path)
         except apsw.BusyError as exc:
