@@ -34,6 +34,7 @@ from app.ingest.walk import Candidate, Skipped, walk
 from app.ingest.workers import Executor, Processes, prepared
 from app.store import Store
 from app.store.checksums import blob_checksum
+from app.store.rows import integer
 from app.store.runs import ingest_lock
 from app.store.tokens import pack_tokens
 from app.tokenizer import (
@@ -144,12 +145,12 @@ class IngestRun:
     @contextlib.contextmanager
     def _page_cache(self) -> Iterator[None]:
         conn = self.store.conn
-        before = conn.execute("PRAGMA cache_size").fetchall()[0][0]
+        before = integer(conn, "PRAGMA cache_size")
         conn.execute(f"PRAGMA cache_size = -{RUN_CACHE_KIB}")
         try:
             yield
         finally:
-            conn.execute(f"PRAGMA cache_size = {int(before)}")
+            conn.execute(f"PRAGMA cache_size = {before}")
 
     def _executor(self) -> Executor:
         if self.options.cluster is None:
