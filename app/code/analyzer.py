@@ -33,6 +33,7 @@ from app.code.languages import language_spec
 from app.code.names import NAME_TAG, NameTable
 from app.code.packing import KIND_CODE, fits_narrow, pack_sites
 from app.ingest.protocols import IngestedDocument, Preparer
+from app.store.checksums import blob_checksum
 from app.store.rows import integer
 from app.tokenizer import Tokenizer
 
@@ -196,16 +197,19 @@ class CodeAnalyzer:
              for i, d in enumerate(facts.definitions)],
         )
         conn.executemany(
-            "INSERT INTO code_fingerprints(symbol_id, shape, minhash) VALUES(?, ?, ?)",
-            [(first + i, d.shape, d.minhash) for i, d in enumerate(facts.definitions)
-             if d.shape is not None],
+            "INSERT INTO code_fingerprints(symbol_id, shape, minhash, checksum)"
+            " VALUES(?, ?, ?, ?)",
+            [(first + i, d.shape, d.minhash, blob_checksum(d.minhash))
+             for i, d in enumerate(facts.definitions) if d.shape is not None],
         )
         groups = [g for g in facts.references if g.name]
         narrow = fits_narrow(np.concatenate([g.sites for g in groups])) if groups else True
         conn.executemany(
-            "INSERT INTO code_refs(doc_id, name_id, kind, count, sites) VALUES(?, ?, ?, ?, ?)",
-            [(doc.doc_id, name_ids[g.name], KIND_CODE[g.kind], len(g.sites),
-              pack_sites(g.sites, narrow)) for g in groups],
+            "INSERT INTO code_refs(doc_id, name_id, kind, count, sites, checksum)"
+            " VALUES(?, ?, ?, ?, ?, ?)",
+            [(doc.doc_id, name_ids[g.name], KIND_CODE[g.kind], len(g.sites), sites,
+              blob_checksum(sites))
+             for g in groups for sites in (pack_sites(g.sites, narrow),)],
         )
         conn.executemany(
             "INSERT INTO code_imports(doc_id, module, name, alias, line) VALUES(?, ?, ?, ?, ?)",
