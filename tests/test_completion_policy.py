@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from app.engine.scope import (
     suffix_takeover,
 )
 from app.engine.search import (
+    Found,
     SearchPlan,
     _Beam,
     _extend,
@@ -42,6 +43,7 @@ from app.engine.search import (
 )
 from app.engine.types import GenerationRequest
 from app.errors import InvalidRequest
+from app.model import Session
 from tests.conftest import copy_of_app, ingested, make_root
 
 PYTHON = '''class Stack:
@@ -588,6 +590,20 @@ def test_a_line_goes_on_the_way_the_lines_above_it_of_its_shape_do(engine: Engin
     assert choice.text == " as SamplingParams"
 
 
+@contextmanager
+def searched(engine: Engine, plan: policy._Plan,
+             search_plan: SearchPlan) -> Iterator[tuple[Session, list[Found]]]:
+    """The search's finished candidates after the prompt of ``plan``, and the session
+    holding that prompt (valid inside the block)."""
+    with ExitStack() as stack:
+        base = stack.enter_context(engine.sessions(plan.model))
+        base.reset(plan.history)
+        spare = [stack.enter_context(engine.sessions(plan.model))
+                 for _ in range(sessions_needed(search_plan))]
+        yield base, search(spare, base, engine.prefix_index, engine.token_table,
+                           plan.model.kernels, search_plan)
+
+
 @pytest.mark.parametrize("prompt", [
     "def f(values):\n    if not values:\n        ret",
     "class Stack:\n    def pop(self):\n        return self.items.po",
@@ -601,13 +617,7 @@ def test_a_line_that_ends_scores_every_line_break_token_at_once(engine: Engine,
     search_plan = SearchPlan(scope="line", required=plan.healed.removed, block=None,
                              suffix_line=None, stops=[], width=3, budget=12,
                              at_line_start=False)
-    with ExitStack() as stack:
-        base = stack.enter_context(engine.sessions(plan.model))
-        base.reset(plan.history)
-        spare = [stack.enter_context(engine.sessions(plan.model))
-                 for _ in range(sessions_needed(search_plan))]
-        found = search(spare, base, engine.prefix_index, engine.token_table,
-                       plan.model.kernels, search_plan)
+    with searched(engine, plan, search_plan) as (base, found):
         ended = [item for item in found if item.finish == "stop"]
         assert ended
         best = max(ended, key=lambda item: item.logprob)
@@ -644,13 +654,7 @@ def test_a_cursor_after_a_deep_indent_finds_the_line_a_wide_search_finds(
         search_plan = SearchPlan(scope="line", required=plan.healed.removed, block=None,
                                  suffix_line=None, stops=[], width=width, budget=16,
                                  at_line_start=True, indented=True)
-        with ExitStack() as stack:
-            base = stack.enter_context(engine.sessions(plan.model))
-            base.reset(plan.history)
-            spare = [stack.enter_context(engine.sessions(plan.model))
-                     for _ in range(sessions_needed(search_plan))]
-            found = search(spare, base, engine.prefix_index, engine.token_table,
-                           plan.model.kernels, search_plan)
-        best.append(max(item.logprob for item in found if item.finish == "stop"))
+        with searched(engine, plan, search_plan) as (_, found):
+            best.append(max(item.logprob for item in found if item.finish == "stop"))
     narrow, wide = best
     assert narrow == pytest.approx(wide)
