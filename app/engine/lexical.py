@@ -49,6 +49,9 @@ _PATTERNS = {
     "c": _pattern(_C_COMMENTS, [_SHORT.format(q='"'), _CHAR]),
 }
 _FAMILY = {"typescript": "javascript", "tsx": "javascript", "cpp": "c"}
+# The openings of the strings each family's scanner ends at a line's end (``_SHORT``).
+_SHORT_QUOTES = {"python": ('"', "'"), "javascript": ('"', "'"), "go": ('"',),
+                 "java": ('"',), "csharp": ('"',), "c": ('"',)}
 # How an open span is closed (the text a parse check appends), by how it starts.
 _CLOSERS = {"/*": " */", '"""': '"""', "'''": "'''", '@"': '"', "`": "`", '"': '"',
             "'": "'"}
@@ -172,6 +175,14 @@ def opener(text: str, language: str | None) -> str:
     if span.kind == "block":
         return "/*"
     return next(o for o in ('"""', "'''", '@"', "`", '"', "'") if token.startswith(o))
+
+
+def in_short_string(text: str, language: str | None) -> bool:
+    """Whether ``text`` ends inside a string that may not span lines (``x = "abc``): the
+    line's end must close it."""
+    if language is None:
+        return False
+    return opener(text, language) in _SHORT_QUOTES.get(_FAMILY.get(language, language), ())
 
 
 _BLANK = re.compile(r"[^\n]")

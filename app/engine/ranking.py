@@ -234,18 +234,14 @@ class Ranker:
         (``"…`` in Python, Java, Go…): broken code, however the cursor got there. A parse
         judges that too, but only for the leaders and not for a cursor already inside the
         string (app/engine/lexical.py says where prose is)."""
-        if not complete or self.language in _SPANNING_QUOTES:
+        if not complete:
             return 0
         # (a middle that stays on the line is joined by the suffix's first line)
         rest = text if "\n" in text else text + (self.suffix or "")
         line = (self._line + rest).split("\n", 1)[0]
         if line.endswith("\\"):  # continued on the next line
             return 0
-        span = lexical.open_at_end(self._resume + line, self.language)
-        if span is None or span.kind != "string":
-            return 0
-        opening = (self._resume + line)[span.start:span.start + 3]
-        return int(opening[:1] in ('"', "'") and not opening.startswith(('"""', "'''")))
+        return int(lexical.in_short_string(self._resume + line, self.language))
 
     def repeats(self, text: str) -> int:
         """1 if the completed line copies one of the lines just above it (the cache's
@@ -406,8 +402,7 @@ _RECEIVERS = {"python": {"self", "cls"}, "rust": {"self"}, "javascript": {"this"
               "typescript": {"this"}, "tsx": {"this"}, "java": {"this"}, "csharp": {"this"}}
 # What follows a member the line assigns (``self.x =``, ``self.x: int =``): a new one.
 _ASSIGNED = re.compile(r"[ \t]*(?:=(?!=)|:[^=\n]*=(?!=))")
-# Languages whose double-quoted strings may span lines.
-_SPANNING_QUOTES = frozenset({"rust"})
+# The receiver a member name follows (``self`` of ``self.``), at the end of the text.
 _MEMBER_OF = re.compile(r"(?<![\w$.])([A-Za-z_$][\w$]*)[ \t]*\.[ \t]*$")
 _PYTHON_BUILTINS = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__", "self", "cls"}
 _STAR_IMPORT = re.compile(r"^\s*from\s+\S+\s+import\s+\*", re.MULTILINE)

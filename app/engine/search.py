@@ -212,7 +212,7 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
                 continue  # (only a beam that owes healed text may still take a place)
             extended.append((outcome.logprob, number, token, outcome))
             if isinstance(outcome, _Beam):
-                if outcome.required and healing_places:
+                if healing_places and _owes(outcome):
                     healing_live += 1
                 elif outcome.text.strip() or not blank_places:
                     live.append(outcome.logprob)
@@ -236,7 +236,7 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
             if isinstance(outcome, Found):
                 finished.append(outcome)
                 continue
-            if outcome.required and healing_places:
+            if healing_places and _owes(outcome):
                 if healing >= healing_places:
                     continue
                 healing += 1

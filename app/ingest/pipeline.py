@@ -19,7 +19,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +34,6 @@ from app.ingest.walk import Candidate, Skipped, walk
 from app.ingest.workers import Executor, Processes, prepared
 from app.store import Store
 from app.store.checksums import blob_checksum
-from app.store.rows import integer
 from app.store.runs import ingest_lock
 from app.store.tokens import pack_tokens
 from app.tokenizer import (
@@ -54,11 +53,6 @@ BATCH_FILES = 256
 TRAINING_SAMPLE_BYTES = 64_000_000
 # Seconds to reach a Dask scheduler (--cluster) and for it to have a worker.
 CONNECT_TIMEOUT = 10.0
-# The writer's page cache during a run, in KiB. SQLite's default (2 MB) is smaller than the
-# indexes one batch touches (code facts, relations, names, FTS), so inserts re-read evicted
-# pages; only speed depends on it. Pages are allocated as they are used, and the cache goes
-# back to the default after the run, so a server's connection does not keep it.
-RUN_CACHE_KIB = 131_072
 
 
 @dataclass(frozen=True)
@@ -137,20 +131,10 @@ class IngestRun:
         try:
             # Connect to the cluster before anything is written: an unreachable one leaves
             # the hypercube untouched.
-            with contextlib.closing(self._executor()) as executor, self._page_cache():
+            with contextlib.closing(self._executor()) as executor:
                 return self._run_locked(executor)
         finally:
             lock.release()
-
-    @contextlib.contextmanager
-    def _page_cache(self) -> Iterator[None]:
-        conn = self.store.conn
-        before = integer(conn, "PRAGMA cache_size")
-        conn.execute(f"PRAGMA cache_size = -{RUN_CACHE_KIB}")
-        try:
-            yield
-        finally:
-            conn.execute(f"PRAGMA cache_size = {before}")
 
     def _executor(self) -> Executor:
         if self.options.cluster is None:
