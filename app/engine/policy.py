@@ -36,6 +36,7 @@ from app.engine import analogy
 from app.engine.analogy import nearby_lines
 from app.engine.ends import BlockTerminator, SuffixTerminator, TextEnd
 from app.engine.healing import Healed, HealingConstraint, heal
+from app.engine.indent_prior import indent_prior
 from app.engine.language import resolve_language
 from app.engine.ranking import Ranker, Scored, length_penalty
 from app.engine.scope import (
@@ -314,7 +315,9 @@ def _search(engine: Engine, plan: _Plan, width: int,
         indent_limit=(python_indent_limit(plan.text) if plan.language == "python" else None),
         line_head=cursor_line,
         closer_indent=(closer_indent(plan.text, plan.language) if plan.scope == "line"
-                       else None))
+                       else None),
+        indent_prior=(indent_prior(plan.text, request.suffix)
+                      if plan.scope == "line" and not cursor_line else None))
     with ExitStack() as stack:
         base = stack.enter_context(engine.sessions(plan.model))
         base.reset(plan.history)

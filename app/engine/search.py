@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 
 from app.engine.healing import TokenPrefixIndex
+from app.engine.indent_prior import IndentPrior
 from app.engine.scope import (
     BlockEnd,
     SuffixLine,
@@ -36,6 +37,10 @@ LOOP_PENALTY = 3.0
 # and nobody writes it, but the model, which sees a few tokens back (a method's body is
 # commoner than a function's), offers it first by several nats.
 INDENT_PENALTY = 8.0
+# ... and a line started at the cursor at a depth the file rarely gives such a line, this
+# share of how much rarer it is than the likeliest depth (at most INDENT_PRIOR_MAX nats).
+INDENT_PRIOR_WEIGHT = 1.0
+INDENT_PRIOR_MAX = 8.0
 # ... and a block that ends with a parenthesis or square bracket it opened still open,
 # this much per bracket, and per line it ends inside a string (as ranking.PARSE_PENALTY
 # does for a parse error).
@@ -86,6 +91,9 @@ class SearchPlan:
     # The indentation a closing bracket starting the line must have (the line of the
     # bracket it closes); a closer elsewhere loses INDENT_PENALTY. None: not judged.
     closer_indent: int | None = None
+    # How likely each depth is for the line started at the cursor, by the file's own
+    # habits (app/engine/indent_prior.py); None: not judged.
+    indent_prior: IndentPrior | None = None
 
 
 @dataclass
@@ -344,6 +352,8 @@ def _extend(parent: _Beam, token: int, lp: float, token_bytes: list[bytes],
         logprob -= INDENT_PENALTY * wrong
     if plan.closer_indent is not None and not before.strip() and new.strip():
         logprob -= INDENT_PENALTY * _misplaced_closer(plan, text)
+    if plan.indent_prior is not None and not before.strip() and new.strip():
+        logprob -= INDENT_PRIOR_WEIGHT * min(plan.indent_prior.cost(text), INDENT_PRIOR_MAX)
     cut = _stop_at(before, new, plan.stops)
     block = None
     if plan.scope == "line":
