@@ -38,6 +38,8 @@ from app.engine.names import IDENTIFIER, KnownNames
 from app.errors import StoreError
 
 WINDOW_LINES = 40
+# Lines above the cursor that show what construct the window's lines belong in.
+WRAPPER_LINES = 12
 SUFFIX_LINES = 12
 # Score, in nats, a candidate loses per parse error it adds and per never-seen name.
 PARSE_PENALTY = 15.0
@@ -123,6 +125,7 @@ class Ranker:
         self._base: tuple[bytes, bytes, ts.Tree] | None = None
         self._all_names: set[str] | None = None
         self._counted: dict[str, int] = {}
+        self._wrapping: str | None = None
         lines = self.prompt_text.split("\n")[-WINDOW_LINES:]
         body = [line for line in lines[:-1] if line.strip()]
         depth = min((_indent(line) for line in body), default=0)
@@ -131,6 +134,14 @@ class Ranker:
         self._depth = depth
         window = lines[start:]
         self._head = "\n".join(_dedent(line, depth) for line in window[:-1])
+        # The lines above the cursor at its depth or deeper (those the window holds, or
+        # when it holds none, its siblings above): what the window is read inside of.
+        sample: list[str] = []
+        for line in reversed(lines[:-1]):
+            if (line.strip() and _indent(line) < depth) or len(sample) >= WRAPPER_LINES:
+                break
+            sample.append(_dedent(line, depth))
+        self._sample = "\n".join(reversed(sample))
         self._cursor_line = window[-1] if window else ""
         self._tail = closed_lines((self.suffix or "").split("\n")[:SUFFIX_LINES],
                                   self.language)
@@ -271,9 +282,26 @@ class Ranker:
         counted = self._counted[text] = min(self._window_errors(parser, t) for t in texts)
         return counted
 
+    def _wrapper(self, parser: ts.Parser) -> str:
+        """What the window is read inside of: nothing, or the construct its lines belong
+        in (a class for a run of members, a function for statements) where the language
+        allows them nowhere else. Cut out of their file, a window of class members
+        parses with an error per line, and the recovery then makes one candidate's count
+        differ from another's by chance."""
+        if self._wrapping is None:
+            def errors(wrapper: str) -> int:
+                source = wrapper + self._sample
+                opened = lexical.open_brackets(lexical.code_of(source, 0, self.language))
+                closed = source + "\n" + lexical.closers(opened)
+                return _count_errors(parser.parse(closed.encode("utf-8")).root_node)
+            wrappers = _WRAPPERS.get(self.language or "", ("",))
+            self._wrapping = min(wrappers, key=errors) if self._sample.strip() else ""
+        return self._wrapping
+
     def _window_errors(self, parser: ts.Parser, text: str) -> int:
         joined = (self._cursor_line + text + "\n".join(self._tail)).split("\n")
-        source = "\n".join([self._head, *(_dedent(line, self._depth) for line in joined)])
+        source = self._wrapper(parser) + "\n".join(
+            [self._head, *(_dedent(line, self._depth) for line in joined)])
         # The window stops where the file goes on: the brackets it leaves open are closed
         # for the parse (an unclosed window makes the parser's recovery, and so the error
         # counts, differ between candidates for no fault of theirs). A line that ends
@@ -397,6 +425,17 @@ def closed_lines(lines: list[str], language: str | None) -> list[str]:
 
 
 _GOES_ON = ("(", "[", "{", ",")
+# The constructs a window's lines may belong in, per language, tried in order (the first
+# with the fewest errors wins): where members or statements are allowed at the top level,
+# nothing.
+_WRAPPERS: dict[str, tuple[str, ...]] = {
+    "java": ("", "class _ {\n", "class _ { void _() {\n"),
+    "csharp": ("", "class _ {\n", "class _ { void _() {\n"),
+    "rust": ("", "fn _() {\n", "impl _ {\n"),
+    "go": ("", "func _() {\n"),
+    "typescript": ("", "class _ {\n"),
+    "javascript": ("", "class _ {\n"),
+}
 # The names a method's object goes by, per language (Go names its receivers freely).
 _RECEIVERS = {"python": {"self", "cls"}, "rust": {"self"}, "javascript": {"this"},
               "typescript": {"this"}, "tsx": {"this"}, "java": {"this"}, "csharp": {"this"}}
