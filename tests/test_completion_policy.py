@@ -658,3 +658,21 @@ def test_a_cursor_after_a_deep_indent_finds_the_line_a_wide_search_finds(
             best.append(max(item.logprob for item in found if item.finish == "stop"))
     narrow, wide = best
     assert narrow == pytest.approx(wide)
+
+
+def test_asked_mid_line_a_line_that_could_end_still_gets_text(engine: Engine) -> None:
+    # `from app.errors import InvalidRequest` may end where the cursor is, and that is the
+    # model's favourite; a client asking there wants something to accept or ignore.
+    prompt = "from app.errors import InvalidRequest"
+    for suffix in (None, "\n"):
+        result = engine.generate(request(engine, prompt, scope="line", suffix=suffix,
+                                         language="python"))
+        assert result.choices[0].text.startswith(", "), suffix
+    # ... but not a line that breaks the code where ending it would not.
+    broken = engine.generate(request(engine, "def f(message):\n    raise ValueError(message)",
+                                     scope="line", language="python"))
+    assert broken.choices[0].text == ""
+    # ... nor between a prefix and a suffix that goes on on the cursor's line.
+    joined = engine.generate(request(engine, "def mean(values):\n    return sum(values",
+                                     scope="line", suffix=")\n", language="python"))
+    assert ")" not in joined.choices[0].text

@@ -70,6 +70,9 @@ if TYPE_CHECKING:
 
 _SEED_STEP = 0x9E3779B97F4A7C15  # golden-ratio increment: derived seeds share no low bits
 _SEED_MASK = (1 << 63) - 1
+# How much less likely (nats, scores) the best line with text may be than the line ending
+# right at a mid-line cursor and still be offered first (see _text_first).
+EMPTY_MARGIN = 10.0
 # Beams kept by a line/block search (more cost more and rarely find a better line).
 BEAM_WIDTH = 3
 # The longest line or block a search writes (each token costs a step of every beam).
@@ -334,6 +337,13 @@ def _search(engine: Engine, plan: _Plan, width: int,
             scored += [item for item in _scored(engine, plan, base, wider, cancel)
                        if item.text not in seen]
             ranked = ranker.rank(scored, wanted=request.best_of, consensus=True)
+        if plan.scope == "line" and cursor_line.strip() and not (
+                request.suffix and request.suffix.split("\n", 1)[0].strip()):
+            # Asked mid-line for the rest of the line, nothing is no answer: the line
+            # ending where the cursor is (``  }`` as it stands, rather than ``  },``) is
+            # what the model often likes best, but a client that asks wants text to accept
+            # or ignore. (A suffix that goes on on the cursor's line may need nothing.)
+            ranked = _text_first(ranked, ranker)
         reference = _clean_block(plan, ranker) if new_block else None
         if reference is not None and (not ranked or ranker.parse_errors(ranked[0].text)
                                       > ranker.parse_errors(reference)):
@@ -354,6 +364,20 @@ def _search(engine: Engine, plan: _Plan, width: int,
             return [Choice("", [], "stop", plan.healed.removed_chars)]
         return [_choice(engine, base, item.payload, plan, top)
                 for item in ranked]
+
+
+def _text_first(ranked: list[Scored[Found]], ranker: Ranker) -> list[Scored[Found]]:
+    """``ranked`` with its best candidate that writes something first, when the best of
+    all writes nothing and the other is at most EMPTY_MARGIN behind it and parses as well
+    (the ranker parsed only the first when it parsed; with no grammar to tell, the line
+    stays as it is)."""
+    if not ranked or ranked[0].text.strip() or not ranker.parses:
+        return ranked
+    best = next((c for c in ranked if c.text.strip()), None)
+    if best is None or best.score < ranked[0].score - EMPTY_MARGIN \
+            or ranker.parse_errors(best.text) > ranker.parse_errors(ranked[0].text):
+        return ranked
+    return [best, *(c for c in ranked if c is not best)]
 
 
 def _scored(engine: Engine, plan: _Plan, base: Session, search_plan: SearchPlan,
