@@ -480,14 +480,16 @@ def test_a_candidate_that_breaks_the_parse_loses_to_one_that_does_not() -> None:
 
 
 def test_a_block_that_breaks_the_files_parse_loses_whatever_its_score() -> None:
-    # An Allman-style property: a window from the bare `{` parses the body as a statement
-    # block and counts the wrong candidate's errors; the whole file does not.
+    # An Allman-style property. The line window starts at the header above a brace on a
+    # line of its own and stops where the suffix closes its block (from the bare `{` on,
+    # with the class's next members, it parsed the body as a statement block and counted
+    # the wrong candidate's errors); the whole file judges the same.
     prompt = "class A\n{\n    int info;\n\n    public int Value\n    {"
     suffix = "\n\n    public string Name { get; }\n}\n"
     broken = "\n        get\n    }"
     accessor = "\n        get\n        {\n            return info;\n        }\n    }"
     window = Ranker("csharp", prompt, suffix, None)
-    assert window.parse_errors(broken) < window.parse_errors(accessor)
+    assert window.parse_errors(broken) > window.parse_errors(accessor) == 0
     ranker = Ranker("csharp", prompt, suffix, None, whole=True)
     assert ranker.parse_errors(broken) > ranker.parse_errors(accessor) == 0
     # 40 nats likelier, and still broken code: it goes below the one that parses

@@ -131,6 +131,8 @@ class Ranker:
         depth = min((_indent(line) for line in body), default=0)
         start = next((i for i in range(len(lines) - 1, -1, -1)
                       if lines[i].strip() and _indent(lines[i]) <= depth), 0)
+        if start > 0 and lines[start].lstrip().startswith("{") and lines[start - 1].strip():
+            start -= 1  # a brace on a line of its own opens the header's block above it
         self._depth = depth
         window = lines[start:]
         self._head = "\n".join(_dedent(line, depth) for line in window[:-1])
@@ -143,8 +145,9 @@ class Ranker:
             sample.append(_dedent(line, depth))
         self._sample = "\n".join(reversed(sample))
         self._cursor_line = window[-1] if window else ""
-        self._tail = closed_lines((self.suffix or "").split("\n")[:SUFFIX_LINES],
-                                  self.language)
+        self._tail = _within(closed_lines((self.suffix or "").split("\n")[:SUFFIX_LINES],
+                                          self.language),
+                             "\n".join(window), self.language)
         self._recent = {line.strip() for line in
                         [line for line in lines[:-1] if line.strip()][-RECENT_LINES:]}
         # ... and the suffix's next lines: a middle that writes them repeats the suffix.
@@ -413,6 +416,21 @@ class Scored(Generic[Payload]):
     payload: Payload
     score: float = -math.inf
     penalty: float = 0.0  # what the ranker took off for names and repeats, in nats
+
+
+def _within(tail: list[str], window: str, language: str | None) -> list[str]:
+    """The suffix's ``tail`` lines up to the one that closes the last bracket ``window``
+    leaves open: the lines after it belong to code around the window (a class's next
+    members after a method's body), which parsed with the window closes brackets it never
+    opened."""
+    opened = len(lexical.open_brackets(lexical.code_of(window, 0, language)))
+    if not opened:
+        return tail
+    for number in range(len(tail)):
+        code = lexical.code_of(window + "\n".join(tail[:number + 1]), 0, language)
+        if len(lexical.open_brackets(code)) == 0:
+            return tail[:number + 1]
+    return tail
 
 
 def closed_lines(lines: list[str], language: str | None) -> list[str]:
