@@ -136,14 +136,14 @@ class Ranker:
         self._depth = depth
         window = lines[start:]
         self._head = "\n".join(_dedent(line, depth) for line in window[:-1])
-        # The lines above the cursor at its depth or deeper (those the window holds, or
-        # when it holds none, its siblings above): what the window is read inside of.
+        # What the window is read inside of is judged on the lines it holds, or when it
+        # holds none, on its siblings above the cursor (lines at its depth or deeper).
         sample: list[str] = []
         for line in reversed(lines[:-1]):
             if (line.strip() and _indent(line) < depth) or len(sample) >= WRAPPER_LINES:
                 break
             sample.append(_dedent(line, depth))
-        self._sample = "\n".join(reversed(sample))
+        self._sample = self._head if self._head.strip() else "\n".join(reversed(sample))
         self._cursor_line = window[-1] if window else ""
         self._tail = _within(closed_lines((self.suffix or "").split("\n")[:SUFFIX_LINES],
                                           self.language),
