@@ -31,6 +31,10 @@ class KernelSet(Protocol):
     @property
     def stats(self) -> Callable[..., int]: ...
     @property
+    def prob(self) -> Callable[..., float]: ...
+    @property
+    def score(self) -> Callable[..., int]: ...
+    @property
     def cache_push(self) -> Callable[..., int]: ...
     @property
     def reset(self) -> Callable[..., int]: ...
@@ -69,6 +73,8 @@ class Kernels:
 
     ``dist(frame)``        next-token distribution after the frame's history into its OUT
     ``stats(frame)``       per-level records of the frame's TARGET (fitting)
+    ``prob(frame)``        the probability of the frame's TARGET after its history: what
+                           ``dist`` writes to OUT[TARGET] (to the bit), without the rest
     ``cache_push(frame, token)`` appends ``token`` to the history; returns its new length
     ``dry_apply(frame)``   the repetition penalty applied to OUT in place; returns how many
                            tokens it changed (see :func:`jit.reference.dry_apply`)
@@ -85,6 +91,7 @@ class Kernels:
         self.from_cache = from_cache
         self.dist: Callable[[Frame], int] = impl.dist
         self.stats: Callable[[Frame], int] = impl.stats
+        self.prob: Callable[[Frame], float] = impl.prob
         self.cache_push: Callable[[Frame, int], int] = impl.cache_push
         self.dry_apply: Callable[[Frame], int] = impl.dry_apply
         self.dry_restore: Callable[[Frame, int], int] = impl.dry_restore
@@ -101,6 +108,16 @@ class Kernels:
         if ids.dtype != np.int64 or not ids.flags.c_contiguous:
             raise ValueError("reset needs a contiguous int64 array")
         return self._impl.reset(frame, self._array(ids), len(ids))
+
+    def score(self, frame: Frame, ids: np.ndarray, out: np.ndarray) -> int:
+        """For each of ``ids`` in turn, its :attr:`prob` after the frame's history into
+        ``out``, then the token appended to the history (the buffers must have room for
+        all of them); returns the history's new length. One call for a whole text."""
+        if ids.dtype != np.int64 or not ids.flags.c_contiguous:
+            raise ValueError("score needs a contiguous int64 array of tokens")
+        if out.dtype != np.float64 or not out.flags.c_contiguous or len(out) < len(ids):
+            raise ValueError("score needs a contiguous float64 array as long as the tokens")
+        return self._impl.score(frame, self._array(ids), len(ids), self._array(out))
 
     def argmax(self, probs: np.ndarray) -> int:
         """The first index of the largest value (``probs`` holds no NaN)."""

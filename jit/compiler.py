@@ -24,6 +24,9 @@ from jit.ir_kernels import KERNEL_NAMES, build_module
 # switch. Only the prompt's reset, which can run long, releases it (CFUNCTYPE).
 _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
 FRAME_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR)
+FRAME_PROB_TYPE = ctypes.PYFUNCTYPE(ctypes.c_double, _PTR)
+# A whole document is scored in one call (milliseconds), like reset: the GIL is released.
+SCORE_TYPE = ctypes.CFUNCTYPE(_I64, _PTR, _PTR, _I64, _PTR)
 FRAME_INT_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, _I64)
 FRAME_DOUBLE_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, ctypes.c_double)
 SAMPLE_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, _I64, ctypes.c_double)
@@ -38,6 +41,8 @@ class NativeKernels:
 
     dist: Callable[..., int]
     stats: Callable[..., int]
+    prob: Callable[..., float]
+    score: Callable[..., int]
     cache_push: Callable[..., int]
     reset: Callable[..., int]
     sample: Callable[..., int]
@@ -94,6 +99,8 @@ def compile_native(cache_dir: Path | None) -> NativeKernels:
     return NativeKernels(
         dist=FRAME_TYPE(address["hc_dist"]),
         stats=FRAME_TYPE(address["hc_stats"]),
+        prob=FRAME_PROB_TYPE(address["hc_prob"]),
+        score=SCORE_TYPE(address["hc_score"]),
         cache_push=FRAME_INT_TYPE(address["hc_cache_push"]),
         reset=RESET_TYPE(address["hc_reset"]),
         sample=SAMPLE_TYPE(address["hc_sample"]),

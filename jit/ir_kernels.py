@@ -4,6 +4,9 @@
                   in every segment, cache matches, the hierarchical mixing of levels, and
                   the final mixture with the ∞-gram and the cache's own predictions.
 ``hc_stats``      the same walk, but writing per-level counts of one target token (fitting).
+``hc_prob``       the same walk, returning the probability of one target token: what
+                  ``hc_dist`` writes for it, without computing the other V - 1.
+``hc_score``      each token of a stream in turn: its probability (``hc_prob``), then pushed.
 ``hc_cache_push`` appends a token to a history and updates the cache match lengths.
 ``hc_reset``      starts a new history holding the given tokens (one call per prompt).
 ``hc_sample``     inverse-CDF sampling from unnormalised probabilities.
@@ -47,16 +50,22 @@ from jit.layout import (
 )
 from jit.reference import SAMPLE_BLOCK, SAMPLE_LANES, SAMPLE_ROWS, SMALL_RANGE
 
-KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_cache_push", "hc_reset", "hc_sample", "hc_argmax",
-                "hc_top", "hc_dry_apply", "hc_dry_restore", "hc_dry_argmax", "hc_dry_sample")
+KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_prob", "hc_score", "hc_cache_push", "hc_reset",
+                "hc_sample", "hc_argmax", "hc_top", "hc_dry_apply", "hc_dry_restore",
+                "hc_dry_argmax", "hc_dry_sample")
 LANES = 16  # hc_argmax compares this many doubles at a time
+# What a levels kernel makes of the walk: the whole distribution, the target's per-level
+# records, or the target's probability alone.
+DIST, STATS, PROB = "dist", "stats", "prob"
 
 
 def build_module() -> ir.Module:
     module = ir.Module(name="hypercube_kernels")
-    _levels_kernel(module, "hc_dist", stats=False)
-    _levels_kernel(module, "hc_stats", stats=True)
+    _levels_kernel(module, "hc_dist", mode=DIST)
+    _levels_kernel(module, "hc_stats", mode=STATS)
+    _levels_kernel(module, "hc_prob", mode=PROB)
     _cache_push(module)
+    _score(module)
     _reset(module)
     _sample(module)
     _argmax(module)
@@ -212,8 +221,9 @@ def _cache_pairs(f: Fn, frame: ir.Value, kmax: ir.Value,
     return longest.get(), recent.get(), latest.get()
 
 
-def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
-    f = Fn(module, name, I64, [("frame", PTR)])
+def _levels_kernel(module: ir.Module, name: str, *, mode: str) -> None:
+    stats = mode == STATS
+    f = Fn(module, name, F64 if mode == PROB else I64, [("frame", PTR)])
     b = f.b
     frame = f.args["frame"]
     fr = Row(f, FRAME, frame)
@@ -232,9 +242,16 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
     v1 = b.add(v, c64(1))
     width = b.add(kmax, c64(1))
 
-    if not stats:
+    if mode == DIST:
         with f.loop(c64(0), v) as w:
             out.store(w, cf(0.0))
+    if mode == PROB:
+        target = fr.scalar("TARGET")
+        # The target's running sum of the levels' shares (OUT[target] in hc_dist) and its
+        # counts at the ∞-gram's and the cache's levels (0: not among their tokens).
+        acc = f.var(F64, 0.0)
+        tinf = f.var(I64, c64(0))
+        tcache = f.var(I64, c64(0))
 
     _narrow(f, frame, kmax, t)
     kcache, recent, latest = _cache_pairs(f, frame, kmax, t)
@@ -387,29 +404,48 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
                            b.fmul(d3, f.to_f64(u3.get())))
             gamma = b.fdiv(b.fadd(a_, spent), denom)
             scale = mu.get()
-            with f.loop(c64(0), ntouch.get()) as i:
-                w = touch.load(i)
-                c = mtr.load(w)
-                cc = mca.load(w)
+
+            def share(c: ir.Value, cc: ir.Value) -> ir.Value:
+                """A token's share of this level (counts c, cc), as hc_dist adds it."""
                 d = b.select(b.icmp_signed("==", c, c64(0)), cf(0.0),
                              b.select(b.icmp_signed("==", c, c64(1)), d1,
                                       b.select(b.icmp_signed("==", c, c64(2)), d2, d3)))
                 num = b.fadd(b.fsub(f.to_f64(c), d), b.fmul(be, f.to_f64(cc)))
-                out.store(w, b.fadd(out.load(w), b.fmul(scale, b.fdiv(num, denom))))
-                with f.if_(b.and_(inf_level, b.icmp_signed(">", c, c64(0)))):
-                    xtok.store(ninf.get(), w)
-                    xtok.store(b.add(v1, ninf.get()), c)
-                    ninf.set(b.add(ninf.get(), c64(1)))
-                with f.if_(b.and_(cache_level, b.icmp_signed(">", cc, c64(0)))):
-                    xtok.store(b.add(b.mul(v1, c64(2)), ncache.get()), w)
-                    xtok.store(b.add(b.mul(v1, c64(3)), ncache.get()), cc)
-                    ncache.set(b.add(ncache.get(), c64(1)))
-                mtr.store(w, c64(0))
-                mca.store(w, c64(0))
+                return b.fmul(scale, b.fdiv(num, denom))
+
+            if mode == PROB:
+                c = mtr.load(target)
+                cc = mca.load(target)
+                # A level without the target adds an exact +0.0 (its counts are 0), as
+                # hc_dist, which skips it, leaves OUT[target] as it was.
+                acc.set(b.fadd(acc.get(), share(c, cc)))
+                tinf.set(b.select(inf_level, c, tinf.get()))
+                tcache.set(b.select(cache_level, cc, tcache.get()))
+                with f.loop(c64(0), ntouch.get()) as i:
+                    w = touch.load(i)
+                    mtr.store(w, c64(0))
+                    mca.store(w, c64(0))
+            else:
+                with f.loop(c64(0), ntouch.get()) as i:
+                    w = touch.load(i)
+                    c = mtr.load(w)
+                    cc = mca.load(w)
+                    out.store(w, b.fadd(out.load(w), share(c, cc)))
+                    with f.if_(b.and_(inf_level, b.icmp_signed(">", c, c64(0)))):
+                        xtok.store(ninf.get(), w)
+                        xtok.store(b.add(v1, ninf.get()), c)
+                        ninf.set(b.add(ninf.get(), c64(1)))
+                    with f.if_(b.and_(cache_level, b.icmp_signed(">", cc, c64(0)))):
+                        xtok.store(b.add(b.mul(v1, c64(2)), ncache.get()), w)
+                        xtok.store(b.add(b.mul(v1, c64(3)), ncache.get()), cc)
+                        ncache.set(b.add(ncache.get(), c64(1)))
+                    mtr.store(w, c64(0))
+                    mca.store(w, c64(0))
             mu.set(b.fmul(scale, gamma))
         levels.set(b.add(levels.get(), c64(1)))
         k.set(b.sub(j.get(), c64(1)))
 
+    p_target = None
     if not stats:
         p0 = fr.buffer("P0")
         final = mu.get()
@@ -425,19 +461,31 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
         mix = fr.buffer("MIX")
         wh, wi, wc, wr, wl = (mix.load(b.add(b.mul(mb, c64(NMIXC)), c64(i)))
                               for i in range(NMIXC))
-        with f.loop(c64(0), v) as w:
-            out.store(w, b.fmul(wh, b.fadd(out.load(w),
-                                                  b.fmul(final, p0.load(w)))))
-        for count, first, total, weight in ((ninf, c64(0), cinf, wi),
-                                            (ncache, b.mul(v1, c64(2)), ccache, wc)):
-            with f.loop(c64(0), count.get()) as i:
-                w = xtok.load(b.add(first, i))
-                c = xtok.load(b.add(b.add(first, v1), i))
-                share = b.fdiv(f.to_f64(c), f.to_f64(total.get()))
-                out.store(w, b.fadd(out.load(w), b.fmul(weight, share)))
-        for token, weight in ((recent, wr), (latest, wl)):
-            with f.if_(b.icmp_signed(">=", token, c64(0))):
-                out.store(token, b.fadd(out.load(token), weight))
+        if mode == PROB:
+            # hc_dist's final steps for the target alone, in its order.
+            p = f.var(F64, b.fmul(wh, b.fadd(acc.get(), b.fmul(final, p0.load(target)))))
+            for count, total, weight in ((tinf, cinf, wi), (tcache, ccache, wc)):
+                with f.if_(b.icmp_signed(">", count.get(), c64(0))):
+                    portion = b.fdiv(f.to_f64(count.get()), f.to_f64(total.get()))
+                    p.set(b.fadd(p.get(), b.fmul(weight, portion)))
+            for token, weight in ((recent, wr), (latest, wl)):
+                with f.if_(b.icmp_signed("==", token, target)):
+                    p.set(b.fadd(p.get(), weight))
+            p_target = p.get()
+        else:
+            with f.loop(c64(0), v) as w:
+                out.store(w, b.fmul(wh, b.fadd(out.load(w),
+                                                      b.fmul(final, p0.load(w)))))
+            for count, first, total, weight in ((ninf, c64(0), cinf, wi),
+                                                (ncache, b.mul(v1, c64(2)), ccache, wc)):
+                with f.loop(c64(0), count.get()) as i:
+                    w = xtok.load(b.add(first, i))
+                    c = xtok.load(b.add(b.add(first, v1), i))
+                    portion = b.fdiv(f.to_f64(c), f.to_f64(total.get()))
+                    out.store(w, b.fadd(out.load(w), b.fmul(weight, portion)))
+            for token, weight in ((recent, wr), (latest, wl)):
+                with f.if_(b.icmp_signed(">=", token, c64(0))):
+                    out.store(token, b.fadd(out.load(token), weight))
     info.store(c64(I_KTRAIN), ktrain.get())
     info.store(c64(I_KCACHE), kcache)
     info.store(c64(I_LEVELS), levels.get())
@@ -446,7 +494,7 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
     info.store(c64(I_CCACHE), ccache.get())
     info.store(c64(I_RECENT), recent)
     info.store(c64(I_LATEST), latest)
-    f.ret(levels.get())
+    f.ret(levels.get() if p_target is None else p_target)
     f.finish()
 
 
@@ -493,6 +541,25 @@ def _emit_push(f: Fn, frame: ir.Value, token: ir.Value) -> ir.Value:
 def _cache_push(module: ir.Module) -> None:
     f = Fn(module, "hc_cache_push", I64, [("frame", PTR), ("token", I64)])
     f.ret(_emit_push(f, f.args["frame"], f.args["token"]))
+    f.finish()
+
+
+def _score(module: ir.Module) -> None:
+    """hc_score(frame, ids, n, out): for each of ids[0:n] (int64) in turn, its probability
+    after the history (hc_prob) into out[i] (float64), then the token pushed; returns the
+    history's new length. One call scores a whole document: the caller sees to it that
+    the history's buffers have room for n more tokens."""
+    f = Fn(module, "hc_score", I64, [("frame", PTR), ("ids", PTR), ("n", I64),
+                                      ("out", PTR)])
+    frame, ids, out = f.args["frame"], f.args["ids"], f.args["out"]
+    fr = Row(f, FRAME, frame)
+    prob = module.get_global("hc_prob")
+    with f.loop(c64(0), f.args["n"]) as i:
+        token = f.load_i64(ids, i)
+        fr.store("TARGET", token)
+        f.store_f64(out, i, f.b.call(prob, [frame]))
+        _emit_push(f, frame, token)
+    f.ret(fr.scalar("LEN"))
     f.finish()
 
 

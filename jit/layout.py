@@ -195,7 +195,8 @@ FRAME = SlotTable("frame", [
     buffer("INFO", "int64", "INFO_FIELDS", SCRATCH, "facts about the last call (I_*)"),
     buffer("REC", "int64", "(KMAX + 2) * REC_FIELDS", SCRATCH,
            "per-level records of the stats kernel (R_*)"),
-    scalar("TARGET", CALL, "the token whose per-level records the stats kernel writes"),
+    scalar("TARGET", CALL, "the token whose per-level records the stats kernel writes "
+           "(or whose probability the prob kernel returns)"),
     scalar("CAP", HISTORY, "capacity of the history buffers"),
     buffer("MIX", "float64", "NOB * NCB * NKB * NMIXC", MODEL,
            "final mixture weights (hierarchy, longest training match, longest cache "

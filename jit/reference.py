@@ -294,6 +294,56 @@ def stats(frame: Frame) -> int:
     return _levels(frame, emit)
 
 
+def prob(frame: Frame) -> float:
+    """The probability of the frame's TARGET after the history: what :func:`dist` writes
+    to OUT[TARGET], operation for operation, without the other tokens' (OUT untouched)."""
+    target = frame.get("TARGET")
+    state = {"mu": 1.0, "acc": 0.0, "inf": 0, "cache": 0}
+
+    def emit(ob, cb, train, cache, c_total, ck, params, inf_level, cache_level) -> None:
+        a_, d1, d2, d3, be = params
+        u1 = sum(1 for c in train.values() if c == 1)
+        u2 = sum(1 for c in train.values() if c == 2)
+        u3 = sum(1 for c in train.values() if c >= 3)
+        m = float(c_total) + be * float(ck)
+        denom = m + a_
+        gamma = (a_ + (d1 * float(u1) + d2 * float(u2) + d3 * float(u3))) / denom
+        mu = state["mu"]
+        c, cc = train.get(target, 0), cache.get(target, 0)
+        d = 0.0 if c == 0 else d1 if c == 1 else d2 if c == 2 else d3
+        num = (float(c) - d) + be * float(cc)
+        # A level without the target adds an exact +0.0, as dist leaves OUT[target].
+        state["acc"] = state["acc"] + mu * (num / denom)
+        state["mu"] = mu * gamma
+        if inf_level:
+            state["inf"] = c
+        if cache_level:
+            state["cache"] = cc
+
+    _levels(frame, emit)
+    info = frame.array("INFO")
+    wh, wi, wc, wr, wl = mixture_weights(frame)
+    p = wh * (state["acc"] + state["mu"] * float(frame.array("P0")[target]))
+    for count, total, weight in ((state["inf"], int(info[I_CINF]), wi),
+                                 (state["cache"], int(info[I_CCACHE]), wc)):
+        if count > 0:
+            p = p + weight * (float(count) / float(total))
+    for token, weight in ((int(info[I_RECENT]), wr), (int(info[I_LATEST]), wl)):
+        if token == target:
+            p = p + weight
+    return float(p)
+
+
+def score(frame: Frame, ids: np.ndarray, n: int, out: np.ndarray) -> int:
+    """For each of ``ids[:n]`` in turn: its :func:`prob` after the history into ``out[i]``,
+    then the token pushed; returns the history's new length."""
+    for i, token in enumerate(ids[:n].tolist()):
+        frame.set("TARGET", token)
+        out[i] = prob(frame)
+        cache_push(frame, token)
+    return frame.get("LEN")
+
+
 def cache_push(frame: Frame, token: int) -> int:
     """Append ``token`` to the history and update the cache match lengths; returns the
     history's new length.

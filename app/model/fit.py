@@ -495,9 +495,10 @@ def fit_context_weight(streams: Sequence[np.ndarray], groups: Sequence[str | Non
             if context.segments:
                 for i, weight in enumerate(candidates):
                     session = base.extended(context.segments, weight).session(len(doc) + 2)
-                    for token in doc.tolist():
-                        bits[i] -= np.log2(session.distribution()[token])
-                        session.push(token)
+                    # Each token's probability alone (Session.score: what distribution()
+                    # gives it, without the whole distribution), added up token by token.
+                    for p in np.log2(session.score(doc)).tolist():
+                        bits[i] -= p
                 left -= len(doc)
             context.add(doc)
     return int(candidates[int(np.argmin(bits))]) if bits.any() else 1

@@ -212,6 +212,20 @@ class Session:
         self.bound.dist()
         return self.probs
 
+    def score(self, tokens: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The probability of each of ``tokens`` after the history and the tokens before
+        it, each then pushed: ``distribution()[token]`` then ``push(token)`` for each in
+        turn (the same values to the bit), in one kernel call that computes only the
+        target's probability, not the whole distribution's. Returns a new float64 array."""
+        ids = np.ascontiguousarray(tokens, dtype=np.int64)
+        if self._length + len(ids) + 1 > self.capacity:
+            kept = self.history.copy()
+            self._allocate(max(self._length + len(ids) + 2, 2 * self.capacity))
+            self.reset(kept)
+        probs = np.empty(len(ids), dtype=np.float64)
+        self._length = self.model.kernels.score(self.frame, ids, probs)
+        return probs
+
     def top(self, k: int) -> list[int]:
         """The ``k`` likeliest tokens of the last :meth:`distribution`, best first (ties:
         the lower id)."""
