@@ -17,9 +17,9 @@ from typing import Protocol
 import numpy as np
 
 from jit import reference
-from jit.frame import Frame
+from jit.frame import FitTable, Frame
 
-__all__ = ["Bound", "Frame", "KernelSet", "Kernels", "kernels"]
+__all__ = ["Bound", "FitTable", "Frame", "KernelSet", "Kernels", "kernels"]
 
 
 class KernelSet(Protocol):
@@ -52,6 +52,10 @@ class KernelSet(Protocol):
     def dry_argmax(self) -> Callable[..., int]: ...
     @property
     def dry_sample(self) -> Callable[..., int]: ...
+    @property
+    def fit_forward(self) -> Callable[..., int]: ...
+    @property
+    def fit_backward(self) -> Callable[..., int]: ...
 
 
 def _itself(value: object) -> object:
@@ -81,6 +85,9 @@ class Kernels:
     ``dry_restore(frame, changed)`` OUT as it was before ``dry_apply``
     ``dry_argmax(frame)``, ``dry_sample(frame, u)``: :meth:`argmax` and :meth:`sample` of
                            OUT with the repetition penalty applied, OUT left as it was
+    ``fit_forward(table)``, ``fit_backward(table)``: the fit's likelihood and its gradient
+                           over a :class:`~jit.frame.FitTable` of held-out records
+                           (see :func:`jit.reference.fit_forward`)
     """
 
     def __init__(self, impl: KernelSet, *, native: bool, compile_seconds: float = 0.0,
@@ -97,6 +104,8 @@ class Kernels:
         self.dry_restore: Callable[[Frame, int], int] = impl.dry_restore
         self.dry_argmax: Callable[[Frame], int] = impl.dry_argmax
         self.dry_sample: Callable[[Frame, float], int] = impl.dry_sample
+        self.fit_forward: Callable[[FitTable], int] = impl.fit_forward
+        self.fit_backward: Callable[[FitTable], int] = impl.fit_backward
         # How the set is handed a frame and an array.
         self._frame: Callable[[Frame], object] = _frame_address if native else _itself
         self._array: Callable[[np.ndarray], object] = _data_address if native else _itself

@@ -27,6 +27,8 @@ FRAME_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR)
 FRAME_PROB_TYPE = ctypes.PYFUNCTYPE(ctypes.c_double, _PTR)
 # A whole document is scored in one call (milliseconds), like reset: the GIL is released.
 SCORE_TYPE = ctypes.CFUNCTYPE(_I64, _PTR, _PTR, _I64, _PTR)
+# The fit's objective passes take milliseconds too.
+FIT_TYPE = ctypes.CFUNCTYPE(_I64, _PTR)
 FRAME_INT_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, _I64)
 FRAME_DOUBLE_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, ctypes.c_double)
 SAMPLE_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, _I64, ctypes.c_double)
@@ -52,6 +54,8 @@ class NativeKernels:
     dry_restore: Callable[..., int]
     dry_argmax: Callable[..., int]
     dry_sample: Callable[..., int]
+    fit_forward: Callable[..., int]
+    fit_backward: Callable[..., int]
     compile_seconds: float
     from_cache: bool
     engine: object  # keeps the machine code alive
@@ -110,6 +114,8 @@ def compile_native(cache_dir: Path | None) -> NativeKernels:
         dry_restore=FRAME_INT_TYPE(address["hc_dry_restore"]),
         dry_argmax=FRAME_TYPE(address["hc_dry_argmax"]),
         dry_sample=FRAME_DOUBLE_TYPE(address["hc_dry_sample"]),
+        fit_forward=FIT_TYPE(address["hc_fit_forward"]),
+        fit_backward=FIT_TYPE(address["hc_fit_backward"]),
         compile_seconds=time.perf_counter() - started,
         from_cache=from_cache,
         engine=engine,

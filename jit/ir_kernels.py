@@ -7,6 +7,9 @@
 ``hc_prob``       the same walk, returning the probability of one target token: what
                   ``hc_dist`` writes for it, without computing the other V - 1.
 ``hc_score``      each token of a stream in turn: its probability (``hc_prob``), then pushed.
+``hc_fit_forward``, ``hc_fit_backward``: the fit's objective over held-out records (the
+                  hierarchy's probability of each token, and its gradient w.r.t. the
+                  parameters), as jit/reference.py fit_forward and fit_backward.
 ``hc_cache_push`` appends a token to a history and updates the cache match lengths.
 ``hc_reset``      starts a new history holding the given tokens (one call per prompt).
 ``hc_sample``     inverse-CDF sampling from unnormalised probabilities.
@@ -25,6 +28,7 @@ from llvmlite import ir
 from jit.irgen import F64, I32, I64, PTR, Buffer, Fn, Row, c64, cf
 from jit.layout import (
     ALPHA_SUB,
+    FIT,
     FRAME,
     I_CCACHE,
     I_CINF,
@@ -52,7 +56,7 @@ from jit.reference import SAMPLE_BLOCK, SAMPLE_LANES, SAMPLE_ROWS, SMALL_RANGE
 
 KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_prob", "hc_score", "hc_cache_push", "hc_reset",
                 "hc_sample", "hc_argmax", "hc_top", "hc_dry_apply", "hc_dry_restore",
-                "hc_dry_argmax", "hc_dry_sample")
+                "hc_dry_argmax", "hc_dry_sample", "hc_fit_forward", "hc_fit_backward")
 LANES = 16  # hc_argmax compares this many doubles at a time
 # What a levels kernel makes of the walk: the whole distribution, the target's per-level
 # records, or the target's probability alone.
@@ -73,6 +77,8 @@ def build_module() -> ir.Module:
     _dry_apply(module)
     _dry_restore(module)
     _dry_choose(module)
+    _fit_forward(module)
+    _fit_backward(module)
     return module
 
 
@@ -834,3 +840,128 @@ def _dry_choose(module: ir.Module) -> None:
         b.call(restore, [frame, changed])
         f.ret(token)
         f.finish()
+
+
+class _FitTerms:
+    """One record's terms of the fit's objective (see jit/reference.py _fit_terms), in the
+    references' order of operations: numpy's elementwise ones, so the results are the
+    same to the bit."""
+
+    def __init__(self, f: Fn, fr: Row, row: ir.Value) -> None:
+        b = f.b
+        rec = fr.buffer("REC")
+        base = b.mul(row, c64(REC_FIELDS))
+
+        def field(index: int) -> ir.Value:
+            return rec.load(b.add(base, c64(index)))
+
+        def real(index: int) -> ir.Value:
+            return f.to_f64(field(index))
+
+        alpha, disc, beta = fr.buffer("ALPHA"), fr.buffer("DISC"), fr.buffer("BETA")
+        self.bucket = b.add(b.mul(field(R_OB), fr.scalar("NCB")), field(R_CB))
+        distinct = b.sub(f.min(f.max(field(R_NT), c64(1)), c64(3)), c64(1))
+        self.ia = b.add(b.add(b.mul(self.bucket, c64(ALPHA_SUB)),
+                              b.mul(f.min(field(R_CC), c64(3)), c64(3))), distinct)
+        cy = field(R_CY)
+        # Which discount the target's own count uses: 3 for none (a zero).
+        self.use = b.select(b.icmp_signed("==", cy, c64(0)), c64(3),
+                            b.sub(f.min(cy, c64(3)), c64(1)))
+        self.c, self.cc = real(R_C), real(R_CC)
+        self.u = [real(R_U1), real(R_U2), real(R_U3)]
+        self.cy, self.ccy = f.to_f64(cy), real(R_CCY)
+        a = alpha.load(self.ia)
+        self.be = beta.load(self.bucket)
+        first = b.mul(self.bucket, c64(3))
+        d = [disc.load(b.add(first, c64(i))) for i in range(3)]
+        self.m = b.fadd(self.c, b.fmul(self.be, self.cc))
+        self.denom = b.fadd(self.m, a)
+        spent = b.fmul(d[0], self.u[0])
+        spent = b.fadd(spent, b.fmul(d[1], self.u[1]))
+        self.spent = b.fadd(spent, b.fmul(d[2], self.u[2]))
+        self.above = b.fadd(a, self.spent)
+        self.gamma = b.fdiv(self.above, self.denom)
+        target = b.select(b.icmp_signed("==", self.use, c64(3)), cf(0.0),
+                          disc.load(b.add(first, f.min(self.use, c64(2)))))
+        self.num = b.fadd(b.fsub(self.cy, target), b.fmul(self.be, self.ccy))
+
+
+def _fit_levels(f: Fn, fr: Row, level: ir.Value, body) -> None:
+    """``body(x, token, terms)`` for each record ``x`` of ``level``, in sequence."""
+    b = f.b
+    lstart, order = fr.buffer("LSTART"), fr.buffer("ORDER")
+    with f.loop(lstart.load(level), lstart.load(b.add(level, c64(1)))) as x:
+        body(x, order.load(x), _FitTerms(f, fr, x))
+
+
+def _fit_forward(module: ir.Module) -> None:
+    f = Fn(module, "hc_fit_forward", I64, [("table", PTR)])
+    b = f.b
+    fr = Row(f, FIT, f.args["table"])
+    p, below_out = fr.buffer("P"), fr.buffer("BELOW")
+    uniform = b.fdiv(cf(1.0), f.to_f64(fr.scalar("V")))
+    with f.loop(c64(0), fr.scalar("NTOK")) as t:
+        p.store(t, uniform)
+    nlevels = fr.scalar("NLEVELS")
+
+    def mix(x: ir.Value, token: ir.Value, terms: _FitTerms) -> None:
+        below = p.load(token)
+        below_out.store(x, below)
+        p.store(token, b.fadd(b.fdiv(terms.num, terms.denom), b.fmul(terms.gamma, below)))
+
+    with f.loop(c64(0), nlevels) as level:
+        _fit_levels(f, fr, level, mix)
+    f.ret(nlevels)
+    f.finish()
+
+
+def _fit_backward(module: ir.Module) -> None:
+    f = Fn(module, "hc_fit_backward", I64, [("table", PTR)])
+    b = f.b
+    fr = Row(f, FIT, f.args["table"])
+    up, below_in, bins = fr.buffer("UP"), fr.buffer("BELOW"), fr.buffer("BINS")
+    nbucket = fr.scalar("NBUCKET")
+    nalpha = b.mul(nbucket, c64(ALPHA_SUB))
+    # BINS: [alpha | beta | disc], one level's sums, as numpy's bincount of that level.
+    beta_at = nalpha
+    disc_at = b.add(nalpha, nbucket)
+    totals = [(fr.buffer("GALPHA"), c64(0), nalpha), (fr.buffer("GBETA"), beta_at, nbucket),
+              (fr.buffer("GDISC"), disc_at, b.mul(nbucket, c64(3)))]
+    for g, _, size in totals:
+        with f.loop(c64(0), size) as i:
+            g.store(i, cf(0.0))
+    with f.loop(c64(0), b.mul(nbucket, c64(ALPHA_SUB + 4))) as i:
+        bins.store(i, cf(0.0))
+
+    def add(at: ir.Value, value: ir.Value) -> None:
+        bins.store(at, b.fadd(bins.load(at), value))
+
+    def gradient(x: ir.Value, token: ir.Value, t: _FitTerms) -> None:
+        below = below_in.load(x)
+        delta = up.load(token)
+        square = b.fmul(t.denom, t.denom)
+        d_alpha = b.fdiv(b.fadd(b.fneg(t.num), b.fmul(b.fsub(t.m, t.spent), below)), square)
+        d_beta = b.fsub(b.fsub(b.fdiv(t.ccy, t.denom), b.fdiv(b.fmul(t.num, t.cc), square)),
+                        b.fmul(b.fdiv(b.fmul(t.above, t.cc), square), below))
+        add(t.ia, b.fmul(delta, d_alpha))
+        add(b.add(beta_at, t.bucket), b.fmul(delta, d_beta))
+        share = b.fdiv(delta, t.denom)
+        for i in range(3):
+            uses = b.select(b.icmp_signed("==", t.use, c64(i)), cf(1.0), cf(0.0))
+            value = b.fmul(share, b.fsub(b.fmul(t.u[i], below), uses))
+            add(b.add(disc_at, b.add(b.mul(t.bucket, c64(3)), c64(i))), value)
+        up.store(token, b.fmul(delta, t.gamma))
+
+    nlevels = fr.scalar("NLEVELS")
+    level = f.var(I64, b.sub(nlevels, c64(1)))
+    with f.while_(lambda: b.icmp_signed(">=", level.get(), c64(0))):
+        _fit_levels(f, fr, level.get(), gradient)
+        # The level's sums join the totals, and the bins start the next level at zero.
+        for g, first, size in totals:
+            with f.loop(c64(0), size) as i:
+                at = b.add(first, i)
+                g.store(i, b.fadd(g.load(i), bins.load(at)))
+                bins.store(at, cf(0.0))
+        level.set(b.sub(level.get(), c64(1)))
+    f.ret(nlevels)
+    f.finish()

@@ -242,6 +242,36 @@ SEGMENT = SlotTable("segment", [
            "project's own files, see app/model/context.py)"),
 ])
 
+# What the fit's objective kernels read and write (app/model/fit.py): the held-out tokens'
+# per-level records as the stats kernel wrote them, level by level, and the buffers of one
+# evaluation of the likelihood and its gradient (see jit/reference.py fit_forward).
+FIT = SlotTable("fit", [
+    scalar("NTOK", CALL, "held-out tokens"),
+    scalar("NLEVELS", CALL, "levels of the deepest token"),
+    scalar("V", CALL, "vocabulary size (order -1 is uniform over it)"),
+    scalar("NCB", CALL, "number of count buckets"),
+    scalar("NBUCKET", CALL, "(order bucket, count bucket) pairs: NOB * NCB"),
+    buffer("REC", "int32", "LSTART[NLEVELS] * REC_FIELDS", CALL,
+           "the records (R_* fields) in the walk's order: level 0 of every token, then "
+           "level 1 of those that have one, and so on (read in sequence)"),
+    buffer("ORDER", "int32", "LSTART[NLEVELS]", CALL, "the token of each record"),
+    buffer("LSTART", "int64", "NLEVELS + 1", CALL, "where each level's records start"),
+    buffer("ALPHA", "float64", "NBUCKET * ALPHA_SUB", CALL, "concentrations"),
+    buffer("DISC", "float64", "NBUCKET * 3", CALL, "discounts for counts 1, 2, 3+"),
+    buffer("BETA", "float64", "NBUCKET", CALL, "weights of a cache occurrence"),
+    buffer("P", "float64", "NTOK", CALL, "out (forward): each token's hierarchy probability"),
+    buffer("BELOW", "float64", "LSTART[NLEVELS]", CALL,
+           "out (forward): the probability each record's level backs off to"),
+    buffer("UP", "float64", "NTOK", CALL,
+           "in (backward): d loglik / d P; overwritten as the walk goes down"),
+    buffer("GALPHA", "float64", "NBUCKET * ALPHA_SUB", CALL,
+           "out (backward): d loglik / d ALPHA"),
+    buffer("GBETA", "float64", "NBUCKET", CALL, "out (backward): d loglik / d BETA"),
+    buffer("GDISC", "float64", "NBUCKET * 3", CALL, "out (backward): d loglik / d DISC"),
+    buffer("BINS", "float64", "NBUCKET * (ALPHA_SUB + 4)", CALL,
+           "scratch (backward): one level's gradient, added to the totals level by level"),
+])
+
 FRAME_FIELDS = FRAME.fields
 SEG_FIELDS = SEGMENT.fields
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jit.frame import Fields, Frame
+from jit.frame import Fields, FitTable, Frame
 from jit.layout import (
     ALPHA_SUB,
     I_CCACHE,
@@ -392,6 +392,93 @@ def reset(frame: Frame, ids: np.ndarray, n: int) -> int:
     for token in ids[:n].tolist():
         cache_push(frame, token)
     return frame.get("LEN")
+
+
+def _fit_level(table: FitTable, level: int) -> tuple[slice, np.ndarray, dict[str, np.ndarray]]:
+    """The records of one level: where they are in the table, their tokens, and the
+    columns the objective reads (bucket, alpha slot, the target's discount slot, counts)."""
+    lstart = table.array("LSTART")
+    at = slice(int(lstart[level]), int(lstart[level + 1]))
+    tokens = table.array("ORDER")[at].astype(np.int64)
+    rec = table.array("REC").reshape(-1, REC_FIELDS)[at]
+    bucket = (rec[:, R_OB] * table.get("NCB") + rec[:, R_CB]).astype(np.int64)
+    cy = rec[:, R_CY]
+    cols = {name: rec[:, field].astype(np.float64) for name, field in (
+        ("c", R_C), ("cc", R_CC), ("u1", R_U1), ("u2", R_U2), ("u3", R_U3), ("cy", R_CY),
+        ("ccy", R_CCY))}
+    cols["bucket"] = bucket
+    cols["ia"] = (bucket * ALPHA_SUB + np.minimum(rec[:, R_CC], 3) * 3
+                  + np.minimum(np.maximum(rec[:, R_NT], 1), 3) - 1).astype(np.int64)
+    # Which discount the target's own count uses: 3 for none (a zero).
+    cols["use"] = np.where(cy == 0, 3, np.minimum(cy, 3) - 1).astype(np.int64)
+    return at, tokens, cols
+
+
+def _fit_terms(table: FitTable, cols: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """A level's m, denominator, discount spent, mass above, backoff weight and target
+    numerator under the table's parameters."""
+    alpha, disc, beta = table.array("ALPHA"), table.array("DISC"), table.array("BETA")
+    bucket = cols["bucket"]
+    a, be = alpha[cols["ia"]], beta[bucket]
+    m = cols["c"] + be * cols["cc"]
+    denom = m + a
+    spent = disc[bucket * 3] * cols["u1"]
+    spent += disc[bucket * 3 + 1] * cols["u2"]
+    spent += disc[bucket * 3 + 2] * cols["u3"]
+    above = a + spent
+    gamma = above / denom
+    use = cols["use"]
+    target = np.where(use == 3, 0.0, disc[bucket * 3 + np.minimum(use, 2)])
+    num = cols["cy"] - target + be * cols["ccy"]
+    return m, denom, spent, above, gamma, num
+
+
+def fit_forward(table: FitTable) -> int:
+    """Each held-out token's probability under the hierarchy alone into P: from uniform
+    over V, each level bottom up mixes its own counts with what is below it,
+    p = num / denom + gamma * below; BELOW keeps each level's ``below`` for the backward
+    pass. Returns the number of levels walked."""
+    p = table.array("P")
+    p[:table.get("NTOK")] = 1.0 / table.get("V")
+    below_out = table.array("BELOW")
+    for level in range(table.get("NLEVELS")):
+        at, tokens, cols = _fit_level(table, level)
+        _, denom, _, _, gamma, num = _fit_terms(table, cols)
+        below = p[tokens]
+        below_out[at] = below
+        p[tokens] = num / denom + gamma * below
+    return table.get("NLEVELS")
+
+
+def fit_backward(table: FitTable) -> int:
+    """The gradient of sum(UP * P) w.r.t. ALPHA, BETA and DISC (after :func:`fit_forward`
+    with the same parameters) into GALPHA, GBETA and GDISC: the levels top down, each
+    level's contributions added up in the table's order, then added to the totals (UP is
+    overwritten: each level's d/d below). Returns the number of levels walked."""
+    up = table.array("UP")
+    g_alpha, g_beta, g_disc = table.array("GALPHA"), table.array("GBETA"), table.array("GDISC")
+    for g in (g_alpha, g_beta, g_disc):
+        g[:] = 0.0
+    below_in = table.array("BELOW")
+    for level in reversed(range(table.get("NLEVELS"))):
+        at, tokens, cols = _fit_level(table, level)
+        m, denom, spent, above, gamma, num = _fit_terms(table, cols)
+        below = below_in[at]
+        delta = up[tokens]
+        square = denom ** 2
+        d_alpha = (-num + (m - spent) * below) / square
+        d_beta = (cols["ccy"] / denom - num * cols["cc"] / square
+                  - above * cols["cc"] / square * below)
+        g_alpha += np.bincount(cols["ia"], delta * d_alpha, minlength=len(g_alpha))
+        g_beta += np.bincount(cols["bucket"], delta * d_beta, minlength=len(g_beta))
+        # d p / d disc_i = (u_i * below - [the target's count uses disc_i]) / denom.
+        share = delta / denom
+        bins = np.concatenate([cols["bucket"] * 3 + i for i in range(3)])
+        weights = np.concatenate([share * (cols[f"u{i + 1}"] * below - (cols["use"] == i))
+                                  for i in range(3)])
+        g_disc += np.bincount(bins, weights, minlength=len(g_disc))
+        up[tokens] = delta * gamma
+    return table.get("NLEVELS")
 
 
 def block_sums(probs: np.ndarray, blocks: int) -> list[float]:

@@ -7,7 +7,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.model import KMAX, Model, ModelParams, build_segment
-from app.model.fit import collect_records, fit_context_weight, fit_params, held_out_projects
+from app.model.fit import (
+    N_DISC,
+    _Objective,
+    collect_records,
+    count_buckets,
+    fit_context_weight,
+    fit_params,
+    held_out_projects,
+    to_raw,
+)
+from app.model.params import NALPHA, NBETA, count_bucket
 from app.model.segment import join_documents
 from jit import kernels
 from jit.layout import R_C, R_CY
@@ -129,6 +139,37 @@ def test_fitting_improves_held_out_likelihood() -> None:
             session.push(token)
             count += 1
     assert abs(total / count - bits_after) < 1e-6
+
+
+def test_fit_kernels_match_their_reference_and_the_gradient_is_exact() -> None:
+    docs = _docs(4, 60)
+    model = Model([build_segment(docs[:50], V)], ModelParams.default(), V, kernels())
+    records = collect_records(model, docs[50:], limit=3000)
+    assert records.depth.max() > 3  # several levels, so the walk's order matters
+    rng = np.random.default_rng(4)
+    raw = to_raw(ModelParams.default()) + rng.normal(0, 0.3, NALPHA + NBETA + N_DISC)
+    native = _Objective(records, kernels())
+    reference = _Objective(records, kernels(native=False))
+    assert native.kernels.native and not reference.kernels.native
+    outer = (rng.uniform(0.3, 1.0, records.tokens), rng.uniform(0, 1e-3, records.tokens))
+    for mixed in (False, True):
+        if mixed:  # the hierarchy under a fixed mixture, as in the fit's later rounds
+            for objective in (native, reference):
+                objective.outer_w, objective.outer_add = outer
+        value, grad = native(raw)
+        assert (value, grad.tolist()) == tuple(x if i == 0 else x.tolist()
+                                               for i, x in enumerate(reference(raw)))
+        # Central differences agree with the gradient (each parameter in turn, a few).
+        for i in rng.choice(len(raw), 12, replace=False):
+            step = np.zeros_like(raw)
+            step[i] = 1e-5
+            slope = (native(raw + step)[0] - native(raw - step)[0]) / 2e-5
+            assert abs(slope - grad[i]) <= 1e-6 + 1e-4 * abs(grad[i])
+
+
+def test_count_buckets_are_count_bucket_of_each() -> None:
+    counts = np.concatenate([np.arange(0, 600), 2 ** np.arange(10, 40), 2 ** np.arange(10, 40) - 1])
+    assert count_buckets(counts).tolist() == [count_bucket(int(c)) for c in counts]
 
 
 def test_context_weight_is_fitted_on_held_out_projects() -> None:
