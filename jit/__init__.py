@@ -18,6 +18,7 @@ import numpy as np
 
 from jit import reference
 from jit.frame import FitTable, Frame
+from jit.layout import INFO_FIELDS, REC_FIELDS
 
 __all__ = ["Bound", "FitTable", "Frame", "KernelSet", "Kernels", "kernels"]
 
@@ -34,6 +35,8 @@ class KernelSet(Protocol):
     def prob(self) -> Callable[..., float]: ...
     @property
     def score(self) -> Callable[..., int]: ...
+    @property
+    def collect(self) -> Callable[..., int]: ...
     @property
     def cache_push(self) -> Callable[..., int]: ...
     @property
@@ -127,6 +130,26 @@ class Kernels:
         if out.dtype != np.float64 or not out.flags.c_contiguous or len(out) < len(ids):
             raise ValueError("score needs a contiguous float64 array as long as the tokens")
         return self._impl.score(frame, self._array(ids), len(ids), self._array(out))
+
+    def collect(self, frame: Frame, ids: np.ndarray, rec: np.ndarray, depth: np.ndarray,
+                info: np.ndarray) -> int:
+        """For each of ``ids`` in turn, :attr:`stats` of it copied out, then the token
+        appended to the history (the buffers must have room for all of them): its records
+        bottom level first into ``rec`` (int32, REC_FIELDS columns) after a row left for
+        order 0, its level count + 1 into ``depth`` and INFO into ``info`` (int64,
+        INFO_FIELDS columns). Stops before a token that might not fit in ``rec`` (KMAX + 2
+        rows each); returns how many tokens it did."""
+        if ids.dtype != np.int64 or not ids.flags.c_contiguous:
+            raise ValueError("collect needs a contiguous int64 array of tokens")
+        checks = ((rec, np.int32, REC_FIELDS, 0), (depth, np.int64, 1, len(ids)),
+                  (info, np.int64, INFO_FIELDS, len(ids)))
+        for array, dtype, width, rows in checks:
+            if array.dtype != dtype or not array.flags.c_contiguous \
+                    or array.size != len(array) * width or len(array) < rows:
+                raise ValueError("collect needs contiguous int32 records, int64 depths and "
+                                 "int64 INFO rows, one a token")
+        return self._impl.collect(frame, self._array(ids), len(ids), self._array(rec),
+                                  len(rec), self._array(depth), self._array(info))
 
     def argmax(self, probs: np.ndarray) -> int:
         """The first index of the largest value (``probs`` holds no NaN)."""

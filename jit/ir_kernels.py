@@ -7,6 +7,8 @@
 ``hc_prob``       the same walk, returning the probability of one target token: what
                   ``hc_dist`` writes for it, without computing the other V - 1.
 ``hc_score``      each token of a stream in turn: its probability (``hc_prob``), then pushed.
+``hc_collect``    each token of a stream in turn: its per-level records (``hc_stats``) and
+                  INFO copied out, then pushed (the fit's held-out records in one call).
 ``hc_fit_forward``, ``hc_fit_backward``: the fit's objective over held-out records (the
                   hierarchy's probability of each token, and its gradient w.r.t. the
                   parameters), as jit/reference.py fit_forward and fit_backward.
@@ -38,6 +40,7 @@ from jit.layout import (
     I_LATEST,
     I_LEVELS,
     I_RECENT,
+    INFO_FIELDS,
     NMIXC,
     R_C,
     R_CB,
@@ -54,7 +57,8 @@ from jit.layout import (
 )
 from jit.reference import SAMPLE_BLOCK, SAMPLE_LANES, SAMPLE_ROWS, SMALL_RANGE
 
-KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_prob", "hc_score", "hc_cache_push", "hc_reset",
+KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_prob", "hc_score", "hc_collect", "hc_cache_push",
+                "hc_reset",
                 "hc_sample", "hc_argmax", "hc_top", "hc_dry_apply", "hc_dry_restore",
                 "hc_dry_argmax", "hc_dry_sample", "hc_fit_forward", "hc_fit_backward")
 LANES = 16  # hc_argmax compares this many doubles at a time
@@ -70,6 +74,7 @@ def build_module() -> ir.Module:
     _levels_kernel(module, "hc_prob", mode=PROB)
     _cache_push(module)
     _score(module)
+    _collect(module)
     _reset(module)
     _sample(module)
     _argmax(module)
@@ -566,6 +571,48 @@ def _score(module: ir.Module) -> None:
         f.store_f64(out, i, f.b.call(prob, [frame]))
         _emit_push(f, frame, token)
     f.ret(fr.scalar("LEN"))
+    f.finish()
+
+
+def _collect(module: ir.Module) -> None:
+    """hc_collect(frame, ids, n, rec, rows, depth, info): for each of ids[0:n] (int64) in
+    turn, hc_stats of it, its records copied to ``rec`` (int32, REC_FIELDS a row) bottom
+    level first after one row left for order 0 (the caller's), ``depth[i]`` = levels + 1
+    and INFO to ``info[i]`` (int64, INFO_FIELDS a row); then the token is pushed. Stops
+    before a token that might not fit in the ``rows`` rows of ``rec`` (each needs at most
+    KMAX + 2); returns how many tokens it did. The history's buffers must have room."""
+    f = Fn(module, "hc_collect", I64, [("frame", PTR), ("ids", PTR), ("n", I64),
+                                        ("rec", PTR), ("rows", I64), ("depth", PTR),
+                                        ("info", PTR)])
+    b = f.b
+    frame, ids, out = f.args["frame"], f.args["ids"], f.args["rec"]
+    depth, info_out = f.args["depth"], f.args["info"]
+    fr = Row(f, FRAME, frame)
+    stats = module.get_global("hc_stats")
+    need = b.add(fr.scalar("KMAX"), c64(2))
+    at = f.var(I64, c64(0))
+    done = f.var(I64, c64(0))
+    with f.loop(c64(0), f.args["n"]) as i:
+        with f.if_(b.icmp_signed(">", b.add(at.get(), need), f.args["rows"])):
+            f.brk()
+        token = f.load_i64(ids, i)
+        fr.store("TARGET", token)
+        levels = b.call(stats, [frame])
+        rec, info = fr.buffer("REC"), fr.buffer("INFO")
+        with f.loop(c64(0), levels) as j:
+            # The kernel's records are top level first; the fit's, bottom first.
+            source = b.mul(b.sub(b.sub(levels, c64(1)), j), c64(REC_FIELDS))
+            target = b.mul(b.add(b.add(at.get(), c64(1)), j), c64(REC_FIELDS))
+            with f.loop(c64(0), c64(REC_FIELDS)) as field:
+                f.store_32(out, b.add(target, field), rec.load(b.add(source, field)))
+        with f.loop(c64(0), c64(INFO_FIELDS)) as field:
+            f.store_i64(info_out, b.add(b.mul(i, c64(INFO_FIELDS)), field),
+                        info.load(field))
+        f.store_i64(depth, i, b.add(levels, c64(1)))
+        at.set(b.add(at.get(), b.add(levels, c64(1))))
+        _emit_push(f, frame, token)
+        done.set(b.add(i, c64(1)))
+    f.ret(done.get())
     f.finish()
 
 

@@ -20,6 +20,7 @@ from jit.layout import (
     I_LATEST,
     I_LEVELS,
     I_RECENT,
+    INFO_FIELDS,
     NMIXC,
     R_C,
     R_CB,
@@ -342,6 +343,30 @@ def score(frame: Frame, ids: np.ndarray, n: int, out: np.ndarray) -> int:
         out[i] = prob(frame)
         cache_push(frame, token)
     return frame.get("LEN")
+
+
+def collect(frame: Frame, ids: np.ndarray, n: int, rec: np.ndarray, rows: int,
+            depth: np.ndarray, info: np.ndarray) -> int:
+    """For each of ``ids[:n]`` in turn: :func:`stats` of it, its records into ``rec``
+    (int32 rows of REC_FIELDS) bottom level first after a row left for order 0, its level
+    count + 1 into ``depth[i]`` and INFO into ``info[i]`` (rows of INFO_FIELDS), then the
+    token pushed; stops before a token that might not fit in ``rows`` rows (KMAX + 2 each)
+    and returns how many tokens it did."""
+    need = frame.get("KMAX") + 2
+    out = rec.reshape(-1, REC_FIELDS)
+    records = frame.array("REC").reshape(-1, REC_FIELDS)
+    at = 0
+    for i, token in enumerate(ids[:n].tolist()):
+        if at + need > rows:
+            return i
+        frame.set("TARGET", token)
+        levels = stats(frame)
+        out[at + 1:at + 1 + levels] = records[:levels][::-1]
+        depth[i] = levels + 1
+        info.reshape(-1, INFO_FIELDS)[i] = frame.array("INFO")
+        at += levels + 1
+        cache_push(frame, token)
+    return n
 
 
 def cache_push(frame: Frame, token: int) -> int:

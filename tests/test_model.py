@@ -20,7 +20,7 @@ from app.model.fit import (
 from app.model.params import NALPHA, NBETA, count_bucket
 from app.model.segment import join_documents
 from jit import kernels
-from jit.layout import R_C, R_CY
+from jit.layout import INFO_FIELDS, R_C, R_CY, REC_FIELDS
 
 V = 30
 
@@ -139,6 +139,59 @@ def test_fitting_improves_held_out_likelihood() -> None:
             session.push(token)
             count += 1
     assert abs(total / count - bits_after) < 1e-6
+
+
+def _scored_records(model: Model, streams: list[np.ndarray]) -> tuple[list, list, list]:
+    """Each token's records (bottom first), level count and INFO, one query at a time."""
+    records, depth, infos = [], [], []
+    session = model.session(8)
+    for stream in streams:
+        session.reset()
+        for levels, rows, info in session.scored(stream.tolist()):
+            records.append(rows[::-1].tolist())
+            depth.append(levels + 1)
+            infos.append(info.tolist())
+    return records, depth, infos
+
+
+def test_collected_records_are_the_stats_of_each_token() -> None:
+    docs = _docs(5, 60)
+    # A document repeated: its tokens have long matches in training and in the cache.
+    repeated = np.tile(docs[0], 12)[:400]
+    held = [*docs[50:], repeated, repeated[:0], docs[51]]
+    for kernel_set in (kernels(), kernels(native=False)):
+        model = Model([build_segment([*docs[:50], repeated], V)], _mixed_params(5), V,
+                      kernel_set)
+        got = collect_records(model, held, limit=10_000)
+        records, depth, infos = _scored_records(model, held)
+        assert got.depth.tolist() == depth
+        assert got.info.tolist() == infos
+        starts = np.cumsum(got.depth) - got.depth
+        for i, rows in enumerate(records):
+            assert got.rec[starts[i] + 1:starts[i] + depth[i]].tolist() == rows
+        # Order 0 of each token: the unigram counts, its own among them.
+        assert got.rec[starts, R_CY].tolist() == model.unigram[got.targets].tolist()
+        assert got.rec[starts, R_C].tolist() == [model.tokens] * got.tokens
+        # Stopping at the limit, mid-document; few tokens: the buffer grows (a token may
+        # need KMAX + 2 rows, more than 8 a token).
+        assert collect_records(model, held, limit=500).tokens == 500
+        few = collect_records(model, [repeated[:40]], limit=3)
+        assert few.depth.tolist() == _scored_records(model, [repeated[:3]])[1]
+        # The kernel stops where the next token might not fit, and goes on from there.
+        session = model.session(8)
+        room = np.zeros((2 * (KMAX + 2), REC_FIELDS), dtype=np.int32)
+        ids = repeated.astype(np.int64)
+        token_depth = np.zeros(len(ids), dtype=np.int64)
+        token_info = np.zeros((len(ids), INFO_FIELDS), dtype=np.int64)
+        done = session.collect(ids, room, token_depth, token_info)
+        assert 1 <= done < len(ids)
+        assert token_depth[:done].tolist() == \
+            _scored_records(model, [repeated])[1][:done]
+        rest = session.collect(ids[done:], np.zeros((len(ids) * (KMAX + 2), REC_FIELDS),
+                                                     dtype=np.int32),
+                               token_depth[done:], token_info[done:])
+        assert done + rest == len(ids)
+        assert token_depth.tolist() == _scored_records(model, [repeated])[1]
 
 
 def test_fit_kernels_match_their_reference_and_the_gradient_is_exact() -> None:

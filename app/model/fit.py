@@ -41,7 +41,7 @@ from app.model.params import (
     order_buckets,
 )
 from app.model.runtime import Model
-from app.model.segment import Segment
+from app.model.segment import KMAX, Segment
 from jit import FitTable, Kernels
 from jit import kernels as process_kernels
 from jit.layout import (
@@ -128,16 +128,16 @@ def collect_records(model: Model, streams: Sequence[np.ndarray], limit: int) -> 
         if not len(stream):
             continue
         session.reset()
-        for levels, records, info in session.scored(stream.tolist()):
-            # Row ``used`` is level 0, filled in below for every token at once.
-            need = used + levels + 1
-            if need > len(rec):
+        done = 0
+        while done < len(stream):
+            # A token takes at most KMAX + 2 rows: the kernel stops where one might not fit.
+            if len(rec) - used < KMAX + 2:
                 rec = np.concatenate([rec, np.zeros_like(rec)])
-            rec[used + 1:need] = records[::-1]
-            depth[i] = levels + 1
-            infos[i] = info
-            used = need
-            i += 1
+            # Row ``used`` of each token is its level 0, filled in below for all at once.
+            count = session.collect(stream[done:], rec[used:], depth[i:], infos[i:])
+            used += int(depth[i:i + count].sum())
+            i += count
+            done += count
     targets = np.concatenate(tokens) if tokens else np.zeros(0, dtype=np.int64)
     bottom = np.cumsum(depth) - depth
     rec[bottom] = base

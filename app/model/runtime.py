@@ -218,13 +218,28 @@ class Session:
         turn (the same values to the bit), in one kernel call that computes only the
         target's probability, not the whole distribution's. Returns a new float64 array."""
         ids = np.ascontiguousarray(tokens, dtype=np.int64)
-        if self._length + len(ids) + 1 > self.capacity:
-            kept = self.history.copy()
-            self._allocate(max(self._length + len(ids) + 2, 2 * self.capacity))
-            self.reset(kept)
+        self._make_room(len(ids))
         probs = np.empty(len(ids), dtype=np.float64)
         self._length = self.model.kernels.score(self.frame, ids, probs)
         return probs
+
+    def collect(self, tokens: np.ndarray, rec: np.ndarray, depth: np.ndarray,
+                info: np.ndarray) -> int:
+        """What :meth:`scored` yields for each of ``tokens`` (int64), written out by one
+        kernel call (:meth:`jit.Kernels.collect`: records bottom level first after a row
+        left for order 0, ``levels + 1`` and INFO), each token pushed after; stops early
+        if ``rec`` is nearly full. Returns how many tokens it did."""
+        self._make_room(len(tokens))
+        done = self.model.kernels.collect(self.frame, tokens, rec, depth, info)
+        self._length = self.frame.get(_LEN)
+        return done
+
+    def _make_room(self, more: int) -> None:
+        """Buffers that hold ``more`` tokens after the history (reallocated if need be)."""
+        if self._length + more + 1 > self.capacity:
+            kept = self.history.copy()
+            self._allocate(max(self._length + more + 2, 2 * self.capacity))
+            self.reset(kept)
 
     def top(self, k: int) -> list[int]:
         """The ``k`` likeliest tokens of the last :meth:`distribution`, best first (ties:
