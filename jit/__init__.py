@@ -59,6 +59,8 @@ class KernelSet(Protocol):
     def fit_forward(self) -> Callable[..., int]: ...
     @property
     def fit_backward(self) -> Callable[..., int]: ...
+    @property
+    def fit_mixture(self) -> Callable[..., int]: ...
 
 
 def _itself(value: object) -> object:
@@ -91,6 +93,7 @@ class Kernels:
     ``fit_forward(table)``, ``fit_backward(table)``: the fit's likelihood and its gradient
                            over a :class:`~jit.frame.FitTable` of held-out records
                            (see :func:`jit.reference.fit_forward`)
+    ``fit_mixture(table)`` one E step of the mixture weights' EM over the table's tokens
     """
 
     def __init__(self, impl: KernelSet, *, native: bool, compile_seconds: float = 0.0,
@@ -109,6 +112,7 @@ class Kernels:
         self.dry_sample: Callable[[Frame, float], int] = impl.dry_sample
         self.fit_forward: Callable[[FitTable], int] = impl.fit_forward
         self.fit_backward: Callable[[FitTable], int] = impl.fit_backward
+        self.fit_mixture: Callable[[FitTable], int] = impl.fit_mixture
         # How the set is handed a frame and an array.
         self._frame: Callable[[Frame], object] = _frame_address if native else _itself
         self._array: Callable[[np.ndarray], object] = _data_address if native else _itself

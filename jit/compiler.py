@@ -58,6 +58,7 @@ class NativeKernels:
     dry_sample: Callable[..., int]
     fit_forward: Callable[..., int]
     fit_backward: Callable[..., int]
+    fit_mixture: Callable[..., int]
     compile_seconds: float
     from_cache: bool
     engine: object  # keeps the machine code alive
@@ -119,6 +120,7 @@ def compile_native(cache_dir: Path | None) -> NativeKernels:
         dry_sample=FRAME_DOUBLE_TYPE(address["hc_dry_sample"]),
         fit_forward=FIT_TYPE(address["hc_fit_forward"]),
         fit_backward=FIT_TYPE(address["hc_fit_backward"]),
+        fit_mixture=FIT_TYPE(address["hc_fit_mixture"]),
         compile_seconds=time.perf_counter() - started,
         from_cache=from_cache,
         engine=engine,

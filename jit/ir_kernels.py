@@ -12,6 +12,7 @@
 ``hc_fit_forward``, ``hc_fit_backward``: the fit's objective over held-out records (the
                   hierarchy's probability of each token, and its gradient w.r.t. the
                   parameters), as jit/reference.py fit_forward and fit_backward.
+``hc_fit_mixture`` one E step of the fit's EM for the mixture weights.
 ``hc_cache_push`` appends a token to a history and updates the cache match lengths.
 ``hc_reset``      starts a new history holding the given tokens (one call per prompt).
 ``hc_sample``     inverse-CDF sampling from unnormalised probabilities.
@@ -60,7 +61,8 @@ from jit.reference import SAMPLE_BLOCK, SAMPLE_LANES, SAMPLE_ROWS, SMALL_RANGE
 KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_prob", "hc_score", "hc_collect", "hc_cache_push",
                 "hc_reset",
                 "hc_sample", "hc_argmax", "hc_top", "hc_dry_apply", "hc_dry_restore",
-                "hc_dry_argmax", "hc_dry_sample", "hc_fit_forward", "hc_fit_backward")
+                "hc_dry_argmax", "hc_dry_sample", "hc_fit_forward", "hc_fit_backward",
+                "hc_fit_mixture")
 LANES = 16  # hc_argmax compares this many doubles at a time
 # What a levels kernel makes of the walk: the whole distribution, the target's per-level
 # records, or the target's probability alone.
@@ -84,6 +86,7 @@ def build_module() -> ir.Module:
     _dry_choose(module)
     _fit_forward(module)
     _fit_backward(module)
+    _fit_mixture(module)
     return module
 
 
@@ -1011,4 +1014,34 @@ def _fit_backward(module: ir.Module) -> None:
                 bins.store(at, cf(0.0))
         level.set(b.sub(level.get(), c64(1)))
     f.ret(nlevels)
+    f.finish()
+
+
+def _fit_mixture(module: ir.Module) -> None:
+    """hc_fit_mixture(table): jit/reference.py fit_mixture, token by token, each sum in
+    numpy's order (a row's components left to right, the tokens in order)."""
+    f = Fn(module, "hc_fit_mixture", I64, [("table", PTR)])
+    b = f.b
+    fr = Row(f, FIT, f.args["table"])
+    probs, buckets, weights = fr.buffer("MIXP"), fr.buffer("MIXB"), fr.buffer("MIXW")
+    sums, totals = fr.buffer("MIXSUM"), fr.buffer("MIXTOT")
+    with f.loop(c64(0), c64(NMIXC)) as i:
+        sums.store(i, cf(0.0))
+    with f.loop(c64(0), b.mul(fr.scalar("NMIX"), c64(NMIXC))) as i:
+        totals.store(i, cf(0.0))
+    ntok = fr.scalar("NTOK")
+    with f.loop(c64(0), ntok) as t:
+        first = b.mul(buckets.load(t), c64(NMIXC))
+        row = b.mul(t, c64(NMIXC))
+        share = [b.fmul(weights.load(b.add(first, c64(i))), probs.load(b.add(row, c64(i))))
+                 for i in range(NMIXC)]
+        total = share[0]
+        for value in share[1:]:
+            total = b.fadd(total, value)
+        for i, value in enumerate(share):
+            part = b.fdiv(value, total)
+            sums.store(c64(i), b.fadd(sums.load(c64(i)), part))
+            at = b.add(first, c64(i))
+            totals.store(at, b.fadd(totals.load(at), part))
+    f.ret(ntok)
     f.finish()

@@ -270,6 +270,15 @@ FIT = SlotTable("fit", [
     buffer("GDISC", "float64", "NBUCKET * 3", CALL, "out (backward): d loglik / d DISC"),
     buffer("BINS", "float64", "NBUCKET * (ALPHA_SUB + 4)", CALL,
            "scratch (backward): one level's gradient, added to the totals level by level"),
+    # One E step of the mixture weights' EM (jit/reference.py fit_mixture).
+    scalar("NMIX", CALL, "mixture buckets"),
+    buffer("MIXP", "float64", "NTOK * NMIXC", CALL,
+           "each token's probability under each mixture component"),
+    buffer("MIXB", "int64", "NTOK", CALL, "each token's mixture bucket"),
+    buffer("MIXW", "float64", "NMIX * NMIXC", CALL, "the weights of each bucket"),
+    buffer("MIXSUM", "float64", "NMIXC", CALL, "out: each component's share, summed"),
+    buffer("MIXTOT", "float64", "NMIX * NMIXC", CALL,
+           "out: each component's share summed by bucket"),
 ])
 
 FRAME_FIELDS = FRAME.fields

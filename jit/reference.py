@@ -506,6 +506,22 @@ def fit_backward(table: FitTable) -> int:
     return table.get("NLEVELS")
 
 
+def fit_mixture(table: FitTable) -> int:
+    """One E step of the mixture's EM: each token's responsibilities (its components'
+    weighted probabilities, normalised), summed into MIXSUM and by bucket into MIXTOT.
+    Returns the number of tokens."""
+    n = table.get("NTOK")
+    bucket = table.array("MIXB")
+    weights = table.array("MIXW").reshape(-1, NMIXC)
+    share = weights[bucket] * table.array("MIXP").reshape(-1, NMIXC)
+    share /= share.sum(axis=1, keepdims=True)
+    table.array("MIXSUM")[:] = share.sum(axis=0)
+    table.array("MIXTOT").reshape(-1, NMIXC)[:] = np.stack(
+        [np.bincount(bucket, share[:, i], minlength=table.get("NMIX"))
+         for i in range(NMIXC)], axis=1)
+    return n
+
+
 def block_sums(probs: np.ndarray, blocks: int) -> list[float]:
     """The sums of the first ``blocks`` blocks of SAMPLE_BLOCK values, each added as
     SAMPLE_ROWS rows of SAMPLE_LANES lane by lane, then the lanes pairwise (the order a

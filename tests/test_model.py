@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from app.model import KMAX, Model, ModelParams, build_segment
 from app.model.fit import (
     N_DISC,
+    _components,
+    _fit_mixture,
     _Objective,
     collect_records,
     count_buckets,
@@ -17,10 +19,10 @@ from app.model.fit import (
     held_out_projects,
     to_raw,
 )
-from app.model.params import NALPHA, NBETA, count_bucket
+from app.model.params import NALPHA, NBETA, NMIX, count_bucket
 from app.model.segment import join_documents
-from jit import kernels
-from jit.layout import INFO_FIELDS, R_C, R_CY, REC_FIELDS
+from jit import FitTable, kernels
+from jit.layout import INFO_FIELDS, NMIXC, R_C, R_CY, REC_FIELDS
 
 V = 30
 
@@ -218,6 +220,32 @@ def test_fit_kernels_match_their_reference_and_the_gradient_is_exact() -> None:
             step[i] = 1e-5
             slope = (native(raw + step)[0] - native(raw - step)[0]) / 2e-5
             assert abs(slope - grad[i]) <= 1e-6 + 1e-4 * abs(grad[i])
+
+
+def test_mixture_e_step_kernel_matches_its_reference() -> None:
+    docs = _docs(6, 60)
+    model = Model([build_segment(docs[:50], V)], _mixed_params(6), V, kernels())
+    records = collect_records(model, docs[50:], limit=3000)
+    parts = _components(records)
+    assert parts.cache.any() and parts.inf.any() and parts.recent.any()
+    hierarchy = _Objective(records).probabilities(model.params.alpha, model.params.beta,
+                                                  model.params.disc)
+    probs = np.stack([hierarchy, parts.inf, parts.cache, parts.recent, parts.latest], axis=1)
+    weights = np.random.default_rng(6).uniform(0, 1, NMIX * NMIXC)
+    out = []
+    for kernel_set in (kernels(), kernels(native=False)):
+        table = FitTable({"NTOK": records.tokens, "NMIX": NMIX, "MIXP": probs,
+                          "MIXB": parts.bucket, "MIXW": weights,
+                          "MIXSUM": np.zeros(NMIXC), "MIXTOT": np.zeros(NMIX * NMIXC)})
+        kernel_set.fit_mixture(table)
+        out.append((table.array("MIXSUM").tolist(), table.array("MIXTOT").tolist()))
+    assert out[0] == out[1]
+    # Each token's responsibilities sum to one: the sums add up to the token count.
+    assert abs(sum(out[0][0]) - records.tokens) < 1e-6 * records.tokens
+    assert abs(sum(out[0][1]) - records.tokens) < 1e-6 * records.tokens
+    # And both kernels give the same fitted mixture.
+    assert np.array_equal(_fit_mixture(hierarchy, parts, kernels()),
+                          _fit_mixture(hierarchy, parts, kernels(native=False)))
 
 
 def test_count_buckets_are_count_bucket_of_each() -> None:

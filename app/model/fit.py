@@ -279,18 +279,23 @@ def count_buckets(counts: np.ndarray) -> np.ndarray:
     return np.minimum(exponent, NCB - 1).astype(np.int64)
 
 
-def _fit_mixture(hierarchy: np.ndarray, parts: _Components) -> np.ndarray:
-    """EM for the per-bucket weights of the components; float64[NMIX * NMIXC]."""
+def _fit_mixture(hierarchy: np.ndarray, parts: _Components, kernels: Kernels) -> np.ndarray:
+    """EM for the per-bucket weights of the components; float64[NMIX * NMIXC]. The E step
+    over the tokens is the fit_mixture kernel's (jit/reference.py fit_mixture)."""
     mask = mixture_mask().astype(np.float64)
+    n = len(hierarchy)
     probs = np.stack([hierarchy, parts.inf, parts.cache, parts.recent, parts.latest], axis=1)
     weights = mask * np.array([0.6, 0.1, 0.1, 0.1, 0.1])
     weights /= weights.sum(axis=1, keepdims=True)
+    table = FitTable({"NTOK": n, "NMIX": NMIX, "MIXP": np.ascontiguousarray(probs),
+                      "MIXB": np.ascontiguousarray(parts.bucket, dtype=np.int64),
+                      "MIXSUM": np.zeros(NMIXC), "MIXTOT": np.zeros(NMIX * NMIXC)})
     for _ in range(MIX_ITERATIONS):
-        share = weights[parts.bucket] * probs
-        share /= share.sum(axis=1, keepdims=True)
-        overall = share.mean(axis=0)
-        totals = np.stack([np.bincount(parts.bucket, share[:, i], minlength=NMIX)
-                           for i in range(NMIXC)], axis=1)
+        table.set("MIXW", np.ascontiguousarray(weights.ravel()))
+        kernels.fit_mixture(table)
+        # The mean share of each component (as numpy's mean: the sum over n).
+        overall = table.array("MIXSUM") / n
+        totals = table.array("MIXTOT").reshape(NMIX, NMIXC)
         weights = mask * (totals + MIX_PRIOR * overall)
         weights /= weights.sum(axis=1, keepdims=True)
     return weights.ravel()
@@ -355,7 +360,7 @@ def fit_params(records: Records, start: ModelParams | None = None,
         hierarchy = from_raw(raw, mix)
         p = objective.probabilities(hierarchy.alpha, hierarchy.beta, hierarchy.disc)
         mix = ModelParams(hierarchy.alpha, hierarchy.disc, hierarchy.beta,
-                          _fit_mixture(p, parts)).clipped().mix
+                          _fit_mixture(p, parts, objective.kernels)).clipped().mix
         w = mix.reshape(NMIX, NMIXC)[parts.bucket]
         objective.outer_w = w[:, 0]
         objective.outer_add = _sparse(w, parts)
