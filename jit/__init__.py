@@ -17,10 +17,10 @@ from typing import Protocol
 import numpy as np
 
 from jit import reference
-from jit.frame import FitTable, Frame
+from jit.frame import FitTable, Frame, ScoringTable
 from jit.layout import INFO_FIELDS, REC_FIELDS
 
-__all__ = ["Bound", "FitTable", "Frame", "KernelSet", "Kernels", "kernels"]
+__all__ = ["Bound", "FitTable", "Frame", "KernelSet", "Kernels", "ScoringTable", "kernels"]
 
 
 class KernelSet(Protocol):
@@ -35,6 +35,8 @@ class KernelSet(Protocol):
     def prob(self) -> Callable[..., float]: ...
     @property
     def score(self) -> Callable[..., int]: ...
+    @property
+    def score_weights(self) -> Callable[..., int]: ...
     @property
     def collect(self) -> Callable[..., int]: ...
     @property
@@ -134,6 +136,16 @@ class Kernels:
         if out.dtype != np.float64 or not out.flags.c_contiguous or len(out) < len(ids):
             raise ValueError("score needs a contiguous float64 array as long as the tokens")
         return self._impl.score(frame, self._array(ids), len(ids), self._array(out))
+
+    def score_weights(self, frame: Frame, table: ScoringTable, ids: np.ndarray) -> int:
+        """:meth:`score` under each of the table's weights of the frame's project context
+        segments (those from NBASE on) at once, into the table's OUT (a row a token, a
+        column a weight: it must hold them all); returns the history's new length."""
+        if ids.dtype != np.int64 or not ids.flags.c_contiguous:
+            raise ValueError("score_weights needs a contiguous int64 array of tokens")
+        if len(table.array("OUT")) < len(ids) * table.get("NW") or table.unset():
+            raise ValueError("score_weights needs a complete table with room for the tokens")
+        return self._impl.score_weights(frame, table, self._array(ids), len(ids))
 
     def collect(self, frame: Frame, ids: np.ndarray, rec: np.ndarray, depth: np.ndarray,
                 info: np.ndarray) -> int:

@@ -27,6 +27,7 @@ FRAME_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR)
 FRAME_PROB_TYPE = ctypes.PYFUNCTYPE(ctypes.c_double, _PTR)
 # A whole document is scored in one call (milliseconds), like reset: the GIL is released.
 SCORE_TYPE = ctypes.CFUNCTYPE(_I64, _PTR, _PTR, _I64, _PTR)
+SCORE_WEIGHTS_TYPE = ctypes.CFUNCTYPE(_I64, _PTR, _PTR, _PTR, _I64)
 COLLECT_TYPE = ctypes.CFUNCTYPE(_I64, _PTR, _PTR, _I64, _PTR, _I64, _PTR, _PTR)
 # The fit's objective passes take milliseconds too.
 FIT_TYPE = ctypes.CFUNCTYPE(_I64, _PTR)
@@ -46,6 +47,7 @@ class NativeKernels:
     stats: Callable[..., int]
     prob: Callable[..., float]
     score: Callable[..., int]
+    score_weights: Callable[..., int]
     collect: Callable[..., int]
     cache_push: Callable[..., int]
     reset: Callable[..., int]
@@ -108,6 +110,7 @@ def compile_native(cache_dir: Path | None) -> NativeKernels:
         stats=FRAME_TYPE(address["hc_stats"]),
         prob=FRAME_PROB_TYPE(address["hc_prob"]),
         score=SCORE_TYPE(address["hc_score"]),
+        score_weights=SCORE_WEIGHTS_TYPE(address["hc_score_weights"]),
         collect=COLLECT_TYPE(address["hc_collect"]),
         cache_push=FRAME_INT_TYPE(address["hc_cache_push"]),
         reset=RESET_TYPE(address["hc_reset"]),

@@ -7,6 +7,8 @@
 ``hc_prob``       the same walk, returning the probability of one target token: what
                   ``hc_dist`` writes for it, without computing the other V - 1.
 ``hc_score``      each token of a stream in turn: its probability (``hc_prob``), then pushed.
+``hc_score_weights`` the same under several weights of the project context segments at
+                  once: one walk a token, only the counts weighted per weight.
 ``hc_collect``    each token of a stream in turn: its per-level records (``hc_stats``) and
                   INFO copied out, then pushed (the fit's held-out records in one call).
 ``hc_fit_forward``, ``hc_fit_backward``: the fit's objective over held-out records (the
@@ -26,9 +28,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from llvmlite import ir
 
-from jit.irgen import F64, I32, I64, PTR, Buffer, Fn, Row, c64, cf
+from jit.irgen import F64, I32, I64, PTR, Buffer, Fn, Row, Var, c64, cf
 from jit.layout import (
     ALPHA_SUB,
     FIT,
@@ -54,11 +58,13 @@ from jit.layout import (
     R_U2,
     R_U3,
     REC_FIELDS,
+    SCORING,
     SEGMENT,
 )
 from jit.reference import SAMPLE_BLOCK, SAMPLE_LANES, SAMPLE_ROWS, SMALL_RANGE
 
-KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_prob", "hc_score", "hc_collect", "hc_cache_push",
+KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_prob", "hc_score", "hc_score_weights",
+                "hc_collect", "hc_cache_push",
                 "hc_reset",
                 "hc_sample", "hc_argmax", "hc_top", "hc_dry_apply", "hc_dry_restore",
                 "hc_dry_argmax", "hc_dry_sample", "hc_fit_forward", "hc_fit_backward",
@@ -76,6 +82,7 @@ def build_module() -> ir.Module:
     _levels_kernel(module, "hc_prob", mode=PROB)
     _cache_push(module)
     _score(module)
+    _score_weights(module)
     _collect(module)
     _reset(module)
     _sample(module)
@@ -235,6 +242,60 @@ def _cache_pairs(f: Fn, frame: ir.Value, kmax: ir.Value,
     return longest.get(), recent.get(), latest.get()
 
 
+def _count_training(f: Fn, fr: Row, top: ir.Value,
+                    add: Callable[[ir.Value, _Seg, ir.Value, ir.Value], None]) -> None:
+    """``add(s, segment, token, count)`` for the next-token counts of order ``top``'s
+    context in every segment ``s`` that matches it (its range counted directly when small,
+    else its precomputed row; counts as stored, before the segment's WEIGHT)."""
+    b = f.b
+    sep, kmax, thresh = fr.scalar("SEP"), fr.scalar("KMAX"), fr.scalar("THRESH")
+    segs, kseg = fr.buffer("SEGS"), fr.buffer("KSEG")
+    lo_arr, hi_arr = fr.buffer("LO"), fr.buffer("HI")
+    width = b.add(kmax, c64(1))
+
+    def count_range(s: ir.Value, seg: _Seg, lo: ir.Value, hi: ir.Value) -> None:
+        with f.loop(lo, hi) as x:
+            w = seg.nxt.load(x)
+            with f.if_(b.icmp_signed("!=", w, sep)):
+                add(s, seg, w, c64(1))
+
+    with f.loop(c64(0), fr.scalar("NSEG")) as s, \
+            f.if_(b.icmp_signed("<=", top, kseg.load(s))):
+        seg = _Seg(f, segs, s)
+        at = b.add(b.mul(s, width), top)
+        lo = lo_arr.load(at)
+        hi = hi_arr.load(at)
+        with f.if_else(b.icmp_signed("<=", b.sub(hi, lo), thresh)) as (direct, rows):
+            with direct:
+                count_range(s, seg, lo, hi)
+            with rows:
+                key = b.or_(b.shl(lo, c64(32)), hi)
+                left = f.var(I64, c64(0))
+                right = f.var(I64, seg.nrows)
+                with f.while_(lambda: b.icmp_signed("<", left.get(), right.get())):
+                    mid = b.ashr(b.add(left.get(), right.get()), c64(1))
+                    below_key = b.icmp_signed("<", seg.rowkey.load(mid), key)
+                    with f.if_else(below_key) as (go_right, go_left):
+                        with go_right:
+                            left.set(b.add(mid, c64(1)))
+                        with go_left:
+                            right.set(mid)
+                row = left.get()
+                found = f.var(I64, c64(0))
+                # Two nested ifs: the key may only be loaded once row < nrows.
+                with f.if_(b.icmp_signed("<", row, seg.nrows)):  # noqa: SIM117
+                    with f.if_(b.icmp_signed("==", seg.rowkey.load(row), key)):
+                        found.set(c64(1))
+                with f.if_else(b.icmp_signed("==", found.get(), c64(1))) as (hit, miss):
+                    with hit:
+                        start = seg.rowoff.load(row)
+                        stop = seg.rowoff.load(b.add(row, c64(1)))
+                        with f.loop(start, stop) as i:
+                            add(s, seg, seg.rowtok.load(i), seg.rowcnt.load(i))
+                    with miss:
+                        count_range(s, seg, lo, hi)
+
+
 def _levels_kernel(module: ir.Module, name: str, *, mode: str) -> None:
     stats = mode == STATS
     f = Fn(module, name, F64 if mode == PROB else I64, [("frame", PTR)])
@@ -242,9 +303,8 @@ def _levels_kernel(module: ir.Module, name: str, *, mode: str) -> None:
     frame = f.args["frame"]
     fr = Row(f, FRAME, frame)
 
-    v, sep, kmax, thresh = fr.scalar("V"), fr.scalar("SEP"), fr.scalar("KMAX"), fr.scalar("THRESH")
+    v, kmax = fr.scalar("V"), fr.scalar("KMAX")
     nseg, ncb, t = fr.scalar("NSEG"), fr.scalar("NCB"), fr.scalar("LEN")
-    segs = fr.buffer("SEGS")
     alpha, disc, beta = fr.buffer("ALPHA"), fr.buffer("DISC"), fr.buffer("BETA")
     obucket = fr.buffer("OBUCKET")
     lo_arr, hi_arr, kseg = fr.buffer("LO"), fr.buffer("HI"), fr.buffer("KSEG")
@@ -299,14 +359,6 @@ def _levels_kernel(module: ir.Module, name: str, *, mode: str) -> None:
             touch.store(ntouch.get(), w)
             ntouch.set(b.add(ntouch.get(), c64(1)))
 
-    def count_range(seg: _Seg, lo: ir.Value, hi: ir.Value) -> None:
-        with f.loop(lo, hi) as x:
-            w = seg.nxt.load(x)
-            with f.if_(b.icmp_signed("!=", w, sep)):
-                touch_token(w)
-                mtr.store(w, b.add(mtr.load(w), seg.weight))
-                ctotal.set(b.add(ctotal.get(), seg.weight))
-
     with f.while_(lambda: b.icmp_signed(">=", k.get(), c64(1))):
         top = k.get()
         sk = size(top)
@@ -322,44 +374,14 @@ def _levels_kernel(module: ir.Module, name: str, *, mode: str) -> None:
 
         ntouch.set(c64(0))
         ctotal.set(c64(0))
-        with f.loop(c64(0), nseg) as s, f.if_(b.icmp_signed("<=", top, kseg.load(s))):
-                seg = _Seg(f, segs, s)
-                at = b.add(b.mul(s, width), top)
-                lo = lo_arr.load(at)
-                hi = hi_arr.load(at)
-                with f.if_else(b.icmp_signed("<=", b.sub(hi, lo), thresh)) as (direct, rows):
-                    with direct:
-                        count_range(seg, lo, hi)
-                    with rows:
-                        key = b.or_(b.shl(lo, c64(32)), hi)
-                        left = f.var(I64, c64(0))
-                        right = f.var(I64, seg.nrows)
-                        with f.while_(lambda: b.icmp_signed("<", left.get(), right.get())):
-                            mid = b.ashr(b.add(left.get(), right.get()), c64(1))
-                            below_key = b.icmp_signed("<", seg.rowkey.load(mid), key)
-                            with f.if_else(below_key) as (go_right, go_left):
-                                with go_right:
-                                    left.set(b.add(mid, c64(1)))
-                                with go_left:
-                                    right.set(mid)
-                        row = left.get()
-                        found = f.var(I64, c64(0))
-                        # Two nested ifs: the key may only be loaded once row < nrows.
-                        with f.if_(b.icmp_signed("<", row, seg.nrows)):  # noqa: SIM117
-                            with f.if_(b.icmp_signed("==", seg.rowkey.load(row), key)):
-                                found.set(c64(1))
-                        with f.if_else(b.icmp_signed("==", found.get(), c64(1))) as (hit, miss):
-                            with hit:
-                                start = seg.rowoff.load(row)
-                                stop = seg.rowoff.load(b.add(row, c64(1)))
-                                with f.loop(start, stop) as i:
-                                    w = seg.rowtok.load(i)
-                                    c = b.mul(seg.rowcnt.load(i), seg.weight)
-                                    touch_token(w)
-                                    mtr.store(w, b.add(mtr.load(w), c))
-                                    ctotal.set(b.add(ctotal.get(), c))
-                            with miss:
-                                count_range(seg, lo, hi)
+
+        def add(s: ir.Value, seg: _Seg, w: ir.Value, count: ir.Value) -> None:
+            c = b.mul(count, seg.weight)
+            touch_token(w)
+            mtr.store(w, b.add(mtr.load(w), c))
+            ctotal.set(b.add(ctotal.get(), c))
+
+        _count_training(f, fr, top, add)
         with f.loop(c64(0), ck) as i:
             w = clw.load(i)
             touch_token(w)
@@ -572,6 +594,220 @@ def _score(module: ir.Module) -> None:
         token = f.load_i64(ids, i)
         fr.store("TARGET", token)
         f.store_f64(out, i, f.b.call(prob, [frame]))
+        _emit_push(f, frame, token)
+    f.ret(fr.scalar("LEN"))
+    f.finish()
+
+
+def _count_bucket(f: Fn, total: ir.Value, ncb: ir.Value) -> ir.Value:
+    """0 for no count, else 1 + floor(log2(total)), at most ncb - 1."""
+    b = f.b
+    cb = f.var(I64, c64(0))
+    rest = f.var(I64, total)
+    with f.while_(lambda: b.and_(b.icmp_signed(">", rest.get(), c64(0)),
+                                 b.icmp_signed("<", cb.get(), b.sub(ncb, c64(1))))):
+        cb.set(b.add(cb.get(), c64(1)))
+        rest.set(b.ashr(rest.get(), c64(1)))
+    return cb.get()
+
+
+def _prob_weights(module: ir.Module) -> ir.Function:
+    """hc_prob_weights(frame, table, row): hc_prob of the frame's TARGET under each of the
+    table's weights of the context segments (jit/reference.py score_weights) into
+    OUT[row * NW + w]. The walk (narrowing, cache matches, levels) does not depend on the
+    weights; per level, the training and the context counts are kept apart (MTR, MCX)
+    and each weight's counts are base + weight * context, so every float operation is
+    hc_prob's for that weight."""
+    f = Fn(module, "hc_prob_weights", I64, [("frame", PTR), ("table", PTR), ("row", I64)],
+           internal=True)
+    b = f.b
+    frame = f.args["frame"]
+    fr = Row(f, FRAME, frame)
+    tb = Row(f, SCORING, f.args["table"])
+    v, kmax, ncb, t = fr.scalar("V"), fr.scalar("KMAX"), fr.scalar("NCB"), fr.scalar("LEN")
+    nseg, target = fr.scalar("NSEG"), fr.scalar("TARGET")
+    alpha, disc, beta = fr.buffer("ALPHA"), fr.buffer("DISC"), fr.buffer("BETA")
+    obucket, kseg = fr.buffer("OBUCKET"), fr.buffer("KSEG")
+    lo_arr, hi_arr = fr.buffer("LO"), fr.buffer("HI")
+    clw, cnt = fr.buffer("CLW"), fr.buffer("CNTL")
+    mtr, mca, touch = fr.buffer("MTR"), fr.buffer("MCA"), fr.buffer("TOUCH")
+    nbase, nw = tb.scalar("NBASE"), tb.scalar("NW")
+    weights, state, istate = tb.buffer("WEIGHTS"), tb.buffer("STATE"), tb.buffer("ISTATE")
+    mcx, xtouch = tb.buffer("MCX"), tb.buffer("XTOUCH")
+    width = b.add(kmax, c64(1))
+
+    _narrow(f, frame, kmax, t)
+    kcache, recent, latest = _cache_pairs(f, frame, kmax, t)
+    ktrain = f.var(I64, c64(0))
+    with f.loop(c64(0), nseg) as s:
+        ktrain.set(f.max(ktrain.get(), kseg.load(s)))
+
+    def size(k: ir.Value) -> ir.Value:
+        total = f.var(I64, c64(0))
+        with f.loop(c64(0), nseg) as s, f.if_(b.icmp_signed("<=", k, kseg.load(s))):
+            at = b.add(b.mul(s, width), k)
+            total.set(b.add(total.get(), b.sub(hi_arr.load(at), lo_arr.load(at))))
+        return total.get()
+
+    # Per weight: STATE[w] the target's running sum, STATE[NW + w] mu; ISTATE[w] the
+    # ∞-gram's total, ISTATE[NW + w] the target's count in it.
+    with f.loop(c64(0), nw) as w:
+        state.store(w, cf(0.0))
+        state.store(b.add(nw, w), cf(1.0))
+        istate.store(w, c64(0))
+        istate.store(b.add(nw, w), c64(0))
+    found_inf = f.var(I64, c64(0))
+    ccache = f.var(I64, c64(0))
+    tcache = f.var(I64, c64(0))
+    ntouch = f.var(I64, c64(0))
+    nx = f.var(I64, c64(0))
+    base_total = f.var(I64, c64(0))
+    context_total = f.var(I64, c64(0))
+    k = f.var(I64, f.max(ktrain.get(), kcache))
+
+    def touch_token(w: ir.Value) -> None:
+        fresh = b.and_(b.and_(b.icmp_signed("==", mtr.load(w), c64(0)),
+                              b.icmp_signed("==", mca.load(w), c64(0))),
+                       b.icmp_signed("==", mcx.load(w), c64(0)))
+        with f.if_(fresh):
+            touch.store(ntouch.get(), w)
+            ntouch.set(b.add(ntouch.get(), c64(1)))
+
+    def add(s: ir.Value, seg: _Seg, w: ir.Value, count: ir.Value) -> None:
+        touch_token(w)
+        with f.if_else(b.icmp_signed("<", s, nbase)) as (training, context):
+            with training:
+                c = b.mul(count, seg.weight)
+                mtr.store(w, b.add(mtr.load(w), c))
+                base_total.set(b.add(base_total.get(), c))
+            with context:
+                before = mcx.load(w)
+                with f.if_(b.icmp_signed("==", before, c64(0))):
+                    xtouch.store(nx.get(), w)
+                    nx.set(b.add(nx.get(), c64(1)))
+                mcx.store(w, b.add(before, count))
+                context_total.set(b.add(context_total.get(), count))
+
+    def tally(u: list[Var], c: ir.Value) -> None:
+        for var, hit in zip(u, (b.icmp_signed("==", c, c64(1)), b.icmp_signed("==", c, c64(2)),
+                                b.icmp_signed(">=", c, c64(3))), strict=True):
+            var.set(b.add(var.get(), b.zext(hit, I64)))
+
+    with f.while_(lambda: b.icmp_signed(">=", k.get(), c64(1))):
+        top = k.get()
+        sk = size(top)
+        ck = cnt.load(top)
+        j = f.var(I64, top)
+        with f.while_(lambda: b.icmp_signed(">=", b.sub(j.get(), c64(1)), c64(1))):
+            below = b.sub(j.get(), c64(1))
+            same = b.and_(b.icmp_signed("==", size(below), sk),
+                          b.icmp_signed("==", cnt.load(below), ck))
+            with f.if_(b.not_(same)):
+                f.brk()
+            j.set(below)
+        ntouch.set(c64(0))
+        nx.set(c64(0))
+        base_total.set(c64(0))
+        context_total.set(c64(0))
+        _count_training(f, fr, top, add)
+        with f.loop(c64(0), ck) as i:
+            w = clw.load(i)
+            touch_token(w)
+            mca.store(w, b.add(mca.load(w), c64(1)))
+        # Whether a count is there does not depend on the weight (each is 1 or more).
+        inf_level = b.and_(b.icmp_signed("==", found_inf.get(), c64(0)),
+                           b.icmp_signed(">", b.add(base_total.get(), context_total.get()),
+                                         c64(0)))
+        cache_level = b.and_(b.icmp_signed("==", ccache.get(), c64(0)),
+                             b.icmp_signed(">", ck, c64(0)))
+        found_inf.set(b.select(inf_level, c64(1), found_inf.get()))
+        ccache.set(b.select(cache_level, ck, ccache.get()))
+        tcache.set(b.select(cache_level, mca.load(target), tcache.get()))
+        # The distinct counts of the tokens without context counts, the same for all.
+        shared = [f.var(I64, c64(0)) for _ in range(3)]
+        with f.loop(c64(0), ntouch.get()) as i:
+            w = touch.load(i)
+            with f.if_(b.icmp_signed("==", mcx.load(w), c64(0))):
+                tally(shared, mtr.load(w))
+        ob = obucket.load(top)
+        ck_f = f.to_f64(ck)
+        distinct = b.sub(f.min(f.max(ntouch.get(), c64(1)), c64(3)), c64(1))
+        sub = b.add(b.mul(f.min(ck, c64(3)), c64(3)), distinct)
+        with f.loop(c64(0), nw) as wi:
+            weight = weights.load(wi)
+            c_total = b.add(base_total.get(), b.mul(weight, context_total.get()))
+            u = [f.var(I64, var.get()) for var in shared]
+            with f.loop(c64(0), nx.get()) as i:
+                w = xtouch.load(i)
+                tally(u, b.add(mtr.load(w), b.mul(weight, mcx.load(w))))
+            bucket = b.add(b.mul(ob, ncb), _count_bucket(f, c_total, ncb))
+            a_ = alpha.load(b.add(b.mul(bucket, c64(ALPHA_SUB)), sub))
+            d1 = disc.load(b.mul(bucket, c64(3)))
+            d2 = disc.load(b.add(b.mul(bucket, c64(3)), c64(1)))
+            d3 = disc.load(b.add(b.mul(bucket, c64(3)), c64(2)))
+            be = beta.load(bucket)
+            m = b.fadd(f.to_f64(c_total), b.fmul(be, ck_f))
+            denom = b.fadd(m, a_)
+            spent = b.fadd(b.fadd(b.fmul(d1, f.to_f64(u[0].get())),
+                                  b.fmul(d2, f.to_f64(u[1].get()))),
+                           b.fmul(d3, f.to_f64(u[2].get())))
+            gamma = b.fdiv(b.fadd(a_, spent), denom)
+            c = b.add(mtr.load(target), b.mul(weight, mcx.load(target)))
+            cc = mca.load(target)
+            d = b.select(b.icmp_signed("==", c, c64(0)), cf(0.0),
+                         b.select(b.icmp_signed("==", c, c64(1)), d1,
+                                  b.select(b.icmp_signed("==", c, c64(2)), d2, d3)))
+            num = b.fadd(b.fsub(f.to_f64(c), d), b.fmul(be, f.to_f64(cc)))
+            scale = state.load(b.add(nw, wi))
+            state.store(wi, b.fadd(state.load(wi), b.fmul(scale, b.fdiv(num, denom))))
+            state.store(b.add(nw, wi), b.fmul(scale, gamma))
+            with f.if_(inf_level):
+                istate.store(wi, c_total)
+                istate.store(b.add(nw, wi), c)
+        with f.loop(c64(0), ntouch.get()) as i:
+            w = touch.load(i)
+            mtr.store(w, c64(0))
+            mca.store(w, c64(0))
+            mcx.store(w, c64(0))
+        k.set(b.sub(j.get(), c64(1)))
+
+    p0w, out, mix = tb.buffer("P0W"), tb.buffer("OUT"), fr.buffer("MIX")
+    with f.loop(c64(0), nw) as wi:
+        cinf, tinf = istate.load(wi), istate.load(b.add(nw, wi))
+        mb = b.add(b.mul(b.add(b.mul(obucket.load(ktrain.get()), ncb),
+                               _count_bucket(f, cinf, ncb)),
+                         fr.scalar("NKB")), fr.buffer("KBUCKET").load(kcache))
+        wh, wi_, wc, wr, wl = (mix.load(b.add(b.mul(mb, c64(NMIXC)), c64(i)))
+                               for i in range(NMIXC))
+        final = state.load(b.add(nw, wi))
+        below = p0w.load(b.add(b.mul(wi, v), target))
+        p = f.var(F64, b.fmul(wh, b.fadd(state.load(wi), b.fmul(final, below))))
+        for count, total, weight in ((tinf, cinf, wi_), (tcache.get(), ccache.get(), wc)):
+            with f.if_(b.icmp_signed(">", count, c64(0))):
+                portion = b.fdiv(f.to_f64(count), f.to_f64(total))
+                p.set(b.fadd(p.get(), b.fmul(weight, portion)))
+        for token, weight in ((recent, wr), (latest, wl)):
+            with f.if_(b.icmp_signed("==", token, target)):
+                p.set(b.fadd(p.get(), weight))
+        out.store(b.add(b.mul(f.args["row"], nw), wi), p.get())
+    f.ret(nw)
+    f.finish()
+    return f.func
+
+
+def _score_weights(module: ir.Module) -> None:
+    """hc_score_weights(frame, table, ids, n): for each of ids[0:n] (int64) in turn, its
+    probability under each weight (hc_prob_weights) into the table's OUT, then the token
+    pushed; returns the history's new length (the buffers must have room)."""
+    prob = _prob_weights(module)
+    f = Fn(module, "hc_score_weights", I64, [("frame", PTR), ("table", PTR), ("ids", PTR),
+                                              ("n", I64)])
+    frame = f.args["frame"]
+    fr = Row(f, FRAME, frame)
+    with f.loop(c64(0), f.args["n"]) as i:
+        token = f.load_i64(f.args["ids"], i)
+        fr.store("TARGET", token)
+        f.b.call(prob, [frame, f.args["table"], i])
         _emit_push(f, frame, token)
     f.ret(fr.scalar("LEN"))
     f.finish()

@@ -281,6 +281,22 @@ FIT = SlotTable("fit", [
            "out: each component's share summed by bucket"),
 ])
 
+# hc_score_weights (the project context weight's fit, app/model/fit.py): one walk per
+# token gives its probability under several weights of the project context at once.
+SCORING = SlotTable("scoring", [
+    scalar("NBASE", CALL, "the frame's segments counted as training data (as their WEIGHT "
+           "says); the rest are project context"),
+    scalar("NW", CALL, "weights tried"),
+    buffer("WEIGHTS", "int64", "NW", CALL, "what each context count counts for, per weight"),
+    buffer("P0W", "float64", "NW * V", CALL, "the order-0 distribution under each weight"),
+    buffer("STATE", "float64", "2 * NW", CALL, "scratch: each weight's running sum and mu"),
+    buffer("ISTATE", "int64", "2 * NW", CALL,
+           "scratch: each weight's ∞-gram total and the target's count in it"),
+    buffer("MCX", "uint32", "V + 1", CALL, "context counts (all zero between calls)"),
+    buffer("XTOUCH", "int32", "V + 1", CALL, "tokens with context counts in the level"),
+    buffer("OUT", "float64", "n * NW", CALL, "out: each token's probability under each weight"),
+])
+
 FRAME_FIELDS = FRAME.fields
 SEG_FIELDS = SEGMENT.fields
 

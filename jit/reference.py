@@ -7,9 +7,11 @@ are also the fallback when native compilation is unavailable (slow, but correct)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from jit.frame import Fields, FitTable, Frame
+from jit.frame import Fields, FitTable, Frame, Slots
 from jit.layout import (
     ALPHA_SUB,
     I_CCACHE,
@@ -118,14 +120,15 @@ def _cache_pairs(frame: Frame) -> tuple[int, np.ndarray, int, int]:
     return kcache, ge, recent, latest
 
 
-def _level_counts(frame: Frame, k: int, ncache: int) -> tuple[dict[int, int], dict[int, int]]:
+def _level_counts(frame: Frame, k: int, ncache: int,
+                  weights: Sequence[int] | None = None) -> tuple[dict[int, int], dict[int, int]]:
     kmax, thresh, sep = frame.get("KMAX"), frame.get("THRESH"), frame.get("SEP")
     lo_arr, hi_arr, kseg = frame.array("LO"), frame.array("HI"), frame.array("KSEG")
     train: dict[int, int] = {}
     for s, seg in enumerate(frame.segments):
         if k > int(kseg[s]):
             continue
-        weight = int(seg.get("WEIGHT", 1))
+        weight = int(seg.get("WEIGHT", 1)) if weights is None else int(weights[s])
         a, b = int(lo_arr[s * (kmax + 1) + k]), int(hi_arr[s * (kmax + 1) + k])
         if b - a <= thresh:
             for w in seg.array("NXT")[a:b].tolist():
@@ -157,8 +160,9 @@ def alpha_index(ob: int, cb: int, ncb: int, ck: int, distinct: int) -> int:
     return (ob * ncb + cb) * ALPHA_SUB + min(ck, 3) * 3 + min(max(distinct, 1), 3) - 1
 
 
-def _levels(frame: Frame, emit) -> int:
-    """Walk the levels top-down, calling ``emit(level)`` for each; returns how many."""
+def _levels(frame: Frame, emit, weights: Sequence[int] | None = None) -> int:
+    """Walk the levels top-down, calling ``emit(level)`` for each; returns how many.
+    ``weights``: what each segment's counts count for, instead of its WEIGHT."""
     kmax, ncb = frame.get("KMAX"), frame.get("NCB")
     narrow(frame)
     kseg = frame.array("KSEG")
@@ -182,7 +186,7 @@ def _levels(frame: Frame, emit) -> int:
         j = k
         while j - 1 >= 1 and size(j - 1) == sk and int(ge[j - 1]) == ck:
             j -= 1
-        train, cache = _level_counts(frame, k, ck)
+        train, cache = _level_counts(frame, k, ck, weights)
         c_total = sum(train.values())
         if ctop < 0:
             ctop = c_total
@@ -298,7 +302,12 @@ def stats(frame: Frame) -> int:
 def prob(frame: Frame) -> float:
     """The probability of the frame's TARGET after the history: what :func:`dist` writes
     to OUT[TARGET], operation for operation, without the other tokens' (OUT untouched)."""
-    target = frame.get("TARGET")
+    return _prob(frame, frame.get("TARGET"), None, frame.array("P0"))
+
+
+def _prob(frame: Frame, target: int, weights: Sequence[int] | None, p0: np.ndarray) -> float:
+    """:func:`prob` of ``target`` with the segments counted ``weights`` times (None: as
+    their WEIGHT says) and order 0 backing off to ``p0``."""
     state = {"mu": 1.0, "acc": 0.0, "inf": 0, "cache": 0}
 
     def emit(ob, cb, train, cache, c_total, ck, params, inf_level, cache_level) -> None:
@@ -321,10 +330,10 @@ def prob(frame: Frame) -> float:
         if cache_level:
             state["cache"] = cc
 
-    _levels(frame, emit)
+    _levels(frame, emit, weights)
     info = frame.array("INFO")
     wh, wi, wc, wr, wl = mixture_weights(frame)
-    p = wh * (state["acc"] + state["mu"] * float(frame.array("P0")[target]))
+    p = wh * (state["acc"] + state["mu"] * float(p0[target]))
     for count, total, weight in ((state["inf"], int(info[I_CINF]), wi),
                                  (state["cache"], int(info[I_CCACHE]), wc)):
         if count > 0:
@@ -342,6 +351,25 @@ def score(frame: Frame, ids: np.ndarray, n: int, out: np.ndarray) -> int:
         frame.set("TARGET", token)
         out[i] = prob(frame)
         cache_push(frame, token)
+    return frame.get("LEN")
+
+
+def score_weights(frame: Frame, table: Slots, ids: np.ndarray, n: int) -> int:
+    """For each of ``ids[:n]`` in turn: its probability (:func:`prob`) when the segments
+    from NBASE on (project context) count WEIGHTS[w] times each and the others as their
+    WEIGHT says, order 0 backing off to row w of P0W, into OUT[i * NW + w] for every w;
+    then the token pushed. Returns the history's new length. (INFO is not written.)"""
+    nbase, nw = table.get("NBASE"), table.get("NW")
+    base = [int(seg.get("WEIGHT", 1)) for seg in frame.segments[:nbase]]
+    p0w = table.array("P0W").reshape(nw, -1)
+    out = table.array("OUT")
+    info = frame.array("INFO").copy()
+    for i, token in enumerate(ids[:n].tolist()):
+        for w, weight in enumerate(table.array("WEIGHTS")[:nw].tolist()):
+            weights = base + [weight] * (len(frame.segments) - nbase)
+            out[i * nw + w] = _prob(frame, token, weights, p0w[w])
+        cache_push(frame, token)
+    frame.array("INFO")[:] = info
     return frame.get("LEN")
 
 

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from app.engine.sampling import repetition_factors
 from app.model import KMAX, Model, ModelParams, RepetitionTables, build_segment
+from app.model.params import base_distribution
 from app.model.runtime import Session
-from jit import kernels
+from jit import ScoringTable, kernels
 from jit.compiler import compile_native
 from jit.layout import (
     F_DRY_LEN,
@@ -125,6 +126,39 @@ def test_score_is_each_tokens_probability_in_the_distribution(layout: str) -> No
         assert np.array_equal(scored.distribution(), walked.distribution())
     native_session, reference_session = native_model.session(8), reference_model.session(8)
     assert np.array_equal(native_session.score(text), reference_session.score(text))
+
+
+@pytest.mark.parametrize("nbase", [0, 1, 2])
+def test_score_weights_is_score_under_each_context_weight(nbase: int) -> None:
+    docs = _corpus(1, 40)
+    weights = [1, 2, 3, 7, 16]
+    training = [build_segment(docs[:20], V, thresh=6), build_segment(docs[20:30], V, thresh=6)]
+    context = [build_segment(docs[30:36], V, thresh=6), build_segment(docs[36:38], V, thresh=6)]
+    params = _params(2)
+    # Repeats of the context and of the history, tokens never seen.
+    text = np.concatenate([docs[37], docs[3][:40], docs[31], _corpus(9, 2)[0]]).astype(np.int64)
+    results = []
+    for kernel_set in (kernels(), kernels(native=False)):
+        base = Model(training[:nbase], params, V, kernel_set)
+        expected = np.stack([base.extended(context, w).session(8).score(text)
+                             for w in weights], axis=1)
+        extra = sum(segment.unigram for segment in context)
+        table = ScoringTable({
+            "NBASE": nbase, "NW": len(weights), "WEIGHTS": np.array(weights, dtype=np.int64),
+            "P0W": np.concatenate([base_distribution(base.unigram + w * extra, params)
+                                   for w in weights]),
+            "STATE": np.zeros(2 * len(weights)),
+            "ISTATE": np.zeros(2 * len(weights), dtype=np.int64),
+            "MCX": np.zeros(V + 1, dtype=np.uint32), "XTOUCH": np.zeros(V + 1, dtype=np.int32)})
+        session = base.extended(context, 1).session(8)
+        got = session.score_weights(text[:25], table).copy()
+        got = np.concatenate([got, session.score_weights(text[25:], table)])
+        assert np.array_equal(got, expected)
+        assert session.length == len(text) + 1
+        # The scratch counts are left at zero for the next call.
+        assert not table.array("MCX").any()
+        results.append(got)
+    assert np.array_equal(results[0], results[1])
 
 
 @pytest.mark.parametrize("layout", ["one", "weighted"])

@@ -7,11 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.model import KMAX, Model, ModelParams, build_segment
+from app.model.context import ProjectContext
 from app.model.fit import (
+    CONTEXT_WEIGHTS,
     N_DISC,
     _components,
+    _context_probabilities,
     _fit_mixture,
     _Objective,
+    _scoring_table,
     collect_records,
     count_buckets,
     fit_context_weight,
@@ -251,6 +255,25 @@ def test_mixture_e_step_kernel_matches_its_reference() -> None:
 def test_count_buckets_are_count_bucket_of_each() -> None:
     counts = np.concatenate([np.arange(0, 600), 2 ** np.arange(10, 40), 2 ** np.arange(10, 40) - 1])
     assert count_buckets(counts).tolist() == [count_bucket(int(c)) for c in counts]
+
+
+def test_context_probabilities_are_each_weights_scores() -> None:
+    docs = _docs(9, 60)
+    base = Model([build_segment(docs[:40], V)], _mixed_params(9), V, kernels())
+    context = ProjectContext(V)
+    for doc in docs[40:47]:
+        context.add(doc)
+    assert len(context.segments) > 1
+    table = _scoring_table(CONTEXT_WEIGHTS, V)
+    doc = np.concatenate([docs[47], docs[41][:20]]).astype(np.int64)
+    got = _context_probabilities(base, context.segments, table, doc)
+    for i, weight in enumerate(CONTEXT_WEIGHTS):
+        walked = base.extended(context.segments, weight).session()
+        expected = []
+        for token in doc.tolist():
+            expected.append(walked.distribution()[token])
+            walked.push(token)
+        assert got[:, i].tolist() == expected
 
 
 def test_context_weight_is_fitted_on_held_out_projects() -> None:

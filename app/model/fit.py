@@ -35,6 +35,7 @@ from app.model.params import (
     NMIX,
     NOB,
     ModelParams,
+    base_distribution,
     count_bucket,
     kcache_buckets,
     mixture_mask,
@@ -42,7 +43,7 @@ from app.model.params import (
 )
 from app.model.runtime import Model
 from app.model.segment import KMAX, Segment
-from jit import FitTable, Kernels
+from jit import FitTable, Kernels, ScoringTable
 from jit import kernels as process_kernels
 from jit.layout import (
     ALPHA_SUB,
@@ -453,6 +454,7 @@ def fit_context_weight(streams: Sequence[np.ndarray], groups: Sequence[str | Non
             members.setdefault(group, []).append(np.asarray(stream, dtype=np.int64))
     candidates = CONTEXT_WEIGHTS
     bits = np.zeros(len(candidates))
+    table = _scoring_table(candidates, vocab_size)
     # An equal share per project, so one large project does not decide for all.
     share = limit // max(len(members), 1)
     for docs in members.values():
@@ -463,12 +465,37 @@ def fit_context_weight(streams: Sequence[np.ndarray], groups: Sequence[str | Non
                 break
             doc = doc[:left]
             if context.segments:
-                for i, weight in enumerate(candidates):
-                    session = base.extended(context.segments, weight).session(len(doc) + 2)
-                    # Each token's probability alone (Session.score: what distribution()
-                    # gives it, without the whole distribution), added up token by token.
-                    for p in np.log2(session.score(doc)).tolist():
+                # Every weight's probability of each token in one walk (what
+                # base.extended(context.segments, weight)'s distribution() gives it),
+                # added up token by token.
+                probs = _context_probabilities(base, context.segments, table, doc)
+                for i in range(len(candidates)):
+                    for p in np.log2(probs[:, i]).tolist():
                         bits[i] -= p
                 left -= len(doc)
             context.add(doc)
     return int(candidates[int(np.argmin(bits))]) if bits.any() else 1
+
+
+def _scoring_table(weights: Sequence[int], vocab_size: int) -> ScoringTable:
+    """Scratch and weights for scoring under each of ``weights`` (Session.score_weights)."""
+    nw = len(weights)
+    return ScoringTable({"NW": nw, "WEIGHTS": np.array(weights, dtype=np.int64),
+                         "STATE": np.zeros(2 * nw), "ISTATE": np.zeros(2 * nw, dtype=np.int64),
+                         "MCX": np.zeros(vocab_size + 1, dtype=np.uint32),
+                         "XTOUCH": np.zeros(vocab_size + 1, dtype=np.int32)})
+
+
+def _context_probabilities(base: Model, context: Sequence[Segment], table: ScoringTable,
+                           doc: np.ndarray) -> np.ndarray:
+    """float64[len(doc), weights]: each token's probability after the ones before it,
+    under ``base`` with ``context`` counted each of the table's weights times."""
+    model = base.extended(context, 1)
+    extra = model.unigram - base.unigram  # the context's counts, once each
+    table.set("NBASE", len(base.segments))
+    # Order 0 under each weight: base_distribution of that model's unigram (integers, so
+    # base + weight * context is exactly what Model sums for it).
+    table.set("P0W", np.concatenate([base_distribution(base.unigram + weight * extra,
+                                                       base.params)
+                                     for weight in table.array("WEIGHTS").tolist()]))
+    return model.session(len(doc) + 2).score_weights(np.ascontiguousarray(doc), table)

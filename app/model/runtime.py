@@ -23,7 +23,7 @@ from app.model.params import (
     order_buckets,
 )
 from app.model.segment import KMAX, THRESH, Segment
-from jit import Frame, Kernels
+from jit import Frame, Kernels, ScoringTable
 from jit.frame import SegmentTable
 from jit.layout import FRAME, HISTORY, REC_FIELDS, SCRATCH
 
@@ -222,6 +222,16 @@ class Session:
         probs = np.empty(len(ids), dtype=np.float64)
         self._length = self.model.kernels.score(self.frame, ids, probs)
         return probs
+
+    def score_weights(self, tokens: np.ndarray, table: ScoringTable) -> np.ndarray:
+        """:meth:`score` of ``tokens`` (int64) under each of ``table``'s weights of this
+        model's project context segments (those from the table's NBASE on) at once: one
+        walk a token. Returns float64[len(tokens), NW] (a new array)."""
+        self._make_room(len(tokens))
+        nw = table.get("NW")
+        table.set("OUT", np.empty(len(tokens) * nw, dtype=np.float64))
+        self._length = self.model.kernels.score_weights(self.frame, table, tokens)
+        return table.array("OUT").reshape(len(tokens), nw)
 
     def collect(self, tokens: np.ndarray, rec: np.ndarray, depth: np.ndarray,
                 info: np.ndarray) -> int:
