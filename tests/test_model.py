@@ -130,8 +130,8 @@ def test_fitting_improves_held_out_likelihood() -> None:
     docs = _docs(3, 60)
     model = Model([build_segment(docs[:50], V)], ModelParams.default(), V, kernels())
     records = collect_records(model, docs[50:], limit=2000)
-    _, bits_before = fit_params(records, iterations=1)
-    params, bits_after = fit_params(records, iterations=60)
+    _, bits_before = fit_params(records, kernels(), iterations=1)
+    params, bits_after = fit_params(records, kernels(), iterations=60)
     assert bits_after < bits_before
     # The fitted parameters give exactly that likelihood through the real kernels.
     fitted = Model(model.segments, params, V, kernels())
@@ -232,8 +232,9 @@ def test_mixture_e_step_kernel_matches_its_reference() -> None:
     records = collect_records(model, docs[50:], limit=3000)
     parts = _components(records)
     assert parts.cache.any() and parts.inf.any() and parts.recent.any()
-    hierarchy = _Objective(records).probabilities(model.params.alpha, model.params.beta,
-                                                  model.params.disc)
+    params = model.params
+    hierarchy = _Objective(records, kernels()).probabilities(params.alpha, params.beta,
+                                                             params.disc)
     probs = np.stack([hierarchy, parts.inf, parts.cache, parts.recent, parts.latest], axis=1)
     weights = np.random.default_rng(6).uniform(0, 1, NMIX * NMIXC)
     out = []

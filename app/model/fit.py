@@ -44,7 +44,6 @@ from app.model.params import (
 from app.model.runtime import Model
 from app.model.segment import KMAX, Segment
 from jit import FitTable, Kernels, ScoringTable
-from jit import kernels as process_kernels
 from jit.layout import (
     ALPHA_SUB,
     I_CCACHE,
@@ -155,13 +154,13 @@ class _Objective:
     the records where they are, and the tokens' order level by level is computed once.
     """
 
-    def __init__(self, records: Records, kernels: Kernels | None = None) -> None:
+    def __init__(self, records: Records, kernels: Kernels) -> None:
         # With the mixture fixed, each token's probability is outer_w * p_h + outer_add.
         self.outer_w: np.ndarray | None = None
         self.outer_add: np.ndarray | None = None
         self.n = records.tokens
         self.records = records
-        self.kernels = kernels or process_kernels()
+        self.kernels = kernels
         depth = records.depth
         levels = int(depth.max(initial=0))
         # Level by level, the tokens that have it (every token has level 0), and their
@@ -302,10 +301,9 @@ def _fit_mixture(hierarchy: np.ndarray, parts: _Components, kernels: Kernels) ->
     return weights.ravel()
 
 
-def mixture_bits(params: ModelParams, records: Records,
-                 objective: _Objective | None = None) -> float:
-    """Bits per token of the records under ``params`` (hierarchy and mixture)."""
-    objective = objective or _Objective(records)
+def mixture_bits(params: ModelParams, records: Records, objective: _Objective) -> float:
+    """Bits per token of the records under ``params`` (hierarchy and mixture);
+    ``objective``: the records' (its kernels)."""
     p = objective.probabilities(params.alpha, params.beta, params.disc)
     parts = _components(records)
     w = params.mix.reshape(NMIX, NMIXC)[parts.bucket]
@@ -342,9 +340,8 @@ def _rprop(objective: _Objective, raw: np.ndarray, iterations: int) -> np.ndarra
     return best_raw
 
 
-def fit_params(records: Records, start: ModelParams | None = None,
-               iterations: int = 40, rounds: int = 2,
-               kernels: Kernels | None = None) -> tuple[ModelParams, float]:
+def fit_params(records: Records, kernels: Kernels, start: ModelParams | None = None,
+               iterations: int = 40, rounds: int = 2) -> tuple[ModelParams, float]:
     """Maximise the held-out likelihood; returns the parameters and bits per token.
 
     The hierarchy is fitted alone first, then the mixture for it; in later rounds the
@@ -409,7 +406,7 @@ def _fit_folds(streams: Sequence[np.ndarray], doc_hashes: Sequence[str], vocab_s
         return start or ModelParams.default(), float("nan")
     records = Records.join(parts)
     parts.clear()  # the joined copy is all the fit needs
-    return fit_params(records, start, kernels=kernels)
+    return fit_params(records, kernels, start)
 
 
 def held_out_projects(groups: Sequence[str | None], share: float = 0.05) -> np.ndarray:
