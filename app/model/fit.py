@@ -68,7 +68,7 @@ from jit.layout import (
 )
 
 DISC_MAX = np.array([1.0, 2.0, 3.0])
-# The project context weights tried (each costs one scoring of the held-out projects).
+# The project context weights tried (all scored in one walk of the held-out projects).
 CONTEXT_WEIGHTS = (1, 2, 3, 4, 6, CONTEXT_WEIGHT_MAX)
 N_DISC = NOB * NCB * 3
 # EM's pull of every mixture bucket towards the overall weights, in tokens.
