@@ -363,6 +363,7 @@ def score_weights(frame: Frame, table: Slots, ids: np.ndarray, n: int) -> int:
     base = [int(seg.get("WEIGHT", 1)) for seg in frame.segments[:nbase]]
     p0w = table.array("P0W").reshape(nw, -1)
     out = table.array("OUT")
+    # The walks below write INFO, the kernel does not: it is put back as it was.
     info = frame.array("INFO").copy()
     for i, token in enumerate(ids[:n].tolist()):
         for w, weight in enumerate(table.array("WEIGHTS")[:nw].tolist()):

@@ -159,7 +159,6 @@ class _Objective:
         self.outer_w: np.ndarray | None = None
         self.outer_add: np.ndarray | None = None
         self.n = records.tokens
-        self.records = records
         self.kernels = kernels
         depth = records.depth
         levels = int(depth.max(initial=0))
