@@ -17,9 +17,10 @@ from typing import Protocol
 import numpy as np
 
 from jit import reference
-from jit.frame import Frame
+from jit.frame import FitTable, Frame, ScoringTable
+from jit.layout import INFO_FIELDS, REC_FIELDS
 
-__all__ = ["Bound", "Frame", "KernelSet", "Kernels", "kernels"]
+__all__ = ["Bound", "FitTable", "Frame", "KernelSet", "Kernels", "ScoringTable", "kernels"]
 
 
 class KernelSet(Protocol):
@@ -30,6 +31,14 @@ class KernelSet(Protocol):
     def dist(self) -> Callable[..., int]: ...
     @property
     def stats(self) -> Callable[..., int]: ...
+    @property
+    def prob(self) -> Callable[..., float]: ...
+    @property
+    def score(self) -> Callable[..., int]: ...
+    @property
+    def score_weights(self) -> Callable[..., int]: ...
+    @property
+    def collect(self) -> Callable[..., int]: ...
     @property
     def cache_push(self) -> Callable[..., int]: ...
     @property
@@ -48,6 +57,12 @@ class KernelSet(Protocol):
     def dry_argmax(self) -> Callable[..., int]: ...
     @property
     def dry_sample(self) -> Callable[..., int]: ...
+    @property
+    def fit_forward(self) -> Callable[..., int]: ...
+    @property
+    def fit_backward(self) -> Callable[..., int]: ...
+    @property
+    def fit_mixture(self) -> Callable[..., int]: ...
 
 
 def _itself(value: object) -> object:
@@ -69,12 +84,18 @@ class Kernels:
 
     ``dist(frame)``        next-token distribution after the frame's history into its OUT
     ``stats(frame)``       per-level records of the frame's TARGET (fitting)
+    ``prob(frame)``        the probability of the frame's TARGET after its history: what
+                           ``dist`` writes to OUT[TARGET] (to the bit), without the rest
     ``cache_push(frame, token)`` appends ``token`` to the history; returns its new length
     ``dry_apply(frame)``   the repetition penalty applied to OUT in place; returns how many
                            tokens it changed (see :func:`jit.reference.dry_apply`)
     ``dry_restore(frame, changed)`` OUT as it was before ``dry_apply``
     ``dry_argmax(frame)``, ``dry_sample(frame, u)``: :meth:`argmax` and :meth:`sample` of
                            OUT with the repetition penalty applied, OUT left as it was
+    ``fit_forward(table)``, ``fit_backward(table)``: the fit's likelihood and its gradient
+                           over a :class:`~jit.frame.FitTable` of held-out records
+                           (see :func:`jit.reference.fit_forward`)
+    ``fit_mixture(table)`` one E step of the mixture weights' EM over the table's tokens
     """
 
     def __init__(self, impl: KernelSet, *, native: bool, compile_seconds: float = 0.0,
@@ -85,11 +106,15 @@ class Kernels:
         self.from_cache = from_cache
         self.dist: Callable[[Frame], int] = impl.dist
         self.stats: Callable[[Frame], int] = impl.stats
+        self.prob: Callable[[Frame], float] = impl.prob
         self.cache_push: Callable[[Frame, int], int] = impl.cache_push
         self.dry_apply: Callable[[Frame], int] = impl.dry_apply
         self.dry_restore: Callable[[Frame, int], int] = impl.dry_restore
         self.dry_argmax: Callable[[Frame], int] = impl.dry_argmax
         self.dry_sample: Callable[[Frame, float], int] = impl.dry_sample
+        self.fit_forward: Callable[[FitTable], int] = impl.fit_forward
+        self.fit_backward: Callable[[FitTable], int] = impl.fit_backward
+        self.fit_mixture: Callable[[FitTable], int] = impl.fit_mixture
         # How the set is handed a frame and an array.
         self._frame: Callable[[Frame], object] = _frame_address if native else _itself
         self._array: Callable[[np.ndarray], object] = _data_address if native else _itself
@@ -101,6 +126,46 @@ class Kernels:
         if ids.dtype != np.int64 or not ids.flags.c_contiguous:
             raise ValueError("reset needs a contiguous int64 array")
         return self._impl.reset(frame, self._array(ids), len(ids))
+
+    def score(self, frame: Frame, ids: np.ndarray, out: np.ndarray) -> int:
+        """For each of ``ids`` in turn, its :attr:`prob` after the frame's history into
+        ``out``, then the token appended to the history (the buffers must have room for
+        all of them); returns the history's new length. One call for a whole text."""
+        if ids.dtype != np.int64 or not ids.flags.c_contiguous:
+            raise ValueError("score needs a contiguous int64 array of tokens")
+        if out.dtype != np.float64 or not out.flags.c_contiguous or len(out) < len(ids):
+            raise ValueError("score needs a contiguous float64 array as long as the tokens")
+        return self._impl.score(frame, self._array(ids), len(ids), self._array(out))
+
+    def score_weights(self, frame: Frame, table: ScoringTable, ids: np.ndarray) -> int:
+        """:meth:`score` under each of the table's weights of the frame's project context
+        segments (those from NBASE on) at once, into the table's OUT (a row a token, a
+        column a weight: it must hold them all); returns the history's new length."""
+        if ids.dtype != np.int64 or not ids.flags.c_contiguous:
+            raise ValueError("score_weights needs a contiguous int64 array of tokens")
+        if len(table.array("OUT")) < len(ids) * table.get("NW") or table.unset():
+            raise ValueError("score_weights needs a complete table with room for the tokens")
+        return self._impl.score_weights(frame, table, self._array(ids), len(ids))
+
+    def collect(self, frame: Frame, ids: np.ndarray, rec: np.ndarray, depth: np.ndarray,
+                info: np.ndarray) -> int:
+        """For each of ``ids`` in turn, :attr:`stats` of it copied out, then the token
+        appended to the history (the buffers must have room for all of them): its records
+        bottom level first into ``rec`` (int32, REC_FIELDS columns) after a row left for
+        order 0, its level count + 1 into ``depth`` and INFO into ``info`` (int64,
+        INFO_FIELDS columns). Stops before a token that might not fit in ``rec`` (KMAX + 2
+        rows each); returns how many tokens it did."""
+        if ids.dtype != np.int64 or not ids.flags.c_contiguous:
+            raise ValueError("collect needs a contiguous int64 array of tokens")
+        checks = ((rec, np.int32, REC_FIELDS, 0), (depth, np.int64, 1, len(ids)),
+                  (info, np.int64, INFO_FIELDS, len(ids)))
+        for array, dtype, width, rows in checks:
+            if array.dtype != dtype or not array.flags.c_contiguous \
+                    or array.size != len(array) * width or len(array) < rows:
+                raise ValueError("collect needs contiguous int32 records, int64 depths and "
+                                 "int64 INFO rows, one a token")
+        return self._impl.collect(frame, self._array(ids), len(ids), self._array(rec),
+                                  len(rec), self._array(depth), self._array(info))
 
     def argmax(self, probs: np.ndarray) -> int:
         """The first index of the largest value (``probs`` holds no NaN)."""

@@ -24,6 +24,13 @@ from jit.ir_kernels import KERNEL_NAMES, build_module
 # switch. Only the prompt's reset, which can run long, releases it (CFUNCTYPE).
 _I64, _PTR = ctypes.c_int64, ctypes.c_void_p
 FRAME_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR)
+FRAME_PROB_TYPE = ctypes.PYFUNCTYPE(ctypes.c_double, _PTR)
+# A whole document is scored in one call (milliseconds), like reset: the GIL is released.
+SCORE_TYPE = ctypes.CFUNCTYPE(_I64, _PTR, _PTR, _I64, _PTR)
+SCORE_WEIGHTS_TYPE = ctypes.CFUNCTYPE(_I64, _PTR, _PTR, _PTR, _I64)
+COLLECT_TYPE = ctypes.CFUNCTYPE(_I64, _PTR, _PTR, _I64, _PTR, _I64, _PTR, _PTR)
+# The fit's objective passes take milliseconds too.
+FIT_TYPE = ctypes.CFUNCTYPE(_I64, _PTR)
 FRAME_INT_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, _I64)
 FRAME_DOUBLE_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, ctypes.c_double)
 SAMPLE_TYPE = ctypes.PYFUNCTYPE(_I64, _PTR, _I64, ctypes.c_double)
@@ -38,6 +45,10 @@ class NativeKernels:
 
     dist: Callable[..., int]
     stats: Callable[..., int]
+    prob: Callable[..., float]
+    score: Callable[..., int]
+    score_weights: Callable[..., int]
+    collect: Callable[..., int]
     cache_push: Callable[..., int]
     reset: Callable[..., int]
     sample: Callable[..., int]
@@ -47,6 +58,9 @@ class NativeKernels:
     dry_restore: Callable[..., int]
     dry_argmax: Callable[..., int]
     dry_sample: Callable[..., int]
+    fit_forward: Callable[..., int]
+    fit_backward: Callable[..., int]
+    fit_mixture: Callable[..., int]
     compile_seconds: float
     from_cache: bool
     engine: object  # keeps the machine code alive
@@ -94,6 +108,10 @@ def compile_native(cache_dir: Path | None) -> NativeKernels:
     return NativeKernels(
         dist=FRAME_TYPE(address["hc_dist"]),
         stats=FRAME_TYPE(address["hc_stats"]),
+        prob=FRAME_PROB_TYPE(address["hc_prob"]),
+        score=SCORE_TYPE(address["hc_score"]),
+        score_weights=SCORE_WEIGHTS_TYPE(address["hc_score_weights"]),
+        collect=COLLECT_TYPE(address["hc_collect"]),
         cache_push=FRAME_INT_TYPE(address["hc_cache_push"]),
         reset=RESET_TYPE(address["hc_reset"]),
         sample=SAMPLE_TYPE(address["hc_sample"]),
@@ -103,6 +121,9 @@ def compile_native(cache_dir: Path | None) -> NativeKernels:
         dry_restore=FRAME_INT_TYPE(address["hc_dry_restore"]),
         dry_argmax=FRAME_TYPE(address["hc_dry_argmax"]),
         dry_sample=FRAME_DOUBLE_TYPE(address["hc_dry_sample"]),
+        fit_forward=FIT_TYPE(address["hc_fit_forward"]),
+        fit_backward=FIT_TYPE(address["hc_fit_backward"]),
+        fit_mixture=FIT_TYPE(address["hc_fit_mixture"]),
         compile_seconds=time.perf_counter() - started,
         from_cache=from_cache,
         engine=engine,

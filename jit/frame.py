@@ -12,7 +12,17 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from jit.layout import ALLOCATED, BUFFER, FRAME, SCALAR, SEGMENT, Slot, SlotTable
+from jit.layout import (
+    ALLOCATED,
+    BUFFER,
+    FIT,
+    FRAME,
+    SCALAR,
+    SCORING,
+    SEGMENT,
+    Slot,
+    SlotTable,
+)
 
 _F_NSEG, _F_SEGS = FRAME.index["NSEG"], FRAME.index["SEGS"]
 _SCALARS = [(slot.name, slot.index) for slot in FRAME if slot.kind == SCALAR]
@@ -152,3 +162,54 @@ class Frame:
         self.arrays[_F_SEGS] = table.table
         self.slots[_F_SEGS] = table.address
         self.slots[_F_NSEG] = len(table.fields)
+
+
+class Slots:
+    """The slots of a kernel's own table (a jit.layout :class:`SlotTable` such as
+    :data:`FIT`), with the buffers they point to (kept alive here, and readable by the
+    references by name). A native kernel is passed its address, as a frame's."""
+
+    def __init__(self, table: SlotTable, values: Mapping[str, np.ndarray | int]) -> None:
+        self.table = table
+        self.slots = np.zeros(table.fields, dtype=np.int64)
+        self.arrays: dict[str, np.ndarray] = {}
+        self.values: dict[str, int] = {}
+        for name, value in values.items():
+            self.set(name, value)
+        self.address = int(self.slots.ctypes.data)
+        self._as_parameter_ = self.address
+
+    def set(self, name: str, value: np.ndarray | int) -> None:
+        slot = self.table[name]
+        _check(slot, value, self.table)
+        if isinstance(value, np.ndarray):
+            self.arrays[name] = value
+            self.slots[slot.index] = value.ctypes.data
+        else:
+            self.values[name] = int(value)
+            self.slots[slot.index] = int(value)
+
+    def array(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def get(self, name: str) -> int:
+        return self.values[name]
+
+    def unset(self) -> list[str]:
+        """The slots not set yet (a kernel would read 0 or address 0)."""
+        return [slot.name for slot in self.table if slot.name not in self.arrays
+                and slot.name not in self.values]
+
+
+class FitTable(Slots):
+    """The fit kernels' slots (jit.layout :data:`FIT`)."""
+
+    def __init__(self, values: Mapping[str, np.ndarray | int]) -> None:
+        super().__init__(FIT, values)
+
+
+class ScoringTable(Slots):
+    """hc_score_weights' slots (jit.layout :data:`SCORING`)."""
+
+    def __init__(self, values: Mapping[str, np.ndarray | int]) -> None:
+        super().__init__(SCORING, values)

@@ -4,6 +4,17 @@
                   in every segment, cache matches, the hierarchical mixing of levels, and
                   the final mixture with the ∞-gram and the cache's own predictions.
 ``hc_stats``      the same walk, but writing per-level counts of one target token (fitting).
+``hc_prob``       the same walk, returning the probability of one target token: what
+                  ``hc_dist`` writes for it, without computing the other V - 1.
+``hc_score``      each token of a stream in turn: its probability (``hc_prob``), then pushed.
+``hc_score_weights`` the same under several weights of the project context segments at
+                  once: one walk a token, only the counts weighted per weight.
+``hc_collect``    each token of a stream in turn: its per-level records (``hc_stats``) and
+                  INFO copied out, then pushed (the fit's held-out records in one call).
+``hc_fit_forward``, ``hc_fit_backward``: the fit's objective over held-out records (the
+                  hierarchy's probability of each token, and its gradient w.r.t. the
+                  parameters), as jit/reference.py fit_forward and fit_backward.
+``hc_fit_mixture`` one E step of the fit's EM for the mixture weights.
 ``hc_cache_push`` appends a token to a history and updates the cache match lengths.
 ``hc_reset``      starts a new history holding the given tokens (one call per prompt).
 ``hc_sample``     inverse-CDF sampling from unnormalised probabilities.
@@ -17,11 +28,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from llvmlite import ir
 
-from jit.irgen import F64, I32, I64, PTR, Buffer, Fn, Row, c64, cf
+from jit.irgen import F64, I32, I64, PTR, Buffer, Fn, Row, Var, c64, cf
 from jit.layout import (
     ALPHA_SUB,
+    FIT,
     FRAME,
     I_CCACHE,
     I_CINF,
@@ -31,6 +45,7 @@ from jit.layout import (
     I_LATEST,
     I_LEVELS,
     I_RECENT,
+    INFO_FIELDS,
     NMIXC,
     R_C,
     R_CB,
@@ -43,20 +58,32 @@ from jit.layout import (
     R_U2,
     R_U3,
     REC_FIELDS,
+    SCORING,
     SEGMENT,
 )
 from jit.reference import SAMPLE_BLOCK, SAMPLE_LANES, SAMPLE_ROWS, SMALL_RANGE
 
-KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_cache_push", "hc_reset", "hc_sample", "hc_argmax",
-                "hc_top", "hc_dry_apply", "hc_dry_restore", "hc_dry_argmax", "hc_dry_sample")
+KERNEL_NAMES = ("hc_dist", "hc_stats", "hc_prob", "hc_score", "hc_score_weights",
+                "hc_collect", "hc_cache_push",
+                "hc_reset",
+                "hc_sample", "hc_argmax", "hc_top", "hc_dry_apply", "hc_dry_restore",
+                "hc_dry_argmax", "hc_dry_sample", "hc_fit_forward", "hc_fit_backward",
+                "hc_fit_mixture")
 LANES = 16  # hc_argmax compares this many doubles at a time
+# What a levels kernel makes of the walk: the whole distribution, the target's per-level
+# records, or the target's probability alone.
+DIST, STATS, PROB = "dist", "stats", "prob"
 
 
 def build_module() -> ir.Module:
     module = ir.Module(name="hypercube_kernels")
-    _levels_kernel(module, "hc_dist", stats=False)
-    _levels_kernel(module, "hc_stats", stats=True)
+    _levels_kernel(module, "hc_dist", mode=DIST)
+    _levels_kernel(module, "hc_stats", mode=STATS)
+    _levels_kernel(module, "hc_prob", mode=PROB)
     _cache_push(module)
+    _score(module)
+    _score_weights(module)
+    _collect(module)
     _reset(module)
     _sample(module)
     _argmax(module)
@@ -64,6 +91,9 @@ def build_module() -> ir.Module:
     _dry_apply(module)
     _dry_restore(module)
     _dry_choose(module)
+    _fit_forward(module)
+    _fit_backward(module)
+    _fit_mixture(module)
     return module
 
 
@@ -212,15 +242,69 @@ def _cache_pairs(f: Fn, frame: ir.Value, kmax: ir.Value,
     return longest.get(), recent.get(), latest.get()
 
 
-def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
-    f = Fn(module, name, I64, [("frame", PTR)])
+def _count_training(f: Fn, fr: Row, top: ir.Value,
+                    add: Callable[[ir.Value, _Seg, ir.Value, ir.Value], None]) -> None:
+    """``add(s, segment, token, count)`` for the next-token counts of order ``top``'s
+    context in every segment ``s`` that matches it (its range counted directly when small,
+    else its precomputed row; counts as stored, before the segment's WEIGHT)."""
+    b = f.b
+    sep, kmax, thresh = fr.scalar("SEP"), fr.scalar("KMAX"), fr.scalar("THRESH")
+    segs, kseg = fr.buffer("SEGS"), fr.buffer("KSEG")
+    lo_arr, hi_arr = fr.buffer("LO"), fr.buffer("HI")
+    width = b.add(kmax, c64(1))
+
+    def count_range(s: ir.Value, seg: _Seg, lo: ir.Value, hi: ir.Value) -> None:
+        with f.loop(lo, hi) as x:
+            w = seg.nxt.load(x)
+            with f.if_(b.icmp_signed("!=", w, sep)):
+                add(s, seg, w, c64(1))
+
+    with f.loop(c64(0), fr.scalar("NSEG")) as s, \
+            f.if_(b.icmp_signed("<=", top, kseg.load(s))):
+        seg = _Seg(f, segs, s)
+        at = b.add(b.mul(s, width), top)
+        lo = lo_arr.load(at)
+        hi = hi_arr.load(at)
+        with f.if_else(b.icmp_signed("<=", b.sub(hi, lo), thresh)) as (direct, rows):
+            with direct:
+                count_range(s, seg, lo, hi)
+            with rows:
+                key = b.or_(b.shl(lo, c64(32)), hi)
+                left = f.var(I64, c64(0))
+                right = f.var(I64, seg.nrows)
+                with f.while_(lambda: b.icmp_signed("<", left.get(), right.get())):
+                    mid = b.ashr(b.add(left.get(), right.get()), c64(1))
+                    below_key = b.icmp_signed("<", seg.rowkey.load(mid), key)
+                    with f.if_else(below_key) as (go_right, go_left):
+                        with go_right:
+                            left.set(b.add(mid, c64(1)))
+                        with go_left:
+                            right.set(mid)
+                row = left.get()
+                found = f.var(I64, c64(0))
+                # Two nested ifs: the key may only be loaded once row < nrows.
+                with f.if_(b.icmp_signed("<", row, seg.nrows)):  # noqa: SIM117
+                    with f.if_(b.icmp_signed("==", seg.rowkey.load(row), key)):
+                        found.set(c64(1))
+                with f.if_else(b.icmp_signed("==", found.get(), c64(1))) as (hit, miss):
+                    with hit:
+                        start = seg.rowoff.load(row)
+                        stop = seg.rowoff.load(b.add(row, c64(1)))
+                        with f.loop(start, stop) as i:
+                            add(s, seg, seg.rowtok.load(i), seg.rowcnt.load(i))
+                    with miss:
+                        count_range(s, seg, lo, hi)
+
+
+def _levels_kernel(module: ir.Module, name: str, *, mode: str) -> None:
+    stats = mode == STATS
+    f = Fn(module, name, F64 if mode == PROB else I64, [("frame", PTR)])
     b = f.b
     frame = f.args["frame"]
     fr = Row(f, FRAME, frame)
 
-    v, sep, kmax, thresh = fr.scalar("V"), fr.scalar("SEP"), fr.scalar("KMAX"), fr.scalar("THRESH")
+    v, kmax = fr.scalar("V"), fr.scalar("KMAX")
     nseg, ncb, t = fr.scalar("NSEG"), fr.scalar("NCB"), fr.scalar("LEN")
-    segs = fr.buffer("SEGS")
     alpha, disc, beta = fr.buffer("ALPHA"), fr.buffer("DISC"), fr.buffer("BETA")
     obucket = fr.buffer("OBUCKET")
     lo_arr, hi_arr, kseg = fr.buffer("LO"), fr.buffer("HI"), fr.buffer("KSEG")
@@ -232,9 +316,16 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
     v1 = b.add(v, c64(1))
     width = b.add(kmax, c64(1))
 
-    if not stats:
+    if mode == DIST:
         with f.loop(c64(0), v) as w:
             out.store(w, cf(0.0))
+    if mode == PROB:
+        target = fr.scalar("TARGET")
+        # The target's running sum of the levels' shares (OUT[target] in hc_dist) and its
+        # counts at the ∞-gram's and the cache's levels (0: not among their tokens).
+        acc = f.var(F64, 0.0)
+        tinf = f.var(I64, c64(0))
+        tcache = f.var(I64, c64(0))
 
     _narrow(f, frame, kmax, t)
     kcache, recent, latest = _cache_pairs(f, frame, kmax, t)
@@ -268,14 +359,6 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
             touch.store(ntouch.get(), w)
             ntouch.set(b.add(ntouch.get(), c64(1)))
 
-    def count_range(seg: _Seg, lo: ir.Value, hi: ir.Value) -> None:
-        with f.loop(lo, hi) as x:
-            w = seg.nxt.load(x)
-            with f.if_(b.icmp_signed("!=", w, sep)):
-                touch_token(w)
-                mtr.store(w, b.add(mtr.load(w), seg.weight))
-                ctotal.set(b.add(ctotal.get(), seg.weight))
-
     with f.while_(lambda: b.icmp_signed(">=", k.get(), c64(1))):
         top = k.get()
         sk = size(top)
@@ -291,44 +374,14 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
 
         ntouch.set(c64(0))
         ctotal.set(c64(0))
-        with f.loop(c64(0), nseg) as s, f.if_(b.icmp_signed("<=", top, kseg.load(s))):
-                seg = _Seg(f, segs, s)
-                at = b.add(b.mul(s, width), top)
-                lo = lo_arr.load(at)
-                hi = hi_arr.load(at)
-                with f.if_else(b.icmp_signed("<=", b.sub(hi, lo), thresh)) as (direct, rows):
-                    with direct:
-                        count_range(seg, lo, hi)
-                    with rows:
-                        key = b.or_(b.shl(lo, c64(32)), hi)
-                        left = f.var(I64, c64(0))
-                        right = f.var(I64, seg.nrows)
-                        with f.while_(lambda: b.icmp_signed("<", left.get(), right.get())):
-                            mid = b.ashr(b.add(left.get(), right.get()), c64(1))
-                            below_key = b.icmp_signed("<", seg.rowkey.load(mid), key)
-                            with f.if_else(below_key) as (go_right, go_left):
-                                with go_right:
-                                    left.set(b.add(mid, c64(1)))
-                                with go_left:
-                                    right.set(mid)
-                        row = left.get()
-                        found = f.var(I64, c64(0))
-                        # Two nested ifs: the key may only be loaded once row < nrows.
-                        with f.if_(b.icmp_signed("<", row, seg.nrows)):  # noqa: SIM117
-                            with f.if_(b.icmp_signed("==", seg.rowkey.load(row), key)):
-                                found.set(c64(1))
-                        with f.if_else(b.icmp_signed("==", found.get(), c64(1))) as (hit, miss):
-                            with hit:
-                                start = seg.rowoff.load(row)
-                                stop = seg.rowoff.load(b.add(row, c64(1)))
-                                with f.loop(start, stop) as i:
-                                    w = seg.rowtok.load(i)
-                                    c = b.mul(seg.rowcnt.load(i), seg.weight)
-                                    touch_token(w)
-                                    mtr.store(w, b.add(mtr.load(w), c))
-                                    ctotal.set(b.add(ctotal.get(), c))
-                            with miss:
-                                count_range(seg, lo, hi)
+
+        def add(s: ir.Value, seg: _Seg, w: ir.Value, count: ir.Value) -> None:
+            c = b.mul(count, seg.weight)
+            touch_token(w)
+            mtr.store(w, b.add(mtr.load(w), c))
+            ctotal.set(b.add(ctotal.get(), c))
+
+        _count_training(f, fr, top, add)
         with f.loop(c64(0), ck) as i:
             w = clw.load(i)
             touch_token(w)
@@ -387,29 +440,48 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
                            b.fmul(d3, f.to_f64(u3.get())))
             gamma = b.fdiv(b.fadd(a_, spent), denom)
             scale = mu.get()
-            with f.loop(c64(0), ntouch.get()) as i:
-                w = touch.load(i)
-                c = mtr.load(w)
-                cc = mca.load(w)
+
+            def share(c: ir.Value, cc: ir.Value) -> ir.Value:
+                """A token's share of this level (counts c, cc), as hc_dist adds it."""
                 d = b.select(b.icmp_signed("==", c, c64(0)), cf(0.0),
                              b.select(b.icmp_signed("==", c, c64(1)), d1,
                                       b.select(b.icmp_signed("==", c, c64(2)), d2, d3)))
                 num = b.fadd(b.fsub(f.to_f64(c), d), b.fmul(be, f.to_f64(cc)))
-                out.store(w, b.fadd(out.load(w), b.fmul(scale, b.fdiv(num, denom))))
-                with f.if_(b.and_(inf_level, b.icmp_signed(">", c, c64(0)))):
-                    xtok.store(ninf.get(), w)
-                    xtok.store(b.add(v1, ninf.get()), c)
-                    ninf.set(b.add(ninf.get(), c64(1)))
-                with f.if_(b.and_(cache_level, b.icmp_signed(">", cc, c64(0)))):
-                    xtok.store(b.add(b.mul(v1, c64(2)), ncache.get()), w)
-                    xtok.store(b.add(b.mul(v1, c64(3)), ncache.get()), cc)
-                    ncache.set(b.add(ncache.get(), c64(1)))
-                mtr.store(w, c64(0))
-                mca.store(w, c64(0))
+                return b.fmul(scale, b.fdiv(num, denom))
+
+            if mode == PROB:
+                c = mtr.load(target)
+                cc = mca.load(target)
+                # A level without the target adds an exact +0.0 (its counts are 0), as
+                # hc_dist, which skips it, leaves OUT[target] as it was.
+                acc.set(b.fadd(acc.get(), share(c, cc)))
+                tinf.set(b.select(inf_level, c, tinf.get()))
+                tcache.set(b.select(cache_level, cc, tcache.get()))
+                with f.loop(c64(0), ntouch.get()) as i:
+                    w = touch.load(i)
+                    mtr.store(w, c64(0))
+                    mca.store(w, c64(0))
+            else:
+                with f.loop(c64(0), ntouch.get()) as i:
+                    w = touch.load(i)
+                    c = mtr.load(w)
+                    cc = mca.load(w)
+                    out.store(w, b.fadd(out.load(w), share(c, cc)))
+                    with f.if_(b.and_(inf_level, b.icmp_signed(">", c, c64(0)))):
+                        xtok.store(ninf.get(), w)
+                        xtok.store(b.add(v1, ninf.get()), c)
+                        ninf.set(b.add(ninf.get(), c64(1)))
+                    with f.if_(b.and_(cache_level, b.icmp_signed(">", cc, c64(0)))):
+                        xtok.store(b.add(b.mul(v1, c64(2)), ncache.get()), w)
+                        xtok.store(b.add(b.mul(v1, c64(3)), ncache.get()), cc)
+                        ncache.set(b.add(ncache.get(), c64(1)))
+                    mtr.store(w, c64(0))
+                    mca.store(w, c64(0))
             mu.set(b.fmul(scale, gamma))
         levels.set(b.add(levels.get(), c64(1)))
         k.set(b.sub(j.get(), c64(1)))
 
+    p_target = None
     if not stats:
         p0 = fr.buffer("P0")
         final = mu.get()
@@ -425,19 +497,31 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
         mix = fr.buffer("MIX")
         wh, wi, wc, wr, wl = (mix.load(b.add(b.mul(mb, c64(NMIXC)), c64(i)))
                               for i in range(NMIXC))
-        with f.loop(c64(0), v) as w:
-            out.store(w, b.fmul(wh, b.fadd(out.load(w),
-                                                  b.fmul(final, p0.load(w)))))
-        for count, first, total, weight in ((ninf, c64(0), cinf, wi),
-                                            (ncache, b.mul(v1, c64(2)), ccache, wc)):
-            with f.loop(c64(0), count.get()) as i:
-                w = xtok.load(b.add(first, i))
-                c = xtok.load(b.add(b.add(first, v1), i))
-                share = b.fdiv(f.to_f64(c), f.to_f64(total.get()))
-                out.store(w, b.fadd(out.load(w), b.fmul(weight, share)))
-        for token, weight in ((recent, wr), (latest, wl)):
-            with f.if_(b.icmp_signed(">=", token, c64(0))):
-                out.store(token, b.fadd(out.load(token), weight))
+        if mode == PROB:
+            # hc_dist's final steps for the target alone, in its order.
+            p = f.var(F64, b.fmul(wh, b.fadd(acc.get(), b.fmul(final, p0.load(target)))))
+            for count, total, weight in ((tinf, cinf, wi), (tcache, ccache, wc)):
+                with f.if_(b.icmp_signed(">", count.get(), c64(0))):
+                    portion = b.fdiv(f.to_f64(count.get()), f.to_f64(total.get()))
+                    p.set(b.fadd(p.get(), b.fmul(weight, portion)))
+            for token, weight in ((recent, wr), (latest, wl)):
+                with f.if_(b.icmp_signed("==", token, target)):
+                    p.set(b.fadd(p.get(), weight))
+            p_target = p.get()
+        else:
+            with f.loop(c64(0), v) as w:
+                out.store(w, b.fmul(wh, b.fadd(out.load(w),
+                                                      b.fmul(final, p0.load(w)))))
+            for count, first, total, weight in ((ninf, c64(0), cinf, wi),
+                                                (ncache, b.mul(v1, c64(2)), ccache, wc)):
+                with f.loop(c64(0), count.get()) as i:
+                    w = xtok.load(b.add(first, i))
+                    c = xtok.load(b.add(b.add(first, v1), i))
+                    portion = b.fdiv(f.to_f64(c), f.to_f64(total.get()))
+                    out.store(w, b.fadd(out.load(w), b.fmul(weight, portion)))
+            for token, weight in ((recent, wr), (latest, wl)):
+                with f.if_(b.icmp_signed(">=", token, c64(0))):
+                    out.store(token, b.fadd(out.load(token), weight))
     info.store(c64(I_KTRAIN), ktrain.get())
     info.store(c64(I_KCACHE), kcache)
     info.store(c64(I_LEVELS), levels.get())
@@ -446,7 +530,7 @@ def _levels_kernel(module: ir.Module, name: str, *, stats: bool) -> None:
     info.store(c64(I_CCACHE), ccache.get())
     info.store(c64(I_RECENT), recent)
     info.store(c64(I_LATEST), latest)
-    f.ret(levels.get())
+    f.ret(levels.get() if p_target is None else p_target)
     f.finish()
 
 
@@ -493,6 +577,281 @@ def _emit_push(f: Fn, frame: ir.Value, token: ir.Value) -> ir.Value:
 def _cache_push(module: ir.Module) -> None:
     f = Fn(module, "hc_cache_push", I64, [("frame", PTR), ("token", I64)])
     f.ret(_emit_push(f, f.args["frame"], f.args["token"]))
+    f.finish()
+
+
+def _score(module: ir.Module) -> None:
+    """hc_score(frame, ids, n, out): for each of ids[0:n] (int64) in turn, its probability
+    after the history (hc_prob) into out[i] (float64), then the token pushed; returns the
+    history's new length. One call scores a whole document: the caller sees to it that
+    the history's buffers have room for n more tokens."""
+    f = Fn(module, "hc_score", I64, [("frame", PTR), ("ids", PTR), ("n", I64),
+                                      ("out", PTR)])
+    frame, ids, out = f.args["frame"], f.args["ids"], f.args["out"]
+    fr = Row(f, FRAME, frame)
+    prob = module.get_global("hc_prob")
+    with f.loop(c64(0), f.args["n"]) as i:
+        token = f.load_i64(ids, i)
+        fr.store("TARGET", token)
+        f.store_f64(out, i, f.b.call(prob, [frame]))
+        _emit_push(f, frame, token)
+    f.ret(fr.scalar("LEN"))
+    f.finish()
+
+
+def _count_bucket(f: Fn, total: ir.Value, ncb: ir.Value) -> ir.Value:
+    """0 for no count, else 1 + floor(log2(total)), at most ncb - 1."""
+    b = f.b
+    cb = f.var(I64, c64(0))
+    rest = f.var(I64, total)
+    with f.while_(lambda: b.and_(b.icmp_signed(">", rest.get(), c64(0)),
+                                 b.icmp_signed("<", cb.get(), b.sub(ncb, c64(1))))):
+        cb.set(b.add(cb.get(), c64(1)))
+        rest.set(b.ashr(rest.get(), c64(1)))
+    return cb.get()
+
+
+def _prob_weights(module: ir.Module) -> ir.Function:
+    """hc_prob_weights(frame, table, row): hc_prob of the frame's TARGET under each of the
+    table's weights of the context segments (jit/reference.py score_weights) into
+    OUT[row * NW + w]. The walk (narrowing, cache matches, levels) does not depend on the
+    weights; per level, the training and the context counts are kept apart (MTR, MCX)
+    and each weight's counts are base + weight * context, so every float operation is
+    hc_prob's for that weight."""
+    f = Fn(module, "hc_prob_weights", I64, [("frame", PTR), ("table", PTR), ("row", I64)],
+           internal=True)
+    b = f.b
+    frame = f.args["frame"]
+    fr = Row(f, FRAME, frame)
+    tb = Row(f, SCORING, f.args["table"])
+    v, kmax, ncb, t = fr.scalar("V"), fr.scalar("KMAX"), fr.scalar("NCB"), fr.scalar("LEN")
+    nseg, target = fr.scalar("NSEG"), fr.scalar("TARGET")
+    alpha, disc, beta = fr.buffer("ALPHA"), fr.buffer("DISC"), fr.buffer("BETA")
+    obucket, kseg = fr.buffer("OBUCKET"), fr.buffer("KSEG")
+    lo_arr, hi_arr = fr.buffer("LO"), fr.buffer("HI")
+    clw, cnt = fr.buffer("CLW"), fr.buffer("CNTL")
+    mtr, mca, touch = fr.buffer("MTR"), fr.buffer("MCA"), fr.buffer("TOUCH")
+    nbase, nw = tb.scalar("NBASE"), tb.scalar("NW")
+    weights, state, istate = tb.buffer("WEIGHTS"), tb.buffer("STATE"), tb.buffer("ISTATE")
+    mcx, xtouch = tb.buffer("MCX"), tb.buffer("XTOUCH")
+    width = b.add(kmax, c64(1))
+
+    _narrow(f, frame, kmax, t)
+    kcache, recent, latest = _cache_pairs(f, frame, kmax, t)
+    ktrain = f.var(I64, c64(0))
+    with f.loop(c64(0), nseg) as s:
+        ktrain.set(f.max(ktrain.get(), kseg.load(s)))
+
+    def size(k: ir.Value) -> ir.Value:
+        total = f.var(I64, c64(0))
+        with f.loop(c64(0), nseg) as s, f.if_(b.icmp_signed("<=", k, kseg.load(s))):
+            at = b.add(b.mul(s, width), k)
+            total.set(b.add(total.get(), b.sub(hi_arr.load(at), lo_arr.load(at))))
+        return total.get()
+
+    # Per weight: STATE[w] the target's running sum, STATE[NW + w] mu; ISTATE[w] the
+    # ∞-gram's total, ISTATE[NW + w] the target's count in it.
+    with f.loop(c64(0), nw) as w:
+        state.store(w, cf(0.0))
+        state.store(b.add(nw, w), cf(1.0))
+        istate.store(w, c64(0))
+        istate.store(b.add(nw, w), c64(0))
+    found_inf = f.var(I64, c64(0))
+    ccache = f.var(I64, c64(0))
+    tcache = f.var(I64, c64(0))
+    ntouch = f.var(I64, c64(0))
+    nx = f.var(I64, c64(0))
+    base_total = f.var(I64, c64(0))
+    context_total = f.var(I64, c64(0))
+    k = f.var(I64, f.max(ktrain.get(), kcache))
+
+    def touch_token(w: ir.Value) -> None:
+        fresh = b.and_(b.and_(b.icmp_signed("==", mtr.load(w), c64(0)),
+                              b.icmp_signed("==", mca.load(w), c64(0))),
+                       b.icmp_signed("==", mcx.load(w), c64(0)))
+        with f.if_(fresh):
+            touch.store(ntouch.get(), w)
+            ntouch.set(b.add(ntouch.get(), c64(1)))
+
+    def add(s: ir.Value, seg: _Seg, w: ir.Value, count: ir.Value) -> None:
+        touch_token(w)
+        with f.if_else(b.icmp_signed("<", s, nbase)) as (training, context):
+            with training:
+                c = b.mul(count, seg.weight)
+                mtr.store(w, b.add(mtr.load(w), c))
+                base_total.set(b.add(base_total.get(), c))
+            with context:
+                before = mcx.load(w)
+                with f.if_(b.icmp_signed("==", before, c64(0))):
+                    xtouch.store(nx.get(), w)
+                    nx.set(b.add(nx.get(), c64(1)))
+                mcx.store(w, b.add(before, count))
+                context_total.set(b.add(context_total.get(), count))
+
+    def tally(u: list[Var], c: ir.Value) -> None:
+        for var, hit in zip(u, (b.icmp_signed("==", c, c64(1)), b.icmp_signed("==", c, c64(2)),
+                                b.icmp_signed(">=", c, c64(3))), strict=True):
+            var.set(b.add(var.get(), b.zext(hit, I64)))
+
+    with f.while_(lambda: b.icmp_signed(">=", k.get(), c64(1))):
+        top = k.get()
+        sk = size(top)
+        ck = cnt.load(top)
+        j = f.var(I64, top)
+        with f.while_(lambda: b.icmp_signed(">=", b.sub(j.get(), c64(1)), c64(1))):
+            below = b.sub(j.get(), c64(1))
+            same = b.and_(b.icmp_signed("==", size(below), sk),
+                          b.icmp_signed("==", cnt.load(below), ck))
+            with f.if_(b.not_(same)):
+                f.brk()
+            j.set(below)
+        ntouch.set(c64(0))
+        nx.set(c64(0))
+        base_total.set(c64(0))
+        context_total.set(c64(0))
+        _count_training(f, fr, top, add)
+        with f.loop(c64(0), ck) as i:
+            w = clw.load(i)
+            touch_token(w)
+            mca.store(w, b.add(mca.load(w), c64(1)))
+        # Whether a count is there does not depend on the weight (each is 1 or more).
+        inf_level = b.and_(b.icmp_signed("==", found_inf.get(), c64(0)),
+                           b.icmp_signed(">", b.add(base_total.get(), context_total.get()),
+                                         c64(0)))
+        cache_level = b.and_(b.icmp_signed("==", ccache.get(), c64(0)),
+                             b.icmp_signed(">", ck, c64(0)))
+        found_inf.set(b.select(inf_level, c64(1), found_inf.get()))
+        ccache.set(b.select(cache_level, ck, ccache.get()))
+        tcache.set(b.select(cache_level, mca.load(target), tcache.get()))
+        # The distinct counts of the tokens without context counts, the same for all.
+        shared = [f.var(I64, c64(0)) for _ in range(3)]
+        with f.loop(c64(0), ntouch.get()) as i:
+            w = touch.load(i)
+            with f.if_(b.icmp_signed("==", mcx.load(w), c64(0))):
+                tally(shared, mtr.load(w))
+        ob = obucket.load(top)
+        ck_f = f.to_f64(ck)
+        distinct = b.sub(f.min(f.max(ntouch.get(), c64(1)), c64(3)), c64(1))
+        sub = b.add(b.mul(f.min(ck, c64(3)), c64(3)), distinct)
+        with f.loop(c64(0), nw) as wi:
+            weight = weights.load(wi)
+            c_total = b.add(base_total.get(), b.mul(weight, context_total.get()))
+            u = [f.var(I64, var.get()) for var in shared]
+            with f.loop(c64(0), nx.get()) as i:
+                w = xtouch.load(i)
+                tally(u, b.add(mtr.load(w), b.mul(weight, mcx.load(w))))
+            bucket = b.add(b.mul(ob, ncb), _count_bucket(f, c_total, ncb))
+            a_ = alpha.load(b.add(b.mul(bucket, c64(ALPHA_SUB)), sub))
+            d1 = disc.load(b.mul(bucket, c64(3)))
+            d2 = disc.load(b.add(b.mul(bucket, c64(3)), c64(1)))
+            d3 = disc.load(b.add(b.mul(bucket, c64(3)), c64(2)))
+            be = beta.load(bucket)
+            m = b.fadd(f.to_f64(c_total), b.fmul(be, ck_f))
+            denom = b.fadd(m, a_)
+            spent = b.fadd(b.fadd(b.fmul(d1, f.to_f64(u[0].get())),
+                                  b.fmul(d2, f.to_f64(u[1].get()))),
+                           b.fmul(d3, f.to_f64(u[2].get())))
+            gamma = b.fdiv(b.fadd(a_, spent), denom)
+            c = b.add(mtr.load(target), b.mul(weight, mcx.load(target)))
+            cc = mca.load(target)
+            d = b.select(b.icmp_signed("==", c, c64(0)), cf(0.0),
+                         b.select(b.icmp_signed("==", c, c64(1)), d1,
+                                  b.select(b.icmp_signed("==", c, c64(2)), d2, d3)))
+            num = b.fadd(b.fsub(f.to_f64(c), d), b.fmul(be, f.to_f64(cc)))
+            scale = state.load(b.add(nw, wi))
+            state.store(wi, b.fadd(state.load(wi), b.fmul(scale, b.fdiv(num, denom))))
+            state.store(b.add(nw, wi), b.fmul(scale, gamma))
+            with f.if_(inf_level):
+                istate.store(wi, c_total)
+                istate.store(b.add(nw, wi), c)
+        with f.loop(c64(0), ntouch.get()) as i:
+            w = touch.load(i)
+            mtr.store(w, c64(0))
+            mca.store(w, c64(0))
+            mcx.store(w, c64(0))
+        k.set(b.sub(j.get(), c64(1)))
+
+    p0w, out, mix = tb.buffer("P0W"), tb.buffer("OUT"), fr.buffer("MIX")
+    with f.loop(c64(0), nw) as wi:
+        cinf, tinf = istate.load(wi), istate.load(b.add(nw, wi))
+        mb = b.add(b.mul(b.add(b.mul(obucket.load(ktrain.get()), ncb),
+                               _count_bucket(f, cinf, ncb)),
+                         fr.scalar("NKB")), fr.buffer("KBUCKET").load(kcache))
+        wh, wi_, wc, wr, wl = (mix.load(b.add(b.mul(mb, c64(NMIXC)), c64(i)))
+                               for i in range(NMIXC))
+        final = state.load(b.add(nw, wi))
+        below = p0w.load(b.add(b.mul(wi, v), target))
+        p = f.var(F64, b.fmul(wh, b.fadd(state.load(wi), b.fmul(final, below))))
+        for count, total, weight in ((tinf, cinf, wi_), (tcache.get(), ccache.get(), wc)):
+            with f.if_(b.icmp_signed(">", count, c64(0))):
+                portion = b.fdiv(f.to_f64(count), f.to_f64(total))
+                p.set(b.fadd(p.get(), b.fmul(weight, portion)))
+        for token, weight in ((recent, wr), (latest, wl)):
+            with f.if_(b.icmp_signed("==", token, target)):
+                p.set(b.fadd(p.get(), weight))
+        out.store(b.add(b.mul(f.args["row"], nw), wi), p.get())
+    f.ret(nw)
+    f.finish()
+    return f.func
+
+
+def _score_weights(module: ir.Module) -> None:
+    """hc_score_weights(frame, table, ids, n): for each of ids[0:n] (int64) in turn, its
+    probability under each weight (hc_prob_weights) into the table's OUT, then the token
+    pushed; returns the history's new length (the buffers must have room)."""
+    prob = _prob_weights(module)
+    f = Fn(module, "hc_score_weights", I64, [("frame", PTR), ("table", PTR), ("ids", PTR),
+                                              ("n", I64)])
+    frame = f.args["frame"]
+    fr = Row(f, FRAME, frame)
+    with f.loop(c64(0), f.args["n"]) as i:
+        token = f.load_i64(f.args["ids"], i)
+        fr.store("TARGET", token)
+        f.b.call(prob, [frame, f.args["table"], i])
+        _emit_push(f, frame, token)
+    f.ret(fr.scalar("LEN"))
+    f.finish()
+
+
+def _collect(module: ir.Module) -> None:
+    """hc_collect(frame, ids, n, rec, rows, depth, info): for each of ids[0:n] (int64) in
+    turn, hc_stats of it, its records copied to ``rec`` (int32, REC_FIELDS a row) bottom
+    level first after one row left for order 0 (the caller's), ``depth[i]`` = levels + 1
+    and INFO to ``info[i]`` (int64, INFO_FIELDS a row); then the token is pushed. Stops
+    before a token that might not fit in the ``rows`` rows of ``rec`` (each needs at most
+    KMAX + 2); returns how many tokens it did. The history's buffers must have room."""
+    f = Fn(module, "hc_collect", I64, [("frame", PTR), ("ids", PTR), ("n", I64),
+                                        ("rec", PTR), ("rows", I64), ("depth", PTR),
+                                        ("info", PTR)])
+    b = f.b
+    frame, ids, out = f.args["frame"], f.args["ids"], f.args["rec"]
+    depth, info_out = f.args["depth"], f.args["info"]
+    fr = Row(f, FRAME, frame)
+    stats = module.get_global("hc_stats")
+    need = b.add(fr.scalar("KMAX"), c64(2))
+    at = f.var(I64, c64(0))
+    done = f.var(I64, c64(0))
+    with f.loop(c64(0), f.args["n"]) as i:
+        with f.if_(b.icmp_signed(">", b.add(at.get(), need), f.args["rows"])):
+            f.brk()
+        token = f.load_i64(ids, i)
+        fr.store("TARGET", token)
+        levels = b.call(stats, [frame])
+        rec, info = fr.buffer("REC"), fr.buffer("INFO")
+        with f.loop(c64(0), levels) as j:
+            # The kernel's records are top level first; the fit's, bottom first.
+            source = b.mul(b.sub(b.sub(levels, c64(1)), j), c64(REC_FIELDS))
+            target = b.mul(b.add(b.add(at.get(), c64(1)), j), c64(REC_FIELDS))
+            with f.loop(c64(0), c64(REC_FIELDS)) as field:
+                f.store_32(out, b.add(target, field), rec.load(b.add(source, field)))
+        with f.loop(c64(0), c64(INFO_FIELDS)) as field:
+            f.store_i64(info_out, b.add(b.mul(i, c64(INFO_FIELDS)), field),
+                        info.load(field))
+        f.store_i64(depth, i, b.add(levels, c64(1)))
+        at.set(b.add(at.get(), b.add(levels, c64(1))))
+        _emit_push(f, frame, token)
+        done.set(b.add(i, c64(1)))
+    f.ret(done.get())
     f.finish()
 
 
@@ -767,3 +1126,158 @@ def _dry_choose(module: ir.Module) -> None:
         b.call(restore, [frame, changed])
         f.ret(token)
         f.finish()
+
+
+class _FitTerms:
+    """One record's terms of the fit's objective (see jit/reference.py _fit_terms), in the
+    references' order of operations: numpy's elementwise ones, so the results are the
+    same to the bit."""
+
+    def __init__(self, f: Fn, fr: Row, row: ir.Value) -> None:
+        b = f.b
+        rec = fr.buffer("REC")
+        base = b.mul(row, c64(REC_FIELDS))
+
+        def field(index: int) -> ir.Value:
+            return rec.load(b.add(base, c64(index)))
+
+        def real(index: int) -> ir.Value:
+            return f.to_f64(field(index))
+
+        alpha, disc, beta = fr.buffer("ALPHA"), fr.buffer("DISC"), fr.buffer("BETA")
+        self.bucket = b.add(b.mul(field(R_OB), fr.scalar("NCB")), field(R_CB))
+        distinct = b.sub(f.min(f.max(field(R_NT), c64(1)), c64(3)), c64(1))
+        self.ia = b.add(b.add(b.mul(self.bucket, c64(ALPHA_SUB)),
+                              b.mul(f.min(field(R_CC), c64(3)), c64(3))), distinct)
+        cy = field(R_CY)
+        # Which discount the target's own count uses: 3 for none (a zero).
+        self.use = b.select(b.icmp_signed("==", cy, c64(0)), c64(3),
+                            b.sub(f.min(cy, c64(3)), c64(1)))
+        self.c, self.cc = real(R_C), real(R_CC)
+        self.u = [real(R_U1), real(R_U2), real(R_U3)]
+        self.cy, self.ccy = f.to_f64(cy), real(R_CCY)
+        a = alpha.load(self.ia)
+        self.be = beta.load(self.bucket)
+        first = b.mul(self.bucket, c64(3))
+        d = [disc.load(b.add(first, c64(i))) for i in range(3)]
+        self.m = b.fadd(self.c, b.fmul(self.be, self.cc))
+        self.denom = b.fadd(self.m, a)
+        spent = b.fmul(d[0], self.u[0])
+        spent = b.fadd(spent, b.fmul(d[1], self.u[1]))
+        self.spent = b.fadd(spent, b.fmul(d[2], self.u[2]))
+        self.above = b.fadd(a, self.spent)
+        self.gamma = b.fdiv(self.above, self.denom)
+        target = b.select(b.icmp_signed("==", self.use, c64(3)), cf(0.0),
+                          disc.load(b.add(first, f.min(self.use, c64(2)))))
+        self.num = b.fadd(b.fsub(self.cy, target), b.fmul(self.be, self.ccy))
+
+
+def _fit_levels(f: Fn, fr: Row, level: ir.Value, body) -> None:
+    """``body(x, token, terms)`` for each record ``x`` of ``level``, in sequence."""
+    b = f.b
+    lstart, order = fr.buffer("LSTART"), fr.buffer("ORDER")
+    with f.loop(lstart.load(level), lstart.load(b.add(level, c64(1)))) as x:
+        body(x, order.load(x), _FitTerms(f, fr, x))
+
+
+def _fit_forward(module: ir.Module) -> None:
+    f = Fn(module, "hc_fit_forward", I64, [("table", PTR)])
+    b = f.b
+    fr = Row(f, FIT, f.args["table"])
+    p, below_out = fr.buffer("P"), fr.buffer("BELOW")
+    uniform = b.fdiv(cf(1.0), f.to_f64(fr.scalar("V")))
+    with f.loop(c64(0), fr.scalar("NTOK")) as t:
+        p.store(t, uniform)
+    nlevels = fr.scalar("NLEVELS")
+
+    def mix(x: ir.Value, token: ir.Value, terms: _FitTerms) -> None:
+        below = p.load(token)
+        below_out.store(x, below)
+        p.store(token, b.fadd(b.fdiv(terms.num, terms.denom), b.fmul(terms.gamma, below)))
+
+    with f.loop(c64(0), nlevels) as level:
+        _fit_levels(f, fr, level, mix)
+    f.ret(nlevels)
+    f.finish()
+
+
+def _fit_backward(module: ir.Module) -> None:
+    f = Fn(module, "hc_fit_backward", I64, [("table", PTR)])
+    b = f.b
+    fr = Row(f, FIT, f.args["table"])
+    up, below_in, bins = fr.buffer("UP"), fr.buffer("BELOW"), fr.buffer("BINS")
+    nbucket = fr.scalar("NBUCKET")
+    nalpha = b.mul(nbucket, c64(ALPHA_SUB))
+    # BINS: [alpha | beta | disc], one level's sums, as numpy's bincount of that level.
+    beta_at = nalpha
+    disc_at = b.add(nalpha, nbucket)
+    totals = [(fr.buffer("GALPHA"), c64(0), nalpha), (fr.buffer("GBETA"), beta_at, nbucket),
+              (fr.buffer("GDISC"), disc_at, b.mul(nbucket, c64(3)))]
+    for g, _, size in totals:
+        with f.loop(c64(0), size) as i:
+            g.store(i, cf(0.0))
+    with f.loop(c64(0), b.mul(nbucket, c64(ALPHA_SUB + 4))) as i:
+        bins.store(i, cf(0.0))
+
+    def add(at: ir.Value, value: ir.Value) -> None:
+        bins.store(at, b.fadd(bins.load(at), value))
+
+    def gradient(x: ir.Value, token: ir.Value, t: _FitTerms) -> None:
+        below = below_in.load(x)
+        delta = up.load(token)
+        square = b.fmul(t.denom, t.denom)
+        d_alpha = b.fdiv(b.fadd(b.fneg(t.num), b.fmul(b.fsub(t.m, t.spent), below)), square)
+        d_beta = b.fsub(b.fsub(b.fdiv(t.ccy, t.denom), b.fdiv(b.fmul(t.num, t.cc), square)),
+                        b.fmul(b.fdiv(b.fmul(t.above, t.cc), square), below))
+        add(t.ia, b.fmul(delta, d_alpha))
+        add(b.add(beta_at, t.bucket), b.fmul(delta, d_beta))
+        share = b.fdiv(delta, t.denom)
+        for i in range(3):
+            uses = b.select(b.icmp_signed("==", t.use, c64(i)), cf(1.0), cf(0.0))
+            value = b.fmul(share, b.fsub(b.fmul(t.u[i], below), uses))
+            add(b.add(disc_at, b.add(b.mul(t.bucket, c64(3)), c64(i))), value)
+        up.store(token, b.fmul(delta, t.gamma))
+
+    nlevels = fr.scalar("NLEVELS")
+    level = f.var(I64, b.sub(nlevels, c64(1)))
+    with f.while_(lambda: b.icmp_signed(">=", level.get(), c64(0))):
+        _fit_levels(f, fr, level.get(), gradient)
+        # The level's sums join the totals, and the bins start the next level at zero.
+        for g, first, size in totals:
+            with f.loop(c64(0), size) as i:
+                at = b.add(first, i)
+                g.store(i, b.fadd(g.load(i), bins.load(at)))
+                bins.store(at, cf(0.0))
+        level.set(b.sub(level.get(), c64(1)))
+    f.ret(nlevels)
+    f.finish()
+
+
+def _fit_mixture(module: ir.Module) -> None:
+    """hc_fit_mixture(table): jit/reference.py fit_mixture, token by token, each sum in
+    numpy's order (a row's components left to right, the tokens in order)."""
+    f = Fn(module, "hc_fit_mixture", I64, [("table", PTR)])
+    b = f.b
+    fr = Row(f, FIT, f.args["table"])
+    probs, buckets, weights = fr.buffer("MIXP"), fr.buffer("MIXB"), fr.buffer("MIXW")
+    sums, totals = fr.buffer("MIXSUM"), fr.buffer("MIXTOT")
+    with f.loop(c64(0), c64(NMIXC)) as i:
+        sums.store(i, cf(0.0))
+    with f.loop(c64(0), b.mul(fr.scalar("NMIX"), c64(NMIXC))) as i:
+        totals.store(i, cf(0.0))
+    ntok = fr.scalar("NTOK")
+    with f.loop(c64(0), ntok) as t:
+        first = b.mul(buckets.load(t), c64(NMIXC))
+        row = b.mul(t, c64(NMIXC))
+        share = [b.fmul(weights.load(b.add(first, c64(i))), probs.load(b.add(row, c64(i))))
+                 for i in range(NMIXC)]
+        total = share[0]
+        for value in share[1:]:
+            total = b.fadd(total, value)
+        for i, value in enumerate(share):
+            part = b.fdiv(value, total)
+            sums.store(c64(i), b.fadd(sums.load(c64(i)), part))
+            at = b.add(first, c64(i))
+            totals.store(at, b.fadd(totals.load(at), part))
+    f.ret(ntok)
+    f.finish()

@@ -195,7 +195,8 @@ FRAME = SlotTable("frame", [
     buffer("INFO", "int64", "INFO_FIELDS", SCRATCH, "facts about the last call (I_*)"),
     buffer("REC", "int64", "(KMAX + 2) * REC_FIELDS", SCRATCH,
            "per-level records of the stats kernel (R_*)"),
-    scalar("TARGET", CALL, "the token whose per-level records the stats kernel writes"),
+    scalar("TARGET", CALL, "the token whose per-level records the stats kernel writes "
+           "(or whose probability the prob kernel returns)"),
     scalar("CAP", HISTORY, "capacity of the history buffers"),
     buffer("MIX", "float64", "NOB * NCB * NKB * NMIXC", MODEL,
            "final mixture weights (hierarchy, longest training match, longest cache "
@@ -239,6 +240,61 @@ SEGMENT = SlotTable("segment", [
     scalar("WEIGHT", SEGMENTS,
            "what each of the segment's counts counts for (1 for training data; more for a "
            "project's own files, see app/model/context.py)"),
+])
+
+# What the fit's objective kernels read and write (app/model/fit.py): the held-out tokens'
+# per-level records as the stats kernel wrote them, level by level, and the buffers of one
+# evaluation of the likelihood and its gradient (see jit/reference.py fit_forward).
+FIT = SlotTable("fit", [
+    scalar("NTOK", CALL, "held-out tokens"),
+    scalar("NLEVELS", CALL, "levels of the deepest token"),
+    scalar("V", CALL, "vocabulary size (order -1 is uniform over it)"),
+    scalar("NCB", CALL, "number of count buckets"),
+    scalar("NBUCKET", CALL, "(order bucket, count bucket) pairs: NOB * NCB"),
+    buffer("REC", "int32", "LSTART[NLEVELS] * REC_FIELDS", CALL,
+           "the records (R_* fields) in the walk's order: level 0 of every token, then "
+           "level 1 of those that have one, and so on (read in sequence)"),
+    buffer("ORDER", "int32", "LSTART[NLEVELS]", CALL, "the token of each record"),
+    buffer("LSTART", "int64", "NLEVELS + 1", CALL, "where each level's records start"),
+    buffer("ALPHA", "float64", "NBUCKET * ALPHA_SUB", CALL, "concentrations"),
+    buffer("DISC", "float64", "NBUCKET * 3", CALL, "discounts for counts 1, 2, 3+"),
+    buffer("BETA", "float64", "NBUCKET", CALL, "weights of a cache occurrence"),
+    buffer("P", "float64", "NTOK", CALL, "out (forward): each token's hierarchy probability"),
+    buffer("BELOW", "float64", "LSTART[NLEVELS]", CALL,
+           "out (forward): the probability each record's level backs off to"),
+    buffer("UP", "float64", "NTOK", CALL,
+           "in (backward): d loglik / d P; overwritten as the walk goes down"),
+    buffer("GALPHA", "float64", "NBUCKET * ALPHA_SUB", CALL,
+           "out (backward): d loglik / d ALPHA"),
+    buffer("GBETA", "float64", "NBUCKET", CALL, "out (backward): d loglik / d BETA"),
+    buffer("GDISC", "float64", "NBUCKET * 3", CALL, "out (backward): d loglik / d DISC"),
+    buffer("BINS", "float64", "NBUCKET * (ALPHA_SUB + 4)", CALL,
+           "scratch (backward): one level's gradient, added to the totals level by level"),
+    # One E step of the mixture weights' EM (jit/reference.py fit_mixture).
+    scalar("NMIX", CALL, "mixture buckets"),
+    buffer("MIXP", "float64", "NTOK * NMIXC", CALL,
+           "each token's probability under each mixture component"),
+    buffer("MIXB", "int64", "NTOK", CALL, "each token's mixture bucket"),
+    buffer("MIXW", "float64", "NMIX * NMIXC", CALL, "the weights of each bucket"),
+    buffer("MIXSUM", "float64", "NMIXC", CALL, "out: each component's share, summed"),
+    buffer("MIXTOT", "float64", "NMIX * NMIXC", CALL,
+           "out: each component's share summed by bucket"),
+])
+
+# hc_score_weights (the project context weight's fit, app/model/fit.py): one walk per
+# token gives its probability under several weights of the project context at once.
+SCORING = SlotTable("scoring", [
+    scalar("NBASE", CALL, "the frame's segments counted as training data (as their WEIGHT "
+           "says); the rest are project context"),
+    scalar("NW", CALL, "weights tried"),
+    buffer("WEIGHTS", "int64", "NW", CALL, "what each context count counts for, per weight"),
+    buffer("P0W", "float64", "NW * V", CALL, "the order-0 distribution under each weight"),
+    buffer("STATE", "float64", "2 * NW", CALL, "scratch: each weight's running sum and mu"),
+    buffer("ISTATE", "int64", "2 * NW", CALL,
+           "scratch: each weight's ∞-gram total and the target's count in it"),
+    buffer("MCX", "uint32", "V + 1", CALL, "context counts (all zero between calls)"),
+    buffer("XTOUCH", "int32", "V + 1", CALL, "tokens with context counts in the level"),
+    buffer("OUT", "float64", "n * NW", CALL, "out: each token's probability under each weight"),
 ])
 
 FRAME_FIELDS = FRAME.fields

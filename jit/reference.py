@@ -7,9 +7,11 @@ are also the fallback when native compilation is unavailable (slow, but correct)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from jit.frame import Fields, Frame
+from jit.frame import Fields, FitTable, Frame, Slots
 from jit.layout import (
     ALPHA_SUB,
     I_CCACHE,
@@ -20,6 +22,7 @@ from jit.layout import (
     I_LATEST,
     I_LEVELS,
     I_RECENT,
+    INFO_FIELDS,
     NMIXC,
     R_C,
     R_CB,
@@ -117,14 +120,15 @@ def _cache_pairs(frame: Frame) -> tuple[int, np.ndarray, int, int]:
     return kcache, ge, recent, latest
 
 
-def _level_counts(frame: Frame, k: int, ncache: int) -> tuple[dict[int, int], dict[int, int]]:
+def _level_counts(frame: Frame, k: int, ncache: int,
+                  weights: Sequence[int] | None = None) -> tuple[dict[int, int], dict[int, int]]:
     kmax, thresh, sep = frame.get("KMAX"), frame.get("THRESH"), frame.get("SEP")
     lo_arr, hi_arr, kseg = frame.array("LO"), frame.array("HI"), frame.array("KSEG")
     train: dict[int, int] = {}
     for s, seg in enumerate(frame.segments):
         if k > int(kseg[s]):
             continue
-        weight = int(seg.get("WEIGHT", 1))
+        weight = int(seg.get("WEIGHT", 1)) if weights is None else int(weights[s])
         a, b = int(lo_arr[s * (kmax + 1) + k]), int(hi_arr[s * (kmax + 1) + k])
         if b - a <= thresh:
             for w in seg.array("NXT")[a:b].tolist():
@@ -156,8 +160,9 @@ def alpha_index(ob: int, cb: int, ncb: int, ck: int, distinct: int) -> int:
     return (ob * ncb + cb) * ALPHA_SUB + min(ck, 3) * 3 + min(max(distinct, 1), 3) - 1
 
 
-def _levels(frame: Frame, emit) -> int:
-    """Walk the levels top-down, calling ``emit(level)`` for each; returns how many."""
+def _levels(frame: Frame, emit, weights: Sequence[int] | None = None) -> int:
+    """Walk the levels top-down, calling ``emit(level)`` for each; returns how many.
+    ``weights``: what each segment's counts count for, instead of its WEIGHT."""
     kmax, ncb = frame.get("KMAX"), frame.get("NCB")
     narrow(frame)
     kseg = frame.array("KSEG")
@@ -181,7 +186,7 @@ def _levels(frame: Frame, emit) -> int:
         j = k
         while j - 1 >= 1 and size(j - 1) == sk and int(ge[j - 1]) == ck:
             j -= 1
-        train, cache = _level_counts(frame, k, ck)
+        train, cache = _level_counts(frame, k, ck, weights)
         c_total = sum(train.values())
         if ctop < 0:
             ctop = c_total
@@ -294,6 +299,105 @@ def stats(frame: Frame) -> int:
     return _levels(frame, emit)
 
 
+def prob(frame: Frame) -> float:
+    """The probability of the frame's TARGET after the history: what :func:`dist` writes
+    to OUT[TARGET], operation for operation, without the other tokens' (OUT untouched)."""
+    return _prob(frame, frame.get("TARGET"), None, frame.array("P0"))
+
+
+def _prob(frame: Frame, target: int, weights: Sequence[int] | None, p0: np.ndarray) -> float:
+    """:func:`prob` of ``target`` with the segments counted ``weights`` times (None: as
+    their WEIGHT says) and order 0 backing off to ``p0``."""
+    state = {"mu": 1.0, "acc": 0.0, "inf": 0, "cache": 0}
+
+    def emit(ob, cb, train, cache, c_total, ck, params, inf_level, cache_level) -> None:
+        a_, d1, d2, d3, be = params
+        u1 = sum(1 for c in train.values() if c == 1)
+        u2 = sum(1 for c in train.values() if c == 2)
+        u3 = sum(1 for c in train.values() if c >= 3)
+        m = float(c_total) + be * float(ck)
+        denom = m + a_
+        gamma = (a_ + (d1 * float(u1) + d2 * float(u2) + d3 * float(u3))) / denom
+        mu = state["mu"]
+        c, cc = train.get(target, 0), cache.get(target, 0)
+        d = 0.0 if c == 0 else d1 if c == 1 else d2 if c == 2 else d3
+        num = (float(c) - d) + be * float(cc)
+        # A level without the target adds an exact +0.0, as dist leaves OUT[target].
+        state["acc"] = state["acc"] + mu * (num / denom)
+        state["mu"] = mu * gamma
+        if inf_level:
+            state["inf"] = c
+        if cache_level:
+            state["cache"] = cc
+
+    _levels(frame, emit, weights)
+    info = frame.array("INFO")
+    wh, wi, wc, wr, wl = mixture_weights(frame)
+    p = wh * (state["acc"] + state["mu"] * float(p0[target]))
+    for count, total, weight in ((state["inf"], int(info[I_CINF]), wi),
+                                 (state["cache"], int(info[I_CCACHE]), wc)):
+        if count > 0:
+            p = p + weight * (float(count) / float(total))
+    for token, weight in ((int(info[I_RECENT]), wr), (int(info[I_LATEST]), wl)):
+        if token == target:
+            p = p + weight
+    return float(p)
+
+
+def score(frame: Frame, ids: np.ndarray, n: int, out: np.ndarray) -> int:
+    """For each of ``ids[:n]`` in turn: its :func:`prob` after the history into ``out[i]``,
+    then the token pushed; returns the history's new length."""
+    for i, token in enumerate(ids[:n].tolist()):
+        frame.set("TARGET", token)
+        out[i] = prob(frame)
+        cache_push(frame, token)
+    return frame.get("LEN")
+
+
+def score_weights(frame: Frame, table: Slots, ids: np.ndarray, n: int) -> int:
+    """For each of ``ids[:n]`` in turn: its probability (:func:`prob`) when the segments
+    from NBASE on (project context) count WEIGHTS[w] times each and the others as their
+    WEIGHT says, order 0 backing off to row w of P0W, into OUT[i * NW + w] for every w;
+    then the token pushed. Returns the history's new length. (INFO is not written.)"""
+    nbase, nw = table.get("NBASE"), table.get("NW")
+    base = [int(seg.get("WEIGHT", 1)) for seg in frame.segments[:nbase]]
+    p0w = table.array("P0W").reshape(nw, -1)
+    out = table.array("OUT")
+    # The walks below write INFO, the kernel does not: it is put back as it was.
+    info = frame.array("INFO").copy()
+    for i, token in enumerate(ids[:n].tolist()):
+        for w, weight in enumerate(table.array("WEIGHTS")[:nw].tolist()):
+            weights = base + [weight] * (len(frame.segments) - nbase)
+            out[i * nw + w] = _prob(frame, token, weights, p0w[w])
+        cache_push(frame, token)
+    frame.array("INFO")[:] = info
+    return frame.get("LEN")
+
+
+def collect(frame: Frame, ids: np.ndarray, n: int, rec: np.ndarray, rows: int,
+            depth: np.ndarray, info: np.ndarray) -> int:
+    """For each of ``ids[:n]`` in turn: :func:`stats` of it, its records into ``rec``
+    (int32 rows of REC_FIELDS) bottom level first after a row left for order 0, its level
+    count + 1 into ``depth[i]`` and INFO into ``info[i]`` (rows of INFO_FIELDS), then the
+    token pushed; stops before a token that might not fit in ``rows`` rows (KMAX + 2 each)
+    and returns how many tokens it did."""
+    need = frame.get("KMAX") + 2
+    out = rec.reshape(-1, REC_FIELDS)
+    records = frame.array("REC").reshape(-1, REC_FIELDS)
+    at = 0
+    for i, token in enumerate(ids[:n].tolist()):
+        if at + need > rows:
+            return i
+        frame.set("TARGET", token)
+        levels = stats(frame)
+        out[at + 1:at + 1 + levels] = records[:levels][::-1]
+        depth[i] = levels + 1
+        info.reshape(-1, INFO_FIELDS)[i] = frame.array("INFO")
+        at += levels + 1
+        cache_push(frame, token)
+    return n
+
+
 def cache_push(frame: Frame, token: int) -> int:
     """Append ``token`` to the history and update the cache match lengths; returns the
     history's new length.
@@ -342,6 +446,109 @@ def reset(frame: Frame, ids: np.ndarray, n: int) -> int:
     for token in ids[:n].tolist():
         cache_push(frame, token)
     return frame.get("LEN")
+
+
+def _fit_level(table: FitTable, level: int) -> tuple[slice, np.ndarray, dict[str, np.ndarray]]:
+    """The records of one level: where they are in the table, their tokens, and the
+    columns the objective reads (bucket, alpha slot, the target's discount slot, counts)."""
+    lstart = table.array("LSTART")
+    at = slice(int(lstart[level]), int(lstart[level + 1]))
+    tokens = table.array("ORDER")[at].astype(np.int64)
+    rec = table.array("REC").reshape(-1, REC_FIELDS)[at]
+    bucket = (rec[:, R_OB] * table.get("NCB") + rec[:, R_CB]).astype(np.int64)
+    cy = rec[:, R_CY]
+    cols = {name: rec[:, field].astype(np.float64) for name, field in (
+        ("c", R_C), ("cc", R_CC), ("u1", R_U1), ("u2", R_U2), ("u3", R_U3), ("cy", R_CY),
+        ("ccy", R_CCY))}
+    cols["bucket"] = bucket
+    cols["ia"] = (bucket * ALPHA_SUB + np.minimum(rec[:, R_CC], 3) * 3
+                  + np.minimum(np.maximum(rec[:, R_NT], 1), 3) - 1).astype(np.int64)
+    # Which discount the target's own count uses: 3 for none (a zero).
+    cols["use"] = np.where(cy == 0, 3, np.minimum(cy, 3) - 1).astype(np.int64)
+    return at, tokens, cols
+
+
+def _fit_terms(table: FitTable, cols: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """A level's m, denominator, discount spent, mass above, backoff weight and target
+    numerator under the table's parameters."""
+    alpha, disc, beta = table.array("ALPHA"), table.array("DISC"), table.array("BETA")
+    bucket = cols["bucket"]
+    a, be = alpha[cols["ia"]], beta[bucket]
+    m = cols["c"] + be * cols["cc"]
+    denom = m + a
+    spent = disc[bucket * 3] * cols["u1"]
+    spent += disc[bucket * 3 + 1] * cols["u2"]
+    spent += disc[bucket * 3 + 2] * cols["u3"]
+    above = a + spent
+    gamma = above / denom
+    use = cols["use"]
+    target = np.where(use == 3, 0.0, disc[bucket * 3 + np.minimum(use, 2)])
+    num = cols["cy"] - target + be * cols["ccy"]
+    return m, denom, spent, above, gamma, num
+
+
+def fit_forward(table: FitTable) -> int:
+    """Each held-out token's probability under the hierarchy alone into P: from uniform
+    over V, each level bottom up mixes its own counts with what is below it,
+    p = num / denom + gamma * below; BELOW keeps each level's ``below`` for the backward
+    pass. Returns the number of levels walked."""
+    p = table.array("P")
+    p[:table.get("NTOK")] = 1.0 / table.get("V")
+    below_out = table.array("BELOW")
+    for level in range(table.get("NLEVELS")):
+        at, tokens, cols = _fit_level(table, level)
+        _, denom, _, _, gamma, num = _fit_terms(table, cols)
+        below = p[tokens]
+        below_out[at] = below
+        p[tokens] = num / denom + gamma * below
+    return table.get("NLEVELS")
+
+
+def fit_backward(table: FitTable) -> int:
+    """The gradient of sum(UP * P) w.r.t. ALPHA, BETA and DISC (after :func:`fit_forward`
+    with the same parameters) into GALPHA, GBETA and GDISC: the levels top down, each
+    level's contributions added up in the table's order, then added to the totals (UP is
+    overwritten: each level's d/d below). Returns the number of levels walked."""
+    up = table.array("UP")
+    g_alpha, g_beta, g_disc = table.array("GALPHA"), table.array("GBETA"), table.array("GDISC")
+    for g in (g_alpha, g_beta, g_disc):
+        g[:] = 0.0
+    below_in = table.array("BELOW")
+    for level in reversed(range(table.get("NLEVELS"))):
+        at, tokens, cols = _fit_level(table, level)
+        m, denom, spent, above, gamma, num = _fit_terms(table, cols)
+        below = below_in[at]
+        delta = up[tokens]
+        square = denom ** 2
+        d_alpha = (-num + (m - spent) * below) / square
+        d_beta = (cols["ccy"] / denom - num * cols["cc"] / square
+                  - above * cols["cc"] / square * below)
+        g_alpha += np.bincount(cols["ia"], delta * d_alpha, minlength=len(g_alpha))
+        g_beta += np.bincount(cols["bucket"], delta * d_beta, minlength=len(g_beta))
+        # d p / d disc_i = (u_i * below - [the target's count uses disc_i]) / denom.
+        share = delta / denom
+        bins = np.concatenate([cols["bucket"] * 3 + i for i in range(3)])
+        weights = np.concatenate([share * (cols[f"u{i + 1}"] * below - (cols["use"] == i))
+                                  for i in range(3)])
+        g_disc += np.bincount(bins, weights, minlength=len(g_disc))
+        up[tokens] = delta * gamma
+    return table.get("NLEVELS")
+
+
+def fit_mixture(table: FitTable) -> int:
+    """One E step of the mixture's EM: each token's responsibilities (its components'
+    weighted probabilities, normalised), summed into MIXSUM and by bucket into MIXTOT.
+    Returns the number of tokens."""
+    n = table.get("NTOK")
+    bucket = table.array("MIXB")
+    weights = table.array("MIXW").reshape(-1, NMIXC)
+    share = weights[bucket] * table.array("MIXP").reshape(-1, NMIXC)
+    share /= share.sum(axis=1, keepdims=True)
+    table.array("MIXSUM")[:] = share.sum(axis=0)
+    table.array("MIXTOT").reshape(-1, NMIXC)[:] = np.stack(
+        [np.bincount(bucket, share[:, i], minlength=table.get("NMIX"))
+         for i in range(NMIXC)], axis=1)
+    return n
 
 
 def block_sums(probs: np.ndarray, blocks: int) -> list[float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,9 @@ from hypothesis import strategies as st
 
 from app.engine.sampling import repetition_factors
 from app.model import KMAX, Model, ModelParams, RepetitionTables, build_segment
+from app.model.params import base_distribution
 from app.model.runtime import Session
-from jit import kernels
+from jit import ScoringTable, kernels
 from jit.compiler import compile_native
 from jit.layout import (
     F_DRY_LEN,
@@ -83,6 +85,98 @@ def test_distribution_stats_and_cache_match_reference(layout: str) -> None:
             n = native.frame.get(F_LEN)
             assert np.array_equal(native.frame.arrays[slot][:n], reference.frame.arrays[slot][:n])
         assert np.array_equal(native.frame.arrays[F_HEAD], reference.frame.arrays[F_HEAD])
+
+
+def _scoring_segments(layout: str) -> list:
+    docs = _corpus(1, 40)
+    return {"one": [build_segment(docs, V, thresh=6)],
+            "two": [build_segment(docs[:25], V, thresh=6),
+                    build_segment(docs[25:], V, thresh=6)],
+            # A project's context, counted several times over (Model.extended).
+            "weighted": [build_segment(docs[:30], V, thresh=6),
+                         dataclasses.replace(build_segment(docs[30:], V, thresh=6), weight=4)],
+            "none": []}[layout]
+
+
+@pytest.mark.parametrize("layout", ["one", "two", "weighted", "none"])
+def test_score_is_each_tokens_probability_in_the_distribution(layout: str) -> None:
+    native_model, reference_model = _models(_scoring_segments(layout), 3)
+    docs = _corpus(1, 40)
+    # Tokens seen in training and not, repeats of the history (the cache's components).
+    text = np.concatenate([docs[3][:40], docs[7], _corpus(9, 3)[0], docs[7][:12]])
+    prompt = docs[11][:9]
+    for model in (native_model, reference_model):
+        walked = model.session(8)
+        walked.reset(prompt)
+        expected = []
+        for token in text.tolist():
+            expected.append(walked.distribution()[token])
+            walked.push(token)
+        scored = model.session(8)  # too small for the text: score makes room
+        scored.reset(prompt)
+        first = scored.score(text[:30])
+        rest = scored.score(text[30:])
+        assert np.array_equal(np.concatenate([first, rest]), np.array(expected))
+        assert scored.length == walked.length
+        n = walked.length
+        for slot in (F_HIST, F_ML, F_PREV):
+            assert np.array_equal(scored.frame.arrays[slot][:n], walked.frame.arrays[slot][:n])
+        assert np.array_equal(scored.frame.arrays[F_HEAD], walked.frame.arrays[F_HEAD])
+        # The next query sees the same history.
+        assert np.array_equal(scored.distribution(), walked.distribution())
+    native_session, reference_session = native_model.session(8), reference_model.session(8)
+    assert np.array_equal(native_session.score(text), reference_session.score(text))
+
+
+@pytest.mark.parametrize("nbase", [0, 1, 2])
+def test_score_weights_is_score_under_each_context_weight(nbase: int) -> None:
+    docs = _corpus(1, 40)
+    weights = [1, 2, 3, 7, 16]
+    training = [build_segment(docs[:20], V, thresh=6), build_segment(docs[20:30], V, thresh=6)]
+    context = [build_segment(docs[30:36], V, thresh=6), build_segment(docs[36:38], V, thresh=6)]
+    params = _params(2)
+    # Repeats of the context and of the history, tokens never seen.
+    text = np.concatenate([docs[37], docs[3][:40], docs[31], _corpus(9, 2)[0]]).astype(np.int64)
+    results = []
+    for kernel_set in (kernels(), kernels(native=False)):
+        base = Model(training[:nbase], params, V, kernel_set)
+        expected = np.stack([base.extended(context, w).session(8).score(text)
+                             for w in weights], axis=1)
+        extra = sum(segment.unigram for segment in context)
+        table = ScoringTable({
+            "NBASE": nbase, "NW": len(weights), "WEIGHTS": np.array(weights, dtype=np.int64),
+            "P0W": np.concatenate([base_distribution(base.unigram + w * extra, params)
+                                   for w in weights]),
+            "STATE": np.zeros(2 * len(weights)),
+            "ISTATE": np.zeros(2 * len(weights), dtype=np.int64),
+            "MCX": np.zeros(V + 1, dtype=np.uint32), "XTOUCH": np.zeros(V + 1, dtype=np.int32)})
+        session = base.extended(context, 1).session(8)
+        got = session.score_weights(text[:25], table).copy()
+        got = np.concatenate([got, session.score_weights(text[25:], table)])
+        assert np.array_equal(got, expected)
+        assert session.length == len(text) + 1
+        # The scratch counts are left at zero for the next call.
+        assert not table.array("MCX").any()
+        results.append(got)
+    assert np.array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("layout", ["one", "weighted"])
+def test_prob_is_the_distributions_value_for_every_token(layout: str) -> None:
+    native_model, reference_model = _models(_scoring_segments(layout), 5)
+    docs = _corpus(1, 40)
+    for model in (native_model, reference_model):
+        session = model.session(64)
+        for context in (docs[5][:20], np.concatenate([docs[2], docs[2][:6]]), docs[0][:0]):
+            session.reset(context)
+            probs = session.distribution().copy()
+            got = []
+            for target in range(V):
+                session.frame.set("TARGET", target)
+                got.append(model.kernels.prob(session.frame))
+            assert np.array_equal(np.array(got), probs)
+            # OUT is not the prob kernel's to write.
+            assert np.array_equal(session.probs, probs)
 
 
 @settings(max_examples=40, deadline=None)

@@ -5,7 +5,8 @@ level by level: for each token, the stats kernel records every level's counts (t
 count, cache count, distinct tokens seen 1/2/3+ times, and the target's own counts), and
 the facts the final mixture is chosen by (longest training and cache matches and their
 totals). The log-likelihood of any setting of the hierarchy's parameters is then a cheap
-vectorised recursion over those records, and so is its exact gradient, so they are fitted
+recursion over those records, and so is its exact gradient (the fit kernels, jit/ir_kernels.py
+``hc_fit_forward``/``hc_fit_backward``: ~10 ms for 1M records), so they are fitted
 jointly by iRprop (sign-based steps that adapt per parameter) in an unconstrained space.
 The mixture weights are fitted next, by EM on the same tokens (each bucket's weights are
 smoothed towards the overall ones, so sparse buckets stay sensible).
@@ -34,13 +35,15 @@ from app.model.params import (
     NMIX,
     NOB,
     ModelParams,
+    base_distribution,
     count_bucket,
     kcache_buckets,
     mixture_mask,
     order_buckets,
 )
 from app.model.runtime import Model
-from app.model.segment import Segment
+from app.model.segment import KMAX, Segment
+from jit import FitTable, Kernels, ScoringTable
 from jit.layout import (
     ALPHA_SUB,
     I_CCACHE,
@@ -65,7 +68,7 @@ from jit.layout import (
 )
 
 DISC_MAX = np.array([1.0, 2.0, 3.0])
-# The project context weights tried (each costs one scoring of the held-out projects).
+# The project context weights tried (all scored in one walk of the held-out projects).
 CONTEXT_WEIGHTS = (1, 2, 3, 4, 6, CONTEXT_WEIGHT_MAX)
 N_DISC = NOB * NCB * 3
 # EM's pull of every mixture bucket towards the overall weights, in tokens.
@@ -125,16 +128,16 @@ def collect_records(model: Model, streams: Sequence[np.ndarray], limit: int) -> 
         if not len(stream):
             continue
         session.reset()
-        for levels, records, info in session.scored(stream.tolist()):
-            # Row ``used`` is level 0, filled in below for every token at once.
-            need = used + levels + 1
-            if need > len(rec):
+        done = 0
+        while done < len(stream):
+            # A token takes at most KMAX + 2 rows: the kernel stops where one might not fit.
+            if len(rec) - used < KMAX + 2:
                 rec = np.concatenate([rec, np.zeros_like(rec)])
-            rec[used + 1:need] = records[::-1]
-            depth[i] = levels + 1
-            infos[i] = info
-            used = need
-            i += 1
+            # Row ``used`` of each token is its level 0, filled in below for all at once.
+            count = session.collect(stream[done:], rec[used:], depth[i:], infos[i:])
+            used += int(depth[i:i + count].sum())
+            i += count
+            done += count
     targets = np.concatenate(tokens) if tokens else np.zeros(0, dtype=np.int64)
     bottom = np.cumsum(depth) - depth
     rec[bottom] = base
@@ -142,95 +145,61 @@ def collect_records(model: Model, streams: Sequence[np.ndarray], limit: int) -> 
     return Records(rec[:used].copy(), depth, infos, targets, model.vocab_size)
 
 
-def alpha_indices(rec: np.ndarray) -> np.ndarray:
-    """Each level's concentration slot (as jit/reference.py alpha_index)."""
-    bucket = rec[:, R_OB] * NCB + rec[:, R_CB]
-    return (bucket * ALPHA_SUB + np.minimum(rec[:, R_CC], 3) * 3
-            + np.minimum(np.maximum(rec[:, R_NT], 1), 3) - 1)
-
-
-class _Level:
-    """The records of one level slot (every token that has it), as the objective uses them
-    (compact: ~1.5M of these rows for the default fit). Columns are kept apart and every
-    index the objective gathers or scatters by is computed here once, not per iteration."""
-
-    def __init__(self, tokens: np.ndarray, rec: np.ndarray, everyone: bool) -> None:
-        self.tokens = tokens
-        # Every token has level 0: its gathers and scatters are then plain slices.
-        self.everyone = everyone
-        self.rows: np.ndarray | slice = slice(None) if everyone else tokens
-        bucket = (rec[:, R_OB] * NCB + rec[:, R_CB]).astype(np.intp)
-        self.ia = alpha_indices(rec).astype(np.intp)
-        self.ib = bucket
-        self.c = rec[:, R_C].astype(np.float64)
-        self.cc = rec[:, R_CC].astype(np.float64)
-        self.u = [rec[:, field].astype(np.float64) for field in (R_U1, R_U2, R_U3)]
-        cy = rec[:, R_CY]
-        self.cy = cy.astype(np.float64)
-        self.ccy = rec[:, R_CCY].astype(np.float64)
-        # Which discount the target's own count uses: slot 3 (a zero) for none.
-        use = np.where(cy == 0, 3, np.minimum(cy, 3) - 1)
-        # The three discounts of each row's bucket, and its target's, as flat indices into
-        # the discounts padded to four a bucket (the fourth is the zero of slot 3).
-        # Where the discount gradient of all three slots goes (one bincount); each slot's
-        # rows are a view of it, so the indices are held once.
-        self.gdisc = np.concatenate([bucket * 3 + i for i in range(3)])
-        n = len(bucket)
-        self.idisc = [self.gdisc[i * n:(i + 1) * n] for i in range(3)]
-        self.itarget = bucket * 4 + use
-        # The target's share of each slot's gradient: whether its count uses that slot
-        # (bool, 1 byte a row: subtracted from a float it counts as exactly 1.0 or 0.0).
-        self.uses = [use == i for i in range(3)]
-
-    def target_discount(self, d: np.ndarray) -> np.ndarray:
-        """The discount of each row's target count (0 for a target not seen)."""
-        padded = np.concatenate([d.reshape(-1, 3), np.zeros((len(d) // 3, 1))], axis=1)
-        return padded.ravel()[self.itarget]
-
-
 class _Objective:
     """Mean log2-likelihood of the records under the hierarchy alone, and its gradient
     w.r.t. the raw parameters: alpha = exp(a), beta = exp(b), disc = DISC_MAX * sigmoid(d).
+
+    The recursion over the levels and its gradient are the fit kernels' (jit/reference.py
+    fit_forward and fit_backward: native code, or the same numpy as a fallback); they read
+    the records where they are, and the tokens' order level by level is computed once.
     """
 
-    def __init__(self, records: Records) -> None:
+    def __init__(self, records: Records, kernels: Kernels) -> None:
         # With the mixture fixed, each token's probability is outer_w * p_h + outer_add.
         self.outer_w: np.ndarray | None = None
         self.outer_add: np.ndarray | None = None
         self.n = records.tokens
-        self.vocab_size = records.vocab_size
-        starts = np.concatenate([[0], np.cumsum(records.depth)[:-1]]).astype(np.int64)
-        self.levels: list[_Level] = []
-        for level in range(int(records.depth.max(initial=0))):
-            tokens = np.flatnonzero(records.depth > level)
-            self.levels.append(_Level(tokens, records.rec[starts[tokens] + level],
-                                      len(tokens) == self.n))
+        self.kernels = kernels
+        depth = records.depth
+        levels = int(depth.max(initial=0))
+        # Level by level, the tokens that have it (every token has level 0), and their
+        # records in that order: the kernels read them in sequence (in the tokens' order
+        # each level's would be ~200 bytes apart, a cache miss each).
+        order = [np.flatnonzero(depth > level) for level in range(levels)]
+        lstart = np.concatenate([[0], np.cumsum([len(o) for o in order])]).astype(np.int64)
+        starts = np.cumsum(depth) - depth
+        rows = np.concatenate([starts[o] + level for level, o in enumerate(order)]
+                              if order else [np.zeros(0, dtype=np.int64)])
+        nbucket = NOB * NCB
+        self.table = FitTable({
+            "NTOK": self.n, "NLEVELS": levels, "V": records.vocab_size, "NCB": NCB,
+            "NBUCKET": nbucket,
+            "REC": np.ascontiguousarray(records.rec[rows], dtype=np.int32),
+            "ORDER": (np.concatenate(order) if order else np.zeros(0)).astype(np.int32),
+            "LSTART": lstart,
+            "P": np.zeros(self.n), "BELOW": np.zeros(int(lstart[-1])),
+            "UP": np.zeros(self.n), "GALPHA": np.zeros(NALPHA), "GBETA": np.zeros(NBETA),
+            "GDISC": np.zeros(N_DISC), "BINS": np.zeros(nbucket * (ALPHA_SUB + 4)),
+        })
+
+    def _forward(self, alpha: np.ndarray, beta: np.ndarray, disc: np.ndarray) -> np.ndarray:
+        """Each token's hierarchy probability (the table's buffer: overwritten by the next
+        call)."""
+        table = self.table
+        for name, values in (("ALPHA", alpha), ("BETA", beta), ("DISC", disc)):
+            table.set(name, np.ascontiguousarray(values, dtype=np.float64))
+        self.kernels.fit_forward(table)
+        return table.array("P")
 
     def probabilities(self, alpha: np.ndarray, beta: np.ndarray,
-                      disc: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
-        p = np.full(self.n, 1.0 / self.vocab_size)
-        saved = []
-        for lv in self.levels:
-            a, be = alpha[lv.ia], beta[lv.ib]
-            m = lv.c + be * lv.cc
-            denom = m + a
-            # Summed in this order, as (d * u).sum(-1) over a row's three slots does.
-            spent = disc[lv.idisc[0]] * lv.u[0]
-            spent += disc[lv.idisc[1]] * lv.u[1]
-            spent += disc[lv.idisc[2]] * lv.u[2]
-            above = a + spent
-            gamma = above / denom
-            num = lv.cy - lv.target_discount(disc) + be * lv.ccy
-            # A slice is a view of what the next line overwrites: keep a copy.
-            below = p[lv.rows].copy() if lv.everyone else p[lv.rows]
-            saved.append((m, denom, spent, above, gamma, num, below))
-            p[lv.rows] = num / denom + gamma * below
-        return p, saved
+                      disc: np.ndarray) -> np.ndarray:
+        """Each token's probability under the hierarchy alone."""
+        return self._forward(alpha, beta, disc).copy()
 
     def __call__(self, raw: np.ndarray) -> tuple[float, np.ndarray]:
         alpha, beta, sig = _split(raw)
         disc = (sig.reshape(-1, 3) * DISC_MAX).ravel()
-        p, saved = self.probabilities(alpha, beta, disc)
+        p = self._forward(alpha, beta, disc)
         if self.outer_w is None:
             loglik = float(np.log2(p).mean())
             # Backward: upstream = d log p / d p_level, level by level from the top.
@@ -239,27 +208,12 @@ class _Objective:
             final = self.outer_w * p + self.outer_add
             loglik = float(np.log2(final).mean())
             upstream = self.outer_w / final
-        g_alpha = np.zeros(NALPHA)
-        g_beta = np.zeros(NBETA)
-        g_disc = np.zeros(N_DISC)
-        for lv, (m, denom, spent, above, gamma, num, below) in zip(
-                reversed(self.levels), reversed(saved), strict=True):
-            delta = upstream[lv.rows]
-            square = denom ** 2
-            d_alpha = (-num + (m - spent) * below) / square
-            d_beta = (lv.ccy / denom - num * lv.cc / square
-                      - above * lv.cc / square * below)
-            g_alpha += np.bincount(lv.ia, delta * d_alpha, minlength=NALPHA)
-            g_beta += np.bincount(lv.ib, delta * d_beta, minlength=NBETA)
-            # d p / d disc_i = (u_i * below - [the target's count uses disc_i]) / denom;
-            # the three slots' rows go to disjoint bins, so one bincount adds them all.
-            share = delta / denom
-            weights = np.concatenate([share * (u * below - uses)
-                                      for u, uses in zip(lv.u, lv.uses, strict=True)])
-            g_disc += np.bincount(lv.gdisc, weights, minlength=N_DISC)
-            upstream[lv.rows] = delta * gamma
+        table = self.table
+        np.copyto(table.array("UP"), upstream)
+        self.kernels.fit_backward(table)
+        g_alpha, g_beta = table.array("GALPHA"), table.array("GBETA")
         scale = 1.0 / (self.n * np.log(2.0))
-        g_disc = g_disc * np.tile(DISC_MAX, NOB * NCB) * sig * (1 - sig)
+        g_disc = table.array("GDISC") * np.tile(DISC_MAX, NOB * NCB) * sig * (1 - sig)
         return loglik, np.concatenate([g_alpha * alpha, g_beta * beta, g_disc]) * scale
 
 
@@ -294,19 +248,21 @@ class _Components:
                            # the target
 
 
-def _components(records: Records, objective: _Objective) -> _Components:
+def _components(records: Records) -> _Components:
     info = records.info
     cy_top = np.zeros(records.tokens)
     ccy_top = np.zeros(records.tokens)
+    starts = np.cumsum(records.depth) - records.depth
     # Bottom up, so the highest level with training (cache) counts is written last.
-    for lv in objective.levels[1:]:
-        has = lv.c > 0
-        cy_top[lv.tokens[has]] = lv.cy[has]
-        has = lv.cc > 0
-        ccy_top[lv.tokens[has]] = lv.ccy[has]
+    for level in range(1, int(records.depth.max(initial=0))):
+        tokens = np.flatnonzero(records.depth > level)
+        rec = records.rec[starts[tokens] + level]
+        has = rec[:, R_C] > 0
+        cy_top[tokens[has]] = rec[has, R_CY]
+        has = rec[:, R_CC] > 0
+        ccy_top[tokens[has]] = rec[has, R_CCY]
     cinf, ccache = info[:, I_CINF], info[:, I_CCACHE]
-    cbucket = np.array([count_bucket(int(c)) for c in cinf], dtype=np.int64)
-    bucket = ((order_buckets()[info[:, I_KTRAIN]] * NCB + cbucket) * NKB
+    bucket = ((order_buckets()[info[:, I_KTRAIN]] * NCB + count_buckets(cinf)) * NKB
               + kcache_buckets()[info[:, I_KCACHE]])
     return _Components(bucket.astype(np.int64),
                        np.where(cinf > 0, cy_top / np.maximum(cinf, 1), 0.0),
@@ -315,29 +271,40 @@ def _components(records: Records, objective: _Objective) -> _Components:
                        (info[:, I_LATEST] == records.targets).astype(np.float64))
 
 
-def _fit_mixture(hierarchy: np.ndarray, parts: _Components) -> np.ndarray:
-    """EM for the per-bucket weights of the components; float64[NMIX * NMIXC]."""
+def count_buckets(counts: np.ndarray) -> np.ndarray:
+    """:func:`app.model.params.count_bucket` of each of ``counts`` (non-negative integers
+    below 2**53): 1 + floor(log2(count)) is the exponent frexp gives, exactly."""
+    _, exponent = np.frexp(np.asarray(counts, dtype=np.float64))
+    return np.minimum(exponent, NCB - 1).astype(np.int64)
+
+
+def _fit_mixture(hierarchy: np.ndarray, parts: _Components, kernels: Kernels) -> np.ndarray:
+    """EM for the per-bucket weights of the components; float64[NMIX * NMIXC]. The E step
+    over the tokens is the fit_mixture kernel's (jit/reference.py fit_mixture)."""
     mask = mixture_mask().astype(np.float64)
+    n = len(hierarchy)
     probs = np.stack([hierarchy, parts.inf, parts.cache, parts.recent, parts.latest], axis=1)
     weights = mask * np.array([0.6, 0.1, 0.1, 0.1, 0.1])
     weights /= weights.sum(axis=1, keepdims=True)
+    table = FitTable({"NTOK": n, "NMIX": NMIX, "MIXP": np.ascontiguousarray(probs),
+                      "MIXB": np.ascontiguousarray(parts.bucket, dtype=np.int64),
+                      "MIXSUM": np.zeros(NMIXC), "MIXTOT": np.zeros(NMIX * NMIXC)})
     for _ in range(MIX_ITERATIONS):
-        share = weights[parts.bucket] * probs
-        share /= share.sum(axis=1, keepdims=True)
-        overall = share.mean(axis=0)
-        totals = np.stack([np.bincount(parts.bucket, share[:, i], minlength=NMIX)
-                           for i in range(NMIXC)], axis=1)
+        table.set("MIXW", np.ascontiguousarray(weights.ravel()))
+        kernels.fit_mixture(table)
+        # The mean share of each component (as numpy's mean: the sum over n).
+        overall = table.array("MIXSUM") / n
+        totals = table.array("MIXTOT").reshape(NMIX, NMIXC)
         weights = mask * (totals + MIX_PRIOR * overall)
         weights /= weights.sum(axis=1, keepdims=True)
     return weights.ravel()
 
 
-def mixture_bits(params: ModelParams, records: Records,
-                 objective: _Objective | None = None) -> float:
-    """Bits per token of the records under ``params`` (hierarchy and mixture)."""
-    objective = objective or _Objective(records)
-    p, _ = objective.probabilities(params.alpha, params.beta, params.disc)
-    parts = _components(records, objective)
+def mixture_bits(params: ModelParams, records: Records, objective: _Objective) -> float:
+    """Bits per token of the records under ``params`` (hierarchy and mixture);
+    ``objective``: the records' (its kernels)."""
+    p = objective.probabilities(params.alpha, params.beta, params.disc)
+    parts = _components(records)
     w = params.mix.reshape(NMIX, NMIXC)[parts.bucket]
     return float(-np.log2(w[:, 0] * p + _sparse(w, parts)).mean())
 
@@ -372,7 +339,7 @@ def _rprop(objective: _Objective, raw: np.ndarray, iterations: int) -> np.ndarra
     return best_raw
 
 
-def fit_params(records: Records, start: ModelParams | None = None,
+def fit_params(records: Records, kernels: Kernels, start: ModelParams | None = None,
                iterations: int = 40, rounds: int = 2) -> tuple[ModelParams, float]:
     """Maximise the held-out likelihood; returns the parameters and bits per token.
 
@@ -381,16 +348,16 @@ def fit_params(records: Records, start: ModelParams | None = None,
     they predict better) and the mixture again.
     """
     start = start or ModelParams.default()
-    objective = _Objective(records)
-    parts = _components(records, objective)
+    objective = _Objective(records, kernels)
+    parts = _components(records)
     raw = to_raw(start)
     mix = ModelParams.default().mix
     for _ in range(rounds):
         raw = _rprop(objective, raw, iterations)
         hierarchy = from_raw(raw, mix)
-        p, _ = objective.probabilities(hierarchy.alpha, hierarchy.beta, hierarchy.disc)
+        p = objective.probabilities(hierarchy.alpha, hierarchy.beta, hierarchy.disc)
         mix = ModelParams(hierarchy.alpha, hierarchy.disc, hierarchy.beta,
-                          _fit_mixture(p, parts)).clipped().mix
+                          _fit_mixture(p, parts, objective.kernels)).clipped().mix
         w = mix.reshape(NMIX, NMIXC)[parts.bucket]
         objective.outer_w = w[:, 0]
         objective.outer_add = _sparse(w, parts)
@@ -438,7 +405,7 @@ def _fit_folds(streams: Sequence[np.ndarray], doc_hashes: Sequence[str], vocab_s
         return start or ModelParams.default(), float("nan")
     records = Records.join(parts)
     parts.clear()  # the joined copy is all the fit needs
-    return fit_params(records, start)
+    return fit_params(records, kernels, start)
 
 
 def held_out_projects(groups: Sequence[str | None], share: float = 0.05) -> np.ndarray:
@@ -483,6 +450,7 @@ def fit_context_weight(streams: Sequence[np.ndarray], groups: Sequence[str | Non
             members.setdefault(group, []).append(np.asarray(stream, dtype=np.int64))
     candidates = CONTEXT_WEIGHTS
     bits = np.zeros(len(candidates))
+    table = _scoring_table(candidates, vocab_size)
     # An equal share per project, so one large project does not decide for all.
     share = limit // max(len(members), 1)
     for docs in members.values():
@@ -493,11 +461,37 @@ def fit_context_weight(streams: Sequence[np.ndarray], groups: Sequence[str | Non
                 break
             doc = doc[:left]
             if context.segments:
-                for i, weight in enumerate(candidates):
-                    session = base.extended(context.segments, weight).session(len(doc) + 2)
-                    for token in doc.tolist():
-                        bits[i] -= np.log2(session.distribution()[token])
-                        session.push(token)
+                # Every weight's probability of each token in one walk (what
+                # base.extended(context.segments, weight)'s distribution() gives it),
+                # added up token by token.
+                probs = _context_probabilities(base, context.segments, table, doc)
+                for i in range(len(candidates)):
+                    for p in np.log2(probs[:, i]).tolist():
+                        bits[i] -= p
                 left -= len(doc)
             context.add(doc)
     return int(candidates[int(np.argmin(bits))]) if bits.any() else 1
+
+
+def _scoring_table(weights: Sequence[int], vocab_size: int) -> ScoringTable:
+    """Scratch and weights for scoring under each of ``weights`` (Session.score_weights)."""
+    nw = len(weights)
+    return ScoringTable({"NW": nw, "WEIGHTS": np.array(weights, dtype=np.int64),
+                         "STATE": np.zeros(2 * nw), "ISTATE": np.zeros(2 * nw, dtype=np.int64),
+                         "MCX": np.zeros(vocab_size + 1, dtype=np.uint32),
+                         "XTOUCH": np.zeros(vocab_size + 1, dtype=np.int32)})
+
+
+def _context_probabilities(base: Model, context: Sequence[Segment], table: ScoringTable,
+                           doc: np.ndarray) -> np.ndarray:
+    """float64[len(doc), weights]: each token's probability after the ones before it,
+    under ``base`` with ``context`` counted each of the table's weights times."""
+    model = base.extended(context, 1)
+    extra = model.unigram - base.unigram  # the context's counts, once each
+    table.set("NBASE", len(base.segments))
+    # Order 0 under each weight: base_distribution of that model's unigram (integers, so
+    # base + weight * context is exactly what Model sums for it).
+    table.set("P0W", np.concatenate([base_distribution(base.unigram + weight * extra,
+                                                       base.params)
+                                     for weight in table.array("WEIGHTS").tolist()]))
+    return model.session(len(doc) + 2).score_weights(np.ascontiguousarray(doc), table)

@@ -51,11 +51,13 @@ MAX_SEGMENTS = 4
 MAX_SEGMENT_TOKENS: int = SETTINGS["segment_tokens"].default
 REFIT_FACTOR = 2.0
 # Held-out tokens recorded per fold, and folds (each one model build without its 5% of the
-# documents): more held-out text fits the ~3,000 parameters better, at ~2 s per fold and
-# ~0.1 s per 10k tokens of fitting.
+# documents): more held-out text fits the ~3,000 parameters better, at a model build per
+# fold (~0.3 s per million training tokens), ~3 us per recorded token and ~0.05 s per 10k
+# tokens of fitting (measured on the 10 MB bench_scale corpus).
 FIT_TOKENS = 200_000
 FIT_FOLDS = 2
-# Held-out project tokens scored per candidate project context weight (~1 s each).
+# Held-out project tokens scored for the project context weight (every candidate weight in
+# one walk a token, ~4 us a token for all of them).
 CONTEXT_FIT_TOKENS = 80_000
 # The most tokens the fit reads. Each fold builds a model of its training documents (~50 bytes
 # a token at its peak), so a larger corpus is fitted on a sample of whole documents (see

@@ -23,7 +23,7 @@ from app.model.params import (
     order_buckets,
 )
 from app.model.segment import KMAX, THRESH, Segment
-from jit import Frame, Kernels
+from jit import Frame, Kernels, ScoringTable
 from jit.frame import SegmentTable
 from jit.layout import FRAME, HISTORY, REC_FIELDS, SCRATCH
 
@@ -211,6 +211,45 @@ class Session:
         next call). It sums to 1 up to rounding and is never 0."""
         self.bound.dist()
         return self.probs
+
+    def score(self, tokens: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The probability of each of ``tokens`` after the history and the tokens before
+        it, each then pushed: ``distribution()[token]`` then ``push(token)`` for each in
+        turn (the same values to the bit), in one kernel call that computes only the
+        target's probability, not the whole distribution's. Returns a new float64 array."""
+        ids = np.ascontiguousarray(tokens, dtype=np.int64)
+        self._make_room(len(ids))
+        probs = np.empty(len(ids), dtype=np.float64)
+        self._length = self.model.kernels.score(self.frame, ids, probs)
+        return probs
+
+    def score_weights(self, tokens: np.ndarray, table: ScoringTable) -> np.ndarray:
+        """:meth:`score` of ``tokens`` (int64) under each of ``table``'s weights of this
+        model's project context segments (those from the table's NBASE on) at once: one
+        walk a token. Returns float64[len(tokens), NW] (a new array)."""
+        self._make_room(len(tokens))
+        nw = table.get("NW")
+        table.set("OUT", np.empty(len(tokens) * nw, dtype=np.float64))
+        self._length = self.model.kernels.score_weights(self.frame, table, tokens)
+        return table.array("OUT").reshape(len(tokens), nw)
+
+    def collect(self, tokens: np.ndarray, rec: np.ndarray, depth: np.ndarray,
+                info: np.ndarray) -> int:
+        """What :meth:`scored` yields for each of ``tokens`` (int64), written out by one
+        kernel call (:meth:`jit.Kernels.collect`: records bottom level first after a row
+        left for order 0, ``levels + 1`` and INFO), each token pushed after; stops early
+        if ``rec`` is nearly full. Returns how many tokens it did."""
+        self._make_room(len(tokens))
+        done = self.model.kernels.collect(self.frame, tokens, rec, depth, info)
+        self._length = self.frame.get(_LEN)
+        return done
+
+    def _make_room(self, more: int) -> None:
+        """Buffers that hold ``more`` tokens after the history (reallocated if need be)."""
+        if self._length + more + 1 > self.capacity:
+            kept = self.history.copy()
+            self._allocate(max(self._length + more + 2, 2 * self.capacity))
+            self.reset(kept)
 
     def top(self, k: int) -> list[int]:
         """The ``k`` likeliest tokens of the last :meth:`distribution`, best first (ties:
