@@ -285,6 +285,35 @@ def test_object_code_is_cached_between_runs(tmp_path: Path) -> None:
     assert first.sample(probs.ctypes.data, 4, 0.3) == second.sample(probs.ctypes.data, 4, 0.3)
 
 
+def test_a_cache_hit_loads_the_object_code_without_building_the_ir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jit.compiler as compiler
+
+    compile_native(tmp_path)
+
+    def unbuilt() -> None:
+        raise AssertionError("the IR was built on a cache hit")
+
+    monkeypatch.setattr(compiler, "build_module", unbuilt)
+    hit = compile_native(tmp_path)
+    assert hit.from_cache
+    probs = np.array([0.1, 0.0, 0.5, 0.4])
+    assert hit.sample(probs.ctypes.data, 4, 0.3) == 2
+
+
+def test_without_readable_source_the_ir_text_is_the_cache_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A frozen build's modules have no source files: the IR is built and keys the cache.
+    import jit.compiler as compiler
+
+    monkeypatch.setattr(compiler, "_source_key", lambda: None)
+    first, second = compile_native(tmp_path), compile_native(tmp_path)
+    assert (first.from_cache, second.from_cache) == (False, True)
+    monkeypatch.undo()
+    assert not compile_native(tmp_path).from_cache   # a key of another kind: its own file
+    assert len(list(tmp_path.glob("kernels-*.o"))) == 2
+
+
 def _brute_force_repeats(history: list[int], breakers: np.ndarray,
                          allowed: int) -> dict[int, int]:
     """The repetition penalty's lengths by definition (jit/reference.py dry_apply), by
