@@ -147,6 +147,25 @@ def _bound(f: Fn, seg: _Seg, lo: ir.Value, hi: ir.Value, depth: ir.Value, symbol
     return left.get()
 
 
+def _same_statistics(f: Fn, top: ir.Value, size: Callable[[ir.Value], ir.Value],
+                     cnt: Buffer) -> tuple[Var, ir.Value]:
+    """The lowest order down from ``top`` whose context has the same training range size
+    and cache count as ``top``'s (those orders' statistics are ``top``'s: one level for
+    them all), as a variable, and ``top``'s cache count."""
+    b = f.b
+    sk = size(top)
+    ck = cnt.load(top)
+    j = f.var(I64, top)
+    with f.while_(lambda: b.icmp_signed(">=", b.sub(j.get(), c64(1)), c64(1))):
+        below = b.sub(j.get(), c64(1))
+        same = b.and_(b.icmp_signed("==", size(below), sk),
+                      b.icmp_signed("==", cnt.load(below), ck))
+        with f.if_(b.not_(same)):
+            f.brk()
+        j.set(below)
+    return j, ck
+
+
 def _narrow(f: Fn, frame: ir.Value, kmax: ir.Value, t: ir.Value) -> None:
     b = f.b
     fr = Row(f, FRAME, frame)
@@ -361,16 +380,7 @@ def _levels_kernel(module: ir.Module, name: str, *, mode: str) -> None:
 
     with f.while_(lambda: b.icmp_signed(">=", k.get(), c64(1))):
         top = k.get()
-        sk = size(top)
-        ck = cnt.load(top)
-        j = f.var(I64, top)
-        with f.while_(lambda: b.icmp_signed(">=", b.sub(j.get(), c64(1)), c64(1))):
-            below = b.sub(j.get(), c64(1))
-            same = b.and_(b.icmp_signed("==", size(below), sk),
-                          b.icmp_signed("==", cnt.load(below), ck))
-            with f.if_(b.not_(same)):
-                f.brk()
-            j.set(below)
+        j, ck = _same_statistics(f, top, size, cnt)
 
         ntouch.set(c64(0))
         ctotal.set(c64(0))
@@ -695,16 +705,7 @@ def _prob_weights(module: ir.Module) -> ir.Function:
 
     with f.while_(lambda: b.icmp_signed(">=", k.get(), c64(1))):
         top = k.get()
-        sk = size(top)
-        ck = cnt.load(top)
-        j = f.var(I64, top)
-        with f.while_(lambda: b.icmp_signed(">=", b.sub(j.get(), c64(1)), c64(1))):
-            below = b.sub(j.get(), c64(1))
-            same = b.and_(b.icmp_signed("==", size(below), sk),
-                          b.icmp_signed("==", cnt.load(below), ck))
-            with f.if_(b.not_(same)):
-                f.brk()
-            j.set(below)
+        j, ck = _same_statistics(f, top, size, cnt)
         ntouch.set(c64(0))
         nx.set(c64(0))
         base_total.set(c64(0))

@@ -239,13 +239,8 @@ def dist(frame: Frame) -> int:
     sparse: dict[str, list[tuple[int, int]]] = {"inf": [], "cache": []}
 
     def emit(ob, cb, train, cache, c_total, ck, params, inf_level, cache_level) -> None:
-        a_, d1, d2, d3, be = params
-        u1 = sum(1 for c in train.values() if c == 1)
-        u2 = sum(1 for c in train.values() if c == 2)
-        u3 = sum(1 for c in train.values() if c >= 3)
-        m = float(c_total) + be * float(ck)
-        denom = m + a_
-        gamma = (a_ + (d1 * float(u1) + d2 * float(u2) + d3 * float(u3))) / denom
+        _, d1, d2, d3, be = params
+        denom, gamma = _level_mass(train, c_total, ck, params)
         mu = state["mu"]
         tokens = sorted(set(train) | set(cache))
         idx = np.array(tokens, dtype=np.int64)
@@ -305,19 +300,26 @@ def prob(frame: Frame) -> float:
     return _prob(frame, frame.get("TARGET"), None, frame.array("P0"))
 
 
+def _level_mass(train: dict[int, int], c_total: int, ck: int,
+                params: Sequence[float]) -> tuple[float, float]:
+    """A level's denominator (training total + beta x cache total + alpha) and the share
+    of its mass it backs off with (gamma), in the order the kernels compute them."""
+    a_, d1, d2, d3, be = params
+    u1 = sum(1 for c in train.values() if c == 1)
+    u2 = sum(1 for c in train.values() if c == 2)
+    u3 = sum(1 for c in train.values() if c >= 3)
+    denom = (float(c_total) + be * float(ck)) + a_
+    return denom, (a_ + (d1 * float(u1) + d2 * float(u2) + d3 * float(u3))) / denom
+
+
 def _prob(frame: Frame, target: int, weights: Sequence[int] | None, p0: np.ndarray) -> float:
     """:func:`prob` of ``target`` with the segments counted ``weights`` times (None: as
     their WEIGHT says) and order 0 backing off to ``p0``."""
     state = {"mu": 1.0, "acc": 0.0, "inf": 0, "cache": 0}
 
     def emit(ob, cb, train, cache, c_total, ck, params, inf_level, cache_level) -> None:
-        a_, d1, d2, d3, be = params
-        u1 = sum(1 for c in train.values() if c == 1)
-        u2 = sum(1 for c in train.values() if c == 2)
-        u3 = sum(1 for c in train.values() if c >= 3)
-        m = float(c_total) + be * float(ck)
-        denom = m + a_
-        gamma = (a_ + (d1 * float(u1) + d2 * float(u2) + d3 * float(u3))) / denom
+        _, d1, d2, d3, be = params
+        denom, gamma = _level_mass(train, c_total, ck, params)
         mu = state["mu"]
         c, cc = train.get(target, 0), cache.get(target, 0)
         d = 0.0 if c == 0 else d1 if c == 1 else d2 if c == 2 else d3
