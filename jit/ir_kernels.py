@@ -147,6 +147,30 @@ def _bound(f: Fn, seg: _Seg, lo: ir.Value, hi: ir.Value, depth: ir.Value, symbol
     return left.get()
 
 
+def _matched(f: Fn, frame: ir.Value, kmax: ir.Value, t: ir.Value, nseg: ir.Value,
+             kseg: Buffer, lo_arr: Buffer, hi_arr: Buffer, width: ir.Value
+             ) -> tuple[ir.Value, ir.Value, ir.Value, Var, Callable[[ir.Value], ir.Value]]:
+    """Narrows every segment's ranges to the contexts the history ends with and finds the
+    cache's: (longest cache match, its recent and latest tokens, longest training order
+    matched in any segment, and a function giving an order's training range size summed
+    over the segments that match it)."""
+    b = f.b
+    _narrow(f, frame, kmax, t)
+    kcache, recent, latest = _cache_pairs(f, frame, kmax, t)
+    ktrain = f.var(I64, c64(0))
+    with f.loop(c64(0), nseg) as s:
+        ktrain.set(f.max(ktrain.get(), kseg.load(s)))
+
+    def size(k: ir.Value) -> ir.Value:
+        total = f.var(I64, c64(0))
+        with f.loop(c64(0), nseg) as s, f.if_(b.icmp_signed("<=", k, kseg.load(s))):
+            at = b.add(b.mul(s, width), k)
+            total.set(b.add(total.get(), b.sub(hi_arr.load(at), lo_arr.load(at))))
+        return total.get()
+
+    return kcache, recent, latest, ktrain, size
+
+
 def _same_statistics(f: Fn, top: ir.Value, size: Callable[[ir.Value], ir.Value],
                      cnt: Buffer) -> tuple[Var, ir.Value]:
     """The lowest order down from ``top`` whose context has the same training range size
@@ -346,19 +370,8 @@ def _levels_kernel(module: ir.Module, name: str, *, mode: str) -> None:
         tinf = f.var(I64, c64(0))
         tcache = f.var(I64, c64(0))
 
-    _narrow(f, frame, kmax, t)
-    kcache, recent, latest = _cache_pairs(f, frame, kmax, t)
-    ktrain = f.var(I64, c64(0))
-    with f.loop(c64(0), nseg) as s:
-        ktrain.set(f.max(ktrain.get(), kseg.load(s)))
-
-    def size(k: ir.Value) -> ir.Value:
-        total = f.var(I64, c64(0))
-        with f.loop(c64(0), nseg) as s, f.if_(b.icmp_signed("<=", k, kseg.load(s))):
-            at = b.add(b.mul(s, width), k)
-            span = b.sub(hi_arr.load(at), lo_arr.load(at))
-            total.set(b.add(total.get(), span))
-        return total.get()
+    kcache, recent, latest, ktrain, size = _matched(f, frame, kmax, t, nseg, kseg, lo_arr,
+                                                    hi_arr, width)
 
     mu = f.var(F64, 1.0)
     levels = f.var(I64, c64(0))
@@ -646,18 +659,8 @@ def _prob_weights(module: ir.Module) -> ir.Function:
     mcx, xtouch = tb.buffer("MCX"), tb.buffer("XTOUCH")
     width = b.add(kmax, c64(1))
 
-    _narrow(f, frame, kmax, t)
-    kcache, recent, latest = _cache_pairs(f, frame, kmax, t)
-    ktrain = f.var(I64, c64(0))
-    with f.loop(c64(0), nseg) as s:
-        ktrain.set(f.max(ktrain.get(), kseg.load(s)))
-
-    def size(k: ir.Value) -> ir.Value:
-        total = f.var(I64, c64(0))
-        with f.loop(c64(0), nseg) as s, f.if_(b.icmp_signed("<=", k, kseg.load(s))):
-            at = b.add(b.mul(s, width), k)
-            total.set(b.add(total.get(), b.sub(hi_arr.load(at), lo_arr.load(at))))
-        return total.get()
+    kcache, recent, latest, ktrain, size = _matched(f, frame, kmax, t, nseg, kseg, lo_arr,
+                                                    hi_arr, width)
 
     # Per weight: STATE[w] the target's running sum, STATE[NW + w] mu; ISTATE[w] the
     # ∞-gram's total, ISTATE[NW + w] the target's count in it.
