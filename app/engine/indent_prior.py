@@ -37,6 +37,7 @@ def line_class(line: str) -> str:
         return "comment"          # inside a block comment: its lines keep a ` * ` margin
     if stripped.startswith(("//", "#")):
         return "line-comment"
+    # (a trailing comment goes, unless a quote may hold the `#` or `//`)
     code = _LINE_COMMENT.sub("", stripped).rstrip() if "'" not in stripped \
         and '"' not in stripped else stripped
     if not code:
