@@ -127,6 +127,17 @@ def test_logprobs_are_the_models_and_match_scoring(engine: Engine) -> None:
         assert generated.top == again.top
 
 
+def test_scoring_without_alternatives_gives_the_same_logprobs(engine: Engine) -> None:
+    # Without alternatives each token's probability comes from one kernel call that reads
+    # only that token's: the same values to the bit as the full distribution's.
+    ids = _prompt(engine).tolist() * 3
+    alone = engine.score(ids)
+    with_top = engine.score(ids, top=1)
+    assert [t.logprob for t in alone] == [t.logprob for t in with_top]
+    assert alone[0].logprob is None and all(not t.top for t in alone)
+    assert [t.token_id for t in alone] == ids
+
+
 def test_scored_distribution_is_normalised(engine: Engine) -> None:
     with engine._session(_prompt(engine)) as session:
         probs = session.distribution()

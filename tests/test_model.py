@@ -17,13 +17,12 @@ from app.model.fit import (
     _Objective,
     _scoring_table,
     collect_records,
-    count_buckets,
     fit_context_weight,
     fit_params,
     held_out_projects,
     to_raw,
 )
-from app.model.params import NALPHA, NBETA, NMIX, count_bucket
+from app.model.params import NALPHA, NBETA, NMIX, count_bucket, count_buckets
 from app.model.segment import join_documents
 from jit import FitTable, kernels
 from jit.layout import INFO_FIELDS, NMIXC, R_C, R_CY, REC_FIELDS

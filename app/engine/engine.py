@@ -135,6 +135,14 @@ class Engine:
         top = self._check_top(top) or 0
         result: list[TokenLogprob] = []
         with self._session() as session:
+            if not top:
+                # No alternatives asked for: each token's own probability, by one kernel
+                # call that computes no other token's (the same values to the bit).
+                # (The first token's is computed too, and dropped: the contract below.)
+                probs = session.score(ids).tolist()
+                return [self._token_entry(token, math.log(p) if index else None, [])
+                        for index, (token, p) in enumerate(zip(ids.tolist(), probs,
+                                                               strict=True))]
             for index, token in enumerate(ids.tolist()):
                 if index == 0:
                     # The contract: the first token of a scored text has no log-probability.
@@ -379,6 +387,10 @@ class Engine:
             ids = ids[np.lexsort((ids, -alternatives[ids]))]
             best = [(int(i), self._texts[int(i)], math.log(float(alternatives[i])))
                     for i in ids]
+        return self._token_entry(token, logprob, best)
+
+    def _token_entry(self, token: int, logprob: float | None,
+                     best: list[tuple[int, str, float]]) -> TokenLogprob:
         data = self.tokenizer.token_bytes(token)
         return TokenLogprob(token, self._texts[token], list(data), logprob, best)
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 
-from app.engine.scope import indent_width
+from app.engine.scope import code_before_comment, indent_width
 
 # Lines above the cursor counted (the file's habits show in a few hundred).
 PRIOR_LINES = 400
@@ -27,7 +26,6 @@ PRIOR_LINES = 400
 # closing-bracket start, and those towards a flat floor.
 CLASS_PRIOR = 4.0
 FLOOR = 0.05
-_LINE_COMMENT = re.compile(r"\s*(?://|#).*$")
 
 
 def line_class(line: str) -> str:
@@ -37,9 +35,7 @@ def line_class(line: str) -> str:
         return "comment"          # inside a block comment: its lines keep a ` * ` margin
     if stripped.startswith(("//", "#")):
         return "line-comment"
-    # (a trailing comment goes, unless a quote may hold the `#` or `//`)
-    code = _LINE_COMMENT.sub("", stripped).rstrip() if "'" not in stripped \
-        and '"' not in stripped else stripped
+    code = code_before_comment(stripped)
     if not code:
         return "other"
     last = code[-1]

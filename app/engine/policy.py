@@ -249,13 +249,18 @@ def _sample(engine: Engine, plan: _Plan, seed: int,
         yield delta
 
 
+def goes_on_the_line(suffix: str | None) -> bool:
+    """Whether ``suffix`` has text on the cursor's line (the middle then joins it there)."""
+    return bool(suffix) and bool((suffix or "").split("\n", 1)[0].strip())
+
+
 class _LineEnd:
     """The end of the line; with a suffix on the same line, the middle is cut where the
     suffix's text begins (the line is held until it is complete: it is short)."""
 
     def __init__(self, suffix: str | None) -> None:
         self.suffix = suffix
-        self.joins = bool(suffix) and bool((suffix or "").split("\n", 1)[0].strip())
+        self.joins = goes_on_the_line(suffix)
         self.text = ""
         self.stopped = False
 
@@ -337,8 +342,7 @@ def _search(engine: Engine, plan: _Plan, width: int,
             scored += [item for item in _scored(engine, plan, base, wider, cancel)
                        if item.text not in seen]
             ranked = ranker.rank(scored, wanted=request.best_of, consensus=True)
-        if plan.scope == "line" and cursor_line.strip() and not (
-                request.suffix and request.suffix.split("\n", 1)[0].strip()):
+        if plan.scope == "line" and cursor_line.strip() and not goes_on_the_line(request.suffix):
             # Asked mid-line for the rest of the line, nothing is no answer: the line
             # ending where the cursor is (``  }`` as it stands, rather than ``  },``) is
             # what the model often likes best, but a client that asks wants text to accept

@@ -423,6 +423,8 @@ def _within(tail: list[str], window: str, language: str | None) -> list[str]:
     leaves open: the lines after it belong to code around the window (a class's next
     members after a method's body), which parsed with the window closes brackets it never
     opened."""
+    if not tail:
+        return tail
     opened = len(lexical.open_brackets(lexical.code_of(window, 0, language)))
     if not opened:
         return tail

@@ -32,6 +32,12 @@ _TAB = 4
 _UNIT_LINES = 200  # lines above the cursor that show the file's indentation step
 
 
+def code_before_comment(line: str) -> str:
+    """``line`` without trailing blanks and a trailing line comment (one whose text holds
+    no quote, which might mean the ``#`` or ``//`` is inside a string)."""
+    return _LINE_COMMENT.sub("", line.rstrip()).rstrip()
+
+
 def resolve_scope(scope: str | None, prompt_text: str, suffix: str | None) -> str:
     """``free``, ``line`` or ``block`` for the requested scope (None: ``auto`` with a
     suffix, ``free`` without)."""
@@ -48,7 +54,7 @@ def opener_line(prompt_text: str) -> str | None:
     last = lines[-1]
     if not last.strip() and len(lines) > 1:
         last = lines[-2]
-    code = _LINE_COMMENT.sub("", last.rstrip()).rstrip()
+    code = code_before_comment(last)
     stripped = code.lstrip()
     if not stripped or stripped.startswith(("#", "//", "*", "/*")):
         return None
@@ -62,7 +68,7 @@ def opens_body(prompt_text: str) -> bool:
     opener = opener_line(prompt_text)
     if opener is None:
         return False
-    code = _LINE_COMMENT.sub("", opener.rstrip()).rstrip()
+    code = code_before_comment(opener)
     if code.endswith("{"):
         return True
     # (``def f(\n    a: int,\n) -> None:``: the statement starts lines above; a body
@@ -95,7 +101,7 @@ def python_indent_limit(prompt_text: str) -> int | None:
     previous = next((line for line in reversed(lines[:-1]) if line.strip()), None)
     if previous is None or prompt_text.count('"""') % 2 or prompt_text.count("'''") % 2:
         return None
-    code = _LINE_COMMENT.sub("", previous.rstrip()).rstrip()
+    code = code_before_comment(previous)
     if code.endswith(("(", "[", "{", ",", "\\", ":", "=", "+", "-", "*", "/", "|", "&")):
         return None
     depth = sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
@@ -199,7 +205,7 @@ class BlockEnd:
                          if line.strip()), "")
             return cls(opener_indent=indent_width(last) - 1, brackets=False,
                        line_head=line_head, decided=at_opener, lifetimes=lifetimes)
-        code = _LINE_COMMENT.sub("", opener.rstrip()).rstrip()
+        code = code_before_comment(opener)
         brackets = code.endswith(("{", "(", "["))
         head = statement_head(prompt_text, language)
         end = cls(opener_indent=indent_width(head), brackets=brackets,

@@ -160,7 +160,6 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
     beams = [_Beam(root, [], [], 0.0, plan.required,
                    block=plan.block.copy() if plan.block else None)]
     finished: list[Found] = []
-    width = plan.width
     blank_places = blank_width(plan)
     healing_places = healing_width(plan)
     log = math.log
@@ -279,7 +278,7 @@ def search(sessions: list[Session], base: Session, index: TokenPrefixIndex,
                 break
     # Beams still open are partial lines: candidates only when the budget ran out first
     # or too few texts finished (a search stopped early keeps what reached the end).
-    if len(_best_per_text(finished)) < width or budget_spent:
+    if len(_best_per_text(finished)) < plan.width or budget_spent:
         for beam in beams:
             text = beam.text
             if beam.block is not None:

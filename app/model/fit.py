@@ -37,6 +37,7 @@ from app.model.params import (
     ModelParams,
     base_distribution,
     count_bucket,
+    count_buckets,
     kcache_buckets,
     mixture_mask,
     order_buckets,
@@ -269,13 +270,6 @@ def _components(records: Records) -> _Components:
                        np.where(ccache > 0, ccy_top / np.maximum(ccache, 1), 0.0),
                        (info[:, I_RECENT] == records.targets).astype(np.float64),
                        (info[:, I_LATEST] == records.targets).astype(np.float64))
-
-
-def count_buckets(counts: np.ndarray) -> np.ndarray:
-    """:func:`app.model.params.count_bucket` of each of ``counts`` (non-negative integers
-    below 2**53): 1 + floor(log2(count)) is the exponent frexp gives, exactly."""
-    _, exponent = np.frexp(np.asarray(counts, dtype=np.float64))
-    return np.minimum(exponent, NCB - 1).astype(np.int64)
 
 
 def _fit_mixture(hierarchy: np.ndarray, parts: _Components, kernels: Kernels) -> np.ndarray:

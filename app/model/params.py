@@ -121,6 +121,13 @@ def count_bucket(count: int) -> int:
     return bucket
 
 
+def count_buckets(counts: np.ndarray) -> np.ndarray:
+    """:func:`count_bucket` of each of ``counts`` (non-negative integers below 2**53):
+    1 + floor(log2(count)) is the exponent frexp gives, exactly."""
+    _, exponent = np.frexp(np.asarray(counts, dtype=np.float64))
+    return np.minimum(exponent, NCB - 1).astype(np.int64)
+
+
 def base_distribution(unigram: np.ndarray, params: ModelParams) -> np.ndarray:
     """Order 0: the training unigram counts, discounted and backed off to uniform."""
     v = len(unigram)

@@ -192,9 +192,7 @@ class Session:
         # The length is the kernel's own answer from the last push (the history changes
         # only through this session), which spares reading the frame on every token.
         if self._length >= self.capacity:
-            kept = self.history.copy()
-            self._allocate(2 * self.capacity)
-            self.reset(kept)
+            self._grow(2 * self.capacity)
         self._length = self._push(token)
 
     def repetition_penalty(self, tables: RepetitionTables | None) -> None:
@@ -247,9 +245,13 @@ class Session:
     def _make_room(self, more: int) -> None:
         """Buffers that hold ``more`` tokens after the history (reallocated if need be)."""
         if self._length + more + 1 > self.capacity:
-            kept = self.history.copy()
-            self._allocate(max(self._length + more + 2, 2 * self.capacity))
-            self.reset(kept)
+            self._grow(max(self._length + more + 2, 2 * self.capacity))
+
+    def _grow(self, capacity: int) -> None:
+        """Buffers of ``capacity`` tokens holding the same history."""
+        kept = self.history.copy()
+        self._allocate(capacity)
+        self.reset(kept)
 
     def top(self, k: int) -> list[int]:
         """The ``k`` likeliest tokens of the last :meth:`distribution`, best first (ties:
